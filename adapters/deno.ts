@@ -1,0 +1,101 @@
+/**
+ * Deno adapter, on Deno.serve (https://docs.deno.com/api/deno/~/Deno.serve). Maps the Deno server
+ * and signal listeners onto the core, nothing more.
+ */
+import {
+  createServeGracefully,
+  Lifecycle,
+  type LifecycleOptions,
+  type ListeningServer,
+  type RuntimeAdapter,
+  type ServeGracefully,
+  type ShutdownSignal,
+} from "../src/index.ts";
+
+/** The slice of the Deno namespace this adapter uses (typed here so tsc needs no Deno types). */
+interface DenoApi {
+  serve(
+    options: Record<string, unknown>,
+    handler: (request: Request, info: unknown) => Response | Promise<Response>,
+  ): { addr: { port: number }; shutdown(): Promise<void>; finished: Promise<void> };
+  addSignalListener(signal: ShutdownSignal, listener: () => void): void;
+  removeSignalListener(signal: ShutdownSignal, listener: () => void): void;
+  exit(code: number): never;
+  env: { get(name: string): string | undefined };
+}
+const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+
+/** Deno.serve's own options, passed through (`c.env` stays Deno's handler info). */
+export interface DenoServerOptions {
+  cert?: string;
+  key?: string;
+  reusePort?: boolean;
+}
+const DENO_KEYS = ["cert", "key", "reusePort"] as const;
+
+const runtime: RuntimeAdapter = {
+  name: "deno",
+  listen(handler, { hostname, port, server: extra }) {
+    let server: ReturnType<DenoApi["serve"]>;
+    try {
+      // Deno.serve binds synchronously and throws when it cannot; an onListen of our own keeps
+      // Deno from printing its "Listening on" line.
+      server = Deno.serve({ ...extra, hostname, port, onListen: () => {} }, handler);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    let stopped: Promise<void> | undefined;
+    const listening: ListeningServer = {
+      port: server.addr.port,
+      hostname,
+      // shutdown(): closes the listener and idle connections, lets in-flight responses finish.
+      close: () => (stopped ??= server.shutdown()),
+      closeIdle() {},
+      // Aborting Deno's server after shutdown() crashes the process: only ending it is safe.
+      forceClose: () => false,
+      openConnections: () => undefined,
+    };
+    return Promise.resolve(listening);
+  },
+  onSignal(signal, listener) {
+    Deno.addSignalListener(signal, listener);
+    return () => Deno.removeSignalListener(signal, listener);
+  },
+  onFatalError(listener) {
+    const onError = (event: ErrorEvent) => {
+      event.preventDefault();
+      listener(event.error, "uncaughtException");
+    };
+    const onRejection = (event: PromiseRejectionEvent) => {
+      event.preventDefault();
+      listener(event.reason, "unhandledRejection");
+    };
+    globalThis.addEventListener("error", onError);
+    globalThis.addEventListener("unhandledrejection", onRejection);
+    return () => {
+      globalThis.removeEventListener("error", onError);
+      globalThis.removeEventListener("unhandledrejection", onRejection);
+    };
+  },
+  exit: (code) => Deno.exit(code),
+  env(name) {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined; // no --allow-env: behave as if unset
+    }
+  },
+};
+
+/** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
+export function createLifecycle(options: Omit<LifecycleOptions, "runtime"> = {}): Lifecycle {
+  return new Lifecycle({ ...options, runtime });
+}
+
+/** The process-wide lifecycle every server joins unless told otherwise. */
+export const lifecycle: Lifecycle = createLifecycle();
+
+/** Serve a Hono app (or any fetch handler) on Deno, with graceful shutdown. */
+export const serveGracefully: ServeGracefully<DenoServerOptions> = createServeGracefully<DenoServerOptions>(runtime, lifecycle, DENO_KEYS);
+
+export * from "../src/public.ts";

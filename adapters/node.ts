@@ -1,0 +1,146 @@
+/**
+ * Node adapter, on @hono/node-server (https://github.com/honojs/node-server) and node:http
+ * (https://nodejs.org/api/http.html). Maps http.Server / http2 onto the core, nothing more.
+ */
+import { createAdaptorServer, type HttpBindings } from "@hono/node-server";
+import type { IncomingMessage } from "node:http";
+import type { Http2Session } from "node:http2";
+import { Server as NetServer, type Socket } from "node:net";
+import process from "node:process";
+import {
+  createServeGracefully,
+  Lifecycle,
+  type LifecycleOptions,
+  type ListeningServer,
+  type RuntimeAdapter,
+  type ServeGracefully,
+  withConnectionClose,
+} from "../src/index.ts";
+
+/** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
+export interface NodeServerOptions {
+  createServer?: (...args: never[]) => unknown;
+  serverOptions?: object;
+  overrideGlobalObjects?: boolean;
+  autoCleanupIncoming?: boolean;
+  websocket?: { server: unknown };
+}
+const NODE_KEYS = ["createServer", "serverOptions", "overrideGlobalObjects", "autoCleanupIncoming", "websocket"] as const;
+
+// Headers HTTP/2 forbids; Hono's streamSSE sets some of them and Node's http2 would throw.
+const HTTP2_FORBIDDEN = ["connection", "transfer-encoding", "keep-alive", "upgrade", "proxy-connection"];
+
+const isHttp2 = (env: unknown): boolean => (env as HttpBindings | undefined)?.incoming?.httpVersionMajor === 2;
+
+function forHttp2(response: Response): Response {
+  if (!HTTP2_FORBIDDEN.some((name) => response.headers.has(name))) return response;
+  const copy = new Response(response.body, response);
+  for (const name of HTTP2_FORBIDDEN) copy.headers.delete(name);
+  return copy;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyServer = NetServer & { close(cb?: (err?: Error) => void): AnyServer; closeIdleConnections?(): void; closeAllConnections?(): void } & Record<string, any>;
+
+const runtime: RuntimeAdapter = {
+  name: "node",
+  listen(handler, { hostname, port, server: extra }) {
+    const http2 = extra.createServer !== undefined;
+    const fetch = http2
+      ? async (request: Request, env: unknown) => {
+        const response = await handler(request, env);
+        return isHttp2(env) ? forHttp2(response) : response;
+      }
+      : handler;
+    const server = createAdaptorServer({ ...extra, fetch } as Parameters<typeof createAdaptorServer>[0]) as unknown as AnyServer;
+    // Sockets are tracked per connection (not per request) so the drain can close the ones that
+    // never sent a byte, which Node's closeIdleConnections() leaves open.
+    const sockets = new Set<Socket>();
+    const sessions = new Set<Http2Session>();
+    const upgraded = new WeakSet<Socket>();
+    server.on("connection", (socket: Socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    });
+    server.on("session", (session: Http2Session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+    });
+    if (extra.websocket !== undefined) server.prependListener("upgrade", (_req: IncomingMessage, socket: Socket) => upgraded.add(socket));
+
+    let closed: Promise<void> | undefined;
+    const listening: ListeningServer = {
+      port,
+      hostname,
+      close: () =>
+        closed ??= new Promise<void>((resolve) => {
+          // net.Server's close only stops listening; http's would also close idle keep-alive
+          // connections at once and cut a busy client between two requests. closeIdle() does that
+          // later, when no handler runs.
+          NetServer.prototype.close.call(server, () => resolve());
+          // HTTP/2: GOAWAY, open streams finish, then the session closes.
+          for (const session of sessions) session.close();
+        }),
+      closeIdle() {
+        // http's close(): closes idle keep-alive connections and clears its own timer.
+        server.close();
+        for (const socket of sockets) {
+          // No response in progress (never sent a byte, or half a request) and not a WebSocket.
+          if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null && !upgraded.has(socket) && !http2) socket.destroy();
+        }
+      },
+      forceClose() {
+        server.closeAllConnections?.();
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+        return true;
+      },
+      openConnections: () => sockets.size,
+    };
+    return new Promise<ListeningServer>((resolve, reject) => {
+      const onError = (error: Error) => {
+        server.off("listening", onListening);
+        reject(error);
+      };
+      const onListening = () => {
+        server.off("error", onError);
+        const address = server.address();
+        if (typeof address === "object" && address !== null) listening.port = address.port;
+        resolve(listening);
+      };
+      server.once("error", onError);
+      server.once("listening", onListening);
+      server.listen(port, hostname);
+    });
+  },
+  closeConnectionAfter: (response, env) => (isHttp2(env) ? response : withConnectionClose(response)),
+  onSignal(signal, listener) {
+    process.on(signal, listener);
+    return () => process.off(signal, listener);
+  },
+  onFatalError(listener) {
+    const onException = (error: unknown) => listener(error, "uncaughtException");
+    const onRejection = (reason: unknown) => listener(reason, "unhandledRejection");
+    process.on("uncaughtException", onException);
+    process.on("unhandledRejection", onRejection);
+    return () => {
+      process.off("uncaughtException", onException);
+      process.off("unhandledRejection", onRejection);
+    };
+  },
+  exit: (code) => process.exit(code),
+  env: (name) => process.env[name],
+};
+
+/** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
+export function createLifecycle(options: Omit<LifecycleOptions, "runtime"> = {}): Lifecycle {
+  return new Lifecycle({ ...options, runtime });
+}
+
+/** The process-wide lifecycle every server joins unless told otherwise. */
+export const lifecycle: Lifecycle = createLifecycle();
+
+/** Serve a Hono app (or any fetch handler) on Node, with graceful shutdown. */
+export const serveGracefully: ServeGracefully<NodeServerOptions> = createServeGracefully<NodeServerOptions>(runtime, lifecycle, NODE_KEYS);
+
+export * from "../src/public.ts";

@@ -1,0 +1,34 @@
+/**
+ * Time, injected: the core never reads a global timer directly, so unit tests drive it with a fake
+ * clock and no real waiting.
+ */
+export interface Clock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  /** Milliseconds since the epoch, for the report. */
+  wallTime(): number;
+  /** Run `fn` after `ms`; returns the cancel. */
+  setTimer(fn: () => void, ms: number): () => void;
+}
+
+/** The real clock: web-standard timers, present on every runtime. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  wallTime: () => Date.now(),
+  setTimer(fn, ms) {
+    const id = setTimeout(fn, ms);
+    return () => clearTimeout(id);
+  },
+};
+
+/** Resolves after `ms` on `clock`, or at once when `cancelled` resolves first. */
+export function sleep(clock: Clock, ms: number, cancelled: Promise<unknown>): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const cancel = clock.setTimer(resolve, ms);
+    cancelled.then(() => {
+      cancel();
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,419 @@
+/**
+ * One process, one lifecycle: parts start in registration order, one signal drains every server
+ * together, then the other parts stop in reverse order, all within one deadline, and one report
+ * says what happened. The drain algorithm is `#shutdown`, read top to bottom.
+ */
+import { type Clock, sleep, systemClock } from "./clock.ts";
+import { errorMessage, type Log, toLog } from "./logger.ts";
+import { DEFAULT_TIMEOUT_MS, type ResolvedOptions } from "./options.ts";
+import {
+  callWithin,
+  checkPart,
+  type HookPart,
+  LifecycleError,
+  type Part,
+  type PartOptions,
+  PartTimeoutError,
+  type ServerPart,
+} from "./parts.ts";
+import { buildReport, type DrainCounts } from "./report.ts";
+import { TaskTracker } from "./tasks.ts";
+import type { ListenInfo, PartReport, RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
+
+/** The same signal again within this window is the same event (npm and a terminal both pass on one Ctrl+C). */
+export const SIGNAL_REPEAT_WINDOW_MS = 250;
+
+interface Snapshot {
+  inFlight: number;
+  completed: number;
+  tasksPending: number;
+  tasksSettled: number;
+  tasksFailed: number;
+}
+
+type State = "idle" | "starting" | "running" | "stopping" | "stopped";
+type Reason = ShutdownReport["reason"];
+
+/** What a server brings to the lifecycle it joins. */
+export type ServerSettings = Pick<ResolvedOptions, "timeout" | "drainDelay" | "signals" | "exit" | "logger">;
+
+export interface LifecycleOptions {
+  /** The runtime's signals, exit and servers; adapters pass theirs. */
+  runtime: RuntimeAdapter;
+  /** @default the system clock */
+  clock?: Clock;
+  /** Start the same graceful shutdown (exit 1) on an uncaught exception or unhandled rejection. @default true */
+  fatalErrors?: boolean;
+}
+
+export class Lifecycle {
+  readonly #runtime: RuntimeAdapter;
+  readonly #clock: Clock;
+  readonly #fatalErrors: boolean;
+  #state: State = "idle";
+  #parts: Part[] = [];
+  #started: Part[] = [];
+  #tasks: TaskTracker;
+  #controller = new AbortController();
+  #settings: { timeout: number; drainDelay: number; signals: Set<ShutdownSignal>; exit: boolean; log: Log } | undefined;
+  #unsubscribe: (() => void)[] = [];
+  #startSequence: Promise<void> = Promise.resolve();
+  #startFailure: { part: Part; error: unknown } | undefined;
+  #shutdownStarted: { signal?: string; at: number } | undefined;
+  #forcedBy: ShutdownReport["forcedBy"];
+  #force: () => void = () => {};
+  #errors: string[] = [];
+  #finished!: Promise<ShutdownReport>;
+  #resolveFinished!: (report: ShutdownReport) => void;
+
+  constructor(options: LifecycleOptions) {
+    this.#runtime = options.runtime;
+    this.#clock = options.clock ?? systemClock;
+    this.#fatalErrors = options.fatalErrors ?? true;
+    this.#tasks = this.#newTaskTracker();
+    this.#newFinished();
+  }
+
+  /** Aborted the moment the drain starts: streaming handlers and consumers watch it to end cleanly. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The report of the current (or last) run, however its shutdown started. */
+  get finished(): Promise<ShutdownReport> {
+    return this.#finished;
+  }
+
+  /** Where the lifecycle is: idle, starting, running, stopping, stopped. */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Register a part; it starts after every part registered before it (servers included). */
+  add(part: PartOptions): this {
+    const checked = checkPart(part);
+    this.#register(checked);
+    return this;
+  }
+
+  /** Keep the drain waiting for background work that belongs to no request. */
+  waitUntil(promise: Promise<unknown>): void {
+    this.#tasks.add(promise);
+  }
+
+  /** The same drain a signal starts; idempotent; resolves to the report. */
+  shutdown(): Promise<ShutdownReport> {
+    this.#begin("shutdown");
+    return this.#finished;
+  }
+
+  /** The tracker every server's `executionCtx.waitUntil` feeds. */
+  get tasks(): TaskTracker {
+    return this.#tasks;
+  }
+
+  /** Used by serveGracefully: joins a server and merges its settings into the lifecycle's. */
+  addServer(part: ServerPart, settings: ServerSettings): void {
+    this.#register(part);
+    const current = this.#settings;
+    this.#settings = current === undefined
+      ? {
+        timeout: settings.timeout,
+        drainDelay: settings.drainDelay,
+        signals: new Set(settings.signals),
+        exit: settings.exit,
+        log: toLog(settings.logger),
+      }
+      : {
+        // The longest budget and delay any server asked for; a signal any server listens to.
+        timeout: Math.max(current.timeout, settings.timeout),
+        drainDelay: Math.max(current.drainDelay, settings.drainDelay),
+        signals: new Set([...current.signals, ...settings.signals]),
+        exit: current.exit && settings.exit,
+        log: current.log,
+      };
+    this.#listenToProcess();
+  }
+
+  /** Logs through the first server's logger (console JSON when there is none). */
+  log: Log = (record) => (this.#settings?.log ?? toLog(undefined))(record);
+
+  #register(part: Part): void {
+    if (this.#state === "stopping") {
+      throw new LifecycleError(`cannot add "${part.name}": the lifecycle is shutting down`);
+    }
+    if (this.#state === "stopped") this.#reset();
+    if (part.kind === "part" && this.#parts.some((p) => p.name === part.name)) {
+      throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
+    }
+    this.#parts.push(part);
+    if (this.#state === "idle" || this.#state === "running") {
+      this.#state = "starting";
+      // The start sequence runs right after the synchronous calls that registered the parts.
+      this.#startSequence = Promise.resolve().then(() => this.#runStarts());
+    }
+  }
+
+  /** Start every registered part in order; a failure rolls back through the shutdown path. */
+  async #runStarts(): Promise<void> {
+    for (let i = this.#started.length; i < this.#parts.length; i = this.#started.length) {
+      if (this.#state !== "starting") return;
+      const part = this.#parts[i]!;
+      try {
+        if (part.kind === "server") {
+          part.listening = await part.listen();
+          const info: ListenInfo = { port: part.listening.port, hostname: part.listening.hostname };
+          this.#started.push(part);
+          this.log({ level: "info", event: "listening", msg: `${part.name} listening on ${info.hostname}:${info.port}`, name: part.name, runtime: this.#runtime.name, ...info });
+          part.onListen(info);
+          part.resolveReady(info);
+        } else {
+          if (part.start) await callWithin(this.#clock, `start of "${part.name}"`, part.start, part.timeout);
+          this.#started.push(part);
+          this.log({ level: "info", event: "part.started", msg: `${part.name} started`, name: part.name });
+        }
+      } catch (error) {
+        if (part.kind === "server") part.rejectReady(error);
+        this.#startFailure = { part, error };
+        this.#errors.push(`${part.name}: ${errorMessage(error)}`);
+        this.log({ level: "error", event: "start.failed", msg: `${part.name} failed to start: ${errorMessage(error)}`, name: part.name, error: errorMessage(error) });
+        this.#begin("start-failed");
+        return;
+      }
+    }
+    if (this.#state === "starting") this.#state = "running";
+  }
+
+  #begin(reason: Reason, signal?: string): void {
+    if (this.#shutdownStarted !== undefined) return;
+    this.#shutdownStarted = { signal, at: this.#clock.now() };
+    if (this.#state === "idle") {
+      // Nothing was ever registered: nothing to drain.
+      this.#state = "stopped";
+      this.#resolveFinished(buildReport({ reason, signal, startedAt: this.#clock.wallTime(), durationMs: 0, drainDelayMs: 0, drainMs: 0, counts: emptyCounts(), parts: [], errors: [], forcedBy: undefined }));
+      return;
+    }
+    this.#state = "stopping";
+    this.#shutdown(reason, signal).then(this.#resolveFinished, (error) => {
+      // The drain itself must never fail; if it does, say so and still end.
+      this.log({ level: "error", event: "drain.crashed", msg: errorMessage(error) });
+      this.#runtime.exit(1);
+    });
+  }
+
+  async #shutdown(reason: Reason, signal: string | undefined): Promise<ShutdownReport> {
+    const clock = this.#clock;
+    const settings = this.#settings ?? { timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, signals: new Set(), exit: false, log: this.log };
+    const startedAt = clock.wallTime();
+    const t0 = clock.now();
+    const forced = new Promise<void>((resolve) => (this.#force = resolve));
+    const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "part");
+    // Hooks keep a slice of the budget for their stops, so a stuck stream cannot starve them.
+    const stopReserve = Math.min(hookParts().reduce((sum, p) => sum + (p.stop ? p.timeout : 0), 0), settings.timeout / 2);
+    const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), settings.timeout - stopReserve);
+
+    // 1. Announce: parts not yet started never start; streams and consumers see lifecycle.signal;
+    //    every server answers /readyz with 503 and closes each connection after its response.
+    await Promise.race([this.#startSequence, forced]);
+    const servers = this.#started.filter((p): p is ServerPart => p.kind === "server");
+    for (const server of servers) server.state.draining = true;
+    this.#controller.abort();
+    const atStart = this.#snapshot(servers);
+    const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
+    this.log({
+      level: "info", event: "drain.start", msg: `drain started (${signal ?? reason})`, reason, signal,
+      requestsInFlight: atStart.inFlight, tasksPending: this.#tasks.pending, drainDelayMs: drainDelay, timeoutMs: settings.timeout,
+    });
+
+    // 2. Drain delay: keep serving while load balancers notice the 503 and stop routing here.
+    const tAnnounced = clock.now();
+    await sleep(clock, drainDelay, forced);
+    const t1 = clock.now();
+
+    // 3. Stop accepting: close every listener and every idle keep-alive connection.
+    const closed = servers.map((server) => server.listening!.close());
+
+    // 4. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
+    //    connections left idle; then wait for open streams to end.
+    const drained = await Promise.race([
+      Promise.all([...servers.map((s) => s.state.whenIdle()), this.#tasks.idle()])
+        .then(() => {
+          for (const server of servers) server.listening!.closeIdle();
+          return Promise.all(closed);
+        })
+        // A request served on a connection that was still open may have added a task.
+        .then(() => this.#tasks.idle())
+        .then(() => true),
+      forced.then(() => false),
+    ]);
+    const t2 = clock.now();
+
+    // 5. Cut what is left: the deadline passed or a second signal came.
+    const cut = drained ? undefined : this.#cutServers(servers);
+
+    // 6. Stop the other parts in reverse start order, each within its timeout and the time left.
+    cancelDeadline();
+    const deadline = t0 + settings.timeout;
+    const parts = await this.#stopParts(hookParts().reverse(), deadline);
+    const skipped = this.#parts.filter((p) => !this.#started.includes(p));
+    for (const part of skipped) {
+      if (part.kind === "server") part.rejectReady(new LifecycleError(`"${part.name}" did not start: the lifecycle shut down first`));
+      parts.push({ name: part.name, kind: part.kind, outcome: "skipped", durationMs: 0 });
+    }
+
+    // 7. Report once, stop listening to the process, and exit when the process is ours to end.
+    const counts = this.#counts(servers, atStart, cut);
+    const report = buildReport({
+      reason, signal, startedAt, durationMs: clock.now() - t0, drainDelayMs: t1 - tAnnounced, drainMs: t2 - t1, counts,
+      parts: [...servers.map((s) => ({ name: s.name, kind: "server" as const, outcome: "stopped" as const, durationMs: t2 - t0 })), ...parts],
+      errors: this.#errors, forcedBy: this.#forcedBy,
+    });
+    this.log({ level: report.exitCode === 0 ? "info" : "error", event: "drain.end", msg: `drain ${report.forced ? `forced (${report.forcedBy})` : "complete"} in ${Math.round(report.durationMs)} ms, exit ${report.exitCode}`, ...report });
+    this.#state = "stopped";
+    this.#stopListeningToProcess();
+    if (settings.exit && settings.signals.size > 0 && reason !== "shutdown") this.#runtime.exit(report.exitCode);
+    return report;
+  }
+
+  #cutServers(servers: ServerPart[]): { requests: number; tasks: number; connections: number } {
+    const cut = {
+      requests: servers.reduce((n, s) => n + s.state.inFlight, 0),
+      tasks: this.#tasks.pending,
+      connections: servers.reduce((n, s) => n + (s.listening!.openConnections() ?? 0), 0),
+    };
+    let leftOpen = false;
+    for (const server of servers) leftOpen = !server.listening!.forceClose() || leftOpen;
+    if (leftOpen && !(this.#settings?.exit ?? false)) {
+      this.log({ level: "warn", event: "drain.left-open", msg: `${this.#runtime.name} cannot cut connections while the process lives; they end with it` });
+    }
+    return cut;
+  }
+
+  async #stopParts(parts: HookPart[], deadline: number): Promise<PartReport[]> {
+    const reports: PartReport[] = [];
+    for (const part of parts) {
+      const left = deadline - this.#clock.now();
+      const began = this.#clock.now();
+      if (!part.stop) {
+        reports.push({ name: part.name, kind: "part", outcome: "stopped", durationMs: 0 });
+        continue;
+      }
+      if (this.#forcedBy === "second-signal" || left <= 0) {
+        reports.push({ name: part.name, kind: "part", outcome: "timeout", durationMs: 0, error: "no time left before the deadline" });
+        continue;
+      }
+      try {
+        await callWithin(this.#clock, `stop of "${part.name}"`, part.stop, Math.min(part.timeout, left));
+        reports.push({ name: part.name, kind: "part", outcome: "stopped", durationMs: this.#clock.now() - began });
+        this.log({ level: "info", event: "part.stopped", msg: `${part.name} stopped`, name: part.name });
+      } catch (error) {
+        const timedOut = error instanceof PartTimeoutError;
+        this.#errors.push(`${part.name}: ${errorMessage(error)}`);
+        reports.push({ name: part.name, kind: "part", outcome: timedOut ? "timeout" : "failed", durationMs: this.#clock.now() - began, error: errorMessage(error) });
+        this.log({ level: "error", event: "part.stop-failed", msg: `${part.name} failed to stop: ${errorMessage(error)}`, name: part.name });
+      }
+    }
+    return reports;
+  }
+
+  #snapshot(servers: ServerPart[]): Snapshot {
+    return {
+      inFlight: servers.reduce((n, s) => n + s.state.inFlight, 0),
+      completed: servers.reduce((n, s) => n + s.state.completed, 0),
+      tasksPending: this.#tasks.pending,
+      tasksSettled: this.#tasks.settled,
+      tasksFailed: this.#tasks.failed,
+    };
+  }
+
+  #counts(
+    servers: ServerPart[],
+    atStart: Snapshot,
+    cut: { requests: number; tasks: number; connections: number } | undefined,
+  ): DrainCounts {
+    const now = this.#snapshot(servers);
+    return {
+      requestsInFlightAtStart: atStart.inFlight,
+      requestsServed: now.completed - atStart.completed,
+      requestsCut: cut?.requests ?? 0,
+      tasksPendingAtStart: atStart.tasksPending,
+      tasksCompleted: now.tasksSettled - atStart.tasksSettled,
+      tasksFailed: now.tasksFailed - atStart.tasksFailed,
+      tasksCut: cut?.tasks ?? 0,
+      connectionsCut: cut?.connections ?? 0,
+    };
+  }
+
+  #forceNow(by: NonNullable<ShutdownReport["forcedBy"]>): void {
+    if (this.#forcedBy !== undefined) return;
+    this.#forcedBy = by;
+    this.log({ level: "warn", event: "drain.forced", msg: by === "deadline" ? "deadline reached: cutting what is still open" : "second signal: stopping now" });
+    this.#force();
+  }
+
+  #onSignal(signal: ShutdownSignal): void {
+    const first = this.#shutdownStarted;
+    if (first === undefined) return this.#begin("signal", signal);
+    if (first.signal === signal && this.#clock.now() - first.at < SIGNAL_REPEAT_WINDOW_MS) return;
+    this.#forceNow("second-signal");
+  }
+
+  #listenToProcess(): void {
+    const settings = this.#settings!;
+    const subscribed = new Set(this.#subscribedSignals);
+    for (const signal of settings.signals) {
+      if (subscribed.has(signal)) continue;
+      this.#subscribedSignals.push(signal);
+      this.#unsubscribe.push(this.#runtime.onSignal(signal, () => this.#onSignal(signal)));
+    }
+    if (this.#fatalErrors && settings.signals.size > 0 && !this.#fatalSubscribed) {
+      this.#fatalSubscribed = true;
+      this.#unsubscribe.push(this.#runtime.onFatalError((error, kind) => {
+        this.#errors.push(`${kind}: ${errorMessage(error)}`);
+        this.log({ level: "error", event: kind, msg: `${kind}: ${errorMessage(error)}`, stack: error instanceof Error ? error.stack : undefined });
+        this.#begin("error");
+      }));
+    }
+  }
+  #subscribedSignals: ShutdownSignal[] = [];
+  #fatalSubscribed = false;
+
+  #stopListeningToProcess(): void {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#subscribedSignals = [];
+    this.#fatalSubscribed = false;
+  }
+
+  #newTaskTracker(): TaskTracker {
+    return new TaskTracker((error) => {
+      this.#errors.push(`waitUntil task: ${errorMessage(error)}`);
+      this.log({ level: "warn", event: "task.failed", msg: `a waitUntil task rejected: ${errorMessage(error)}`, error: errorMessage(error) });
+    });
+  }
+
+  #newFinished(): void {
+    this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+  }
+
+  /** A stopped lifecycle that gets a new part begins a new run. */
+  #reset(): void {
+    this.#state = "idle";
+    this.#parts = [];
+    this.#started = [];
+    this.#tasks = this.#newTaskTracker();
+    this.#controller = new AbortController();
+    this.#settings = undefined;
+    this.#startFailure = undefined;
+    this.#shutdownStarted = undefined;
+    this.#forcedBy = undefined;
+    this.#errors = [];
+    this.#newFinished();
+  }
+}
+
+function emptyCounts(): DrainCounts {
+  return {
+    requestsInFlightAtStart: 0, requestsServed: 0, requestsCut: 0, tasksPendingAtStart: 0, tasksCompleted: 0,
+    tasksFailed: 0, tasksCut: 0, connectionsCut: 0,
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The options of serveGracefully, their defaults, and the checks that turn bad input into a clear
+ * TypeError before anything listens.
+ */
+import type { Lifecycle } from "./lifecycle.ts";
+import type { ListenInfo, LoggerOption, ShutdownSignal } from "./types.ts";
+
+/** Health endpoint paths; `false` turns one off. */
+export interface HealthOptions {
+  /** @default "/readyz" - 200 while serving, 503 from the moment the drain starts. */
+  ready?: string | false;
+  /** @default "/livez" - 200 until the process ends. */
+  live?: string | false;
+}
+
+/** The options every adapter accepts. Every field is optional. */
+export interface ServeOptions {
+  /** @default the PORT environment variable, else 3000. 0 picks a free port. */
+  port?: number;
+  /** @default "0.0.0.0", all IPv4 interfaces, as containers need. */
+  hostname?: string;
+  /**
+   * Milliseconds from the signal to the forced stop: whatever is still open then is cut and the
+   * process exits 1. Covers the drain delay, the drain and the lifecycle stops.
+   * @default 25000 - 5 s inside the 30 s that Kubernetes and ECS give before SIGKILL.
+   */
+  timeout?: number;
+  /** Milliseconds to keep serving after the signal while /readyz answers 503. @default 0 */
+  drainDelay?: number;
+  /** Signals that start the drain; `false` for none (shutdown() only). @default ["SIGTERM", "SIGINT"] */
+  signals?: readonly ShutdownSignal[] | false;
+  /** Health endpoints, answered before the app; `false` for none. @default { ready: "/readyz", live: "/livez" } */
+  health?: HealthOptions | false;
+  /** Called once the server listens. */
+  onListen?: (info: ListenInfo) => void;
+  /** End the process when a signal-started shutdown is done. @default true */
+  exit?: boolean;
+  /** Where the structured log lines go; `false` for silence. @default JSON lines on the console */
+  logger?: LoggerOption;
+  /** The lifecycle this server joins. @default the process-wide `lifecycle` */
+  lifecycle?: Lifecycle;
+  /** Name of this server in logs and the report. @default "server:<port>" */
+  name?: string;
+}
+
+/** Options after defaults and checks. */
+export interface ResolvedOptions {
+  port: number;
+  hostname: string;
+  timeout: number;
+  drainDelay: number;
+  signals: readonly ShutdownSignal[];
+  health: { ready: string | false; live: string | false };
+  onListen: ((info: ListenInfo) => void) | undefined;
+  exit: boolean;
+  /** undefined: the default console logger. */
+  logger: LoggerOption | undefined;
+  name: string | undefined;
+}
+
+export const DEFAULT_PORT = 3000;
+export const DEFAULT_HOSTNAME = "0.0.0.0";
+export const DEFAULT_TIMEOUT_MS = 25_000;
+export const DEFAULT_SIGNALS: readonly ShutdownSignal[] = ["SIGTERM", "SIGINT"];
+const KNOWN_SIGNALS: readonly string[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"];
+const CORE_KEYS: readonly string[] = [
+  "port", "hostname", "timeout", "drainDelay", "signals", "health", "onListen", "exit", "logger",
+  "lifecycle", "name",
+];
+
+function fail(option: string, accepts: string, got: unknown): never {
+  const shown = typeof got === "string" ? JSON.stringify(got) : typeof got === "function" ? "a function" : String(got);
+  throw new TypeError(`serveGracefully: "${option}" must be ${accepts}, got ${shown}`);
+}
+
+function milliseconds(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    fail(option, "a non-negative number of ms", value);
+  }
+  return value;
+}
+
+function port(value: unknown, env: (name: string) => string | undefined): number {
+  if (value === undefined) {
+    const fromEnv = env("PORT");
+    if (fromEnv === undefined || fromEnv === "") return DEFAULT_PORT;
+    const parsed = Number(fromEnv);
+    if (!/^\d+$/.test(fromEnv) || parsed > 65535) fail("port", "an integer from 0 to 65535 (from the PORT environment variable)", fromEnv);
+    return parsed;
+  }
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 65535) {
+    fail("port", "an integer from 0 to 65535", value);
+  }
+  return value;
+}
+
+function healthPath(option: string, value: unknown, fallback: string): string | false {
+  if (value === undefined) return fallback;
+  if (value === false) return false;
+  if (typeof value !== "string" || !value.startsWith("/") || /[?#\s]/.test(value)) {
+    fail(option, 'a path starting with "/" (no query) or false', value);
+  }
+  return value;
+}
+
+function health(value: unknown): ResolvedOptions["health"] {
+  if (value === false) return { ready: false, live: false };
+  if (value === undefined) return { ready: "/readyz", live: "/livez" };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail("health", "an object { ready?, live? } or false", value);
+  }
+  const paths = value as Record<string, unknown>;
+  for (const key of Object.keys(paths)) {
+    if (key !== "ready" && key !== "live") fail(`health.${key}`, 'absent (health accepts only "ready" and "live")', paths[key]);
+  }
+  const ready = healthPath("health.ready", paths.ready, "/readyz");
+  const live = healthPath("health.live", paths.live, "/livez");
+  if (ready !== false && ready === live) fail("health.live", "a different path from health.ready", live);
+  return { ready, live };
+}
+
+function signals(value: unknown): readonly ShutdownSignal[] {
+  if (value === undefined) return DEFAULT_SIGNALS;
+  if (value === false) return [];
+  if (!Array.isArray(value) || value.some((s) => !KNOWN_SIGNALS.includes(s))) {
+    fail("signals", `false or an array of ${KNOWN_SIGNALS.join(", ")}`, Array.isArray(value) ? JSON.stringify(value) : value);
+  }
+  return [...new Set(value as ShutdownSignal[])];
+}
+
+function logger(value: unknown): LoggerOption | undefined {
+  if (value === undefined || value === false || typeof value === "function") return value as LoggerOption | undefined;
+  if (
+    typeof value === "object" && value !== null &&
+    ["info", "warn", "error"].every((m) => typeof (value as Record<string, unknown>)[m] === "function")
+  ) return value as LoggerOption;
+  return fail("logger", "false, a function, or an object with info, warn and error methods", value);
+}
+
+/**
+ * Check the options and fill in defaults. `extraKeys` are the adapter's own options (passed
+ * through to its server); any other unknown key is a TypeError, so a typo never goes unnoticed.
+ */
+export function resolveOptions(
+  options: unknown,
+  env: (name: string) => string | undefined,
+  extraKeys: readonly string[] = [],
+): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new TypeError(`serveGracefully: options must be an object, got ${options === null ? "null" : typeof options}`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!CORE_KEYS.includes(key) && !extraKeys.includes(key)) {
+      throw new TypeError(`serveGracefully: unknown option "${key}" (known: ${[...CORE_KEYS, ...extraKeys].join(", ")})`);
+    }
+  }
+  if (o.hostname !== undefined && (typeof o.hostname !== "string" || o.hostname === "")) {
+    fail("hostname", "a non-empty string", o.hostname);
+  }
+  if (o.onListen !== undefined && typeof o.onListen !== "function") fail("onListen", "a function", o.onListen);
+  if (o.exit !== undefined && typeof o.exit !== "boolean") fail("exit", "a boolean", o.exit);
+  if (o.name !== undefined && (typeof o.name !== "string" || o.name === "")) fail("name", "a non-empty string", o.name);
+  const timeout = milliseconds("timeout", o.timeout, DEFAULT_TIMEOUT_MS);
+  const drainDelay = milliseconds("drainDelay", o.drainDelay, 0);
+  if (drainDelay > 0 && drainDelay >= timeout) {
+    fail("drainDelay", `less than "timeout" (${timeout} ms), so the drain itself has time`, drainDelay);
+  }
+  return {
+    port: port(o.port, env),
+    hostname: (o.hostname as string | undefined) ?? DEFAULT_HOSTNAME,
+    timeout,
+    drainDelay,
+    signals: signals(o.signals),
+    health: health(o.health),
+    onListen: o.onListen as ResolvedOptions["onListen"],
+    exit: (o.exit as boolean | undefined) ?? true,
+    logger: logger(o.logger),
+    name: o.name as string | undefined,
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * serveGracefully, built once per runtime: checks the input, builds the request handler and joins
+ * the server to a lifecycle, which starts it and, on the signal, drains it.
+ */
+import { createHandler, RequestState, withConnectionClose } from "./handler.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import { ListenError } from "./listen-error.ts";
+import { errorMessage } from "./logger.ts";
+import { resolveOptions, type ServeOptions } from "./options.ts";
+import type { ServerPart } from "./parts.ts";
+import type { FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "./types.ts";
+
+/** What serveGracefully returns. */
+export interface GracefulServer {
+  /** `{ port, hostname }` once listening; rejects (ListenError) when it cannot listen. */
+  readonly ready: Promise<ListenInfo>;
+  /** The same drain a signal starts; idempotent; resolves to the report. */
+  shutdown(): Promise<ShutdownReport>;
+  /** The report, however the shutdown started. */
+  readonly finished: Promise<ShutdownReport>;
+  /** Aborted the moment the drain starts (the lifecycle's signal). */
+  readonly signal: AbortSignal;
+  /** The lifecycle this server belongs to. */
+  readonly lifecycle: Lifecycle;
+}
+
+export type ServeGracefully<Extra> = (app: FetchApp, options?: ServeOptions & Extra) => GracefulServer;
+
+/**
+ * Builds serveGracefully for one runtime. `extraKeys` are the adapter's own options, handed to its
+ * listen() as `server`.
+ */
+export function createServeGracefully<Extra extends object>(
+  runtime: RuntimeAdapter,
+  defaultLifecycle: Lifecycle,
+  extraKeys: readonly (keyof Extra & string)[],
+): ServeGracefully<Extra> {
+  const closeConnectionAfter = runtime.closeConnectionAfter ?? withConnectionClose;
+  return (app, options) => {
+    if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
+      throw new TypeError('serveGracefully: "app" must be a Hono app or an object with fetch(request, env, executionCtx)');
+    }
+    const resolved = resolveOptions(options, runtime.env, extraKeys);
+    const lifecycle = options?.lifecycle ?? defaultLifecycle;
+    if (!(lifecycle instanceof Lifecycle)) {
+      throw new TypeError('serveGracefully: "lifecycle" must come from createLifecycle()');
+    }
+    const server: Record<string, unknown> = {};
+    for (const key of extraKeys) if (options?.[key] !== undefined) server[key] = options[key];
+
+    const state = new RequestState();
+    let resolveReady!: (info: ListenInfo) => void;
+    let rejectReady!: (error: unknown) => void;
+    const ready = new Promise<ListenInfo>((resolve, reject) => {
+      resolveReady = resolve;
+      rejectReady = reject;
+    });
+    // The failure is logged and reported; an unobserved `ready` must not crash the process too.
+    ready.catch(() => {});
+    const { hostname, port } = resolved;
+    const part: ServerPart = {
+      kind: "server",
+      name: resolved.name ?? `server:${port}`,
+      state,
+      listening: undefined,
+      listen: async () => {
+        const handler = createHandler({
+          app,
+          health: resolved.health,
+          state,
+          tasks: lifecycle.tasks,
+          closeConnectionAfter,
+          onHandlerError: (error) =>
+            lifecycle.log({ level: "error", event: "handler.error", msg: `handler threw: ${errorMessage(error)}`, error: errorMessage(error) }),
+        });
+        try {
+          return await runtime.listen(handler, { hostname, port, server });
+        } catch (error) {
+          throw new ListenError(error, hostname, port);
+        }
+      },
+      onListen: (info) => resolved.onListen?.(info),
+      resolveReady,
+      rejectReady,
+    };
+    lifecycle.addServer(part, resolved);
+    const finished = lifecycle.finished;
+    return {
+      ready,
+      finished,
+      shutdown: () => lifecycle.shutdown(),
+      get signal() {
+        return lifecycle.signal;
+      },
+      lifecycle,
+    };
+  };
+}

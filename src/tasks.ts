@@ -1,0 +1,60 @@
+/**
+ * Background work that outlives its request (`c.executionCtx.waitUntil`) or belongs to no request
+ * (`lifecycle.waitUntil`). The drain waits for it; a rejection is counted and reported, never thrown.
+ */
+export class TaskTracker {
+  #pending = 0;
+  #settled = 0;
+  #failed = 0;
+  #waiters: (() => void)[] = [];
+  readonly #onFailure: (error: unknown) => void;
+
+  constructor(onFailure: (error: unknown) => void) {
+    this.#onFailure = onFailure;
+  }
+
+  /** Track a promise until it settles. Anything that is not a thenable is a TypeError. */
+  add(task: Promise<unknown>): void {
+    if (task === null || typeof (task as { then?: unknown })?.then !== "function") {
+      throw new TypeError(`waitUntil: expected a promise, got ${task === null ? "null" : typeof task}`);
+    }
+    this.#pending++;
+    Promise.resolve(task).then(
+      () => this.#done(),
+      (error) => {
+        this.#failed++;
+        this.#done();
+        this.#onFailure(error);
+      },
+    );
+  }
+
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Tasks settled so far (fulfilled or rejected). */
+  get settled(): number {
+    return this.#settled;
+  }
+
+  get failed(): number {
+    return this.#failed;
+  }
+
+  /** Resolves once no task is pending (at once if none is). */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #done(): void {
+    this.#pending--;
+    this.#settled++;
+    if (this.#pending === 0) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+}

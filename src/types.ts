@@ -1,0 +1,143 @@
+/**
+ * The contract between the runtime-agnostic core and the runtime adapters, and the public types.
+ * Nothing here names a runtime: adapters hand the core what it needs through these interfaces.
+ */
+
+/** Cloudflare Workers' ExecutionContext, as Hono types it: `c.executionCtx`. */
+export interface ExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+  passThroughOnException(): void;
+  // deno-lint-ignore no-explicit-any
+  props: any;
+}
+
+/** A Hono app, or anything with `fetch(request, env, executionCtx)`. */
+export interface FetchApp {
+  // deno-lint-ignore no-explicit-any
+  fetch(request: Request, env: any, executionCtx: ExecutionContext): Response | Promise<Response>;
+}
+
+/** What a server is listening on. */
+export interface ListenInfo {
+  port: number;
+  hostname: string;
+}
+
+/** The handler an adapter calls for every request, with the runtime's native second argument. */
+export type RuntimeHandler = (request: Request, env: unknown) => Response | Promise<Response>;
+
+/** A server the adapter has bound, as the core drives it. */
+export interface ListeningServer extends ListenInfo {
+  /**
+   * Stop accepting connections and close the idle ones. Resolves once every connection has ended
+   * (in-flight responses finished, streams closed).
+   */
+  close(): Promise<void>;
+  /**
+   * Close connections with no request in progress, including ones that never sent a byte. The
+   * drain calls it once no handler runs, so a busy keep-alive client between two requests is not
+   * cut; a runtime whose close() already did this may do nothing.
+   */
+  closeIdle(): void;
+  /**
+   * Cut every connection still open. Returns false when the runtime has no safe way to do it
+   * while the process lives (Deno): only ending the process can.
+   */
+  forceClose(): boolean;
+  /** Connections (or requests) still open, where the runtime can tell. */
+  openConnections(): number | undefined;
+}
+
+/** What the core asks of a runtime: servers, signals, exit, environment. */
+export interface RuntimeAdapter {
+  readonly name: "node" | "bun" | "deno";
+  /** Bind a server; resolves once it listens, rejects (with a ListenError) when it cannot. */
+  // deno-lint-ignore no-explicit-any
+  listen(handler: RuntimeHandler, options: ListenInfo & { server: any }): Promise<ListeningServer>;
+  /**
+   * Mark a response so its connection closes after it (`Connection: close`). Optional: the core's
+   * default sets the header; Node over HTTP/2 must not (GOAWAY does the rotation there).
+   */
+  closeConnectionAfter?(response: Response, env: unknown): Response;
+  /** Subscribe to a process signal; returns the unsubscribe. */
+  onSignal(signal: ShutdownSignal, listener: () => void): () => void;
+  /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
+  onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void;
+  /** End the process now. */
+  exit(code: number): void;
+  /** Read an environment variable (undefined when absent or not permitted). */
+  env(name: string): string | undefined;
+}
+
+/** The signals a drain can be started by. */
+export type ShutdownSignal = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR2";
+
+/** A structured log record; `event` names what happened. */
+export interface LogRecord {
+  level: "info" | "warn" | "error";
+  event: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** Where log records go: a function, or a console-like object. */
+export type LoggerOption =
+  | false
+  | ((record: LogRecord) => void)
+  | { info(...args: unknown[]): void; warn(...args: unknown[]): void; error(...args: unknown[]): void };
+
+/** What a shutdown did: the same facts as the last log line. */
+export interface ShutdownReport {
+  /** What started it. */
+  reason: "signal" | "shutdown" | "error" | "start-failed";
+  /** The signal, when a signal started it. */
+  signal?: string;
+  /** Wall-clock time the drain started (ms since the epoch). */
+  startedAt: number;
+  /** From the start of the drain to the end of the last stop. */
+  durationMs: number;
+  /** Time spent serving with /readyz at 503 before the listeners closed. */
+  drainDelayMs: number;
+  /** Time from the end of the drain delay until requests, streams and tasks were done. */
+  drainMs: number;
+  requests: {
+    /** Requests whose handler was running when the drain started. */
+    inFlightAtStart: number;
+    /** Requests that completed from the start of the drain on (the in-flight ones and new ones). */
+    served: number;
+    /** Handlers still running at the deadline. */
+    cut: number;
+  };
+  tasks: {
+    /** waitUntil tasks pending when the drain started. */
+    pendingAtStart: number;
+    /** Tasks settled from the start of the drain on. */
+    completed: number;
+    /** Tasks that rejected during the drain (logged, never rethrown). */
+    failed: number;
+    /** Tasks still pending at the deadline. */
+    cut: number;
+  };
+  /** Connections (streams, hung responses) cut at the deadline, where the runtime can tell. */
+  connectionsCut: number;
+  /** Lifecycle parts, in the order they stopped. */
+  parts: PartReport[];
+  /** True when anything had to be cut: the deadline passed or a second signal came. */
+  forced: boolean;
+  /** Why it was forced, when it was. */
+  forcedBy?: "deadline" | "second-signal";
+  /** Error messages met on the way (failed tasks, failed stops, the fatal error). */
+  errors: string[];
+  /** 0 after a clean drain, 1 after a forced one or an error. */
+  exitCode: 0 | 1;
+}
+
+/** How one lifecycle part fared. */
+export interface PartReport {
+  name: string;
+  kind: "server" | "part";
+  /** "stopped": clean; "failed": threw; "timeout": exceeded its time; "skipped": never started. */
+  outcome: "stopped" | "failed" | "timeout" | "skipped";
+  durationMs: number;
+  error?: string;
+}
