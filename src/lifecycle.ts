@@ -194,7 +194,7 @@ export class Lifecycle {
       return;
     }
     this.#state = "stopping";
-    this.#shutdown(reason, signal).then(this.#resolveFinished, (error) => {
+    this.#shutdown(reason, signal).catch((error) => {
       // The drain itself must never fail; if it does, say so and still end.
       this.log({ level: "error", event: "drain.crashed", msg: errorMessage(error) });
       this.#runtime.exit(1);
@@ -271,7 +271,12 @@ export class Lifecycle {
     this.log({ level: report.exitCode === 0 ? "info" : "error", event: "drain.end", msg: `drain ${report.forced ? `forced (${report.forcedBy})` : "complete"} in ${Math.round(report.durationMs)} ms, exit ${report.exitCode}`, ...report });
     this.#state = "stopped";
     this.#stopListeningToProcess();
-    if (settings.exit && settings.signals.size > 0 && reason !== "shutdown") this.#runtime.exit(report.exitCode);
+    this.#resolveFinished(report);
+    if (settings.exit && settings.signals.size > 0 && reason !== "shutdown") {
+      // One macrotask first, so code awaiting `finished` runs before the process ends.
+      await new Promise<void>((resolve) => clock.setTimer(resolve, 0));
+      this.#runtime.exit(report.exitCode);
+    }
     return report;
   }
 

@@ -1,0 +1,162 @@
+/**
+ * HTTP/1.1 over a raw socket, so the suite sees exactly what a client sees: the header, the body,
+ * whether the server ended the connection cleanly (FIN) or reset it.
+ */
+import net from "node:net";
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  at: number;
+}
+
+/** One keep-alive connection that sends requests one at a time. */
+export class Connection {
+  readonly socket: net.Socket;
+  #buffer = "";
+  #waiters: (() => void)[] = [];
+  ended = false;
+  endedAt = 0;
+  error: Error | undefined;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      this.#buffer += chunk;
+      this.#wake();
+    });
+    socket.on("end", () => {
+      this.ended = true;
+      this.endedAt = performance.now();
+      this.#wake();
+    });
+    socket.on("error", (error) => {
+      this.error = error;
+      this.#wake();
+    });
+    socket.on("close", () => {
+      this.ended = true;
+      this.endedAt ||= performance.now();
+      this.#wake();
+    });
+  }
+
+  static open(port: number, ms = 5_000): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host: "127.0.0.1" });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`connect to ${port} timed out`));
+      }, ms);
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        resolve(new Connection(socket));
+      });
+      socket.once("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  async #until<T>(check: () => T | undefined, ms: number, what: string): Promise<T> {
+    const deadline = performance.now() + ms;
+    for (;;) {
+      const value = check();
+      if (value !== undefined) return value;
+      if (this.error) throw this.error;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends a request and reads one complete response (Content-Length or chunked). */
+  async request(method: string, target: string, ms = 10_000): Promise<RawResponse> {
+    this.socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n`);
+    return this.#until(() => this.#takeResponse(), ms, `the response to ${method} ${target}`);
+  }
+
+  /** Resolves once the server has ended the connection; rejects on a reset. */
+  closed(ms: number): Promise<number> {
+    return this.#until(() => (this.ended ? this.endedAt : undefined), ms, "the server to close the connection");
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  #takeResponse(): RawResponse | undefined {
+    const headEnd = this.#buffer.indexOf("\r\n\r\n");
+    if (headEnd < 0) {
+      if (this.ended) throw new Error(`connection ended before a response${this.#buffer ? `: ${this.#buffer}` : ""}`);
+      return undefined;
+    }
+    const [statusLine, ...headerLines] = this.#buffer.slice(0, headEnd).split("\r\n");
+    const headers: Record<string, string> = {};
+    for (const line of headerLines) {
+      const colon = line.indexOf(":");
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    const status = Number(statusLine!.split(" ")[1]);
+    let rest = this.#buffer.slice(headEnd + 4);
+    let body: string;
+    if (headers["transfer-encoding"] === "chunked") {
+      body = "";
+      let offset = 0;
+      for (;;) {
+        const lineEnd = rest.indexOf("\r\n", offset);
+        if (lineEnd < 0) return undefined;
+        const size = parseInt(rest.slice(offset, lineEnd), 16);
+        if (rest.length < lineEnd + 2 + size + 2) return undefined;
+        if (size === 0) {
+          rest = rest.slice(lineEnd + 4);
+          break;
+        }
+        body += rest.slice(lineEnd + 2, lineEnd + 2 + size);
+        offset = lineEnd + 2 + size + 2;
+      }
+    } else {
+      const length = Number(headers["content-length"] ?? 0);
+      if (rest.length < length) return undefined;
+      body = rest.slice(0, length);
+      rest = rest.slice(length);
+    }
+    this.#buffer = rest;
+    return { status, headers, body, at: performance.now() };
+  }
+}
+
+/** One request on a fresh connection (closed after). */
+export async function request(port: number, method: string, target: string, ms = 10_000): Promise<RawResponse> {
+  const connection = await Connection.open(port);
+  try {
+    return await connection.request(method, target, ms);
+  } finally {
+    connection.close();
+  }
+}
+
+/** Whether a new connection is refused. */
+export function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
+}

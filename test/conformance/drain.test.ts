@@ -1,0 +1,166 @@
+/**
+ * The black-box conformance suite: the same fixture and the same assertions on Node, Bun and Deno,
+ * real sockets on port 0, real signals. What a client and an orchestrator would see.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { Connection, refused, request } from "./client.ts";
+import { Fixture, selectedRuntimes } from "./harness.ts";
+
+const SERVER = "test/fixtures/server.ts";
+const started: Fixture[] = [];
+after(() => started.forEach((f) => f.kill()));
+
+async function start(runtime: Parameters<typeof Fixture.start>[0], options: Record<string, unknown> = {}): Promise<Fixture> {
+  const fixture = await Fixture.start(runtime, SERVER, options);
+  started.push(fixture);
+  return fixture;
+}
+
+for (const runtime of selectedRuntimes()) {
+  describe(`conformance on ${runtime.name}`, { concurrency: false }, () => {
+    it("finishes the in-flight request, then exits 0 at once", async () => {
+      const f = await start(runtime);
+      const connection = await Connection.open(f.port);
+      const response = connection.request("GET", "/slow?ms=800");
+      await f.waitFor((l) => l.fixture === "slow.start", 5_000, "the slow request to start");
+      f.signal("SIGTERM");
+      const res = await response;
+      assert.equal(res.status, 200);
+      assert.equal(res.body, "slept 800");
+      assert.equal(res.headers.connection, "close", "a response during the drain closes its connection");
+      await connection.closed(2_000);
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 0);
+      assert.ok(exit.at - res.at < 600, `exited ${Math.round(exit.at - res.at)} ms after the last response`);
+      const report = f.report()!;
+      assert.deepEqual(report.requests, { inFlightAtStart: 1, served: 1, cut: 0 });
+      assert.equal(report.exitCode, 0);
+      assert.ok(f.log("drain.start") && f.log("drain.end"), "one log line at the start and one at the end");
+    });
+
+    it("does not let an idle keep-alive client hold the exit", async () => {
+      const f = await start(runtime);
+      const idle = await Connection.open(f.port);
+      const first = await idle.request("GET", "/");
+      assert.notEqual(first.headers.connection, "close", "keep-alive before the signal");
+      const sent = f.signal("SIGTERM");
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 0);
+      assert.ok(exit.at - sent < 1_000, `idle client held the exit ${Math.round(exit.at - sent)} ms`);
+      await idle.closed(1_000);
+      assert.equal(idle.error, undefined, "the idle connection ends cleanly, not with a reset");
+    });
+
+    it("rotates kept-alive connections and fails readiness during the drain delay", async () => {
+      const f = await start(runtime, { drainDelay: 1_000 });
+      assert.equal((await request(f.port, "GET", "/readyz")).status, 200);
+      assert.equal((await request(f.port, "GET", "/livez")).status, 200);
+      const kept = await Connection.open(f.port);
+      await kept.request("GET", "/");
+      f.signal("SIGTERM");
+      await f.waitFor((l) => l.event === "drain.start", 3_000, "the drain to start");
+      const during = await kept.request("GET", "/");
+      assert.equal(during.status, 200, "a request on a kept-alive socket during the drain is served");
+      assert.equal(during.headers.connection, "close");
+      assert.equal((await request(f.port, "GET", "/readyz")).status, 503);
+      assert.equal((await request(f.port, "GET", "/livez")).status, 200);
+      await kept.closed(3_000);
+      assert.equal(kept.error, undefined, "closed cleanly, not reset");
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 0);
+      assert.equal(await refused(f.port), true, "no new connection once the delay is over");
+      const appPaths = f.lines.filter((l) => l.fixture === "app.request").map((l) => l.path);
+      assert.ok(!appPaths.includes("/readyz") && !appPaths.includes("/livez"), "health probes never reach the app");
+    });
+
+    it("waits for every waitUntil task, and survives one that rejects", async () => {
+      const f = await start(runtime);
+      const accepted = await request(f.port, "POST", "/write?id=a&ms=700");
+      assert.equal(accepted.status, 202);
+      assert.equal((await request(f.port, "POST", "/reject")).status, 202);
+      f.signal("SIGTERM");
+      const exit = await f.exit(5_000);
+      const done = f.lines.find((l) => l.fixture === "write.done");
+      assert.ok(done, "the acknowledged write finished before exit");
+      assert.ok(done.at <= exit.at);
+      assert.equal(exit.code, 0);
+      assert.ok(f.log("task.failed"), "the rejected task is logged");
+      const report = f.report()!;
+      assert.equal((report.tasks as { failed: number }).failed + (report.tasks as { completed: number }).completed >= 1, true);
+    });
+
+    it("cuts a stream that ignores shutdown at the deadline and exits 1", async () => {
+      const f = await start(runtime, { timeout: 1_500 });
+      const stream = await Connection.open(f.port);
+      stream.socket.write("GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      await f.waitFor((l) => l.fixture === "app.request" && l.path === "/sse", 5_000, "the stream to open");
+      const sent = f.signal("SIGTERM");
+      const exit = await f.exit(6_000);
+      assert.equal(exit.code, 1);
+      const elapsed = exit.at - sent;
+      assert.ok(elapsed >= 1_300 && elapsed < 3_500, `exited ${Math.round(elapsed)} ms after the signal (timeout 1500)`);
+      const report = f.report()!;
+      assert.equal(report.forced, true);
+      assert.equal(report.forcedBy, "deadline");
+      await stream.closed(1_000);
+    });
+
+    it("cuts a hung handler at the deadline and counts it", async () => {
+      const f = await start(runtime, { timeout: 1_000 });
+      void request(f.port, "GET", "/slow?ms=20000").catch(() => {});
+      await f.waitFor((l) => l.fixture === "slow.start", 5_000, "the slow request to start");
+      f.signal("SIGTERM");
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 1);
+      assert.equal((f.report()!.requests as { cut: number }).cut, 1);
+    });
+
+    it("stops at once on a second signal, but counts a repeated one as one", async () => {
+      const f = await start(runtime);
+      void request(f.port, "GET", "/slow?ms=20000").catch(() => {});
+      await f.waitFor((l) => l.fixture === "slow.start", 5_000, "the slow request to start");
+      f.signal("SIGINT");
+      f.signal("SIGINT"); // npm and the terminal both pass on one Ctrl+C
+      await f.waitFor((l) => l.event === "drain.start", 3_000, "the drain to start");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(f.child.exitCode, null, "a repeated signal does not force");
+      const sent = f.signal("SIGTERM");
+      const exit = await f.exit(3_000);
+      assert.equal(exit.code, 1);
+      assert.ok(exit.at - sent < 1_000, `second signal took ${Math.round(exit.at - sent)} ms`);
+      assert.equal(f.report()!.forcedBy, "second-signal");
+    });
+
+    it("exits 1 with one line naming the port when the port is in use", async () => {
+      const holder = await start(runtime, { signals: false });
+      const f = new Fixture(runtime, SERVER, { port: holder.port });
+      started.push(f);
+      const exit = await f.exit(10_000);
+      assert.equal(exit.code, 1);
+      const failed = f.lines.find((l) => l.event === "start.failed");
+      assert.ok(failed, "a start.failed line");
+      assert.match(String(failed.msg), new RegExp(`port ${holder.port} is already in use`));
+      await holder.child.kill("SIGKILL");
+    });
+
+    it("rejects ready when the port is in use and signals are off", async () => {
+      const holder = await start(runtime, { signals: false });
+      const f = new Fixture(runtime, SERVER, { port: holder.port, signals: false });
+      started.push(f);
+      const line = await f.waitFor((l) => l.fixture === "ready.rejected", 10_000, "ready to reject");
+      assert.equal(line.name, "ListenError");
+      assert.match(String(line.message), /already in use/);
+      f.kill();
+      holder.kill();
+    });
+
+    it("throws a TypeError naming a bad option", async () => {
+      const f = new Fixture(runtime, SERVER, { timeout: -5 });
+      started.push(f);
+      const exit = await f.exit(10_000);
+      assert.notEqual(exit.code, 0);
+      assert.match(f.stderr.join(""), /TypeError: serveGracefully: "timeout" must be a non-negative number of ms, got -5/);
+    });
+  });
+}

@@ -1,0 +1,155 @@
+/**
+ * Runs a fixture as a child process on one runtime and watches it from the outside: its stdout
+ * lines (JSON), its exit, the time of each. Every wait has a deadline, so a regression fails fast.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const bin = (name: string) => path.join(ROOT, "node_modules", ".bin", name);
+
+export interface Runtime {
+  name: "node" | "bun" | "deno";
+  command: string;
+  args: (file: string) => string[];
+}
+
+export const RUNTIMES: Runtime[] = [
+  { name: "node", command: process.execPath, args: (file) => ["--import", "tsx", file] },
+  { name: "bun", command: bin("bun"), args: (file) => [file] },
+  { name: "deno", command: bin("deno"), args: (file) => ["run", "-A", "--quiet", file] },
+];
+
+/** Runtimes to test: all, or the ones named in SG_RUNTIMES (comma-separated). */
+export function selectedRuntimes(): Runtime[] {
+  const only = process.env.SG_RUNTIMES?.split(",").map((s) => s.trim()).filter(Boolean);
+  const chosen = only ? RUNTIMES.filter((r) => only.includes(r.name)) : RUNTIMES;
+  for (const runtime of chosen) {
+    if (runtime.name !== "node" && !existsSync(runtime.command)) {
+      throw new Error(`${runtime.name} is not installed at ${runtime.command}: run npm install`);
+    }
+  }
+  return chosen;
+}
+
+export type Line = Record<string, unknown> & { at: number };
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  at: number;
+}
+
+export class Fixture {
+  readonly lines: Line[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<Exit>;
+  readonly child: ChildProcess;
+  #watchers: (() => void)[] = [];
+  port = 0;
+
+  constructor(runtime: Runtime, file: string, options: Record<string, unknown> = {}, env: Record<string, string> = {}) {
+    this.child = spawn(runtime.command, runtime.args(path.join(ROOT, file)), {
+      cwd: ROOT,
+      env: { ...process.env, ...env, SG_OPTIONS: JSON.stringify(options), NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // Log records may go to either stream (errors go to stderr): both are read as lines.
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      let buffer = "";
+      stream.setEncoding("utf8").on("data", (chunk: string) => {
+        if (stream === this.child.stderr) this.stderr.push(chunk);
+        buffer += chunk;
+        let newline: number;
+        while ((newline = buffer.indexOf("\n")) >= 0) {
+          const text = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          let parsed: Record<string, unknown>;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = { text };
+          }
+          this.lines.push({ ...parsed, at: performance.now() });
+        }
+        for (const wake of this.#watchers.splice(0)) wake();
+      });
+    }
+    this.exited = new Promise((resolve) => {
+      this.child.once("exit", (code, signal) => {
+        resolve({ code, signal, at: performance.now() });
+        for (const wake of this.#watchers.splice(0)) wake();
+      });
+    });
+  }
+
+  /** Starts the fixture and waits until it listens. */
+  static async start(
+    runtime: Runtime,
+    file: string,
+    options: Record<string, unknown> = {},
+    env: Record<string, string> = {},
+  ): Promise<Fixture> {
+    const fixture = new Fixture(runtime, file, options, env);
+    const line = await fixture.waitFor((l) => l.fixture === "listening", 15_000, "the fixture to listen");
+    fixture.port = line.port as number;
+    return fixture;
+  }
+
+  /** The first line (already seen or still to come) that matches, within `ms`. */
+  async waitFor(match: (line: Line) => boolean, ms: number, what: string): Promise<Line> {
+    const deadline = performance.now() + ms;
+    let exited = false;
+    void this.exited.then(() => (exited = true));
+    for (;;) {
+      const found = this.lines.find(match);
+      if (found) return found;
+      const left = deadline - performance.now();
+      if (left <= 0 || exited) {
+        throw new Error(`timed out after ${ms} ms waiting for ${what}${exited ? " (process exited)" : ""}\nstdout:\n${this.lines.map((l) => JSON.stringify(l)).join("\n")}\nstderr:\n${this.stderr.join("")}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#watchers.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends a signal now; returns when it was sent. */
+  signal(signal: NodeJS.Signals = "SIGTERM"): number {
+    this.child.kill(signal);
+    return performance.now();
+  }
+
+  /** Waits for exit within `ms`, killing the process (and failing) if it does not. */
+  async exit(ms: number): Promise<Exit> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), ms)));
+    const result = await Promise.race([this.exited, timedOut]);
+    clearTimeout(timer);
+    if (result === "timeout") {
+      this.child.kill("SIGKILL");
+      throw new Error(`process did not exit within ${ms} ms\nstdout:\n${this.lines.map((l) => JSON.stringify(l)).join("\n")}\nstderr:\n${this.stderr.join("")}`);
+    }
+    return result;
+  }
+
+  /** Ends the process if a test failed midway. */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+
+  /** The structured log record with this event, if it was printed. */
+  log(event: string): Line | undefined {
+    return this.lines.find((l) => l.event === event);
+  }
+
+  report(): Record<string, unknown> | undefined {
+    return this.lines.find((l) => l.fixture === "finished")?.report as Record<string, unknown> | undefined;
+  }
+}
