@@ -40,7 +40,7 @@ export function createServeGracefully<Extra extends object>(
     if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
       throw new TypeError('serveGracefully: "app" must be a Hono app or an object with fetch(request, env, executionCtx)');
     }
-    const resolved = resolveOptions(options, runtime.env, extraKeys);
+    const resolved = resolveOptions(options, (name) => runtime.env(name), extraKeys);
     const lifecycle = options?.lifecycle ?? defaultLifecycle;
     if (!(lifecycle instanceof Lifecycle)) {
       throw new TypeError('serveGracefully: "lifecycle" must come from createLifecycle()');

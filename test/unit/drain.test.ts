@@ -1,0 +1,236 @@
+/** The drain algorithm on a fake runtime and an injected clock: order, deadlines, signals, exit. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Lifecycle } from "../../src/lifecycle.ts";
+import { createServeGracefully } from "../../src/serve.ts";
+import type { FetchApp, LogRecord } from "../../src/types.ts";
+import { FakeClock, FakeRuntime, settle } from "./fakes.ts";
+
+function setup(options: Record<string, unknown> = {}) {
+  const clock = new FakeClock();
+  const runtime = new FakeRuntime();
+  const lifecycle = new Lifecycle({ runtime, clock });
+  const serve = createServeGracefully<object>(runtime, lifecycle, []);
+  const logs: LogRecord[] = [];
+  let release: (() => void) | undefined;
+  const app: FetchApp = {
+    fetch(request, _env, ctx) {
+      const path = new URL(request.url).pathname;
+      if (path === "/slow") return new Promise((resolve) => (release = () => resolve(new Response("slow"))));
+      if (path === "/task") {
+        ctx.waitUntil(new Promise<void>((resolve) => clock.setTimer(resolve, 1_000)));
+        return new Response("accepted", { status: 202 });
+      }
+      if (path === "/reject") {
+        ctx.waitUntil(Promise.reject(new Error("disk full")));
+        return new Response("accepted", { status: 202 });
+      }
+      if (path === "/redirect") return Response.redirect("http://example.test/", 302);
+      return new Response("ok");
+    },
+  };
+  const server = serve(app, { port: 0, logger: (r: LogRecord) => logs.push(r), ...options });
+  return { clock, runtime, lifecycle, server, logs, release: () => release?.() };
+}
+
+describe("drain", () => {
+  it("ExitsZeroAtOnceWhenNothingIsInFlight", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    runtime.signal("SIGTERM");
+    const report = await server.finished;
+    await clock.advance(0);
+    assert.deepEqual(runtime.calls, ["listen:0", "close", "closeIdle", "exit:0"]);
+    assert.equal(report.exitCode, 0);
+    assert.equal(report.signal, "SIGTERM");
+  });
+
+  it("FinishesInFlightRequestsWithConnectionCloseBeforeClosingIdleConnections", async () => {
+    const { runtime, server, release, clock } = setup();
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    const pending = fake.fetch("/slow") as Promise<Response>;
+    runtime.signal("SIGTERM");
+    await clock.advance(5_000);
+    assert.deepEqual(runtime.calls, ["listen:0", "close"], "idle connections stay until no handler runs");
+    release();
+    const response = await pending;
+    assert.equal(response.headers.get("connection"), "close");
+    const report = await server.finished;
+    assert.deepEqual(report.requests, { inFlightAtStart: 1, served: 1, cut: 0 });
+    await clock.advance(0);
+    assert.deepEqual(runtime.calls.slice(2), ["closeIdle", "exit:0"]);
+  });
+
+  it("LeavesResponsesAloneWhileServing", async () => {
+    const { runtime, server } = setup();
+    await server.ready;
+    const response = await runtime.servers[0]!.fetch("/");
+    assert.equal(response.headers.get("connection"), null);
+  });
+
+  it("CopiesImmutableResponsesToMarkThem", async () => {
+    const { runtime, server, clock } = setup({ drainDelay: 1_000 });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(10);
+    const response = await runtime.servers[0]!.fetch("/redirect");
+    assert.equal(response.status, 302);
+    assert.equal(response.headers.get("location"), "http://example.test/");
+    assert.equal(response.headers.get("connection"), "close");
+  });
+
+  it("KeepsServingDuringTheDrainDelayWithReadinessFailing", async () => {
+    const { runtime, server, clock } = setup({ drainDelay: 2_000 });
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    assert.equal((await fake.fetch("/readyz")).status, 200);
+    runtime.signal("SIGTERM");
+    await clock.advance(1_999);
+    assert.equal((await fake.fetch("/readyz")).status, 503);
+    assert.equal((await fake.fetch("/livez")).status, 200);
+    assert.equal((await fake.fetch("/")).status, 200);
+    assert.ok(!runtime.calls.includes("close"), "still accepting during the delay");
+    await clock.advance(1);
+    assert.ok(runtime.calls.includes("close"));
+    const report = await server.finished;
+    assert.equal(report.drainDelayMs, 2_000);
+  });
+
+  it("WaitsForWaitUntilTasks", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    await runtime.servers[0]!.fetch("/task");
+    runtime.signal("SIGTERM");
+    await clock.advance(999);
+    assert.deepEqual(runtime.exitCodes, []);
+    await clock.advance(1);
+    const report = await server.finished;
+    assert.deepEqual(report.tasks, { pendingAtStart: 1, completed: 1, failed: 0, cut: 0 });
+    await clock.advance(0);
+    assert.deepEqual(runtime.exitCodes, [0]);
+  });
+
+  it("LogsARejectedTaskAndKeepsServing", async () => {
+    const { runtime, server, logs } = setup();
+    await server.ready;
+    await runtime.servers[0]!.fetch("/reject");
+    await settle();
+    assert.ok(logs.some((l) => l.event === "task.failed" && String(l.msg).includes("disk full")));
+    assert.equal((await runtime.servers[0]!.fetch("/")).status, 200);
+  });
+
+  it("CutsWhatIsLeftAtTheDeadlineAndExitsOne", async () => {
+    const { runtime, server, clock } = setup({ timeout: 3_000 });
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    fake.open = 1; // a stream that ignores shutdown
+    void fake.fetch("/slow");
+    runtime.signal("SIGTERM");
+    await clock.advance(2_999);
+    assert.ok(!runtime.calls.includes("forceClose"));
+    await clock.advance(1);
+    const report = await server.finished;
+    await clock.advance(0);
+    assert.equal(report.forced, true);
+    assert.equal(report.forcedBy, "deadline");
+    assert.equal(report.requests.cut, 1);
+    assert.equal(report.connectionsCut, 1);
+    assert.equal(report.exitCode, 1);
+    assert.deepEqual(runtime.exitCodes, [1]);
+  });
+
+  it("CountsTheSameSignalTwiceInAMomentAsOne", async () => {
+    const { runtime, server, clock, release } = setup();
+    await server.ready;
+    void runtime.servers[0]!.fetch("/slow");
+    runtime.signal("SIGINT");
+    await clock.advance(10);
+    runtime.signal("SIGINT");
+    await clock.advance(100);
+    assert.ok(!runtime.calls.includes("forceClose"));
+    release();
+    assert.equal((await server.finished).exitCode, 0);
+  });
+
+  it("StopsAtOnceOnASecondSignal", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    void runtime.servers[0]!.fetch("/slow");
+    runtime.signal("SIGTERM");
+    await clock.advance(1_000);
+    runtime.signal("SIGTERM");
+    const report = await server.finished;
+    await clock.advance(0);
+    assert.equal(report.forcedBy, "second-signal");
+    assert.deepEqual(runtime.exitCodes, [1]);
+    assert.ok(clock.now() < 1_100);
+  });
+
+  it("ShutdownIsIdempotentAndDoesNotExit", async () => {
+    const { runtime, server } = setup();
+    await server.ready;
+    const a = server.shutdown();
+    const b = server.shutdown();
+    assert.equal(a, b);
+    const report = await a;
+    await settle();
+    assert.equal(report.reason, "shutdown");
+    assert.deepEqual(runtime.exitCodes, []);
+    assert.equal(runtime.listenerCount(), 0, "signal and error listeners removed");
+  });
+
+  it("RemovesEveryListenerAndTimerAfterRepeatedCycles", async () => {
+    const clock = new FakeClock();
+    const runtime = new FakeRuntime();
+    const lifecycle = new Lifecycle({ runtime, clock });
+    const serve = createServeGracefully<object>(runtime, lifecycle, []);
+    for (let i = 0; i < 100; i++) {
+      const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: false });
+      await server.ready;
+      await server.shutdown();
+      assert.equal(runtime.listenerCount(), 0);
+    }
+    assert.equal(clock.pendingTimers, 0);
+  });
+
+  it("RejectsReadyWithTheListenErrorAndExitsOneWhenSignalManaged", async () => {
+    const clock = new FakeClock();
+    const runtime = new FakeRuntime();
+    runtime.listenError = Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE" });
+    const lifecycle = new Lifecycle({ runtime, clock });
+    const logs: LogRecord[] = [];
+    const server = createServeGracefully<object>(runtime, lifecycle, [])({ fetch: () => new Response() }, { port: 8080, logger: (r: LogRecord) => logs.push(r) });
+    await assert.rejects(server.ready, { name: "ListenError", message: "cannot listen on 0.0.0.0:8080: port 8080 is already in use (EADDRINUSE)" });
+    const report = await server.finished;
+    await clock.advance(0);
+    assert.equal(report.reason, "start-failed");
+    assert.deepEqual(runtime.exitCodes, [1]);
+    assert.equal(logs.filter((l) => l.level === "error" && l.event === "start.failed").length, 1);
+  });
+
+  it("StartsTheSameDrainOnAFatalError", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    for (const listener of runtime.fatalListeners) listener(new Error("boom"), "uncaughtException");
+    const report = await server.finished;
+    await clock.advance(0);
+    assert.equal(report.reason, "error");
+    assert.deepEqual(runtime.exitCodes, [1]);
+    assert.ok(report.errors.some((e) => e.includes("boom")));
+  });
+
+  it("AnswersHandlerErrorsWith500", async () => {
+    const clock = new FakeClock();
+    const runtime = new FakeRuntime();
+    const lifecycle = new Lifecycle({ runtime, clock });
+    const server = createServeGracefully<object>(runtime, lifecycle, [])({
+      fetch: () => {
+        throw new Error("bad");
+      },
+    }, { logger: false, signals: false });
+    await server.ready;
+    assert.equal((await runtime.servers[0]!.fetch("/")).status, 500);
+    await server.shutdown();
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * A fake clock and a fake runtime for the core's unit tests: no real time passes, no socket opens,
+ * no signal is sent, and every call the core makes is recorded in order.
+ */
+import type { Clock } from "../../src/clock.ts";
+import type { ListenInfo, ListeningServer, RuntimeAdapter, RuntimeHandler, ShutdownSignal } from "../../src/types.ts";
+
+/** Flush pending promise callbacks (several rounds, for chains). */
+export async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+export class FakeClock implements Clock {
+  #now = 0;
+  #timers: { at: number; fn: () => void; id: number }[] = [];
+  #nextId = 0;
+
+  now(): number {
+    return this.#now;
+  }
+  wallTime(): number {
+    return 1_700_000_000_000 + this.#now;
+  }
+  setTimer(fn: () => void, ms: number): () => void {
+    const id = this.#nextId++;
+    this.#timers.push({ at: this.#now + Math.max(0, ms), fn, id });
+    return () => {
+      this.#timers = this.#timers.filter((t) => t.id !== id);
+    };
+  }
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+  /** Move time forward, firing due timers in order and letting promises settle between them. */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await settle();
+    for (;;) {
+      this.#timers.sort((a, b) => a.at - b.at || a.id - b.id);
+      const next = this.#timers[0];
+      if (!next || next.at > target) break;
+      this.#timers.shift();
+      this.#now = next.at;
+      next.fn();
+      await settle();
+    }
+    this.#now = target;
+    await settle();
+  }
+}
+
+export class FakeServer implements ListeningServer {
+  port: number;
+  hostname: string;
+  handler: RuntimeHandler;
+  open = 0;
+  #closed: (() => void) | undefined;
+  #closePromise: Promise<void> | undefined;
+  constructor(readonly runtime: FakeRuntime, handler: RuntimeHandler, info: ListenInfo) {
+    this.handler = handler;
+    this.port = info.port || 40_000;
+    this.hostname = info.hostname;
+  }
+  /** Call the server's handler as the runtime would. */
+  fetch(path: string, init?: RequestInit): Response | Promise<Response> {
+    return this.handler(new Request(`http://127.0.0.1:${this.port}${path}`, init), { native: true });
+  }
+  close(): Promise<void> {
+    this.runtime.calls.push("close");
+    this.#closePromise ??= new Promise<void>((resolve) => (this.#closed = resolve));
+    if (this.open === 0) this.#closed!();
+    return this.#closePromise;
+  }
+  /** A stream or connection that was open has ended. */
+  endConnection(): void {
+    this.open--;
+    if (this.open === 0 && this.#closed) this.#closed();
+  }
+  closeIdle(): void {
+    this.runtime.calls.push("closeIdle");
+  }
+  forceClose(): boolean {
+    this.runtime.calls.push("forceClose");
+    this.open = 0;
+    this.#closed?.();
+    return this.runtime.canForce;
+  }
+  openConnections(): number {
+    return this.open;
+  }
+}
+
+export class FakeRuntime implements RuntimeAdapter {
+  readonly name = "node" as const;
+  calls: string[] = [];
+  servers: FakeServer[] = [];
+  signalListeners = new Map<ShutdownSignal, Set<() => void>>();
+  fatalListeners = new Set<(error: unknown, kind: "uncaughtException" | "unhandledRejection") => void>();
+  exitCodes: number[] = [];
+  environment: Record<string, string> = {};
+  canForce = true;
+  listenError: unknown;
+
+  listen(handler: RuntimeHandler, info: ListenInfo): Promise<ListeningServer> {
+    this.calls.push(`listen:${info.port}`);
+    if (this.listenError) return Promise.reject(this.listenError);
+    const server = new FakeServer(this, handler, info);
+    this.servers.push(server);
+    return Promise.resolve(server);
+  }
+  onSignal(signal: ShutdownSignal, listener: () => void): () => void {
+    const set = this.signalListeners.get(signal) ?? new Set();
+    set.add(listener);
+    this.signalListeners.set(signal, set);
+    return () => set.delete(listener);
+  }
+  onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void {
+    this.fatalListeners.add(listener);
+    return () => this.fatalListeners.delete(listener);
+  }
+  exit(code: number): void {
+    this.calls.push(`exit:${code}`);
+    this.exitCodes.push(code);
+  }
+  env(name: string): string | undefined {
+    return this.environment[name];
+  }
+  /** Deliver a signal as the process would. */
+  signal(signal: ShutdownSignal): void {
+    for (const listener of [...(this.signalListeners.get(signal) ?? [])]) listener();
+  }
+  listenerCount(): number {
+    let n = this.fatalListeners.size;
+    for (const set of this.signalListeners.values()) n += set.size;
+    return n;
+  }
+}

@@ -1,0 +1,80 @@
+/** Every option: its default, and a TypeError that names it for bad input. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DEFAULT_TIMEOUT_MS, resolveOptions } from "../../src/options.ts";
+
+const noEnv = () => undefined;
+
+describe("options", () => {
+  it("FillsDocumentedDefaults", () => {
+    const o = resolveOptions(undefined, noEnv);
+    assert.equal(o.port, 3000);
+    assert.equal(o.hostname, "0.0.0.0");
+    assert.equal(o.timeout, DEFAULT_TIMEOUT_MS);
+    assert.equal(o.drainDelay, 0);
+    assert.deepEqual(o.signals, ["SIGTERM", "SIGINT"]);
+    assert.deepEqual(o.health, { ready: "/readyz", live: "/livez" });
+    assert.equal(o.exit, true);
+  });
+
+  it("ReadsPortFromTheEnvironment", () => {
+    assert.equal(resolveOptions({}, (n) => (n === "PORT" ? "8081" : undefined)).port, 8081);
+    assert.equal(resolveOptions({ port: 9 }, () => "8081").port, 9);
+    assert.throws(() => resolveOptions({}, () => "80x"), /"port" must be an integer from 0 to 65535 \(from the PORT environment variable\), got "80x"/);
+  });
+
+  it("TurnsFeaturesOffWithFalse", () => {
+    const o = resolveOptions({ signals: false, health: false, logger: false }, noEnv);
+    assert.deepEqual(o.signals, []);
+    assert.deepEqual(o.health, { ready: false, live: false });
+    assert.equal(o.logger, false);
+    assert.deepEqual(resolveOptions({ health: { live: false } }, noEnv).health, { ready: "/readyz", live: false });
+  });
+
+  const bad: [string, unknown, RegExp][] = [
+    ["port", -1, /"port" must be an integer from 0 to 65535, got -1/],
+    ["port", 70000, /"port"/],
+    ["port", "3000", /"port" must be an integer from 0 to 65535, got "3000"/],
+    ["port", 1.5, /"port"/],
+    ["hostname", "", /"hostname" must be a non-empty string/],
+    ["hostname", 127, /"hostname"/],
+    ["timeout", -1, /"timeout" must be a non-negative number of ms, got -1/],
+    ["timeout", Number.NaN, /"timeout"/],
+    ["timeout", Infinity, /"timeout"/],
+    ["timeout", "5s", /"timeout"/],
+    ["drainDelay", -5, /"drainDelay" must be a non-negative number of ms/],
+    ["drainDelay", 30_000, /"drainDelay" must be less than "timeout"/],
+    ["signals", "SIGTERM", /"signals" must be false or an array of SIGTERM/],
+    ["signals", ["SIGKILL"], /"signals"/],
+    ["signals", true, /"signals"/],
+    ["health", "/readyz", /"health" must be an object/],
+    ["health", { ready: "readyz" }, /"health.ready" must be a path starting with "\/"/],
+    ["health", { ready: "/x", live: "/x" }, /"health.live" must be a different path/],
+    ["health", { startup: "/s" }, /"health.startup"/],
+    ["onListen", "yes", /"onListen" must be a function/],
+    ["exit", "no", /"exit" must be a boolean/],
+    ["logger", 5, /"logger" must be false, a function, or an object/],
+    ["logger", { info() {} }, /"logger"/],
+    ["name", 3, /"name" must be a non-empty string/],
+  ];
+  for (const [option, value, message] of bad) {
+    it(`RejectsBad_${option}_${typeof value === "object" ? JSON.stringify(value) : String(value)}`, () => {
+      assert.throws(() => resolveOptions({ [option]: value }, noEnv), (error: unknown) => {
+        assert.ok(error instanceof TypeError);
+        assert.match(error.message, /^serveGracefully: /);
+        assert.match(error.message, message);
+        return true;
+      });
+    });
+  }
+
+  it("RejectsUnknownOptionsSoTyposAreSeen", () => {
+    assert.throws(() => resolveOptions({ timout: 5 }, noEnv), /unknown option "timout"/);
+    assert.equal(resolveOptions({ tls: {} }, noEnv, ["tls"]).port, 3000);
+  });
+
+  it("RejectsNonObjects", () => {
+    assert.throws(() => resolveOptions(5, noEnv), TypeError);
+    assert.throws(() => resolveOptions(null, noEnv), TypeError);
+  });
+});
