@@ -3,13 +3,31 @@
  * signals onto the core, nothing more.
  */
 import {
-  createServeGracefully,
-  Lifecycle,
-  type LifecycleOptions,
+  bindRuntime,
+  type Lifecycle,
+  type RuntimeBinding,
   type ListeningServer,
   type RuntimeAdapter,
   type ServeGracefully,
 } from "../src/index.ts";
+import { nodeProcess } from "./node-process.ts";
+
+/** The slice of Bun's API this adapter uses (typed here so neither tsc nor JSR needs Bun's types). */
+interface BunServer {
+  port: number | undefined;
+  pendingRequests: number;
+  pendingWebSockets: number;
+  stop(closeActiveConnections?: boolean): Promise<void>;
+  closeIdleConnections?(): void;
+}
+interface ServerWebSocket {
+  close(code?: number, reason?: string): void;
+}
+interface WebSocketHandler {
+  open?(ws: ServerWebSocket): unknown;
+  close?(ws: ServerWebSocket, code: number, reason: string): unknown;
+}
+const Bun = (globalThis as unknown as { Bun: { serve(options: Record<string, unknown>): BunServer } }).Bun;
 
 /** Bun.serve's own options, passed through (the second argument, `c.env`, stays the Bun server). */
 export interface BunServerOptions {
@@ -26,10 +44,24 @@ const BUN_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "websocket", "reus
 const runtime: RuntimeAdapter = {
   name: "bun",
   listen(handler, { hostname, port, server: extra }) {
-    let server: ReturnType<typeof Bun.serve>;
+    // WebSockets (hono/bun's `websocket` handler): tracked to close with 1001 when the drain starts.
+    const webSockets = new Set<ServerWebSocket>();
+    const given = extra.websocket as WebSocketHandler | undefined;
+    const websocket = given && {
+      ...given,
+      open(ws: ServerWebSocket) {
+        webSockets.add(ws);
+        return given.open?.call(given, ws);
+      },
+      close(ws: ServerWebSocket, code: number, reason: string) {
+        webSockets.delete(ws);
+        return given.close?.call(given, ws, code, reason);
+      },
+    };
+    let server: BunServer;
     try {
       // Bun.serve binds synchronously and throws when it cannot.
-      server = Bun.serve({ ...extra, hostname, port, fetch: handler } as Parameters<typeof Bun.serve>[0]);
+      server = Bun.serve({ ...extra, websocket, hostname, port, fetch: handler });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -39,7 +71,10 @@ const runtime: RuntimeAdapter = {
       hostname,
       // stop(): closes the listener and idle connections, lets in-flight responses finish, and
       // resolves when the last connection is gone.
-      close: () => (stopped ??= server.stop()),
+      close() {
+        for (const ws of webSockets) ws.close(1001, "server shutting down");
+        return (stopped ??= server.stop());
+      },
       closeIdle: () => server.closeIdleConnections?.(),
       forceClose() {
         // Cuts streams and WebSockets (1001) and resolves the pending stop().
@@ -50,33 +85,18 @@ const runtime: RuntimeAdapter = {
     };
     return Promise.resolve(listening);
   },
-  onSignal(signal, listener) {
-    process.on(signal, listener);
-    return () => process.off(signal, listener);
-  },
-  onFatalError(listener) {
-    const onException = (error: unknown) => listener(error, "uncaughtException");
-    const onRejection = (reason: unknown) => listener(reason, "unhandledRejection");
-    process.on("uncaughtException", onException);
-    process.on("unhandledRejection", onRejection);
-    return () => {
-      process.off("uncaughtException", onException);
-      process.off("unhandledRejection", onRejection);
-    };
-  },
-  exit: (code) => process.exit(code),
-  env: (name) => process.env[name],
+  ...nodeProcess,
 };
 
+const binding: RuntimeBinding<BunServerOptions> = bindRuntime<BunServerOptions>(runtime, BUN_KEYS);
+
 /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
-export function createLifecycle(options: Omit<LifecycleOptions, "runtime"> = {}): Lifecycle {
-  return new Lifecycle({ ...options, runtime });
-}
-
+export const createLifecycle: RuntimeBinding<BunServerOptions>["createLifecycle"] = binding.createLifecycle;
 /** The process-wide lifecycle every server joins unless told otherwise. */
-export const lifecycle: Lifecycle = createLifecycle();
-
+export const lifecycle: Lifecycle = binding.lifecycle;
 /** Serve a Hono app (or any fetch handler) on Bun, with graceful shutdown. */
-export const serveGracefully: ServeGracefully<BunServerOptions> = createServeGracefully<BunServerOptions>(runtime, lifecycle, BUN_KEYS);
+export const serveGracefully: ServeGracefully<BunServerOptions> = binding.serveGracefully;
+/** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
+export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
 export * from "../src/public.ts";

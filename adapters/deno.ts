@@ -3,9 +3,9 @@
  * and signal listeners onto the core, nothing more.
  */
 import {
-  createServeGracefully,
-  Lifecycle,
-  type LifecycleOptions,
+  bindRuntime,
+  type Lifecycle,
+  type RuntimeBinding,
   type ListeningServer,
   type RuntimeAdapter,
   type ServeGracefully,
@@ -87,15 +87,15 @@ const runtime: RuntimeAdapter = {
   },
 };
 
+const binding: RuntimeBinding<DenoServerOptions> = bindRuntime<DenoServerOptions>(runtime, DENO_KEYS);
+
 /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
-export function createLifecycle(options: Omit<LifecycleOptions, "runtime"> = {}): Lifecycle {
-  return new Lifecycle({ ...options, runtime });
-}
-
+export const createLifecycle: RuntimeBinding<DenoServerOptions>["createLifecycle"] = binding.createLifecycle;
 /** The process-wide lifecycle every server joins unless told otherwise. */
-export const lifecycle: Lifecycle = createLifecycle();
-
+export const lifecycle: Lifecycle = binding.lifecycle;
 /** Serve a Hono app (or any fetch handler) on Deno, with graceful shutdown. */
-export const serveGracefully: ServeGracefully<DenoServerOptions> = createServeGracefully<DenoServerOptions>(runtime, lifecycle, DENO_KEYS);
+export const serveGracefully: ServeGracefully<DenoServerOptions> = binding.serveGracefully;
+/** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
+export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
 export * from "../src/public.ts";

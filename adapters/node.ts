@@ -6,16 +6,16 @@ import { createAdaptorServer, type HttpBindings } from "@hono/node-server";
 import type { IncomingMessage } from "node:http";
 import type { Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
-import process from "node:process";
 import {
-  createServeGracefully,
-  Lifecycle,
-  type LifecycleOptions,
+  bindRuntime,
+  type Lifecycle,
+  type RuntimeBinding,
   type ListeningServer,
   type RuntimeAdapter,
   type ServeGracefully,
   withConnectionClose,
 } from "../src/index.ts";
+import { nodeProcess } from "./node-process.ts";
 
 /** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
 export interface NodeServerOptions {
@@ -29,6 +29,11 @@ const NODE_KEYS = ["createServer", "serverOptions", "overrideGlobalObjects", "au
 
 // Headers HTTP/2 forbids; Hono's streamSSE sets some of them and Node's http2 would throw.
 const HTTP2_FORBIDDEN = ["connection", "transfer-encoding", "keep-alive", "upgrade", "proxy-connection"];
+
+interface ClosableWebSocket {
+  close(code: number, reason: string): void;
+  on(event: "close", fn: () => void): void;
+}
 
 const isHttp2 = (env: unknown): boolean => (env as HttpBindings | undefined)?.incoming?.httpVersionMajor === 2;
 
@@ -66,7 +71,16 @@ const runtime: RuntimeAdapter = {
       sessions.add(session);
       session.once("close", () => sessions.delete(session));
     });
-    if (extra.websocket !== undefined) server.prependListener("upgrade", (_req: IncomingMessage, socket: Socket) => upgraded.add(socket));
+    // WebSockets (@hono/node-server's `websocket: { server: wss }`): tracked to close with 1001.
+    const webSockets = new Set<ClosableWebSocket>();
+    const wss = extra.websocket?.server as { on?(event: "connection", fn: (ws: ClosableWebSocket) => void): void } | undefined;
+    if (wss !== undefined) {
+      server.prependListener("upgrade", (_req: IncomingMessage, socket: Socket) => upgraded.add(socket));
+      wss.on?.("connection", (ws) => {
+        webSockets.add(ws);
+        ws.on("close", () => webSockets.delete(ws));
+      });
+    }
 
     let closed: Promise<void> | undefined;
     const listening: ListeningServer = {
@@ -80,6 +94,7 @@ const runtime: RuntimeAdapter = {
           NetServer.prototype.close.call(server, () => resolve());
           // HTTP/2: GOAWAY, open streams finish, then the session closes.
           for (const session of sessions) session.close();
+          for (const ws of webSockets) ws.close(1001, "server shutting down");
         }),
       closeIdle() {
         // http's close(): closes idle keep-alive connections and clears its own timer.
@@ -114,33 +129,18 @@ const runtime: RuntimeAdapter = {
     });
   },
   closeConnectionAfter: (response, env) => (isHttp2(env) ? response : withConnectionClose(response)),
-  onSignal(signal, listener) {
-    process.on(signal, listener);
-    return () => process.off(signal, listener);
-  },
-  onFatalError(listener) {
-    const onException = (error: unknown) => listener(error, "uncaughtException");
-    const onRejection = (reason: unknown) => listener(reason, "unhandledRejection");
-    process.on("uncaughtException", onException);
-    process.on("unhandledRejection", onRejection);
-    return () => {
-      process.off("uncaughtException", onException);
-      process.off("unhandledRejection", onRejection);
-    };
-  },
-  exit: (code) => process.exit(code),
-  env: (name) => process.env[name],
+  ...nodeProcess,
 };
 
+const binding: RuntimeBinding<NodeServerOptions> = bindRuntime<NodeServerOptions>(runtime, NODE_KEYS);
+
 /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
-export function createLifecycle(options: Omit<LifecycleOptions, "runtime"> = {}): Lifecycle {
-  return new Lifecycle({ ...options, runtime });
-}
-
+export const createLifecycle: RuntimeBinding<NodeServerOptions>["createLifecycle"] = binding.createLifecycle;
 /** The process-wide lifecycle every server joins unless told otherwise. */
-export const lifecycle: Lifecycle = createLifecycle();
-
+export const lifecycle: Lifecycle = binding.lifecycle;
 /** Serve a Hono app (or any fetch handler) on Node, with graceful shutdown. */
-export const serveGracefully: ServeGracefully<NodeServerOptions> = createServeGracefully<NodeServerOptions>(runtime, lifecycle, NODE_KEYS);
+export const serveGracefully: ServeGracefully<NodeServerOptions> = binding.serveGracefully;
+/** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
+export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
 export * from "../src/public.ts";

@@ -15,7 +15,14 @@ export class RequestState {
   inFlight = 0;
   /** Requests completed since the server started. */
   completed = 0;
+  /** While set, responses wait for it before they are sent (the hold; see the drain). */
+  held: Promise<void> | undefined;
   #waiters: (() => void)[] = [];
+
+  /** Requests that have arrived so far (running or completed). */
+  get arrived(): number {
+    return this.inFlight + this.completed;
+  }
 
   /** Resolves once no handler is running (at once if none is). */
   whenIdle(): Promise<void> {
@@ -62,14 +69,15 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     passThroughOnException() {},
     props: {},
   };
-  const settle = (response: Response, env: unknown): Response => {
+  const settle = (response: Response, env: unknown): Response | Promise<Response> => {
     state.inFlight--;
     state.completed++;
     if (!state.draining) return response;
     if (state.inFlight === 0) state.wakeIdleWaiters();
-    return closeConnectionAfter(response, env);
+    const marked = closeConnectionAfter(response, env);
+    return state.held === undefined ? marked : state.held.then(() => marked);
   };
-  const fail = (error: unknown, env: unknown): Response => {
+  const fail = (error: unknown, env: unknown): Response | Promise<Response> => {
     onHandlerError(error);
     return settle(new Response("Internal Server Error", { status: 500 }), env);
   };

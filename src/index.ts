@@ -2,9 +2,10 @@
  * The runtime-agnostic core. Users import an adapter (`serve-gracefully`, or `/node`, `/bun`,
  * `/deno`); adapters import this.
  */
+export { bindRuntime, type RuntimeBinding } from "./bind.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export { createHandler, RequestState, withConnectionClose } from "./handler.ts";
-export { Lifecycle, type LifecycleOptions, SIGNAL_REPEAT_WINDOW_MS } from "./lifecycle.ts";
+export { type DrainableStream, Lifecycle, type LifecycleOptions, SIGNAL_REPEAT_WINDOW_MS } from "./lifecycle.ts";
 export { ListenError } from "./listen-error.ts";
 export {
   DEFAULT_HOSTNAME,

@@ -20,6 +20,13 @@ import { buildReport, type DrainCounts } from "./report.ts";
 import { TaskTracker } from "./tasks.ts";
 import type { ListenInfo, PartReport, RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
 
+/**
+ * The hold before the listeners close: it ends once no request arrived for QUIET_MS (a timer that
+ * spans at least one I/O poll, so requests already sent are read first), and lasts HOLD_MAX_MS at most.
+ */
+export const QUIET_MS = 15;
+export const HOLD_MAX_MS = 250;
+
 /** The same signal again within this window is the same event (npm and a terminal both pass on one Ctrl+C). */
 export const SIGNAL_REPEAT_WINDOW_MS = 250;
 
@@ -29,6 +36,15 @@ interface Snapshot {
   tasksPending: number;
   tasksSettled: number;
   tasksFailed: number;
+}
+
+/** The slice of Hono's SSEStreamingApi that endOnDrain uses. */
+export interface DrainableStream {
+  readonly closed: boolean;
+  readonly aborted: boolean;
+  writeSSE(message: { event?: string; data: string; id?: string; retry?: number }): Promise<void>;
+  close(): Promise<void>;
+  onAbort?(listener: () => void): void;
 }
 
 type State = "idle" | "starting" | "running" | "stopping" | "stopped";
@@ -92,8 +108,35 @@ export class Lifecycle {
   /** Register a part; it starts after every part registered before it (servers included). */
   add(part: PartOptions): this {
     const checked = checkPart(part);
+    if (this.#shutdownStarted !== undefined) {
+      throw new LifecycleError(
+        `cannot add "${checked.name}": the lifecycle ${this.#state === "stopped" ? "has shut down" : "is shutting down"}; use createLifecycle() for a new one`,
+      );
+    }
     this.#register(checked);
     return this;
+  }
+
+  /**
+   * End a stream when the drain starts: send `last` (an SSE message) if given, then close it, so
+   * the client sees a clean end instead of a cut at the deadline. Works with hono/streaming's
+   * `streamSSE` stream (or anything with writeSSE/close/closed/aborted).
+   */
+  endOnDrain(stream: DrainableStream, last?: { event?: string; data: string; id?: string; retry?: number }): void {
+    const end = async (): Promise<void> => {
+      if (stream.closed || stream.aborted) return;
+      try {
+        if (last !== undefined) await stream.writeSSE(last);
+      } finally {
+        await stream.close();
+      }
+    };
+    const signal = this.#controller.signal;
+    const onAbort = () => void end().catch(() => {});
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    // A client that leaves first releases the listener.
+    stream.onAbort?.(() => signal.removeEventListener("abort", onAbort));
   }
 
   /** Keep the drain waiting for background work that belongs to no request. */
@@ -230,10 +273,23 @@ export class Lifecycle {
     await sleep(clock, drainDelay, forced);
     const t1 = clock.now();
 
-    // 3. Stop accepting: close every listener and every idle keep-alive connection.
+    // 3. Hold: responses wait until no request has arrived for QUIET_MS. A busy keep-alive client
+    //    sends the request it was about to send and waits for its answer, so any connection still
+    //    idle after that is truly idle and closing it cuts nobody (not even a request the runtime
+    //    has not read yet).
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    for (const server of servers) server.state.held = held;
+    if (servers.length > 0) await this.#quiet(servers, forced);
+
+    // 4. Stop accepting: close every listener (Bun and Deno close the idle connections too).
     const closed = servers.map((server) => server.listening!.close());
 
-    // 4. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
+    // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
+    for (const server of servers) server.state.held = undefined;
+    release();
+
+    // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
     //    connections left idle; then wait for open streams to end.
     const drained = await Promise.race([
       Promise.all([...servers.map((s) => s.state.whenIdle()), this.#tasks.idle()])
@@ -248,10 +304,10 @@ export class Lifecycle {
     ]);
     const t2 = clock.now();
 
-    // 5. Cut what is left: the deadline passed or a second signal came.
+    // 7. Cut what is left: the deadline passed or a second signal came.
     const cut = drained ? undefined : this.#cutServers(servers);
 
-    // 6. Stop the other parts in reverse start order, each within its timeout and the time left.
+    // 8. Stop the other parts in reverse start order, each within its timeout and the time left.
     cancelDeadline();
     const deadline = t0 + settings.timeout;
     const parts = await this.#stopParts(hookParts().reverse(), deadline);
@@ -261,7 +317,7 @@ export class Lifecycle {
       parts.push({ name: part.name, kind: part.kind, outcome: "skipped", durationMs: 0 });
     }
 
-    // 7. Report once, stop listening to the process, and exit when the process is ours to end.
+    // 9. Report once, stop listening to the process, and exit when the process is ours to end.
     const counts = this.#counts(servers, atStart, cut);
     const report = buildReport({
       reason, signal, startedAt, durationMs: clock.now() - t0, drainDelayMs: t1 - tAnnounced, drainMs: t2 - t1, counts,
@@ -278,6 +334,27 @@ export class Lifecycle {
       this.#runtime.exit(report.exitCode);
     }
     return report;
+  }
+
+  /** Resolves once no request has arrived on any server for QUIET_MS (at most HOLD_MAX_MS). */
+  #quiet(servers: ServerPart[], forced: Promise<void>): Promise<void> {
+    const arrived = () => servers.reduce((n, s) => n + s.state.arrived, 0);
+    const clock = this.#clock;
+    const until = clock.now() + HOLD_MAX_MS;
+    return new Promise((resolve) => {
+      let cancel = () => {};
+      void forced.then(() => {
+        cancel();
+        resolve();
+      });
+      const check = (seen: number) => {
+        const now = arrived();
+        if (now === seen || clock.now() >= until) return resolve();
+        cancel = clock.setTimer(() => check(now), QUIET_MS);
+      };
+      const first = arrived();
+      cancel = clock.setTimer(() => check(first), QUIET_MS);
+    });
   }
 
   #cutServers(servers: ServerPart[]): { requests: number; tasks: number; connections: number } {

@@ -1,5 +1,5 @@
 /** What every adapter re-exports to users, besides serveGracefully, lifecycle and createLifecycle. */
-export type { Lifecycle, LifecycleOptions } from "./lifecycle.ts";
+export type { DrainableStream, Lifecycle, LifecycleOptions } from "./lifecycle.ts";
 export { ListenError } from "./listen-error.ts";
 export type { HealthOptions, ServeOptions } from "./options.ts";
 export { LifecycleError, type PartOptions, PartTimeoutError } from "./parts.ts";

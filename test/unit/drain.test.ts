@@ -1,7 +1,7 @@
 /** The drain algorithm on a fake runtime and an injected clock: order, deadlines, signals, exit. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Lifecycle } from "../../src/lifecycle.ts";
+import { Lifecycle, QUIET_MS } from "../../src/lifecycle.ts";
 import { createServeGracefully } from "../../src/serve.ts";
 import type { FetchApp, LogRecord } from "../../src/types.ts";
 import { FakeClock, FakeRuntime, settle } from "./fakes.ts";
@@ -38,6 +38,7 @@ describe("drain", () => {
     const { runtime, server, clock } = setup();
     await server.ready;
     runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
     const report = await server.finished;
     await clock.advance(0);
     assert.deepEqual(runtime.calls, ["listen:0", "close", "closeIdle", "exit:0"]);
@@ -60,6 +61,24 @@ describe("drain", () => {
     assert.deepEqual(report.requests, { inFlightAtStart: 1, served: 1, cut: 0 });
     await clock.advance(0);
     assert.deepEqual(runtime.calls.slice(2), ["closeIdle", "exit:0"]);
+  });
+
+  it("HoldsResponsesUntilQuietThenClosesTheListenerBeforeReleasingThem", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS - 5);
+    // A busy keep-alive client's next request arrives: its answer waits, and the quiet restarts.
+    let answered: Response | undefined;
+    void Promise.resolve(fake.fetch("/")).then((r) => (answered = r));
+    await clock.advance(QUIET_MS - 1);
+    assert.equal(answered, undefined, "held while the listener is open");
+    assert.ok(!runtime.calls.includes("close"));
+    await clock.advance(QUIET_MS);
+    assert.ok(runtime.calls.includes("close"), "listener closed once quiet");
+    assert.equal(answered?.headers.get("connection"), "close", "then released, marked");
+    await server.finished;
   });
 
   it("LeavesResponsesAloneWhileServing", async () => {
@@ -91,7 +110,7 @@ describe("drain", () => {
     assert.equal((await fake.fetch("/livez")).status, 200);
     assert.equal((await fake.fetch("/")).status, 200);
     assert.ok(!runtime.calls.includes("close"), "still accepting during the delay");
-    await clock.advance(1);
+    await clock.advance(1 + QUIET_MS);
     assert.ok(runtime.calls.includes("close"));
     const report = await server.finished;
     assert.equal(report.drainDelayMs, 2_000);
@@ -168,11 +187,12 @@ describe("drain", () => {
   });
 
   it("ShutdownIsIdempotentAndDoesNotExit", async () => {
-    const { runtime, server } = setup();
+    const { runtime, server, clock } = setup();
     await server.ready;
     const a = server.shutdown();
     const b = server.shutdown();
     assert.equal(a, b);
+    await clock.advance(QUIET_MS);
     const report = await a;
     await settle();
     assert.equal(report.reason, "shutdown");
@@ -188,7 +208,9 @@ describe("drain", () => {
     for (let i = 0; i < 100; i++) {
       const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: false });
       await server.ready;
-      await server.shutdown();
+      const report = server.shutdown();
+      await clock.advance(QUIET_MS);
+      await report;
       assert.equal(runtime.listenerCount(), 0);
     }
     assert.equal(clock.pendingTimers, 0);
@@ -213,6 +235,7 @@ describe("drain", () => {
     const { runtime, server, clock } = setup();
     await server.ready;
     for (const listener of runtime.fatalListeners) listener(new Error("boom"), "uncaughtException");
+    await clock.advance(QUIET_MS);
     const report = await server.finished;
     await clock.advance(0);
     assert.equal(report.reason, "error");
@@ -231,6 +254,8 @@ describe("drain", () => {
     }, { logger: false, signals: false });
     await server.ready;
     assert.equal((await runtime.servers[0]!.fetch("/")).status, 500);
-    await server.shutdown();
+    const report = server.shutdown();
+    await clock.advance(QUIET_MS);
+    await report;
   });
 });

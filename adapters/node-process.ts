@@ -1,0 +1,25 @@
+/**
+ * Signals, fatal errors, exit and environment through node:process: shared by the Node and Bun
+ * adapters (Bun implements node:process; https://bun.sh/docs/runtime/nodejs-apis).
+ */
+import process from "node:process";
+import type { RuntimeAdapter } from "../src/index.ts";
+
+export const nodeProcess: Pick<RuntimeAdapter, "onSignal" | "onFatalError" | "exit" | "env"> = {
+  onSignal(signal, listener) {
+    process.on(signal, listener);
+    return () => process.off(signal, listener);
+  },
+  onFatalError(listener) {
+    const onException = (error: unknown) => listener(error, "uncaughtException");
+    const onRejection = (reason: unknown) => listener(reason, "unhandledRejection");
+    process.on("uncaughtException", onException);
+    process.on("unhandledRejection", onRejection);
+    return () => {
+      process.off("uncaughtException", onException);
+      process.off("unhandledRejection", onRejection);
+    };
+  },
+  exit: (code) => process.exit(code),
+  env: (name) => process.env[name],
+};

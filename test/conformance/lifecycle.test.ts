@@ -1,0 +1,95 @@
+/**
+ * One process, many parts, on Node, Bun and Deno: start order, one drain for every server, stops in
+ * reverse after the drain, rollback of a failed start, a hanging stop, streams that watch the drain.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { Connection } from "./client.ts";
+import { Fixture, type Line, selectedRuntimes } from "./harness.ts";
+
+const MULTI = "test/fixtures/multi.ts";
+const started: Fixture[] = [];
+after(() => started.forEach((f) => f.kill()));
+
+async function startMulti(runtime: Parameters<typeof Fixture.start>[0], env: Record<string, string> = {}, options = {}) {
+  const fixture = new Fixture(runtime, MULTI, options, env);
+  started.push(fixture);
+  return fixture;
+}
+
+const order = (f: Fixture, match: (l: Line) => boolean): number => f.lines.findIndex(match);
+const portOf = (f: Fixture, name: string): number => f.lines.find((l) => l.fixture === "server.listening" && l.name === name)!.port as number;
+
+for (const runtime of selectedRuntimes()) {
+  describe(`lifecycle on ${runtime.name}`, { concurrency: false }, () => {
+    it("starts in order, drains both servers together, stops in reverse after the drain", async () => {
+      const f = await startMulti(runtime);
+      await f.waitFor((l) => l.fixture === "listening", 15_000, "both servers to listen");
+      // The library's own "listening" line is printed the moment a server listens.
+      const starts = f.lines.filter((l) => l.fixture === "part.start" || l.event === "listening").map((l) => l.name);
+      assert.deepEqual(starts, ["db", "api", "queue", "metrics"]);
+
+      const apiConn = await Connection.open(portOf(f, "api"));
+      const metricsConn = await Connection.open(portOf(f, "metrics"));
+      const sse = await Connection.open(portOf(f, "api"));
+      sse.socket.write("GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      const apiRes = apiConn.request("GET", "/slow?ms=600");
+      const metricsRes = metricsConn.request("GET", "/slow?ms=600");
+      await f.waitFor((l) => f.lines.filter((x) => x.fixture === "slow.start").length === 2 && l.fixture === "slow.start", 5_000, "both slow requests");
+      const sent = f.signal("SIGTERM");
+      const [a, m] = await Promise.all([apiRes, metricsRes]);
+      assert.equal(a.body, "api done");
+      assert.equal(m.body, "metrics done");
+      const closedAt = await sse.closed(3_000);
+      assert.equal(sse.error, undefined, "the SSE client sees a clean end, not a reset");
+      assert.ok(closedAt - sent < 1_000, "the cooperating stream ended at the drain, not the deadline");
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 0);
+      assert.ok(exit.at - sent < 1_500, `exit ${Math.round(exit.at - sent)} ms after the signal`);
+      const stops = f.lines.filter((l) => l.fixture === "part.stop").map((l) => l.name);
+      assert.deepEqual(stops, ["queue", "db"], "stops in reverse registration order");
+      const firstStop = f.lines.find((l) => l.fixture === "part.stop")!;
+      assert.ok(firstStop.at >= Math.max(a.at, m.at) - 50, "parts stop after the servers drained");
+      const report = f.report()!;
+      assert.deepEqual((report.parts as { name: string; outcome: string }[]).map((p) => `${p.name}:${p.outcome}`), [
+        "api:stopped", "metrics:stopped", "queue:stopped", "db:stopped",
+      ]);
+      assert.equal(f.lines.filter((l) => l.event === "drain.start").length, 1, "one drain for the process");
+    });
+
+    it("rolls back a failed start in reverse, starts nothing after it, exits 1", async () => {
+      const f = await startMulti(runtime, { SG_FAIL_START: "queue" });
+      const exit = await f.exit(10_000);
+      assert.equal(exit.code, 1);
+      const failed = f.lines.find((l) => l.event === "start.failed");
+      assert.ok(failed && /queue could not connect/.test(String(failed.msg)), "the error is shown");
+      assert.deepEqual(f.lines.filter((l) => l.fixture === "part.start").map((l) => l.name), ["db", "queue"]);
+      assert.ok(!f.lines.some((l) => l.fixture === "server.listening" && l.name === "metrics"), "metrics never started");
+      assert.deepEqual(f.lines.filter((l) => l.fixture === "part.stop").map((l) => l.name), ["db"], "only what started is stopped");
+      assert.ok(order(f, (l) => l.fixture === "ready.rejected" && l.name === "metrics") >= 0, "metrics' ready rejects");
+    });
+
+    it("reports a hanging stop and still runs the others", async () => {
+      const f = await startMulti(runtime, { SG_HANG_STOP: "queue" });
+      await f.waitFor((l) => l.fixture === "listening", 15_000, "both servers to listen");
+      f.signal("SIGTERM");
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 1);
+      const parts = f.report()!.parts as { name: string; outcome: string }[];
+      assert.equal(parts.find((p) => p.name === "queue")!.outcome, "timeout");
+      assert.equal(parts.find((p) => p.name === "db")!.outcome, "stopped");
+    });
+
+    it("drains gracefully on an uncaught exception and exits 1", async () => {
+      const f = await startMulti(runtime);
+      await f.waitFor((l) => l.fixture === "listening", 15_000, "both servers to listen");
+      const c = await Connection.open(portOf(f, "api"));
+      await c.request("GET", "/crash");
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 1);
+      assert.ok(f.log("uncaughtException"), "the error is logged");
+      assert.deepEqual(f.lines.filter((l) => l.fixture === "part.stop").map((l) => l.name), ["queue", "db"]);
+      assert.equal(f.report()!.reason, "error");
+    });
+  });
+}
