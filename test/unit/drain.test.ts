@@ -77,7 +77,7 @@ describe("drain", () => {
     assert.ok(!runtime.calls.includes("close"));
     await clock.advance(QUIET_MS);
     assert.ok(runtime.calls.includes("close"), "listener closed once quiet");
-    assert.equal(answered?.headers.get("connection"), "close", "then released, marked");
+    assert.equal((answered as Response | undefined)?.headers.get("connection"), "close", "then released, marked");
     await server.finished;
   });
 

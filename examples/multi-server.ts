@@ -1,0 +1,44 @@
+/**
+ * One process, many parts: a database pool, an API server and a metrics server. They start in
+ * order (the API takes no request before the pool is up) and one signal drains both servers, then
+ * closes the pool. Run: npx tsx examples/multi-server.ts | npx bun examples/multi-server.ts |
+ * npx deno run -A examples/multi-server.ts
+ */
+import { Hono } from "hono";
+import { lifecycle, serveGracefully } from "./runtime.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Stands in for a real pool (pg, mysql2, ...): connect on start, drain and end on stop.
+const pool = {
+  connected: false,
+  async connect() {
+    await sleep(100);
+    this.connected = true;
+  },
+  async end() {
+    await sleep(50);
+    this.connected = false;
+  },
+  async query(sql: string) {
+    if (!this.connected) throw new Error("pool is not connected");
+    await sleep(20);
+    return [{ sql }];
+  },
+};
+
+lifecycle.add({ name: "db", start: () => pool.connect(), stop: () => pool.end(), timeout: 3_000 });
+
+const api = new Hono();
+api.get("/users", async (c) => c.json(await pool.query("select * from users")));
+
+const metrics = new Hono();
+let served = 0;
+api.use(async (_c, next) => {
+  served++;
+  await next();
+});
+metrics.get("/metrics", (c) => c.text(`http_requests_total ${served}\n`));
+
+serveGracefully(api, { port: Number((globalThis as { process?: { env: Record<string, string> } }).process?.env.PORT ?? 3000), name: "api" });
+serveGracefully(metrics, { port: 9090, name: "metrics", health: false });

@@ -1,0 +1,20 @@
+/**
+ * Server-sent events that end cleanly on shutdown: endOnDrain sends a last event and closes the
+ * stream the moment the drain starts, so clients reconnect elsewhere instead of seeing a cut.
+ * Run: npx tsx examples/sse.ts, then curl -N localhost:3000/events and press Ctrl+C on the server.
+ */
+import { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { endOnDrain, serveGracefully } from "./runtime.ts";
+
+const app = new Hono();
+app.get("/events", (c) =>
+  streamSSE(c, async (stream) => {
+    endOnDrain(stream, { event: "bye", data: "server restarting, reconnect" });
+    for (let i = 0; !stream.closed && !stream.aborted; i++) {
+      await stream.writeSSE({ event: "tick", data: String(i) });
+      await stream.sleep(1_000);
+    }
+  }));
+
+serveGracefully(app);
