@@ -22,6 +22,9 @@ interface DenoApi {
   removeSignalListener(signal: ShutdownSignal, listener: () => void): void;
   exit(code: number): never;
   env: { get(name: string): string | undefined };
+  pid: number;
+  ppid: number;
+  readTextFileSync(path: string): string;
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
@@ -78,6 +81,14 @@ const runtime: RuntimeAdapter = {
     };
   },
   exit: (code) => Deno.exit(code),
+  processOrigin() {
+    try {
+      const parent = Deno.readTextFileSync(`/proc/${Deno.ppid}/cmdline`).split("\0").filter(Boolean);
+      return { pid: Deno.pid, ppid: Deno.ppid, parent };
+    } catch {
+      return undefined; // not Linux, or no --allow-read for /proc
+    }
+  },
   env(name) {
     try {
       return Deno.env.get(name);

@@ -2,10 +2,19 @@
  * Signals, fatal errors, exit and environment through node:process: shared by the Node and Bun
  * adapters (Bun implements node:process; https://bun.sh/docs/runtime/nodejs-apis).
  */
+import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { RuntimeAdapter } from "../src/index.ts";
 
-export const nodeProcess: Pick<RuntimeAdapter, "onSignal" | "onFatalError" | "exit" | "env"> = {
+export const nodeProcess: Pick<RuntimeAdapter, "onSignal" | "onFatalError" | "exit" | "env" | "processOrigin"> = {
+  processOrigin() {
+    try {
+      const parent = readFileSync(`/proc/${process.ppid}/cmdline`, "utf8").split("\0").filter(Boolean);
+      return { pid: process.pid, ppid: process.ppid, parent };
+    } catch {
+      return undefined; // not Linux, or /proc hidden
+    }
+  },
   onSignal(signal, listener) {
     process.on(signal, listener);
     return () => process.off(signal, listener);

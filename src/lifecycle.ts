@@ -16,6 +16,7 @@ import {
   PartTimeoutError,
   type ServerPart,
 } from "./parts.ts";
+import { signalDeliveryWarning } from "./platform.ts";
 import { buildReport, type DrainCounts } from "./report.ts";
 import { TaskTracker } from "./tasks.ts";
 import type { ListenInfo, PartReport, RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
@@ -207,7 +208,7 @@ export class Lifecycle {
           part.listening = await part.listen();
           const info: ListenInfo = { port: part.listening.port, hostname: part.listening.hostname };
           this.#started.push(part);
-          this.log({ level: "info", event: "listening", msg: `${part.name} listening on ${info.hostname}:${info.port}`, name: part.name, runtime: this.#runtime.name, ...info });
+          this.log({ level: "info", event: "listening", msg: `${part.name} listening on ${info.hostname}:${info.port}`, name: part.name, runtime: this.#runtime.name, ...info, ...part.startup });
           part.onListen(info);
           part.resolveReady(info);
         } else {
@@ -448,6 +449,11 @@ export class Lifecycle {
       this.#subscribedSignals.push(signal);
       this.#unsubscribe.push(this.#runtime.onSignal(signal, () => this.#onSignal(signal)));
     }
+    if (settings.signals.size > 0 && !this.#originChecked) {
+      this.#originChecked = true;
+      const warning = signalDeliveryWarning(this.#runtime.processOrigin?.());
+      if (warning !== undefined) this.log({ level: "warn", event: "signals.unreachable", msg: warning });
+    }
     if (this.#fatalErrors && settings.signals.size > 0 && !this.#fatalSubscribed) {
       this.#fatalSubscribed = true;
       this.#unsubscribe.push(this.#runtime.onFatalError((error, kind) => {
@@ -459,6 +465,7 @@ export class Lifecycle {
   }
   #subscribedSignals: ShutdownSignal[] = [];
   #fatalSubscribed = false;
+  #originChecked = false;
 
   #stopListeningToProcess(): void {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();

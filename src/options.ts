@@ -3,6 +3,7 @@
  * TypeError before anything listens.
  */
 import type { Lifecycle } from "./lifecycle.ts";
+import { DEFAULT_TIMEOUT_MS, detectPlatform, type Platform } from "./platform.ts";
 import type { ListenInfo, LoggerOption, ShutdownSignal } from "./types.ts";
 
 /** Health endpoint paths; `false` turns one off. */
@@ -22,10 +23,11 @@ export interface ServeOptions {
   /**
    * Milliseconds from the signal to the forced stop: whatever is still open then is cut and the
    * process exits 1. Covers the drain delay, the drain and the lifecycle stops.
-   * @default 25000 - 5 s inside the 30 s that Kubernetes and ECS give before SIGKILL.
+   * @default 25000 - 5 s inside the 30 s that Kubernetes and ECS give before SIGKILL (8000 on
+   * Cloud Run, 4000 on Fly.io, when they are detected).
    */
   timeout?: number;
-  /** Milliseconds to keep serving after the signal while /readyz answers 503. @default 0 */
+  /** Milliseconds to keep serving after the signal while /readyz answers 503. @default 0 (5000 under Kubernetes) */
   drainDelay?: number;
   /** Signals that start the drain; `false` for none (shutdown() only). @default ["SIGTERM", "SIGINT"] */
   signals?: readonly ShutdownSignal[] | false;
@@ -56,11 +58,15 @@ export interface ResolvedOptions {
   /** undefined: the default console logger. */
   logger: LoggerOption | undefined;
   name: string | undefined;
+  /** The platform whose defaults applied to timeout and drainDelay (when not given). */
+  platform: Platform;
+  /** Where timeout and drainDelay came from, for the startup line. */
+  sources: { timeout: "option" | "platform" | "default"; drainDelay: "option" | "platform" | "default" };
 }
 
 export const DEFAULT_PORT = 3000;
 export const DEFAULT_HOSTNAME = "0.0.0.0";
-export const DEFAULT_TIMEOUT_MS = 25_000;
+export { DEFAULT_TIMEOUT_MS };
 export const DEFAULT_SIGNALS: readonly ShutdownSignal[] = ["SIGTERM", "SIGINT"];
 const KNOWN_SIGNALS: readonly string[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"];
 const CORE_KEYS: readonly string[] = [
@@ -163,8 +169,13 @@ export function resolveOptions(
   if (o.onListen !== undefined && typeof o.onListen !== "function") fail("onListen", "a function", o.onListen);
   if (o.exit !== undefined && typeof o.exit !== "boolean") fail("exit", "a boolean", o.exit);
   if (o.name !== undefined && (typeof o.name !== "string" || o.name === "")) fail("name", "a non-empty string", o.name);
-  const timeout = milliseconds("timeout", o.timeout, DEFAULT_TIMEOUT_MS);
-  const drainDelay = milliseconds("drainDelay", o.drainDelay, 0);
+  const platform = detectPlatform(env);
+  const source = (given: unknown, platformValue: number, base: number) =>
+    given !== undefined ? "option" as const : platformValue !== base ? "platform" as const : "default" as const;
+  const timeout = milliseconds("timeout", o.timeout, platform.timeout);
+  let drainDelay = milliseconds("drainDelay", o.drainDelay, platform.drainDelay);
+  // A platform's delay gives way to a short explicit timeout rather than failing the start.
+  if (o.drainDelay === undefined && drainDelay >= timeout) drainDelay = Math.floor(timeout / 2);
   if (drainDelay > 0 && drainDelay >= timeout) {
     fail("drainDelay", `less than "timeout" (${timeout} ms), so the drain itself has time`, drainDelay);
   }
@@ -179,5 +190,7 @@ export function resolveOptions(
     exit: (o.exit as boolean | undefined) ?? true,
     logger: logger(o.logger),
     name: o.name as string | undefined,
+    platform,
+    sources: { timeout: source(o.timeout, platform.timeout, DEFAULT_TIMEOUT_MS), drainDelay: source(o.drainDelay, platform.drainDelay, 0) },
   };
 }

@@ -35,6 +35,8 @@ export interface ServerPart {
   listen: () => Promise<ListeningServer>;
   listening: ListeningServer | undefined;
   onListen: (info: ListenInfo) => void;
+  /** Extra fields for the startup line: the timeout, drain delay and which defaults applied. */
+  startup: Record<string, unknown>;
   resolveReady: (info: ListenInfo) => void;
   rejectReady: (error: unknown) => void;
 }

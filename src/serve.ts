@@ -80,6 +80,14 @@ export function createServeGracefully<Extra extends object>(
         }
       },
       onListen: (info) => resolved.onListen?.(info),
+      startup: {
+        timeoutMs: resolved.timeout,
+        drainDelayMs: resolved.drainDelay,
+        platform: resolved.platform.name,
+        defaults: resolved.sources.timeout === "platform" || resolved.sources.drainDelay === "platform"
+          ? `${resolved.platform.name}: ${resolved.platform.why}`
+          : "library defaults unless given",
+      },
       resolveReady,
       rejectReady,
     };

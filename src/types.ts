@@ -65,6 +65,8 @@ export interface RuntimeAdapter {
   onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void;
   /** End the process now. */
   exit(code: number): void;
+  /** Who started this process, where the runtime can tell (Linux /proc); for the signal warning. */
+  processOrigin?(): { pid: number; ppid: number; parent: string[] } | undefined;
   /** Read an environment variable (undefined when absent or not permitted). */
   env(name: string): string | undefined;
 }

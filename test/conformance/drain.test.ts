@@ -155,6 +155,19 @@ for (const runtime of selectedRuntimes()) {
       holder.kill();
     });
 
+    it("applies Kubernetes defaults when it runs under Kubernetes, and says so at startup", async () => {
+      const f = await Fixture.start(runtime, SERVER, {}, { KUBERNETES_SERVICE_HOST: "10.96.0.1" });
+      started.push(f);
+      const line = f.log("listening")!;
+      assert.equal(line.platform, "kubernetes");
+      assert.equal(line.drainDelayMs, 5_000);
+      assert.match(String(line.defaults), /kubernetes/);
+      f.signal("SIGTERM");
+      await f.waitFor((l) => l.event === "drain.start", 3_000, "the drain to start");
+      assert.equal((await request(f.port, "GET", "/readyz")).status, 503, "serving, but not ready, during the delay");
+      f.kill();
+    });
+
     it("throws a TypeError naming a bad option", async () => {
       const f = new Fixture(runtime, SERVER, { timeout: -5 });
       started.push(f);
