@@ -52,7 +52,7 @@ type State = "idle" | "starting" | "running" | "stopping" | "stopped";
 type Reason = ShutdownReport["reason"];
 
 /** What a server brings to the lifecycle it joins. */
-export type ServerSettings = Pick<ResolvedOptions, "timeout" | "drainDelay" | "signals" | "exit" | "logger">;
+export type ServerSettings = Pick<ResolvedOptions, "timeout" | "drainDelay" | "signals" | "exit" | "logger" | "fatalErrors">;
 
 export interface LifecycleOptions {
   /** The runtime's signals, exit and servers; adapters pass theirs. */
@@ -72,7 +72,7 @@ export class Lifecycle {
   #started: Part[] = [];
   #tasks: TaskTracker;
   #controller = new AbortController();
-  #settings: { timeout: number; drainDelay: number; signals: Set<ShutdownSignal>; exit: boolean; log: Log } | undefined;
+  #settings: { timeout: number; drainDelay: number; signals: Set<ShutdownSignal>; exit: boolean; fatalErrors: boolean; log: Log } | undefined;
   #unsubscribe: (() => void)[] = [];
   #startSequence: Promise<void> = Promise.resolve();
   #startFailure: { part: Part; error: unknown } | undefined;
@@ -166,6 +166,7 @@ export class Lifecycle {
         drainDelay: settings.drainDelay,
         signals: new Set(settings.signals),
         exit: settings.exit,
+        fatalErrors: settings.fatalErrors,
         log: toLog(settings.logger),
       }
       : {
@@ -174,6 +175,7 @@ export class Lifecycle {
         drainDelay: Math.max(current.drainDelay, settings.drainDelay),
         signals: new Set([...current.signals, ...settings.signals]),
         exit: current.exit && settings.exit,
+        fatalErrors: current.fatalErrors && settings.fatalErrors,
         log: current.log,
       };
     this.#listenToProcess();
@@ -247,7 +249,7 @@ export class Lifecycle {
 
   async #shutdown(reason: Reason, signal: string | undefined): Promise<ShutdownReport> {
     const clock = this.#clock;
-    const settings = this.#settings ?? { timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, signals: new Set(), exit: false, log: this.log };
+    const settings = this.#settings ?? { timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, signals: new Set(), exit: false, fatalErrors: false, log: this.log };
     const startedAt = clock.wallTime();
     const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));
@@ -454,7 +456,7 @@ export class Lifecycle {
       const warning = signalDeliveryWarning(this.#runtime.processOrigin?.());
       if (warning !== undefined) this.log({ level: "warn", event: "signals.unreachable", msg: warning });
     }
-    if (this.#fatalErrors && settings.signals.size > 0 && !this.#fatalSubscribed) {
+    if (this.#fatalErrors && settings.fatalErrors && settings.signals.size > 0 && !this.#fatalSubscribed) {
       this.#fatalSubscribed = true;
       this.#unsubscribe.push(this.#runtime.onFatalError((error, kind) => {
         this.#errors.push(`${kind}: ${errorMessage(error)}`);

@@ -43,6 +43,11 @@ export interface ServeOptions {
   lifecycle?: Lifecycle;
   /** Name of this server in logs and the report. @default "server:<port>" */
   name?: string;
+  /**
+   * Start the same graceful drain (then exit 1) on an uncaught exception or unhandled rejection,
+   * instead of dying mid-request. `false` leaves them to the runtime. @default true
+   */
+  fatalErrors?: boolean;
 }
 
 /** Options after defaults and checks. */
@@ -58,6 +63,7 @@ export interface ResolvedOptions {
   /** undefined: the default console logger. */
   logger: LoggerOption | undefined;
   name: string | undefined;
+  fatalErrors: boolean;
   /** The platform whose defaults applied to timeout and drainDelay (when not given). */
   platform: Platform;
   /** Where timeout and drainDelay came from, for the startup line. */
@@ -71,7 +77,7 @@ export const DEFAULT_SIGNALS: readonly ShutdownSignal[] = ["SIGTERM", "SIGINT"];
 const KNOWN_SIGNALS: readonly string[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"];
 const CORE_KEYS: readonly string[] = [
   "port", "hostname", "timeout", "drainDelay", "signals", "health", "onListen", "exit", "logger",
-  "lifecycle", "name",
+  "lifecycle", "name", "fatalErrors",
 ];
 
 function fail(option: string, accepts: string, got: unknown): never {
@@ -168,6 +174,7 @@ export function resolveOptions(
   }
   if (o.onListen !== undefined && typeof o.onListen !== "function") fail("onListen", "a function", o.onListen);
   if (o.exit !== undefined && typeof o.exit !== "boolean") fail("exit", "a boolean", o.exit);
+  if (o.fatalErrors !== undefined && typeof o.fatalErrors !== "boolean") fail("fatalErrors", "a boolean", o.fatalErrors);
   if (o.name !== undefined && (typeof o.name !== "string" || o.name === "")) fail("name", "a non-empty string", o.name);
   const platform = detectPlatform(env);
   const source = (given: unknown, platformValue: number, base: number) =>
@@ -190,6 +197,7 @@ export function resolveOptions(
     exit: (o.exit as boolean | undefined) ?? true,
     logger: logger(o.logger),
     name: o.name as string | undefined,
+    fatalErrors: (o.fatalErrors as boolean | undefined) ?? true,
     platform,
     sources: { timeout: source(o.timeout, platform.timeout, DEFAULT_TIMEOUT_MS), drainDelay: source(o.drainDelay, platform.drainDelay, 0) },
   };

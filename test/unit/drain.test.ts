@@ -243,6 +243,15 @@ describe("drain", () => {
     assert.ok(report.errors.some((e) => e.includes("boom")));
   });
 
+  it("LeavesFatalErrorsToTheRuntimeWhenTurnedOff", async () => {
+    const { runtime, server, clock } = setup({ fatalErrors: false });
+    await server.ready;
+    assert.equal(runtime.fatalListeners.size, 0);
+    const report = server.shutdown();
+    await clock.advance(QUIET_MS);
+    await report;
+  });
+
   it("AnswersHandlerErrorsWith500", async () => {
     const clock = new FakeClock();
     const runtime = new FakeRuntime();

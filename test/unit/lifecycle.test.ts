@@ -1,0 +1,206 @@
+/** fx-style lifecycle rules on the injected clock: order, rollback, per-part timeouts, errors. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Lifecycle, QUIET_MS } from "../../src/lifecycle.ts";
+import { LifecycleError } from "../../src/parts.ts";
+import { createServeGracefully } from "../../src/serve.ts";
+import { FakeClock, FakeRuntime, settle } from "./fakes.ts";
+
+function setup() {
+  const clock = new FakeClock();
+  const runtime = new FakeRuntime();
+  const lifecycle = new Lifecycle({ runtime, clock });
+  const serve = createServeGracefully<object>(runtime, lifecycle, []);
+  const events: string[] = [];
+  const part = (name: string, behaviour: { failStart?: boolean; failStop?: boolean; hangStop?: boolean; timeout?: number } = {}) => ({
+    name,
+    timeout: behaviour.timeout,
+    start: async () => {
+      events.push(`start:${name}`);
+      if (behaviour.failStart) throw new Error(`${name} refused`);
+    },
+    stop: async () => {
+      events.push(`stop:${name}`);
+      if (behaviour.hangStop) await new Promise(() => {});
+      if (behaviour.failStop) throw new Error(`${name} stop failed`);
+    },
+  });
+  return { clock, runtime, lifecycle, serve, events, part };
+}
+
+describe("lifecycle", () => {
+  it("StartsInRegistrationOrderServersIncluded", async () => {
+    const { lifecycle, serve, events, part, runtime } = setup();
+    lifecycle.add(part("db"));
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false });
+    lifecycle.add(part("queue"));
+    await server.ready;
+    await settle();
+    const listenedAt = runtime.calls.indexOf("listen:1");
+    assert.deepEqual(events, ["start:db", "start:queue"]);
+    assert.equal(listenedAt, 0);
+    assert.equal(lifecycle.state, "running");
+  });
+
+  it("StopsInReverseOrderAfterTheServersDrained", async () => {
+    const { lifecycle, serve, events, part, runtime, clock } = setup();
+    lifecycle.add(part("db"));
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false });
+    lifecycle.add(part("cache"));
+    await server.ready;
+    await settle();
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    const report = await lifecycle.finished;
+    assert.deepEqual(events.slice(2), ["stop:cache", "stop:db"]);
+    assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["server:1:stopped", "cache:stopped", "db:stopped"]);
+    assert.equal(report.exitCode, 0);
+  });
+
+  it("RollsBackAFailedStartInReverseAndStartsNothingAfterIt", async () => {
+    const { lifecycle, serve, events, part, clock, runtime } = setup();
+    lifecycle.add(part("db"));
+    lifecycle.add(part("cache"));
+    lifecycle.add(part("queue", { failStart: true }));
+    const late = serve({ fetch: () => new Response() }, { port: 2, logger: false });
+    lifecycle.add(part("jobs"));
+    await assert.rejects(late.ready, LifecycleError);
+    const report = await lifecycle.finished;
+    await clock.advance(0);
+    assert.deepEqual(events, ["start:db", "start:cache", "start:queue", "stop:cache", "stop:db"]);
+    assert.equal(report.reason, "start-failed");
+    assert.equal(report.exitCode, 1);
+    assert.deepEqual(report.parts.filter((p) => p.outcome === "skipped").map((p) => p.name), ["queue", "server:2", "jobs"]);
+    assert.ok(report.errors.some((e) => e.includes("queue refused")));
+    assert.deepEqual(runtime.exitCodes, [1], "a signal-managed process exits 1");
+  });
+
+  it("TimesOutAStartThatHangs", async () => {
+    const { lifecycle, events, clock } = setup();
+    lifecycle.add({ name: "slow", start: () => new Promise(() => {}), timeout: 1_000 });
+    lifecycle.add({ name: "never", start: () => events.push("never") });
+    await clock.advance(999);
+    assert.equal(lifecycle.state, "starting");
+    await clock.advance(1);
+    const report = await lifecycle.finished;
+    assert.match(report.errors[0]!, /start of "slow" did not finish within 1000 ms/);
+    assert.deepEqual(events, []);
+  });
+
+  it("GivesEachStopItsOwnTimeoutAndGathersAllErrors", async () => {
+    const { lifecycle, serve, events, part, runtime, clock } = setup();
+    lifecycle.add(part("a", { failStop: true }));
+    lifecycle.add(part("b", { hangStop: true, timeout: 2_000 }));
+    lifecycle.add(part("c"));
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    await clock.advance(2_000);
+    const report = await lifecycle.finished;
+    assert.deepEqual(events.filter((e) => e.startsWith("stop")), ["stop:c", "stop:b", "stop:a"]);
+    assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["server:1:stopped", "c:stopped", "b:timeout", "a:failed"]);
+    assert.equal(report.errors.length, 2);
+    assert.equal(report.exitCode, 1);
+  });
+
+  it("KeepsStopsWithinWhatIsLeftOfTheBudget", async () => {
+    const { lifecycle, serve, part, runtime, clock } = setup();
+    lifecycle.add(part("db", { hangStop: true, timeout: 60_000 }));
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false, timeout: 10_000 });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(10_000);
+    const report = await lifecycle.finished;
+    assert.equal(report.parts.find((p) => p.name === "db")!.outcome, "timeout");
+    assert.ok(clock.now() <= 10_000, "never past the overall deadline");
+  });
+
+  it("ReservesTimeForStopsWhenAStreamHangs", async () => {
+    const { lifecycle, serve, events, part, runtime, clock } = setup();
+    lifecycle.add(part("db", { timeout: 2_000 }));
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false, timeout: 10_000 });
+    await server.ready;
+    runtime.servers[0]!.open = 1; // a stream that never ends
+    runtime.signal("SIGTERM");
+    await clock.advance(8_000);
+    const report = await lifecycle.finished;
+    assert.equal(report.forcedBy, "deadline");
+    assert.deepEqual(events.slice(-1), ["stop:db"], "db still got its stop");
+    assert.equal(report.parts.find((p) => p.name === "db")!.outcome, "stopped");
+  });
+
+  it("RunsLifecycleWaitUntilBeforeStops", async () => {
+    const { lifecycle, serve, events, part, runtime, clock } = setup();
+    lifecycle.add(part("db"));
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false });
+    await server.ready;
+    lifecycle.waitUntil(new Promise<void>((resolve) => clock.setTimer(() => {
+      events.push("job done");
+      resolve();
+    }, 500)));
+    runtime.signal("SIGTERM");
+    await clock.advance(500);
+    await lifecycle.finished;
+    assert.deepEqual(events.slice(-2), ["job done", "stop:db"]);
+  });
+
+  it("AbortsItsSignalTheMomentTheDrainStarts", async () => {
+    const { lifecycle, serve, runtime, clock } = setup();
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false, drainDelay: 1_000 });
+    await server.ready;
+    assert.equal(lifecycle.signal.aborted, false);
+    runtime.signal("SIGTERM");
+    await clock.advance(1);
+    assert.equal(lifecycle.signal.aborted, true);
+    assert.equal(server.signal, lifecycle.signal);
+  });
+
+  it("EndsAStreamWithALastEventOnDrain", async () => {
+    const { lifecycle, serve, runtime, clock } = setup();
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false });
+    await server.ready;
+    const written: string[] = [];
+    const stream = {
+      closed: false,
+      aborted: false,
+      async writeSSE(m: { event?: string; data: string }) {
+        written.push(`${m.event}:${m.data}`);
+      },
+      async close() {
+        this.closed = true;
+      },
+    };
+    lifecycle.endOnDrain(stream, { event: "bye", data: "later" });
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    assert.deepEqual(written, ["bye:later"]);
+    assert.equal(stream.closed, true);
+  });
+
+  it("RejectsMisuseWithClearErrors", async () => {
+    const { lifecycle, part, clock } = setup();
+    lifecycle.add(part("db"));
+    assert.throws(() => lifecycle.add(part("db")), { name: "LifecycleError", message: 'cannot add "db": a part with that name is already registered' });
+    assert.throws(() => lifecycle.add({ name: "" }), TypeError);
+    assert.throws(() => lifecycle.add({ name: "x", stop: "no" as never }), /"stop" must be a function/);
+    assert.throws(() => lifecycle.add({ name: "x", timeout: -1 }), /"timeout" must be a positive number/);
+    assert.throws(() => lifecycle.waitUntil("job" as never), /waitUntil: expected a promise/);
+    const done = lifecycle.shutdown();
+    assert.throws(() => lifecycle.add(part("late")), /cannot add "late": the lifecycle is shutting down/);
+    await clock.advance(10);
+    await done;
+    assert.throws(() => lifecycle.add(part("later")), /has shut down; use createLifecycle\(\)/);
+  });
+
+  it("ServesAgainOnAStoppedLifecycleAsANewRun", async () => {
+    const { lifecycle, serve, clock } = setup();
+    for (let i = 0; i < 3; i++) {
+      const server = serve({ fetch: () => new Response() }, { port: 1, logger: false, signals: false });
+      await server.ready;
+      const report = server.shutdown();
+      await clock.advance(QUIET_MS);
+      assert.equal((await report).exitCode, 0);
+    }
+  });
+});
