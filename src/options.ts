@@ -24,7 +24,7 @@ export interface ServeOptions {
    * Milliseconds from the signal to the forced stop: whatever is still open then is cut and the
    * process exits 1. Covers the drain delay, the drain and the lifecycle stops.
    * @default 25000 - 5 s inside the 30 s that Kubernetes and ECS give before SIGKILL (8000 on
-   * Cloud Run, 4000 on Fly.io, when they are detected).
+   * Cloud Run, 3000 on Fly.io, when they are detected).
    */
   timeout?: number;
   /** Milliseconds to keep serving after the signal while /readyz answers 503. @default 0 (5000 under Kubernetes) */

@@ -21,7 +21,7 @@ export function detectPlatform(env: (name: string) => string | undefined): Platf
     return { name: "cloud-run", timeout: 8_000, drainDelay: 0, why: "Cloud Run kills about 10 s after SIGTERM and stops routing before it" };
   }
   if (env("FLY_APP_NAME") !== undefined || env("FLY_MACHINE_ID") !== undefined) {
-    return { name: "fly", timeout: 4_000, drainDelay: 0, why: "Fly.io's default kill_timeout is 5 s" };
+    return { name: "fly", timeout: 3_000, drainDelay: 0, why: "Fly.io's default kill_timeout is 5 s" };
   }
   if (env("KUBERNETES_SERVICE_HOST") !== undefined) {
     return {

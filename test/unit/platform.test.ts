@@ -17,7 +17,7 @@ describe("platform", () => {
 
   it("FitsTheTimeoutInsideCloudRunsAndFlysKill", () => {
     assert.equal(resolveOptions({}, envOf({ K_SERVICE: "api", K_REVISION: "api-1" })).timeout, 8_000);
-    assert.equal(resolveOptions({}, envOf({ FLY_APP_NAME: "api" })).timeout, 4_000);
+    assert.equal(resolveOptions({}, envOf({ FLY_APP_NAME: "api" })).timeout, 3_000);
     assert.equal(detectPlatform(envOf({ ECS_CONTAINER_METADATA_URI_V4: "http://x" })).name, "ecs");
     assert.equal(detectPlatform(envOf({})).name, "none");
   });
