@@ -4,24 +4,10 @@
  * Run: npx tsx examples/websocket.ts | npx bun examples/websocket.ts | npx deno run -A examples/websocket.ts
  */
 import { Hono } from "hono";
-import type { UpgradeWebSocket } from "hono/ws";
-import { runtimeName, serveGracefully } from "./runtime.ts";
+import { serveGracefully } from "./runtime.ts";
+import { webSocketSupport } from "./websocket-runtime.ts";
 
-// Each runtime has its own upgradeWebSocket; on Node and Bun the server needs a `websocket` option.
-let upgradeWebSocket: UpgradeWebSocket;
-let serverOptions: Record<string, unknown> = {};
-if (runtimeName === "bun") {
-  const created = (await import("hono/bun")).createBunWebSocket();
-  upgradeWebSocket = created.upgradeWebSocket as UpgradeWebSocket;
-  serverOptions = { websocket: created.websocket };
-} else if (runtimeName === "deno") {
-  upgradeWebSocket = (await import("hono/deno")).upgradeWebSocket as UpgradeWebSocket;
-} else {
-  upgradeWebSocket = (await import("@hono/node-server")).upgradeWebSocket as unknown as UpgradeWebSocket;
-  const { WebSocketServer } = await import("ws");
-  serverOptions = { websocket: { server: new WebSocketServer({ noServer: true }) } };
-}
-
+const { upgradeWebSocket, serverOptions } = await webSocketSupport();
 const app = new Hono();
 app.get("/ws", upgradeWebSocket(() => ({ onMessage: (event, ws) => ws.send(`echo: ${event.data}`) })));
 
