@@ -1,0 +1,68 @@
+/**
+ * The benchmarked server: one Hono app (GET / -> a short text), served either bare or through
+ * serveGracefully, on whichever runtime runs this file (node --import tsx, bun, deno run -A).
+ *
+ *   BENCH_MODE=bare      @hono/node-server `serve`, `Bun.serve({ fetch: app.fetch })`, `Deno.serve(app.fetch)`
+ *   BENCH_MODE=graceful  serveGracefully(app, { hostname, port: 0 }) from ../adapters/<runtime>.ts
+ *                        (default options: default logger, signals, health paths, timeout)
+ *
+ * BENCH_SHUTDOWN (bare only) picks what a bare server does on SIGTERM:
+ *   default  nothing is installed: the runtime's default action (the process dies on the signal)
+ *   close    the minimal graceful baseline: on SIGTERM, Node `server.close(() => process.exit(0))`
+ *            (Node >= 19 also closes idle keep-alive connections in close()), Bun
+ *            `await server.stop(); process.exit(0)`, Deno `await server.shutdown(); Deno.exit(0)`
+ *
+ * For profiling (not used by `npm run bench` unless asked): BENCH_OPTIONS is JSON merged into the
+ * serveGracefully options (e.g. {"health":false}); BENCH_IMPORT=dist imports the built package
+ * (dist/<runtime>.js, what npm users get) instead of adapters/<runtime>.ts.
+ *
+ * Prints one JSON line `{"bench":"listening","port":N}` once it listens on 127.0.0.1 (port 0).
+ */
+import { Hono } from "hono";
+
+const g = globalThis as Record<string, any>;
+const runtime: "node" | "bun" | "deno" = "Deno" in g ? "deno" : "Bun" in g ? "bun" : "node";
+const env = (name: string): string | undefined => (runtime === "deno" ? g.Deno.env.get(name) : g.process.env[name]);
+const mode = env("BENCH_MODE") ?? "bare";
+const shutdown = env("BENCH_SHUTDOWN") ?? "close";
+const hostname = "127.0.0.1";
+const listening = (port: number) => console.log(JSON.stringify({ bench: "listening", runtime, mode, port }));
+
+const app = new Hono();
+app.get("/", (c) => c.text("Hello, bench!"));
+
+if (mode === "graceful") {
+  const dist = env("BENCH_IMPORT") === "dist";
+  const { serveGracefully } = (dist
+    ? await import(`../dist/${runtime}.js`)
+    : runtime === "deno"
+    ? await import("../adapters/deno.ts")
+    : runtime === "bun"
+    ? await import("../adapters/bun.ts")
+    : await import("../adapters/node.ts")) as typeof import("../adapters/node.ts");
+  const extra = JSON.parse(env("BENCH_OPTIONS") ?? "{}");
+  const server = serveGracefully(app, { hostname, port: 0, ...extra });
+  const info = await server.ready;
+  listening(info.port);
+} else if (runtime === "node") {
+  const { serve } = await import("@hono/node-server");
+  const server = serve({ fetch: app.fetch, hostname, port: 0 }, (info) => listening(info.port));
+  if (shutdown === "close") g.process.on("SIGTERM", () => server.close(() => g.process.exit(0)));
+} else if (runtime === "bun") {
+  const server = g.Bun.serve({ fetch: app.fetch, hostname, port: 0 });
+  listening(server.port);
+  if (shutdown === "close") {
+    g.process.on("SIGTERM", async () => {
+      await server.stop();
+      g.process.exit(0);
+    });
+  }
+} else {
+  const server = g.Deno.serve({ hostname, port: 0, onListen: ({ port }: { port: number }) => listening(port) }, app.fetch);
+  if (shutdown === "close") {
+    g.Deno.addSignalListener("SIGTERM", async () => {
+      await server.shutdown();
+      g.Deno.exit(0);
+    });
+  }
+}
