@@ -2,13 +2,15 @@
  * Signals, fatal errors, exit and environment through node:process: shared by the Node and Bun
  * adapters (Bun implements node:process; https://bun.sh/docs/runtime/nodejs-apis).
  */
-import { readFileSync } from "node:fs";
 import process from "node:process";
 import type { RuntimeAdapter } from "../src/index.ts";
 
 export const nodeProcess: Pick<RuntimeAdapter, "onSignal" | "onFatalError" | "exit" | "env" | "processOrigin"> = {
-  processOrigin() {
+  async processOrigin() {
+    // Only a parent that is PID 1 can swallow the signal; anything else needs no look (and no fs).
+    if (process.ppid !== 1 || process.pid === 1) return { pid: process.pid, ppid: process.ppid, parent: [] };
     try {
+      const { readFileSync } = await import("node:fs");
       const parent = readFileSync(`/proc/${process.ppid}/cmdline`, "utf8").split("\0").filter(Boolean);
       return { pid: process.pid, ppid: process.ppid, parent };
     } catch {

@@ -25,7 +25,7 @@ import type { ListenInfo, PartReport, RuntimeAdapter, ShutdownReport, ShutdownSi
  * The hold before the listeners close: it ends once no request arrived for QUIET_MS (a timer that
  * spans at least one I/O poll, so requests already sent are read first), and lasts HOLD_MAX_MS at most.
  */
-export const QUIET_MS = 15;
+export const QUIET_MS = 5;
 export const HOLD_MAX_MS = 250;
 
 /** The same signal again within this window is the same event (npm and a terminal both pass on one Ctrl+C). */
@@ -209,6 +209,8 @@ export class Lifecycle {
         if (part.kind === "server") {
           part.listening = await part.listen();
           const info: ListenInfo = { port: part.listening.port, hostname: part.listening.hostname };
+          // A server named after port 0 takes the port it got.
+          if (part.name === "server:0") part.name = `server:${info.port}`;
           this.#started.push(part);
           this.log({ level: "info", event: "listening", msg: `${part.name} listening on ${info.hostname}:${info.port}`, name: part.name, runtime: this.#runtime.name, ...info, ...part.startup });
           part.onListen(info);
@@ -453,8 +455,10 @@ export class Lifecycle {
     }
     if (settings.signals.size > 0 && !this.#originChecked) {
       this.#originChecked = true;
-      const warning = signalDeliveryWarning(this.#runtime.processOrigin?.());
-      if (warning !== undefined) this.log({ level: "warn", event: "signals.unreachable", msg: warning });
+      void Promise.resolve(this.#runtime.processOrigin?.()).then((origin) => {
+        const warning = signalDeliveryWarning(origin);
+        if (warning !== undefined) this.log({ level: "warn", event: "signals.unreachable", msg: warning });
+      }, () => {});
     }
     if (this.#fatalErrors && settings.fatalErrors && settings.signals.size > 0 && !this.#fatalSubscribed) {
       this.#fatalSubscribed = true;

@@ -2,6 +2,8 @@
  * Platform-aware defaults: where a platform says who it is (through its environment variables),
  * the timeout and drain delay fit its kill and its routing. An explicit option always wins.
  */
+import type { ProcessOrigin } from "./types.ts";
+
 /** 5 s inside the 30 s that Kubernetes and ECS give between SIGTERM and SIGKILL. */
 export const DEFAULT_TIMEOUT_MS = 25_000;
 
@@ -35,14 +37,6 @@ export function detectPlatform(env: (name: string) => string | undefined): Platf
     return { name: "ecs", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, why: "ECS stopTimeout defaults to 30 s" };
   }
   return { name: "none", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, why: "defaults" };
-}
-
-/** What an adapter can tell about who started the process (Linux /proc). */
-export interface ProcessOrigin {
-  pid: number;
-  ppid: number;
-  /** Command line of the parent process. */
-  parent: string[];
 }
 
 const SHELLS = ["sh", "bash", "dash", "ash", "zsh"];

@@ -66,9 +66,16 @@ export interface RuntimeAdapter {
   /** End the process now. */
   exit(code: number): void;
   /** Who started this process, where the runtime can tell (Linux /proc); for the signal warning. */
-  processOrigin?(): { pid: number; ppid: number; parent: string[] } | undefined;
+  processOrigin?(): ProcessOrigin | undefined | Promise<ProcessOrigin | undefined>;
   /** Read an environment variable (undefined when absent or not permitted). */
   env(name: string): string | undefined;
+}
+
+/** Who started this process: its pid, its parent's pid and command line. */
+export interface ProcessOrigin {
+  pid: number;
+  ppid: number;
+  parent: string[];
 }
 
 /** The signals a drain can be started by. */

@@ -68,14 +68,16 @@ describe("drain", () => {
     await server.ready;
     const fake = runtime.servers[0]!;
     runtime.signal("SIGTERM");
-    await clock.advance(QUIET_MS - 5);
-    // A busy keep-alive client's next request arrives: its answer waits, and the quiet restarts.
+    await clock.advance(QUIET_MS - 1);
+    // A busy keep-alive client's next request arrives just before the first quiet check.
     let answered: Response | undefined;
     void Promise.resolve(fake.fetch("/")).then((r) => (answered = r));
-    await clock.advance(QUIET_MS - 1);
+    await clock.advance(1);
     assert.equal(answered, undefined, "held while the listener is open");
+    assert.ok(!runtime.calls.includes("close"), "the arrival restarted the quiet period");
+    await clock.advance(QUIET_MS - 1);
     assert.ok(!runtime.calls.includes("close"));
-    await clock.advance(QUIET_MS);
+    await clock.advance(1);
     assert.ok(runtime.calls.includes("close"), "listener closed once quiet");
     assert.equal((answered as Response | undefined)?.headers.get("connection"), "close", "then released, marked");
     await server.finished;
