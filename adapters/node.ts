@@ -101,9 +101,23 @@ const runtime: RuntimeAdapter = {
         server.close();
         for (const socket of sockets) {
           // No response in progress (never sent a byte, or half a request) and not a WebSocket.
-          if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null && !upgraded.has(socket) && !http2) socket.destroy();
+          if (socket.destroyed || http2 || upgraded.has(socket)) continue;
+          if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) socket.destroy();
         }
       },
+      responsesDone: () =>
+        new Promise<void>((resolve) => {
+          // A socket's _httpMessage is the response it is writing; 'close' fires once it is done.
+          const next = () => {
+            for (const socket of sockets) {
+              const response = (socket as Socket & { _httpMessage?: NodeJS.EventEmitter | null })._httpMessage;
+              if (!socket.destroyed && response) return void response.once("close", next);
+            }
+            if (sessions.size > 0) return void closed!.then(() => resolve());
+            resolve();
+          };
+          next();
+        }),
       forceClose() {
         server.closeAllConnections?.();
         for (const session of sessions) session.destroy();

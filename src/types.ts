@@ -40,6 +40,12 @@ export interface ListeningServer extends ListenInfo {
    */
   closeIdle(): void;
   /**
+   * Optional: resolves once no connection has a response in progress, leaving idle keep-alive
+   * connections open. When the process ends right after the drain, the core waits on this instead
+   * of closing idle connections one by one: ending the process closes them all at once.
+   */
+  responsesDone?(): Promise<void>;
+  /**
    * Cut every connection still open. Returns false when the runtime has no safe way to do it
    * while the process lives (Deno): only ending the process can.
    */

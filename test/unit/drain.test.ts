@@ -63,6 +63,28 @@ describe("drain", () => {
     assert.deepEqual(runtime.calls.slice(2), ["closeIdle", "exit:0"]);
   });
 
+  it("LeavesIdleConnectionsToTheExitWhenTheProcessEnds", async () => {
+    const clock = new FakeClock();
+    const runtime = new FakeRuntime();
+    runtime.tellsResponsesDone = true;
+    const lifecycle = new Lifecycle({ runtime, clock });
+    const server = createServeGracefully<object>(runtime, lifecycle, [])({ fetch: () => new Response() }, { logger: false });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    await server.finished;
+    await settle();
+    assert.deepEqual(runtime.calls, ["listen:3000", "close", "responsesDone", "exit:0"]);
+    // A shutdown() call does not end the process, so it closes idle connections itself.
+    const again = createServeGracefully<object>(runtime, lifecycle, [])({ fetch: () => new Response() }, { logger: false });
+    await again.ready;
+    runtime.calls = [];
+    const report = again.shutdown();
+    await clock.advance(QUIET_MS);
+    await report;
+    assert.deepEqual(runtime.calls, ["close", "closeIdle"]);
+  });
+
   it("HoldsResponsesUntilQuietThenClosesTheListenerBeforeReleasingThem", async () => {
     const { runtime, server, clock } = setup();
     await server.ready;

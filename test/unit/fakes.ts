@@ -57,10 +57,17 @@ export class FakeServer implements ListeningServer {
   open = 0;
   #closed: (() => void) | undefined;
   #closePromise: Promise<void> | undefined;
+  responsesDone?: () => Promise<void>;
   constructor(readonly runtime: FakeRuntime, handler: RuntimeHandler, info: ListenInfo) {
     this.handler = handler;
     this.port = info.port || 40_000;
     this.hostname = info.hostname;
+    if (runtime.tellsResponsesDone) {
+      this.responsesDone = () => {
+        runtime.calls.push("responsesDone");
+        return Promise.resolve();
+      };
+    }
   }
   /** Call the server's handler as the runtime would. */
   fetch(path: string, init?: RequestInit): Response | Promise<Response> {
@@ -100,6 +107,8 @@ export class FakeRuntime implements RuntimeAdapter {
   exitCodes: number[] = [];
   environment: Record<string, string> = {};
   canForce = true;
+  /** Whether servers offer responsesDone() (as Node's does). */
+  tellsResponsesDone = false;
   listenError: unknown;
 
   listen(handler: RuntimeHandler, info: ListenInfo): Promise<ListeningServer> {
