@@ -157,11 +157,18 @@ interface Server {
 type Mode = "bare" | "graceful";
 type Shutdown = "default" | "close";
 
+if (!existsSync(path.join(ROOT, "dist", "node.js"))) {
+  console.error("bench: dist/node.js is missing: run `npm run build` first (Node's graceful side imports it)");
+  process.exit(2);
+}
+
 async function startServer(rt: Runtime, mode: Mode, shutdown: Shutdown = "close", ms = 20_000): Promise<Server> {
   const spawnedAt = now();
   const child = spawn(rt.command, rt.args, {
     cwd: ROOT,
-    env: { ...process.env, BENCH_MODE: mode, BENCH_SHUTDOWN: shutdown, NO_COLOR: "1", PORT: "" },
+    // Node's graceful side imports the built dist/node.js, as npm users do; tsx then compiles only
+    // bench/server.ts, on both sides alike.
+    env: { ...process.env, BENCH_MODE: mode, BENCH_SHUTDOWN: shutdown, BENCH_IMPORT: rt.name === "node" ? "dist" : "", NO_COLOR: "1", PORT: "" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   started.add(child);
@@ -640,8 +647,9 @@ The shutdown baseline is measured two ways:
   prints its port as a JSON line when it listens; the bench then connects). One discarded warm-up
   start per variant first (file cache, tsx's transform cache).
 
-Node runs the TypeScript sources through tsx (\`node --import tsx\`), both A and B; Bun and Deno run
-them natively.
+Node runs bench/server.ts through tsx (\`node --import tsx\`), both A and B, and its graceful side
+imports the built \`dist/node.js\` (what npm users run; \`npm run build\` first); Bun and Deno run
+the TypeScript sources natively.
 
 ## Environment
 
