@@ -50,8 +50,8 @@ type AnyServer = NetServer & { close(cb?: (err?: Error) => void): AnyServer; clo
 const runtime: RuntimeAdapter = {
   name: "node",
   listen(handler, { hostname, port, server: extra }) {
-    const http2 = extra.createServer !== undefined;
-    const fetch = http2
+    const custom = extra.createServer !== undefined; // https or http2: may need headers stripped
+    const fetch = custom
       ? async (request: Request, env: unknown) => {
         const response = await handler(request, env);
         return isHttp2(env) ? forHttp2(response) : response;
@@ -101,7 +101,10 @@ const runtime: RuntimeAdapter = {
         server.close();
         for (const socket of sockets) {
           // No response in progress (never sent a byte, or half a request) and not a WebSocket.
-          if (socket.destroyed || http2 || upgraded.has(socket)) continue;
+          // WebSockets close by their 1001. A custom server (http2, https) is left alone: its
+          // 'connection' sockets are the raw TCP under TLS and HTTP/2 sessions, which show no
+          // response in progress; sessions close by GOAWAY.
+          if (socket.destroyed || custom || upgraded.has(socket)) continue;
           if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) socket.destroy();
         }
       },

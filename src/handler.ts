@@ -64,10 +64,11 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
   const { app, state, tasks, closeConnectionAfter, onHandlerError } = options;
   const probe = healthMatcher(options.health);
   // One context for every request: waitUntil needs no per-request state, so none is allocated.
+  // `props` is frozen so that no request can leave state in it for the next one.
   const executionCtx: ExecutionContext = {
     waitUntil: (promise) => tasks.add(promise),
     passThroughOnException() {},
-    props: {},
+    props: Object.freeze({}),
   };
   const settle = (response: Response, env: unknown): Response | Promise<Response> => {
     state.inFlight--;
