@@ -31,7 +31,10 @@ function get(session: http2.ClientHttp2Session, target: string): Promise<{ statu
 
 it("DrainsHttp2SessionsWithGoawayWhileOpenStreamsFinish", async () => {
   const app = new Hono();
+  let slowStarted!: () => void;
+  const slowStart = new Promise<void>((resolve) => (slowStarted = resolve));
   app.get("/slow", async (c) => {
+    slowStarted();
     await sleep(400);
     return c.text("slow done");
   });
@@ -53,7 +56,7 @@ it("DrainsHttp2SessionsWithGoawayWhileOpenStreamsFinish", async () => {
     assert.match(sse.body, /data: one/);
     const goaway = new Promise<number>((resolve) => session.once("goaway", () => resolve(performance.now())));
     const slow = get(session, "/slow");
-    await sleep(100);
+    await slowStart;
     const report = server.shutdown();
     const [slowRes, goawayAt] = await Promise.all([slow, goaway]);
     assert.equal(slowRes.status, 200);

@@ -123,6 +123,7 @@ for (const runtime of selectedRuntimes()) {
       f.signal("SIGINT");
       f.signal("SIGINT"); // npm and the terminal both pass on one Ctrl+C
       await f.waitFor((l) => l.event === "drain.start", 3_000, "the drain to start");
+      // Time itself is the subject here: a signal after the 250 ms repeat window is a second one.
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.equal(f.child.exitCode, null, "a repeated signal does not force");
       const sent = f.signal("SIGTERM");

@@ -72,14 +72,17 @@ for (const runtime of selectedRuntimes()) {
 
     it("misbehaving clients never hold the process past the deadline; good ones are served", async () => {
       const f = track(await Fixture.start(runtime, SERVER, { timeout: 2_000 }));
-      const silent = net.connect({ port: f.port, host: "127.0.0.1" });
-      const half = net.connect({ port: f.port, host: "127.0.0.1" }, () => half.write("GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
-      const slowReader = net.connect({ port: f.port, host: "127.0.0.1" }, () => {
-        slowReader.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        slowReader.pause(); // reads nothing: the 8 MiB response backs up
-      });
+      const connect = () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect({ port: f.port, host: "127.0.0.1" }, () => resolve(socket));
+          socket.once("error", reject);
+        });
+      const [silent, half, slowReader] = await Promise.all([connect(), connect(), connect()]);
       for (const s of [silent, half, slowReader]) s.on("error", () => {});
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      half.write("GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n"); // never finishes its headers
+      slowReader.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      slowReader.pause(); // reads nothing: the 8 MiB response backs up
+      await f.waitFor((l) => l.fixture === "app.request" && l.path === "/big", 5_000, "the slow reader's request");
       const good = request(f.port, "GET", "/slow?ms=400");
       await f.waitFor((l) => l.fixture === "slow.start", 5_000, "the good request");
       const sent = f.signal("SIGTERM");
