@@ -1,0 +1,118 @@
+/**
+ * Real-socket checks of one adapter, in process, on whichever runtime runs this file (Node via tsx,
+ * Bun, Deno): the native second argument stays c.env (Hono's getConnInfo works), the executionCtx
+ * is real, shutdown() closes idle keep-alive connections and finishes in-flight requests, and a
+ * port in use rejects `ready`. Prints one line per check and "N passed, N failed"; exits 1 on a failure.
+ */
+import assert from "node:assert/strict";
+import net from "node:net";
+import { Hono } from "hono";
+import type { GetConnInfo } from "hono/conninfo";
+import { createLifecycle, runtimeName, serveGracefully } from "../../examples/runtime.ts";
+
+const getConnInfo: GetConnInfo = runtimeName === "bun"
+  ? (await import("hono/bun")).getConnInfo
+  : runtimeName === "deno"
+  ? (await import("hono/deno")).getConnInfo
+  : (await import("@hono/node-server/conninfo")).getConnInfo;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const app = new Hono();
+app.get("/info", (c) => c.json({ address: getConnInfo(c).remote.address, waitUntil: typeof c.executionCtx.waitUntil }));
+app.get("/slow", async (c) => {
+  await sleep(300);
+  return c.text("slow");
+});
+
+function serve(options: Record<string, unknown> = {}) {
+  return serveGracefully(app, { port: 0, hostname: "127.0.0.1", signals: false, logger: false, lifecycle: createLifecycle(), ...options });
+}
+
+/** A raw keep-alive connection: send a request, read until `until` matches, watch for the close. */
+function connection(port: number) {
+  const socket = net.connect({ port, host: "127.0.0.1" });
+  let data = "";
+  let closed = false;
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => (data += chunk));
+  socket.on("close", () => (closed = true));
+  socket.on("error", () => {});
+  const waitFor = async (check: () => boolean, what: string, ms = 3_000) => {
+    const deadline = performance.now() + ms;
+    while (!check()) {
+      if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}; got: ${JSON.stringify(data)}`);
+      await sleep(5);
+    }
+  };
+  return {
+    send: (target: string) => socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`),
+    response: async (body: string) => {
+      await waitFor(() => data.includes(body), `"${body}"`);
+      return data;
+    },
+    closed: () => waitFor(() => closed, "the server to close the connection"),
+    destroy: () => socket.destroy(),
+  };
+}
+
+const checks: [string, () => Promise<void>][] = [
+  ["keeps the runtime's own second argument as c.env (getConnInfo) and a real executionCtx", async () => {
+    const server = serve();
+    const { port } = await server.ready;
+    const res = await fetch(`http://127.0.0.1:${port}/info`);
+    assert.deepEqual(await res.json(), { address: "127.0.0.1", waitUntil: "function" });
+    await server.shutdown();
+  }],
+  ["shutdown() closes an idle keep-alive connection and resolves promptly", async () => {
+    const server = serve();
+    const { port } = await server.ready;
+    const idle = connection(port);
+    idle.send("/info");
+    await idle.response("waitUntil");
+    const began = performance.now();
+    const report = await server.shutdown();
+    assert.equal(report.exitCode, 0);
+    assert.ok(performance.now() - began < 1_000, "not held by the idle client");
+    await idle.closed();
+  }],
+  ["shutdown() finishes an in-flight request with Connection: close", async () => {
+    const server = serve();
+    const { port } = await server.ready;
+    const busy = connection(port);
+    busy.send("/slow");
+    await sleep(50);
+    const report = server.shutdown();
+    const raw = await busy.response("slow");
+    assert.match(raw, /^HTTP\/1\.1 200/);
+    assert.match(raw, /connection: close/i);
+    assert.equal((await report).requests.inFlightAtStart, 1);
+    await busy.closed();
+  }],
+  ["rejects ready with a ListenError when the port is in use", async () => {
+    const first = serve();
+    const { port } = await first.ready;
+    const second = serve({ port });
+    await assert.rejects(second.ready, (error: Error & { code?: string }) => {
+      assert.equal(error.name, "ListenError");
+      assert.equal(error.code, "EADDRINUSE");
+      assert.match(error.message, new RegExp(`port ${port} is already in use`));
+      return true;
+    });
+    await first.shutdown();
+  }],
+];
+
+let passed = 0;
+let failed = 0;
+for (const [name, check] of checks) {
+  try {
+    await check();
+    passed++;
+    console.log(`ok - ${runtimeName}: ${name}`);
+  } catch (error) {
+    failed++;
+    console.log(`not ok - ${runtimeName}: ${name}\n  ${(error as Error).stack ?? error}`);
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+if (failed > 0) (globalThis as { process?: { exitCode?: number } }).process!.exitCode = 1;
