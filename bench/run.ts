@@ -44,6 +44,9 @@ const num = (name: string, fallback: number) => {
 };
 const SMOKE = flag("--smoke");
 const ROUNDS = num("--rounds", SMOKE ? 1 : 5);
+// Servers on CPU 1, the load generator on CPU 0 (taskset, taskset execs so pids stay the servers'):
+// on 2 cores this keeps the two from trading places, which steadies the ratios. --no-pin turns it off.
+const PIN = !flag("--no-pin") && which("taskset") !== undefined && os.cpus().length >= 2;
 const DURATION = num("--duration", SMOKE ? 1 : 3); // seconds per measurement
 const WARMUP = SMOKE ? 0 : 1; // seconds, per server, before the rounds
 const CONNECTIONS = num("--connections", 32);
@@ -164,7 +167,7 @@ if (!existsSync(path.join(ROOT, "dist", "node.js"))) {
 
 async function startServer(rt: Runtime, mode: Mode, shutdown: Shutdown = "close", ms = 20_000): Promise<Server> {
   const spawnedAt = now();
-  const child = spawn(rt.command, rt.args, {
+  const child = spawn(PIN ? "taskset" : rt.command, PIN ? ["-c", "1", rt.command, ...rt.args] : rt.args, {
     cwd: ROOT,
     // Node's graceful side imports the built dist/node.js, as npm users do; tsx then compiles only
     // bench/server.ts, on both sides alike.
@@ -241,7 +244,7 @@ function runLoad(port: number, seconds: number): Promise<LoadResult> {
     ? ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, url]
     : ["-j", "-c", String(CONNECTIONS), "-d", String(seconds), url];
   return new Promise((resolve, reject) => {
-    const child = spawn(LOAD.path, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(PIN ? "taskset" : LOAD.path, PIN ? ["-c", "0", LOAD.path, ...args] : args, { stdio: ["ignore", "pipe", "pipe"] });
     started.add(child);
     let out = "";
     let err = "";
@@ -635,6 +638,7 @@ The shutdown baseline is measured two ways:
 ## How it is measured
 
 - **Throughput**: ${report.loadGenerator}, \`wrk -t1 -c${s.connections} -d${s.durationS}s http://127.0.0.1:<port>/\`
+  (servers pinned to CPU 1 and wrk to CPU 0 with taskset, unless \`--no-pin\` or no taskset)
   (one load thread: the machine has ${m.nproc} cores, one for the server and one for the load). Both
   servers run side by side and are loaded in turn, ABBA order (A B, B A, A B, ...), ${s.rounds} rounds
   after a ${s.warmupS} s warm-up of each, so drift on the machine hits both.
