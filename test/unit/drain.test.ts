@@ -276,6 +276,25 @@ describe("drain", () => {
     await report;
   });
 
+  it("StartsNoServerForAnyBadOption", async () => {
+    const clock = new FakeClock();
+    const runtime = new FakeRuntime();
+    const lifecycle = new Lifecycle({ runtime, clock });
+    const serve = createServeGracefully<object>(runtime, lifecycle, []);
+    const bad: Record<string, unknown>[] = [
+      { port: -1 }, { port: "80" }, { hostname: "" }, { timeout: -1 }, { drainDelay: Number.NaN },
+      { signals: ["SIGKILL"] }, { health: "/x" }, { onListen: 1 }, { exit: "yes" }, { logger: 3 },
+      { lifecycle: {} }, { fatalErrors: 0 }, { name: "" }, { nope: true },
+    ];
+    for (const options of bad) {
+      assert.throws(() => serve({ fetch: () => new Response() }, options as never), TypeError, JSON.stringify(options));
+    }
+    assert.throws(() => serve({} as never), /"app" must be a Hono app/);
+    await clock.advance(100);
+    assert.deepEqual(runtime.calls, [], "nothing listened");
+    assert.equal(runtime.listenerCount(), 0, "no signal listener installed");
+  });
+
   it("AnswersHandlerErrorsWith500", async () => {
     const clock = new FakeClock();
     const runtime = new FakeRuntime();
