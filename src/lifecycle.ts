@@ -74,6 +74,9 @@ export class Lifecycle {
   #controller = new AbortController();
   #settings: { timeout: number; drainDelay: number; signals: Set<ShutdownSignal>; exit: boolean; fatalErrors: boolean; log: Log } | undefined;
   #unsubscribe: (() => void)[] = [];
+  #subscribedSignals = new Set<ShutdownSignal>();
+  #fatalSubscribed = false;
+  #originChecked = false;
   #startSequence: Promise<void> = Promise.resolve();
   #shutdownStarted: { signal?: string; at: number } | undefined;
   #forcedBy: ShutdownReport["forcedBy"];
@@ -454,10 +457,9 @@ export class Lifecycle {
 
   #listenToProcess(): void {
     const settings = this.#settings!;
-    const subscribed = new Set(this.#subscribedSignals);
     for (const signal of settings.signals) {
-      if (subscribed.has(signal)) continue;
-      this.#subscribedSignals.push(signal);
+      if (this.#subscribedSignals.has(signal)) continue;
+      this.#subscribedSignals.add(signal);
       this.#unsubscribe.push(this.#runtime.onSignal(signal, () => this.#onSignal(signal)));
     }
     if (settings.signals.size > 0 && !this.#originChecked) {
@@ -476,13 +478,9 @@ export class Lifecycle {
       }));
     }
   }
-  #subscribedSignals: ShutdownSignal[] = [];
-  #fatalSubscribed = false;
-  #originChecked = false;
-
   #stopListeningToProcess(): void {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
-    this.#subscribedSignals = [];
+    this.#subscribedSignals.clear();
     this.#fatalSubscribed = false;
   }
 

@@ -1,16 +1,12 @@
 /** The drain algorithm on a fake runtime and an injected clock: order, deadlines, signals, exit. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Lifecycle, QUIET_MS } from "../../src/lifecycle.ts";
-import { createServeGracefully } from "../../src/serve.ts";
+import { QUIET_MS } from "../../src/lifecycle.ts";
 import type { FetchApp, LogRecord } from "../../src/types.ts";
-import { FakeClock, FakeRuntime, settle } from "./fakes.ts";
+import { fakeWorld, settle } from "./fakes.ts";
 
 function setup(options: Record<string, unknown> = {}) {
-  const clock = new FakeClock();
-  const runtime = new FakeRuntime();
-  const lifecycle = new Lifecycle({ runtime, clock });
-  const serve = createServeGracefully<object>(runtime, lifecycle, []);
+  const { clock, runtime, lifecycle, serve } = fakeWorld();
   const logs: LogRecord[] = [];
   let release: (() => void) | undefined;
   const app: FetchApp = {
@@ -64,11 +60,8 @@ describe("drain", () => {
   });
 
   it("LeavesIdleConnectionsToTheExitWhenTheProcessEnds", async () => {
-    const clock = new FakeClock();
-    const runtime = new FakeRuntime();
-    runtime.tellsResponsesDone = true;
-    const lifecycle = new Lifecycle({ runtime, clock });
-    const server = createServeGracefully<object>(runtime, lifecycle, [])({ fetch: () => new Response() }, { logger: false });
+    const { clock, runtime, serve } = fakeWorld((r) => (r.tellsResponsesDone = true));
+    const server = serve({ fetch: () => new Response() }, { logger: false });
     await server.ready;
     runtime.signal("SIGTERM");
     await clock.advance(QUIET_MS);
@@ -76,7 +69,7 @@ describe("drain", () => {
     await settle();
     assert.deepEqual(runtime.calls, ["listen:3000", "close", "responsesDone", "exit:0"]);
     // A shutdown() call does not end the process, so it closes idle connections itself.
-    const again = createServeGracefully<object>(runtime, lifecycle, [])({ fetch: () => new Response() }, { logger: false });
+    const again = serve({ fetch: () => new Response() }, { logger: false });
     await again.ready;
     runtime.calls = [];
     const report = again.shutdown();
@@ -225,10 +218,7 @@ describe("drain", () => {
   });
 
   it("RemovesEveryListenerAndTimerAfterRepeatedCycles", async () => {
-    const clock = new FakeClock();
-    const runtime = new FakeRuntime();
-    const lifecycle = new Lifecycle({ runtime, clock });
-    const serve = createServeGracefully<object>(runtime, lifecycle, []);
+    const { clock, runtime, serve } = fakeWorld();
     for (let i = 0; i < 100; i++) {
       const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: false });
       await server.ready;
@@ -241,12 +231,9 @@ describe("drain", () => {
   });
 
   it("RejectsReadyWithTheListenErrorAndExitsOneWhenSignalManaged", async () => {
-    const clock = new FakeClock();
-    const runtime = new FakeRuntime();
-    runtime.listenError = Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE" });
-    const lifecycle = new Lifecycle({ runtime, clock });
+    const { clock, runtime, serve } = fakeWorld((r) => (r.listenError = Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE" })));
     const logs: LogRecord[] = [];
-    const server = createServeGracefully<object>(runtime, lifecycle, [])({ fetch: () => new Response() }, { port: 8080, logger: (r: LogRecord) => logs.push(r) });
+    const server = serve({ fetch: () => new Response() }, { port: 8080, logger: (r: LogRecord) => logs.push(r) });
     await assert.rejects(server.ready, { name: "ListenError", message: "cannot listen on 0.0.0.0:8080: port 8080 is already in use (EADDRINUSE)" });
     const report = await server.finished;
     await clock.advance(0);
@@ -277,10 +264,7 @@ describe("drain", () => {
   });
 
   it("StartsNoServerForAnyBadOption", async () => {
-    const clock = new FakeClock();
-    const runtime = new FakeRuntime();
-    const lifecycle = new Lifecycle({ runtime, clock });
-    const serve = createServeGracefully<object>(runtime, lifecycle, []);
+    const { clock, runtime, serve } = fakeWorld();
     const bad: Record<string, unknown>[] = [
       { port: -1 }, { port: "80" }, { hostname: "" }, { timeout: -1 }, { drainDelay: Number.NaN },
       { signals: ["SIGKILL"] }, { health: "/x" }, { onListen: 1 }, { exit: "yes" }, { logger: 3 },
@@ -296,10 +280,8 @@ describe("drain", () => {
   });
 
   it("AnswersHandlerErrorsWith500", async () => {
-    const clock = new FakeClock();
-    const runtime = new FakeRuntime();
-    const lifecycle = new Lifecycle({ runtime, clock });
-    const server = createServeGracefully<object>(runtime, lifecycle, [])({
+    const { clock, runtime, serve } = fakeWorld();
+    const server = serve({
       fetch: () => {
         throw new Error("bad");
       },

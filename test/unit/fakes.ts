@@ -3,6 +3,8 @@
  * no signal is sent, and every call the core makes is recorded in order.
  */
 import type { Clock } from "../../src/clock.ts";
+import { Lifecycle } from "../../src/lifecycle.ts";
+import { createServeGracefully } from "../../src/serve.ts";
 import type { ListenInfo, ListeningServer, RuntimeAdapter, RuntimeHandler, ShutdownSignal } from "../../src/types.ts";
 
 /** Flush pending promise callbacks (several rounds, for chains). */
@@ -144,4 +146,14 @@ export class FakeRuntime implements RuntimeAdapter {
     for (const set of this.signalListeners.values()) n += set.size;
     return n;
   }
+}
+
+/** A fake clock and runtime, a lifecycle on them, and serveGracefully bound to both. */
+export function fakeWorld(configure: (runtime: FakeRuntime) => void = () => {}) {
+  const clock = new FakeClock();
+  const runtime = new FakeRuntime();
+  configure(runtime);
+  const lifecycle = new Lifecycle({ runtime, clock });
+  const serve = createServeGracefully<object>(runtime, lifecycle, []);
+  return { clock, runtime, lifecycle, serve };
 }

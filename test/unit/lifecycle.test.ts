@@ -1,16 +1,12 @@
 /** fx-style lifecycle rules on the injected clock: order, rollback, per-part timeouts, errors. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Lifecycle, QUIET_MS } from "../../src/lifecycle.ts";
+import { QUIET_MS } from "../../src/lifecycle.ts";
 import { LifecycleError } from "../../src/parts.ts";
-import { createServeGracefully } from "../../src/serve.ts";
-import { FakeClock, FakeRuntime, settle } from "./fakes.ts";
+import { fakeWorld, settle } from "./fakes.ts";
 
 function setup() {
-  const clock = new FakeClock();
-  const runtime = new FakeRuntime();
-  const lifecycle = new Lifecycle({ runtime, clock });
-  const serve = createServeGracefully<object>(runtime, lifecycle, []);
+  const { clock, runtime, lifecycle, serve } = fakeWorld();
   const events: string[] = [];
   const part = (name: string, behaviour: { failStart?: boolean; failStop?: boolean; hangStop?: boolean; timeout?: number } = {}) => ({
     name,
