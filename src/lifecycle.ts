@@ -212,7 +212,7 @@ export class Lifecycle {
           part.listening = await part.listen();
           const info: ListenInfo = { port: part.listening.port, hostname: part.listening.hostname };
           // A server named after port 0 takes the port it got.
-          if (part.name === "server:0") part.name = `server:${info.port}`;
+          if (part.renameOnListen) part.name = `server:${info.port}`;
           this.#started.push(part);
           this.log({ level: "info", event: "listening", msg: `${part.name} listening on ${info.hostname}:${info.port}`, name: part.name, runtime: this.#runtime.name, ...info, ...part.startup });
           part.onListen(info);

@@ -31,6 +31,8 @@ export interface HookPart {
 export interface ServerPart {
   kind: "server";
   name: string;
+  /** Named by us after port 0: takes the real port once listening. A name the user gave is kept. */
+  renameOnListen: boolean;
   state: RequestState;
   listen: () => Promise<ListeningServer>;
   listening: ListeningServer | undefined;

@@ -61,6 +61,7 @@ export function createServeGracefully<Extra extends object>(
     const part: ServerPart = {
       kind: "server",
       name: resolved.name ?? `server:${port}`,
+      renameOnListen: resolved.name === undefined && port === 0,
       state,
       listening: undefined,
       listen: async () => {

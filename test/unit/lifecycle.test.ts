@@ -204,3 +204,16 @@ describe("lifecycle", () => {
     }
   });
 });
+
+describe("server names", () => {
+  it("NamesAPort0ServerAfterTheRealPortButKeepsANameTheUserGave", async () => {
+    const { serve, lifecycle, clock } = fakeWorld();
+    const unnamed = serve({ fetch: () => new Response() }, { port: 0, logger: false });
+    const named = serve({ fetch: () => new Response() }, { port: 0, logger: false, name: "server:0" });
+    await Promise.all([unnamed.ready, named.ready]);
+    const finished = lifecycle.shutdown();
+    await clock.advance(QUIET_MS);
+    const report = await finished;
+    assert.deepEqual(report.parts.map((p) => p.name), ["server:40000", "server:0"]);
+  });
+});
