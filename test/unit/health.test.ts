@@ -127,8 +127,9 @@ describe("health", () => {
     await clock.advance(DEFAULT_CHECK_TIMEOUT_MS - 1);
     assert.equal(answered, undefined, "waits for the check up to its timeout");
     await clock.advance(1);
-    assert.equal(answered?.status, 503, `answered at ${DEFAULT_CHECK_TIMEOUT_MS} ms`);
-    assert.match(await answered!.text(), /^\[-\]search failed: timed out after 500 ms$/m);
+    const got = answered as Response | undefined;
+    assert.equal(got?.status, 503, `answered at ${DEFAULT_CHECK_TIMEOUT_MS} ms`);
+    assert.match(await got!.text(), /^\[-\]search failed: timed out after 500 ms$/m);
     await clock.advance(CHECK_CACHE_MS * 3);
     const again = await probe("/readyz?verbose");
     assert.equal(again.status, 503);
