@@ -89,7 +89,7 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
   return (request, env) => {
     if (probe !== undefined) {
       const kind = probe(request.url);
-      if (kind !== undefined) return healthResponse(kind, request.url, request.method, state.draining, options.readiness);
+      if (kind !== undefined) return healthResponse(kind, request.url, request.method, state, options.readiness);
     }
     state.inFlight++;
     let result: Response | Promise<Response>;

@@ -91,23 +91,26 @@ export function healthResponse(
   probe: HealthProbe,
   url: string,
   method: string,
-  draining: boolean,
+  server: { readonly draining: boolean },
   readiness: Readiness | undefined,
 ): Response | Promise<Response> {
   const query = parseQuery(url);
   if (probe === "live") {
-    if (!query.verbose) return textResponse(200, "ok\n", method, draining);
-    return textResponse(200, verboseBody(probe, [line("ping", true)], unmatched(query.exclude, new Set()), true), method, draining);
+    const body = query.verbose ? verboseBody(probe, [line("ping", true)], unmatched(query.exclude, new Set()), true) : "ok\n";
+    return textResponse(200, body, method, server.draining);
   }
-  const pending = draining ? undefined : readiness?.startupPending();
-  if (!query.verbose && (draining || pending !== undefined)) {
-    return textResponse(503, draining ? "draining\n" : "starting\n", method, draining);
+  const pendingAtArrival = server.draining ? undefined : readiness?.startupPending();
+  if (!query.verbose && (server.draining || pendingAtArrival !== undefined)) {
+    return textResponse(503, server.draining ? "draining\n" : "starting\n", method, server.draining);
   }
-  const registered = draining ? [] : readiness?.checks() ?? [];
+  const registered = server.draining ? [] : readiness?.checks() ?? [];
   const toRun = registered.filter((c) => c.started && !query.exclude.has(c.part.name)).map((c) => c.part);
   const answer = (results: CheckResult[]): Response => {
+    // Read again: the drain may have started, or a part finished starting, while the checks ran.
+    const draining = server.draining;
+    const pending = draining ? undefined : readiness?.startupPending();
     const ok = !draining && pending === undefined && results.every((r) => r.ok);
-    if (!query.verbose) return textResponse(ok ? 200 : 503, ok ? "ok\n" : "unready\n", method, draining);
+    if (!query.verbose) return textResponse(ok ? 200 : 503, ok ? "ok\n" : draining ? "draining\n" : pending !== undefined ? "starting\n" : "unready\n", method, draining);
     const byName = new Map(results.map((r) => [r.name, r]));
     const lines = [line("ping", true), line("shutdown", !draining, "draining"), line("started", pending === undefined, pending)];
     for (const { part, started } of registered) {

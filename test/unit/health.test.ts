@@ -196,6 +196,22 @@ describe("health", () => {
     assert.equal((await world.lifecycle.finished).exitCode, 0);
   });
 
+  it("AnswersAProbeWhoseCheckWasRunningWhenTheDrainStartedWith503", async () => {
+    const world = fakeWorld();
+    world.lifecycle.add({ name: "db", check: () => new Promise((resolve) => world.clock.setTimer(() => resolve(undefined), 100)) });
+    const server = world.serve({ fetch: () => new Response() }, { port: 1, logger: false, drainDelay: 1_000 });
+    await server.ready;
+    await settle();
+    const answer = world.runtime.servers[0]!.fetch("/readyz");
+    world.runtime.signal("SIGTERM");
+    await world.clock.advance(100);
+    const response = await answer;
+    assert.equal(response.status, 503, "the drain wins over a passing check");
+    assert.equal(await response.text(), "draining\n");
+    await world.clock.advance(1_000 + QUIET_MS);
+    assert.equal((await world.lifecycle.finished).exitCode, 0);
+  });
+
   it("ListsEveryCheckUnderVerboseInTheKubernetesForm", async () => {
     const { lifecycle, server, probe } = setup();
     lifecycle.add({ name: "db", check: () => {} });
