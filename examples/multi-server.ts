@@ -27,7 +27,14 @@ const pool = {
   },
 };
 
-lifecycle.add({ name: "db", start: () => pool.connect(), stop: () => pool.end(), timeout: 3_000 });
+lifecycle.add({
+  name: "db",
+  start: () => pool.connect(),
+  stop: () => pool.end(),
+  timeout: 3_000,
+  // /readyz?verbose shows "[+]db ok" while this resolves, "[-]db failed: <message>" when it throws.
+  check: () => pool.query("select 1"),
+});
 
 const api = new Hono();
 api.get("/users", async (c) => c.json(await pool.query("select * from users")));

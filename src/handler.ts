@@ -4,6 +4,7 @@
  * connections off this server.
  */
 import { healthMatcher, healthResponse } from "./health.ts";
+import type { Readiness } from "./readiness.ts";
 import type { TaskTracker } from "./tasks.ts";
 import type { ExecutionContext, FetchApp, RuntimeHandler } from "./types.ts";
 
@@ -54,6 +55,8 @@ export function withConnectionClose(response: Response): Response {
 export interface HandlerOptions {
   app: FetchApp;
   health: { ready: string | false; live: string | false };
+  /** The lifecycle's startup gate and checks, read by /readyz only. */
+  readiness?: Readiness;
   state: RequestState;
   tasks: TaskTracker;
   closeConnectionAfter: (response: Response, env: unknown) => Response;
@@ -86,7 +89,7 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
   return (request, env) => {
     if (probe !== undefined) {
       const kind = probe(request.url);
-      if (kind !== undefined) return healthResponse(kind, state.draining, request.method);
+      if (kind !== undefined) return healthResponse(kind, request.url, request.method, state, options.readiness);
     }
     state.inFlight++;
     let result: Response | Promise<Response>;

@@ -17,6 +17,7 @@ import {
   type ServerPart,
 } from "./parts.ts";
 import { signalDeliveryWarning } from "./platform.ts";
+import { Readiness } from "./readiness.ts";
 import { buildReport, type DrainCounts } from "./report.ts";
 import { TaskTracker } from "./tasks.ts";
 import type { ListenInfo, PartReport, RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
@@ -84,11 +85,19 @@ export class Lifecycle {
   #errors: string[] = [];
   #finished!: Promise<ShutdownReport>;
   #resolveFinished!: (report: ShutdownReport) => void;
+  readonly #readiness: Readiness;
 
   constructor(options: LifecycleOptions) {
     this.#runtime = options.runtime;
     this.#clock = options.clock ?? systemClock;
     this.#fatalErrors = options.fatalErrors ?? true;
+    // The startup gate: /readyz is 503 until every part registered in this run has started.
+    this.#readiness = new Readiness(this.#clock, (record) => this.log(record), () => ({
+      running: this.#state === "running",
+      stopping: this.#state === "stopping" || this.#state === "stopped",
+      parts: this.#parts,
+      started: this.#started,
+    }));
     this.#tasks = this.#newTaskTracker();
     this.#newFinished();
   }
@@ -151,6 +160,11 @@ export class Lifecycle {
   shutdown(): Promise<ShutdownReport> {
     this.#begin("shutdown");
     return this.#finished;
+  }
+
+  /** What every server's /readyz reads: the startup gate and the parts' checks. */
+  get readiness(): Readiness {
+    return this.#readiness;
   }
 
   /** The tracker every server's `executionCtx.waitUntil` feeds. */

@@ -8,7 +8,7 @@ import type { ListenInfo, LoggerOption, ShutdownSignal } from "./types.ts";
 
 /** Health endpoint paths; `false` turns one off. */
 export interface HealthOptions {
-  /** @default "/readyz" - 200 while serving, 503 from the moment the drain starts. */
+  /** @default "/readyz" - 200 once every part started and while every part's `check` passes; 503 from the moment the drain starts. */
   ready?: string | false;
   /** @default "/livez" - 200 until the process ends. */
   live?: string | false;

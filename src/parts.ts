@@ -16,9 +16,23 @@ export interface PartOptions {
   stop?: () => unknown;
   /** Milliseconds allowed to start and, separately, to stop. @default 5000 */
   timeout?: number;
+  /**
+   * Readiness: called for /readyz (never on the app's requests), at most once at a time and at most
+   * once per second however many probes ask. Resolves (any value) = healthy; throws or rejects = not,
+   * and /readyz answers 503 with the error's message under `?verbose`. Liveness never runs it.
+   */
+  check?: () => unknown;
+  /** Milliseconds a check may take before it counts as failing. @default 500 */
+  checkTimeout?: number;
 }
 
 export const DEFAULT_PART_TIMEOUT_MS = 5_000;
+/** Below the 1 s `timeoutSeconds` of a Kubernetes probe, so /readyz answers before the probe gives up. */
+export const DEFAULT_CHECK_TIMEOUT_MS = 500;
+/** Timers overflow above this many ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The keys the health feature adds to a part (for a list of accepted keys, when there is one). */
+export const HEALTH_PART_KEYS = ["check", "checkTimeout"] as const;
 
 export interface HookPart {
   kind: "part";
@@ -26,6 +40,8 @@ export interface HookPart {
   start: (() => unknown) | undefined;
   stop: (() => unknown) | undefined;
   timeout: number;
+  check: (() => unknown) | undefined;
+  checkTimeout: number;
 }
 
 export interface ServerPart {
@@ -56,10 +72,10 @@ export class PartTimeoutError extends Error {
 }
 
 export function checkPart(part: unknown): HookPart {
-  if (typeof part !== "object" || part === null) throw new TypeError("lifecycle.add: expected { name, start?, stop?, timeout? }");
+  if (typeof part !== "object" || part === null) throw new TypeError("lifecycle.add: expected { name, start?, stop?, check?, timeout?, checkTimeout? }");
   const p = part as Record<string, unknown>;
   if (typeof p.name !== "string" || p.name === "") throw new TypeError('lifecycle.add: "name" must be a non-empty string');
-  for (const hook of ["start", "stop"] as const) {
+  for (const hook of ["start", "stop", "check"] as const) {
     if (p[hook] !== undefined && typeof p[hook] !== "function") {
       throw new TypeError(`lifecycle.add("${p.name}"): "${hook}" must be a function`);
     }
@@ -67,13 +83,24 @@ export function checkPart(part: unknown): HookPart {
   if (p.timeout !== undefined && (typeof p.timeout !== "number" || !Number.isFinite(p.timeout) || p.timeout <= 0)) {
     throw new TypeError(`lifecycle.add("${p.name}"): "timeout" must be a positive number of ms, got ${String(p.timeout)}`);
   }
+  checkCheckTimeout(p.name, p.check, p.checkTimeout);
   return {
     kind: "part",
     name: p.name,
     start: p.start as HookPart["start"],
     stop: p.stop as HookPart["stop"],
     timeout: (p.timeout as number | undefined) ?? DEFAULT_PART_TIMEOUT_MS,
+    check: p.check as HookPart["check"],
+    checkTimeout: (p.checkTimeout as number | undefined) ?? DEFAULT_CHECK_TIMEOUT_MS,
   };
+}
+
+function checkCheckTimeout(name: string, check: unknown, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw new TypeError(`lifecycle.add("${name}"): "checkTimeout" must be a positive number of ms up to ${MAX_TIMER_MS}, got ${String(value)}`);
+  }
+  if (check === undefined) throw new TypeError(`lifecycle.add("${name}"): "checkTimeout" is set but the part has no "check"`);
 }
 
 /** Calls `fn` and waits for it at most `ms`; rejects with its error or a PartTimeoutError. */

@@ -68,6 +68,7 @@ export function createServeGracefully<Extra extends object>(
         const handler = createHandler({
           app,
           health: resolved.health,
+          readiness: lifecycle.readiness,
           state,
           tasks: lifecycle.tasks,
           closeConnectionAfter,
