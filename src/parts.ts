@@ -3,6 +3,7 @@
  * (`lifecycle.add`), plus the timed call both go through.
  */
 import type { Clock } from "./clock.ts";
+import { durationMs } from "./duration.ts";
 import type { RequestState } from "./handler.ts";
 import type { ListenInfo, ListeningServer } from "./types.ts";
 
@@ -53,24 +54,32 @@ export class PartTimeoutError extends Error {
   override name = "PartTimeoutError";
 }
 
+/** Every key `lifecycle.add` accepts; any other is a TypeError, as in serveGracefully's options. */
+export const PART_KEYS = ["name", "start", "stop", "timeout"] as const;
+
 export function checkPart(part: unknown): HookPart {
-  if (typeof part !== "object" || part === null) throw new TypeError("lifecycle.add: expected { name, start?, stop?, timeout? }");
+  if (typeof part !== "object" || part === null || Array.isArray(part)) {
+    throw new TypeError(`lifecycle.add: expected { ${PART_KEYS.join(", ")} }, got ${part === null ? "null" : Array.isArray(part) ? "an array" : typeof part}`);
+  }
   const p = part as Record<string, unknown>;
   if (typeof p.name !== "string" || p.name === "") throw new TypeError('lifecycle.add: "name" must be a non-empty string');
-  for (const hook of ["start", "stop"] as const) {
-    if (p[hook] !== undefined && typeof p[hook] !== "function") {
-      throw new TypeError(`lifecycle.add("${p.name}"): "${hook}" must be a function`);
+  const owner = `lifecycle.add("${p.name}")`;
+  for (const key of Object.keys(p)) {
+    if (!(PART_KEYS as readonly string[]).includes(key)) {
+      throw new TypeError(`${owner}: unknown option "${key}" (known: ${PART_KEYS.join(", ")})`);
     }
   }
-  if (p.timeout !== undefined && (typeof p.timeout !== "number" || !Number.isFinite(p.timeout) || p.timeout <= 0)) {
-    throw new TypeError(`lifecycle.add("${p.name}"): "timeout" must be a positive number of ms, got ${String(p.timeout)}`);
+  for (const hook of ["start", "stop"] as const) {
+    if (p[hook] !== undefined && typeof p[hook] !== "function") {
+      throw new TypeError(`${owner}: "${hook}" must be a function`);
+    }
   }
   return {
     kind: "part",
     name: p.name,
     start: p.start as HookPart["start"],
     stop: p.stop as HookPart["stop"],
-    timeout: (p.timeout as number | undefined) ?? DEFAULT_PART_TIMEOUT_MS,
+    timeout: durationMs(owner, "timeout", p.timeout, DEFAULT_PART_TIMEOUT_MS, { positive: true }),
   };
 }
 
