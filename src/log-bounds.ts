@@ -18,8 +18,14 @@ export const MAX_RECORD_BYTES = 15_360;
 /** Strings are never cut shorter than this while dropping nested fields would do instead. */
 const MIN_STRING_CHARS = 64;
 
-/** The record (the same object when it already fits) and its JSON, at most `maxBytes` long in UTF-8. */
-export function fitRecord<T extends Record<string, unknown>>(record: T, maxBytes: number = MAX_RECORD_BYTES): { record: T; json: string } {
+/**
+ * The record (the same object when it already fits) and its JSON, at most `maxBytes` long in UTF-8.
+ * Fields dropped to get there are named in `truncated`.
+ */
+export function fitRecord<T extends Record<string, unknown>>(
+  record: T,
+  maxBytes: number = MAX_RECORD_BYTES,
+): { record: T & { truncated?: string }; json: string } {
   const json = JSON.stringify(record);
   if (fitsBytes(json, maxBytes)) return { record, json };
   const fits = (candidate: T) => {
