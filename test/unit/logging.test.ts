@@ -75,6 +75,20 @@ describe("logging", () => {
     assert.equal(runtime.exitCodes.length, 0);
   });
 
+  it("PutsTheStackInHandlerErrorLines", async () => {
+    const got: LogRecord[] = [];
+    const { runtime, serve } = fakeWorld();
+    const server = serve({
+      fetch: () => {
+        throw new Error("bad handler");
+      },
+    }, { logger: (r: LogRecord) => got.push(r), signals: false });
+    await server.ready;
+    assert.equal((await runtime.servers[0]!.fetch("/")).status, 500);
+    const line = got.find((r) => r.event === "handler.error")!;
+    assert.match(String(line.stack), /^Error: bad handler\n\s+at /);
+  });
+
   it("CutsLongStringsSoARecordFitsItsBound", () => {
     const stack = `Error: boom\n${"    at frame (file.ts:1:1)\n".repeat(50_000)}`;
     const { record, json } = fitRecord({ level: "warn", event: "task.failed", msg: "boom", stack, error: "é".repeat(20_000) });
