@@ -10,7 +10,7 @@ const silent: Log = () => {};
  * The same record for every logger: `time` (epoch ms, as pino writes it; a Date would cost Deno
  * 1.6 MiB on first use) first, then the event's fields, cut to a bounded size.
  */
-function stamped(record: LogRecord): { record: LogRecord; json: string } {
+function stamped(record: LogRecord): { record: LogRecord & { time: number }; json: string } {
   return fitRecord({ time: Date.now(), ...record });
 }
 

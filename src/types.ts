@@ -104,7 +104,7 @@ export interface LogRecord {
 /** Where log records go: a function, or a console-like object. */
 export type LoggerOption =
   | false
-  | ((record: LogRecord) => void)
+  | ((record: LogRecord & { time: number }) => void)
   | { info(...args: unknown[]): void; warn(...args: unknown[]): void; error(...args: unknown[]): void };
 
 /** What a shutdown did: the same facts as the last log line. */

@@ -89,6 +89,22 @@ describe("logging", () => {
     assert.match(String(line.stack), /^Error: bad handler\n\s+at /);
   });
 
+  it("MapsToGoogleCloudLoggingWithTheReadmeFunction", () => {
+    const lines: string[] = [];
+    const print = (line: string) => lines.push(line);
+    // The README's mapping, with console.log swapped for `print`.
+    const severity = { info: "INFO", warn: "WARNING", error: "ERROR" } as const;
+    const logger = ({ level, msg, time, ...fields }: LogRecord & { time: number }) =>
+      print(JSON.stringify({ severity: severity[level], message: msg, time: new Date(time).toISOString(), ...fields }));
+    toLog(logger)({ level: "warn", event: "drain.forced", msg: "second signal SIGINT: stopping now", signal: "SIGINT" });
+    const line = JSON.parse(lines[0]!);
+    assert.equal(line.severity, "WARNING");
+    assert.equal(line.message, "second signal SIGINT: stopping now");
+    assert.match(line.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(line.event, "drain.forced");
+    assert.equal(line.level, undefined);
+  });
+
   it("CutsLongStringsSoARecordFitsItsBound", () => {
     const stack = `Error: boom\n${"    at frame (file.ts:1:1)\n".repeat(50_000)}`;
     const { record, json } = fitRecord({ level: "warn", event: "task.failed", msg: "boom", stack, error: "é".repeat(20_000) });
