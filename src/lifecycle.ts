@@ -4,7 +4,7 @@
  * says what happened. The drain algorithm is `#shutdown`, read top to bottom.
  */
 import { type Clock, sleep, systemClock } from "./clock.ts";
-import { errorMessage, type Log, toLog } from "./logger.ts";
+import { errorMessage, errorStack, type Log, toLog } from "./logger.ts";
 import { DEFAULT_TIMEOUT_MS, type ResolvedOptions } from "./options.ts";
 import {
   callWithin,
@@ -18,6 +18,7 @@ import {
 } from "./parts.ts";
 import { signalDeliveryWarning } from "./platform.ts";
 import { Readiness } from "./readiness.ts";
+import { ReportErrors } from "./report-errors.ts";
 import { buildReport, type DrainCounts } from "./report.ts";
 import { TaskTracker } from "./tasks.ts";
 import type { ListenInfo, PartReport, RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
@@ -82,7 +83,7 @@ export class Lifecycle {
   #shutdownStarted: { signal?: string; at: number } | undefined;
   #forcedBy: ShutdownReport["forcedBy"];
   #force: () => void = () => {};
-  #errors: string[] = [];
+  #errors = new ReportErrors();
   #finished!: Promise<ShutdownReport>;
   #resolveFinished!: (report: ShutdownReport) => void;
   readonly #readiness: Readiness;
@@ -228,18 +229,19 @@ export class Lifecycle {
           // A server named after port 0 takes the port it got.
           if (part.renameOnListen) part.name = `server:${info.port}`;
           this.#started.push(part);
-          this.log({ level: "info", event: "listening", msg: `${part.name} listening on ${info.hostname}:${info.port}`, name: part.name, runtime: this.#runtime.name, ...info, ...part.startup });
+          // Our fields never take a name a logger writes itself (pino: hostname, name, pid).
+          this.log({ level: "info", event: "listening", msg: `${part.name} listening on ${info.hostname}:${info.port}`, part: part.name, runtime: this.#runtime.name, address: info.hostname, port: info.port, ...part.startup });
           part.onListen(info);
           part.resolveReady(info);
         } else {
           if (part.start) await callWithin(this.#clock, `start of "${part.name}"`, part.start, part.timeout);
           this.#started.push(part);
-          this.log({ level: "info", event: "part.started", msg: `${part.name} started`, name: part.name });
+          this.log({ level: "info", event: "part.started", msg: `${part.name} started`, part: part.name });
         }
       } catch (error) {
         if (part.kind === "server") part.rejectReady(error);
-        this.#errors.push(`${part.name}: ${errorMessage(error)}`);
-        this.log({ level: "error", event: "start.failed", msg: `${part.name} failed to start: ${errorMessage(error)}`, name: part.name, error: errorMessage(error) });
+        this.#errors.add(`${part.name}: ${errorMessage(error)}`);
+        this.log({ level: "error", event: "start.failed", msg: `${part.name} failed to start: ${errorMessage(error)}`, part: part.name, error: errorMessage(error) });
         this.#begin("start-failed");
         return;
       }
@@ -253,7 +255,7 @@ export class Lifecycle {
     if (this.#state === "idle") {
       // Nothing was ever registered: nothing to drain.
       this.#state = "stopped";
-      this.#resolveFinished(buildReport({ reason, signal, startedAt: this.#clock.wallTime(), durationMs: 0, drainDelayMs: 0, drainMs: 0, counts: emptyCounts(), parts: [], errors: [], forcedBy: undefined }));
+      this.#resolveFinished(buildReport({ reason, signal, startedAt: this.#clock.wallTime(), durationMs: 0, drainDelayMs: 0, drainMs: 0, counts: emptyCounts(), parts: [], errors: [], errorsOmitted: 0, forcedBy: undefined }));
       return;
     }
     this.#state = "stopping";
@@ -283,10 +285,13 @@ export class Lifecycle {
     this.#controller.abort();
     const atStart = this.#snapshot(servers);
     const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
-    this.log({
-      level: "info", event: "drain.start", msg: `drain started (${signal ?? reason})`, reason, signal,
-      requestsInFlight: atStart.inFlight, tasksPending: this.#tasks.pending, drainDelayMs: drainDelay, timeoutMs: settings.timeout,
-    });
+    // A failed start already said so (start.failed): a rollback is not announced as a drain.
+    if (reason !== "start-failed") {
+      this.log({
+        level: "info", event: "drain.start", msg: `drain started (${signal ?? reason})`, reason, signal,
+        requestsInFlight: atStart.inFlight, tasksPending: this.#tasks.pending, drainDelayMs: drainDelay, timeoutMs: settings.timeout,
+      });
+    }
 
     // 2. Drain delay: keep serving while load balancers notice the 503 and stop routing here.
     const tAnnounced = clock.now();
@@ -344,14 +349,19 @@ export class Lifecycle {
     const counts = this.#counts(servers, atStart, cut);
     const report = buildReport({
       reason, signal, startedAt, durationMs: clock.now() - t0, drainDelayMs: t1 - tAnnounced, drainMs: t2 - t1, counts,
-      parts: [...servers.map((s): PartReport => ({ name: s.name, kind: "server", outcome: drained ? "stopped" : "timeout", durationMs: t2 - t0 })), ...parts],
-      errors: this.#errors, forcedBy: this.#forcedBy,
+      parts: [...servers.map((s): PartReport => ({ name: s.name, kind: "server", outcome: drained ? "stopped" : this.#forcedBy === "second-signal" ? "cut" : "timeout", durationMs: t2 - t0 })), ...parts],
+      errors: this.#errors.messages, errorsOmitted: this.#errors.omitted, forcedBy: this.#forcedBy,
     });
-    this.log({ level: report.exitCode === 0 ? "info" : "error", event: "drain.end", msg: `drain ${report.forced ? `forced (${report.forcedBy})` : "complete"} in ${Math.round(report.durationMs)} ms, exit ${report.exitCode}`, ...report });
+    const exits = this.#willExit(settings, reason);
+    // A failed start with nothing to roll back has said all in its start.failed line.
+    if (reason !== "start-failed" || this.#started.length > 0) {
+      const outcome = report.forced ? `forced (${report.forcedBy})` : reason === "start-failed" ? "rolled back" : "complete";
+      this.log({ level: report.exitCode === 0 ? "info" : "error", event: "drain.end", msg: `drain ${outcome} in ${Math.round(report.durationMs)} ms, ${exits ? `exit ${report.exitCode}` : "process left running"}`, ...report });
+    }
     this.#state = "stopped";
     this.#stopListeningToProcess();
     this.#resolveFinished(report);
-    if (this.#willExit(settings, reason)) {
+    if (exits) {
       // A few promise turns first, so code awaiting `finished` runs before the process ends (not a
       // timer: with 1,000 sockets just closed, a timer waits behind their close events).
       for (let turn = 0; turn < 3; turn++) await Promise.resolve();
@@ -409,19 +419,23 @@ export class Lifecycle {
         reports.push({ name: part.name, kind: "part", outcome: "stopped", durationMs: 0 });
         continue;
       }
-      if (this.#forcedBy === "second-signal" || left <= 0) {
+      if (this.#forcedBy === "second-signal") {
+        reports.push({ name: part.name, kind: "part", outcome: "cut", durationMs: 0, error: "not run: a second signal stopped the process at once" });
+        continue;
+      }
+      if (left <= 0) {
         reports.push({ name: part.name, kind: "part", outcome: "timeout", durationMs: 0, error: "no time left before the deadline" });
         continue;
       }
       try {
         await callWithin(this.#clock, `stop of "${part.name}"`, part.stop, Math.min(part.timeout, left));
         reports.push({ name: part.name, kind: "part", outcome: "stopped", durationMs: this.#clock.now() - began });
-        this.log({ level: "info", event: "part.stopped", msg: `${part.name} stopped`, name: part.name });
+        this.log({ level: "info", event: "part.stopped", msg: `${part.name} stopped`, part: part.name });
       } catch (error) {
         const timedOut = error instanceof PartTimeoutError;
-        this.#errors.push(`${part.name}: ${errorMessage(error)}`);
+        this.#errors.add(`${part.name}: ${errorMessage(error)}`);
         reports.push({ name: part.name, kind: "part", outcome: timedOut ? "timeout" : "failed", durationMs: this.#clock.now() - began, error: errorMessage(error) });
-        this.log({ level: "error", event: "part.stop-failed", msg: `${part.name} failed to stop: ${errorMessage(error)}`, name: part.name });
+        this.log({ level: "error", event: "part.stop-failed", msg: `${part.name} failed to stop: ${errorMessage(error)}`, part: part.name, error: errorMessage(error) });
       }
     }
     return reports;
@@ -455,10 +469,12 @@ export class Lifecycle {
     };
   }
 
-  #forceNow(by: NonNullable<ShutdownReport["forcedBy"]>): void {
+  #forceNow(by: NonNullable<ShutdownReport["forcedBy"]>, signal?: ShutdownSignal): void {
     if (this.#forcedBy !== undefined) return;
     this.#forcedBy = by;
-    this.log({ level: "warn", event: "drain.forced", msg: by === "deadline" ? "deadline reached: cutting what is still open" : "second signal: stopping now" });
+    this.log(by === "deadline"
+      ? { level: "warn", event: "drain.forced", msg: "deadline reached: cutting what is still open", forcedBy: by }
+      : { level: "warn", event: "drain.forced", msg: `second signal ${signal}: stopping now`, forcedBy: by, signal });
     this.#force();
   }
 
@@ -466,7 +482,7 @@ export class Lifecycle {
     const first = this.#shutdownStarted;
     if (first === undefined) return this.#begin("signal", signal);
     if (first.signal === signal && this.#clock.now() - first.at < SIGNAL_REPEAT_WINDOW_MS) return;
-    this.#forceNow("second-signal");
+    this.#forceNow("second-signal", signal);
   }
 
   #listenToProcess(): void {
@@ -486,8 +502,8 @@ export class Lifecycle {
     if (this.#fatalErrors && settings.fatalErrors && settings.signals.size > 0 && !this.#fatalSubscribed) {
       this.#fatalSubscribed = true;
       this.#unsubscribe.push(this.#runtime.onFatalError((error, kind) => {
-        this.#errors.push(`${kind}: ${errorMessage(error)}`);
-        this.log({ level: "error", event: kind, msg: `${kind}: ${errorMessage(error)}`, stack: error instanceof Error ? error.stack : undefined });
+        this.#errors.add(`${kind}: ${errorMessage(error)}`);
+        this.log({ level: "error", event: kind, msg: `${kind}: ${errorMessage(error)}`, error: errorMessage(error), stack: errorStack(error) });
         this.#begin("error");
       }));
     }
@@ -500,8 +516,10 @@ export class Lifecycle {
 
   #newTaskTracker(): TaskTracker {
     return new TaskTracker((error) => {
-      this.#errors.push(`waitUntil task: ${errorMessage(error)}`);
-      this.log({ level: "warn", event: "task.failed", msg: `a waitUntil task rejected: ${errorMessage(error)}`, error: errorMessage(error) });
+      // The report counts failures from the start of the drain, as tasks.failed does; earlier ones
+      // are logged here and not kept, so a long-lived process does not accumulate them.
+      if (this.#controller.signal.aborted) this.#errors.add(`waitUntil task: ${errorMessage(error)}`);
+      this.log({ level: "warn", event: "task.failed", msg: `a waitUntil task rejected: ${errorMessage(error)}`, error: errorMessage(error), stack: errorStack(error) });
     });
   }
 
@@ -519,7 +537,7 @@ export class Lifecycle {
     this.#settings = undefined;
     this.#shutdownStarted = undefined;
     this.#forcedBy = undefined;
-    this.#errors = [];
+    this.#errors = new ReportErrors();
     this.#newFinished();
   }
 }

@@ -1,27 +1,46 @@
 /** Structured log lines: one record per event, JSON on the console unless the user routes them. */
+import { fitRecord } from "./log-bounds.ts";
 import type { LogRecord, LoggerOption } from "./types.ts";
 
 export type Log = (record: LogRecord) => void;
 
 const silent: Log = () => {};
 
+/**
+ * The same record for every logger: `time` (epoch ms, as pino writes it; a Date would cost Deno
+ * 1.6 MiB on first use) first, then the event's fields, cut to a bounded size.
+ */
+function stamped(record: LogRecord): { record: LogRecord & { time: number }; json: string } {
+  return fitRecord({ time: Date.now(), ...record });
+}
+
 function jsonLine(record: LogRecord): void {
-  // Epoch milliseconds, as pino writes them; a Date would cost Deno 1.6 MiB on first use.
-  const line = JSON.stringify({ time: Date.now(), ...record });
-  if (record.level === "error") console.error(line);
-  else console.log(line);
+  const { json } = stamped(record);
+  if (record.level === "error") console.error(json);
+  else console.log(json);
 }
 
 /** Turns the `logger` option into one function. */
 export function toLog(option: LoggerOption | undefined): Log {
   if (option === undefined) return jsonLine;
   if (option === false) return silent;
-  if (typeof option === "function") return option;
-  return (record) => option[record.level](record);
+  if (typeof option === "function") return (record) => option(stamped(record).record);
+  // pino's (and bunyan's) call: `logger.info(fields, message)`. The logger writes its own level,
+  // time and message (and pid, hostname, name), so the fields leave those out and no key appears
+  // twice in its line. `console` prints the fields object, then the message.
+  return (record) => {
+    const { level, time: _time, msg, ...fields } = stamped(record).record;
+    option[level](fields, msg);
+  };
 }
 
 /** The message of anything thrown, on one line. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
+}
+
+/** The stack of an Error, when it has one (the log line cuts it to fit). */
+export function errorStack(error: unknown): string | undefined {
+  return error instanceof Error && typeof error.stack === "string" ? error.stack : undefined;
 }

@@ -2,6 +2,7 @@
  * The options of serveGracefully, their defaults, and the checks that turn bad input into a clear
  * TypeError before anything listens.
  */
+import { durationMs } from "./duration.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import { DEFAULT_TIMEOUT_MS, detectPlatform, type Platform } from "./platform.ts";
 import type { ListenInfo, LoggerOption, ShutdownSignal } from "./types.ts";
@@ -83,14 +84,6 @@ const CORE_KEYS: readonly string[] = [
 function fail(option: string, accepts: string, got: unknown): never {
   const shown = typeof got === "string" ? JSON.stringify(got) : typeof got === "function" ? "a function" : String(got);
   throw new TypeError(`serveGracefully: "${option}" must be ${accepts}, got ${shown}`);
-}
-
-function milliseconds(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    fail(option, "a non-negative number of ms", value);
-  }
-  return value;
 }
 
 function port(value: unknown, env: (name: string) => string | undefined): number {
@@ -179,8 +172,8 @@ export function resolveOptions(
   const platform = detectPlatform(env);
   const source = (given: unknown, platformValue: number, base: number) =>
     given !== undefined ? "option" as const : platformValue !== base ? "platform" as const : "default" as const;
-  const timeout = milliseconds("timeout", o.timeout, platform.timeout);
-  let drainDelay = milliseconds("drainDelay", o.drainDelay, platform.drainDelay);
+  const timeout = durationMs("serveGracefully", "timeout", o.timeout, platform.timeout);
+  let drainDelay = durationMs("serveGracefully", "drainDelay", o.drainDelay, platform.drainDelay);
   // A platform's delay gives way to a short explicit timeout rather than failing the start.
   if (o.drainDelay === undefined && drainDelay >= timeout) drainDelay = Math.floor(timeout / 2);
   if (drainDelay > 0 && drainDelay >= timeout) {

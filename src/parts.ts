@@ -3,6 +3,7 @@
  * (`lifecycle.add`), plus the timed call both go through.
  */
 import type { Clock } from "./clock.ts";
+import { durationMs } from "./duration.ts";
 import type { RequestState } from "./handler.ts";
 import type { ListenInfo, ListeningServer } from "./types.ts";
 
@@ -29,10 +30,6 @@ export interface PartOptions {
 export const DEFAULT_PART_TIMEOUT_MS = 5_000;
 /** Below the 1 s `timeoutSeconds` of a Kubernetes probe, so /readyz answers before the probe gives up. */
 export const DEFAULT_CHECK_TIMEOUT_MS = 500;
-/** Timers overflow above this many ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-/** The keys the health feature adds to a part (for a list of accepted keys, when there is one). */
-export const HEALTH_PART_KEYS = ["check", "checkTimeout"] as const;
 
 export interface HookPart {
   kind: "part";
@@ -71,36 +68,36 @@ export class PartTimeoutError extends Error {
   override name = "PartTimeoutError";
 }
 
+/** Every key `lifecycle.add` accepts; any other is a TypeError, as in serveGracefully's options. */
+export const PART_KEYS = ["name", "start", "stop", "timeout", "check", "checkTimeout"] as const;
+
 export function checkPart(part: unknown): HookPart {
-  if (typeof part !== "object" || part === null) throw new TypeError("lifecycle.add: expected { name, start?, stop?, check?, timeout?, checkTimeout? }");
+  if (typeof part !== "object" || part === null || Array.isArray(part)) {
+    throw new TypeError(`lifecycle.add: expected { ${PART_KEYS.join(", ")} }, got ${part === null ? "null" : Array.isArray(part) ? "an array" : typeof part}`);
+  }
   const p = part as Record<string, unknown>;
   if (typeof p.name !== "string" || p.name === "") throw new TypeError('lifecycle.add: "name" must be a non-empty string');
-  for (const hook of ["start", "stop", "check"] as const) {
-    if (p[hook] !== undefined && typeof p[hook] !== "function") {
-      throw new TypeError(`lifecycle.add("${p.name}"): "${hook}" must be a function`);
+  const owner = `lifecycle.add("${p.name}")`;
+  for (const key of Object.keys(p)) {
+    if (!(PART_KEYS as readonly string[]).includes(key)) {
+      throw new TypeError(`${owner}: unknown option "${key}" (known: ${PART_KEYS.join(", ")})`);
     }
   }
-  if (p.timeout !== undefined && (typeof p.timeout !== "number" || !Number.isFinite(p.timeout) || p.timeout <= 0)) {
-    throw new TypeError(`lifecycle.add("${p.name}"): "timeout" must be a positive number of ms, got ${String(p.timeout)}`);
+  for (const hook of ["start", "stop", "check"] as const) {
+    if (p[hook] !== undefined && typeof p[hook] !== "function") {
+      throw new TypeError(`${owner}: "${hook}" must be a function`);
+    }
   }
-  checkCheckTimeout(p.name, p.check, p.checkTimeout);
+  if (p.checkTimeout !== undefined && p.check === undefined) throw new TypeError(`${owner}: "checkTimeout" is set but the part has no "check"`);
   return {
     kind: "part",
     name: p.name,
     start: p.start as HookPart["start"],
     stop: p.stop as HookPart["stop"],
-    timeout: (p.timeout as number | undefined) ?? DEFAULT_PART_TIMEOUT_MS,
+    timeout: durationMs(owner, "timeout", p.timeout, DEFAULT_PART_TIMEOUT_MS, { positive: true }),
     check: p.check as HookPart["check"],
-    checkTimeout: (p.checkTimeout as number | undefined) ?? DEFAULT_CHECK_TIMEOUT_MS,
+    checkTimeout: durationMs(owner, "checkTimeout", p.checkTimeout, DEFAULT_CHECK_TIMEOUT_MS, { positive: true }),
   };
-}
-
-function checkCheckTimeout(name: string, check: unknown, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
-    throw new TypeError(`lifecycle.add("${name}"): "checkTimeout" must be a positive number of ms up to ${MAX_TIMER_MS}, got ${String(value)}`);
-  }
-  if (check === undefined) throw new TypeError(`lifecycle.add("${name}"): "checkTimeout" is set but the part has no "check"`);
 }
 
 /** Calls `fn` and waits for it at most `ms`; rejects with its error or a PartTimeoutError. */

@@ -1,4 +1,6 @@
 /** The shutdown report: what the last log line says, as an object. */
+import { clip } from "./log-bounds.ts";
+import { MAX_ERROR_CHARS } from "./report-errors.ts";
 import type { PartReport, ShutdownReport } from "./types.ts";
 
 export interface DrainCounts {
@@ -21,7 +23,8 @@ export interface ReportFacts {
   drainMs: number;
   counts: DrainCounts;
   parts: PartReport[];
-  errors: string[];
+  errors: readonly string[];
+  errorsOmitted: number;
   forcedBy: ShutdownReport["forcedBy"];
 }
 
@@ -30,7 +33,7 @@ const ms = (value: number): number => Math.round(value * 10) / 10;
 export function buildReport(facts: ReportFacts): ShutdownReport {
   const { counts } = facts;
   const forced = facts.forcedBy !== undefined;
-  const failedParts = facts.parts.some((p) => p.outcome === "failed" || p.outcome === "timeout");
+  const failedParts = facts.parts.some((p) => p.outcome === "failed" || p.outcome === "timeout" || p.outcome === "cut");
   const failed = forced || failedParts || facts.reason === "error" || facts.reason === "start-failed";
   const report: ShutdownReport = {
     reason: facts.reason,
@@ -46,9 +49,14 @@ export function buildReport(facts: ReportFacts): ShutdownReport {
       cut: counts.tasksCut,
     },
     connectionsCut: counts.connectionsCut,
-    parts: facts.parts.map((part) => ({ ...part, durationMs: ms(part.durationMs) })),
+    parts: facts.parts.map((part) => ({
+      ...part,
+      durationMs: ms(part.durationMs),
+      ...(part.error !== undefined && { error: clip(part.error, MAX_ERROR_CHARS) }),
+    })),
     forced,
     errors: [...facts.errors],
+    errorsOmitted: facts.errorsOmitted,
     exitCode: failed ? 1 : 0,
   };
   if (facts.signal !== undefined) report.signal = facts.signal;

@@ -5,7 +5,7 @@
 import { createHandler, RequestState, withConnectionClose } from "./handler.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { ListenError } from "./listen-error.ts";
-import { errorMessage } from "./logger.ts";
+import { errorMessage, errorStack } from "./logger.ts";
 import { resolveOptions, type ServeOptions } from "./options.ts";
 import type { ServerPart } from "./parts.ts";
 import type { FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "./types.ts";
@@ -73,7 +73,7 @@ export function createServeGracefully<Extra extends object>(
           tasks: lifecycle.tasks,
           closeConnectionAfter,
           onHandlerError: (error) =>
-            lifecycle.log({ level: "error", event: "handler.error", msg: `handler threw: ${errorMessage(error)}`, error: errorMessage(error) }),
+            lifecycle.log({ level: "error", event: "handler.error", msg: `handler threw: ${errorMessage(error)}`, error: errorMessage(error), stack: errorStack(error) }),
         });
         try {
           return await runtime.listen(handler, { hostname, port, server });

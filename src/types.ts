@@ -87,18 +87,24 @@ export interface ProcessOrigin {
 /** The signals a drain can be started by. */
 export type ShutdownSignal = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR2";
 
-/** A structured log record; `event` names what happened. */
+/**
+ * A structured log record; `event` names what happened. A function logger gets every record with
+ * `time` set (the same fields as the default JSON line); a console-like logger gets
+ * `(fields, msg)`, the fields without `level`, `time` and `msg`. At most 15 KiB as JSON.
+ */
 export interface LogRecord {
   level: "info" | "warn" | "error";
   event: string;
   msg: string;
+  /** Milliseconds since the epoch, set when the record is handed to a logger. */
+  time?: number;
   [field: string]: unknown;
 }
 
 /** Where log records go: a function, or a console-like object. */
 export type LoggerOption =
   | false
-  | ((record: LogRecord) => void)
+  | ((record: LogRecord & { time: number }) => void)
   | { info(...args: unknown[]): void; warn(...args: unknown[]): void; error(...args: unknown[]): void };
 
 /** What a shutdown did: the same facts as the last log line. */
@@ -141,8 +147,14 @@ export interface ShutdownReport {
   forced: boolean;
   /** Why it was forced, when it was. */
   forcedBy?: "deadline" | "second-signal";
-  /** Error messages met on the way (failed tasks, failed stops, the fatal error). */
+  /**
+   * Error messages met on the way: the failed start, the fatal error, tasks that failed from the
+   * start of the drain on (earlier ones are only logged), failed stops. The first 10, each cut to
+   * 1,000 characters; every one is also logged as it happens.
+   */
   errors: string[];
+  /** Errors beyond the 10 kept in `errors`: counted, not kept. */
+  errorsOmitted: number;
   /** 0 after a clean drain, 1 after a forced one or an error. */
   exitCode: 0 | 1;
 }
@@ -151,8 +163,12 @@ export interface ShutdownReport {
 export interface PartReport {
   name: string;
   kind: "server" | "part";
-  /** "stopped": clean; "failed": threw; "timeout": exceeded its time; "skipped": never started. */
-  outcome: "stopped" | "failed" | "timeout" | "skipped";
+  /**
+   * "stopped": clean; "failed": threw; "timeout": exceeded its time (or the deadline passed first);
+   * "cut": a second signal stopped it at once (a server's open connections were cut, a part's stop
+   * did not run); "skipped": never started.
+   */
+  outcome: "stopped" | "failed" | "timeout" | "cut" | "skipped";
   durationMs: number;
   error?: string;
 }

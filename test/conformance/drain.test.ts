@@ -131,6 +131,8 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(exit.code, 1);
       assert.ok(exit.at - sent < 1_000, `second signal took ${Math.round(exit.at - sent)} ms`);
       assert.equal(f.report()!.forcedBy, "second-signal");
+      assert.equal(f.log("drain.forced")!.signal, "SIGTERM", "the line names the second signal");
+      assert.equal((f.report()!.parts as { outcome: string }[])[0]!.outcome, "cut", "not a timeout: the signal cut it");
     });
 
     it("exits 1 with one line naming the port when the port is in use", async () => {
@@ -142,6 +144,7 @@ for (const runtime of selectedRuntimes()) {
       const failed = f.lines.find((l) => l.event === "start.failed");
       assert.ok(failed, "a start.failed line");
       assert.match(String(failed.msg), new RegExp(`port ${holder.port} is already in use`));
+      assert.deepEqual(f.lines.filter((l) => l.event !== undefined).map((l) => l.event), ["start.failed"], "that one line only");
       await holder.child.kill("SIGKILL");
     });
 

@@ -44,6 +44,8 @@ export interface Exit {
 
 export class Fixture {
   readonly lines: Line[] = [];
+  /** Every line as written (JSON.parse would hide a key written twice). */
+  readonly texts: string[] = [];
   readonly stderr: string[] = [];
   readonly exited: Promise<Exit>;
   readonly child: ChildProcess;
@@ -66,6 +68,7 @@ export class Fixture {
         while ((newline = buffer.indexOf("\n")) >= 0) {
           const text = buffer.slice(0, newline);
           buffer = buffer.slice(newline + 1);
+          this.texts.push(text);
           let parsed: Record<string, unknown>;
           try {
             parsed = JSON.parse(text);

@@ -26,7 +26,7 @@ for (const runtime of selectedRuntimes()) {
       const f = await startMulti(runtime);
       await f.waitFor((l) => l.fixture === "listening", 15_000, "both servers to listen");
       // The library's own "listening" line is printed the moment a server listens.
-      const starts = f.lines.filter((l) => l.fixture === "part.start" || l.event === "listening").map((l) => l.name);
+      const starts = f.lines.filter((l) => l.fixture === "part.start" || l.event === "listening").map((l) => l.fixture ? l.name : l.part);
       assert.deepEqual(starts, ["db", "api", "queue", "metrics"]);
 
       const apiConn = await Connection.open(portOf(f, "api"));

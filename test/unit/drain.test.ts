@@ -271,7 +271,7 @@ describe("drain", () => {
     const bad: Record<string, unknown>[] = [
       { port: -1 }, { port: "80" }, { hostname: "" }, { timeout: -1 }, { drainDelay: Number.NaN },
       { signals: ["SIGKILL"] }, { health: "/x" }, { onListen: 1 }, { exit: "yes" }, { logger: 3 },
-      { lifecycle: {} }, { fatalErrors: 0 }, { name: "" }, { nope: true },
+      { lifecycle: {} }, { fatalErrors: 0 }, { name: "" }, { nope: true }, { timeout: 2 ** 31 }, { drainDelay: Infinity },
     ];
     for (const options of bad) {
       assert.throws(() => serve({ fetch: () => new Response() }, options as never), TypeError, JSON.stringify(options));

@@ -1,6 +1,7 @@
 /** Every option: its default, and a TypeError that names it for bad input. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { MAX_TIMER_MS } from "../../src/duration.ts";
 import { DEFAULT_TIMEOUT_MS, resolveOptions } from "../../src/options.ts";
 
 const noEnv = () => undefined;
@@ -43,6 +44,11 @@ describe("options", () => {
     ["timeout", Infinity, /"timeout"/],
     ["timeout", "5s", /"timeout"/],
     ["drainDelay", -5, /"drainDelay" must be a non-negative number of ms/],
+    // Above 2^31 - 1 ms every runtime fires the timer after 1 ms: the drain would be cut at once.
+    ["timeout", 2_147_483_648, /"timeout" must be at most 2147483647 ms .*got 2147483648$/],
+    ["timeout", Infinity, /"timeout" must be at most 2147483647 ms .*got Infinity$/],
+    ["drainDelay", 2_147_483_648, /"drainDelay" must be at most 2147483647 ms/],
+    ["drainDelay", Infinity, /"drainDelay" must be at most 2147483647 ms/],
     ["drainDelay", 30_000, /"drainDelay" must be less than "timeout"/],
     ["signals", "SIGTERM", /"signals" must be false or an array of SIGTERM/],
     ["signals", ["SIGKILL"], /"signals"/],
@@ -67,6 +73,12 @@ describe("options", () => {
       });
     });
   }
+
+  it("AcceptsDurationsUpToTheTimerLimit", () => {
+    const o = resolveOptions({ timeout: MAX_TIMER_MS, drainDelay: MAX_TIMER_MS - 1 }, noEnv);
+    assert.equal(o.timeout, 2_147_483_647);
+    assert.equal(o.drainDelay, 2_147_483_646);
+  });
 
   it("RejectsUnknownOptionsSoTyposAreSeen", () => {
     assert.throws(() => resolveOptions({ timout: 5 }, noEnv), /unknown option "timout"/);

@@ -1,0 +1,154 @@
+/** Log records: the same fields for every logger, pino's call for object loggers, bounded lines. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { QUIET_MS } from "../../src/lifecycle.ts";
+import { fitRecord, MAX_LOG_LINE_BYTES, MAX_RECORD_BYTES } from "../../src/log-bounds.ts";
+import { toLog } from "../../src/logger.ts";
+import type { LogRecord } from "../../src/types.ts";
+import { fakeWorld, settle } from "./fakes.ts";
+
+const bytes = (text: string) => Buffer.byteLength(text, "utf8");
+
+/** A logger with pino's call shape that records what it was given. */
+function objectLogger() {
+  const calls: { level: string; fields: Record<string, unknown>; msg: unknown; args: number }[] = [];
+  const method = (level: string) => (...args: unknown[]) =>
+    calls.push({ level, fields: args[0] as Record<string, unknown>, msg: args[1], args: args.length });
+  return { calls, logger: { info: method("info"), warn: method("warn"), error: method("error") } };
+}
+
+describe("logging", () => {
+  it("GivesFunctionLoggersTheSameFieldsAsTheJsonLineTimeIncluded", () => {
+    const got: LogRecord[] = [];
+    const before = Date.now();
+    toLog((record) => got.push(record))({ level: "info", event: "x", msg: "hello", n: 1 });
+    assert.equal(got.length, 1);
+    assert.equal(typeof got[0]!.time, "number");
+    assert.ok(got[0]!.time! >= before && got[0]!.time! <= Date.now() + 1);
+    assert.deepEqual(Object.keys(got[0]!), ["time", "level", "event", "msg", "n"]);
+  });
+
+  it("CallsObjectLoggersLikePinoWithFieldsThenMessage", () => {
+    const { calls, logger } = objectLogger();
+    toLog(logger)({ level: "warn", event: "task.failed", msg: "a task rejected", error: "disk full" });
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.level, "warn");
+    assert.equal(calls[0]!.args, 2);
+    assert.equal(calls[0]!.msg, "a task rejected");
+    assert.deepEqual(calls[0]!.fields, { event: "task.failed", error: "disk full" }, "no level, time or msg in the fields");
+  });
+
+  it("NeverUsesAFieldNameThatPinoOrBunyanWrites", async () => {
+    const { calls, logger } = objectLogger();
+    const { runtime, clock, lifecycle, serve } = fakeWorld();
+    lifecycle.add({ name: "db", start() {}, stop() {} });
+    const server = serve({ fetch: () => new Response() }, { port: 0, hostname: "127.0.0.1", logger });
+    await server.ready;
+    await settle();
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    await server.finished;
+    const events = calls.map((c) => c.fields.event);
+    for (const event of ["part.started", "listening", "drain.start", "part.stopped", "drain.end"]) assert.ok(events.includes(event), event);
+    for (const call of calls) {
+      for (const owned of ["level", "time", "msg", "hostname", "pid", "name", "v"]) {
+        assert.ok(!(owned in call.fields), `${call.fields.event} has "${owned}"`);
+      }
+    }
+    const listening = calls.find((c) => c.fields.event === "listening")!.fields;
+    assert.equal(listening.address, "127.0.0.1");
+    assert.equal(listening.port, 40_000);
+    assert.equal(listening.part, "server:40000");
+    assert.equal(calls.find((c) => c.fields.event === "part.started")!.fields.part, "db");
+  });
+
+  it("PutsTheStackInTaskFailedLines", async () => {
+    const got: LogRecord[] = [];
+    const { runtime, lifecycle, serve } = fakeWorld();
+    const server = serve({ fetch: () => new Response() }, { logger: (r: LogRecord) => got.push(r), signals: false });
+    await server.ready;
+    lifecycle.waitUntil(Promise.reject(new Error("disk full")));
+    await settle();
+    const failed = got.find((r) => r.event === "task.failed")!;
+    assert.equal(failed.error, "disk full");
+    assert.match(String(failed.stack), /^Error: disk full\n\s+at /);
+    assert.equal(runtime.exitCodes.length, 0);
+  });
+
+  it("PutsTheStackInHandlerErrorLines", async () => {
+    const got: LogRecord[] = [];
+    const { runtime, serve } = fakeWorld();
+    const server = serve({
+      fetch: () => {
+        throw new Error("bad handler");
+      },
+    }, { logger: (r: LogRecord) => got.push(r), signals: false });
+    await server.ready;
+    assert.equal((await runtime.servers[0]!.fetch("/")).status, 500);
+    const line = got.find((r) => r.event === "handler.error")!;
+    assert.match(String(line.stack), /^Error: bad handler\n\s+at /);
+  });
+
+  it("MapsToGoogleCloudLoggingWithTheReadmeFunction", () => {
+    const lines: string[] = [];
+    const print = (line: string) => lines.push(line);
+    // The README's mapping, with console.log swapped for `print`.
+    const severity = { info: "INFO", warn: "WARNING", error: "ERROR" } as const;
+    const logger = ({ level, msg, time, ...fields }: LogRecord & { time: number }) =>
+      print(JSON.stringify({ severity: severity[level], message: msg, time: new Date(time).toISOString(), ...fields }));
+    toLog(logger)({ level: "warn", event: "drain.forced", msg: "second signal SIGINT: stopping now", signal: "SIGINT" });
+    const line = JSON.parse(lines[0]!);
+    assert.equal(line.severity, "WARNING");
+    assert.equal(line.message, "second signal SIGINT: stopping now");
+    assert.match(line.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(line.event, "drain.forced");
+    assert.equal(line.level, undefined);
+  });
+
+  it("CutsLongStringsSoARecordFitsItsBound", () => {
+    const stack = `Error: boom\n${"    at frame (file.ts:1:1)\n".repeat(50_000)}`;
+    const { record, json } = fitRecord({ level: "warn", event: "task.failed", msg: "boom", stack, error: "é".repeat(20_000) });
+    assert.ok(bytes(json) <= MAX_RECORD_BYTES, `${bytes(json)} bytes`);
+    assert.ok(bytes(json) > MAX_RECORD_BYTES - 2_000, "uses the room it has");
+    assert.equal(record.event, "task.failed");
+    assert.equal(record.msg, "boom", "short fields stay whole");
+    assert.match(String(record.stack), /^Error: boom\n {4}at frame/);
+    assert.match(String(record.stack), /\.\.\.\[\d+ more chars\]$/);
+    assert.deepEqual(JSON.parse(json), record);
+  });
+
+  it("CountsBytesNotCharacters", () => {
+    // 6,000 emoji: 12,000 UTF-16 units but 24,000 bytes, over the bound.
+    const { json } = fitRecord({ level: "info", event: "x", msg: "😀".repeat(6_000) });
+    assert.ok(bytes(json) <= MAX_RECORD_BYTES, `${bytes(json)} bytes`);
+    assert.doesNotMatch(json, /\\ud/i, "no surrogate pair split");
+  });
+
+  it("LeavesARecordThatFitsAsItIs", () => {
+    const record = { level: "info" as const, event: "x", msg: "short" };
+    assert.equal(fitRecord(record).record, record);
+  });
+
+  it("DropsTheLargestNestedFieldWhenShortStringsAreNotEnough", () => {
+    const parts = Array.from({ length: 5_000 }, (_, i) => ({ name: `part-${i}`, kind: "part", outcome: "stopped", durationMs: 0 }));
+    const { record, json } = fitRecord({ level: "info", event: "drain.end", msg: "drain complete", parts, tasks: { failed: 0 } });
+    assert.ok(bytes(json) <= MAX_RECORD_BYTES);
+    assert.equal(record.parts, undefined);
+    assert.equal(record.truncated, "parts");
+    assert.deepEqual(record.tasks, { failed: 0 }, "small fields kept");
+  });
+
+  it("WritesDefaultJsonLinesWithinSixteenKiB", () => {
+    const lines: string[] = [];
+    const original = console.log;
+    console.log = (line: string) => lines.push(line);
+    try {
+      toLog(undefined)({ level: "info", event: "x", msg: "m".repeat(100_000) });
+    } finally {
+      console.log = original;
+    }
+    assert.equal(lines.length, 1);
+    assert.ok(bytes(lines[0]!) + 1 <= MAX_LOG_LINE_BYTES);
+    assert.equal(JSON.parse(lines[0]!).event, "x");
+  });
+});
