@@ -48,13 +48,13 @@ for (const runtime of selectedRuntimes()) {
     it("answers /readyz 503 while a part registered after the server starts, 200 after", { timeout: 30_000 }, async () => {
       const f = await start(runtime, { SG_LATE_START_MS: "1500" });
       const early = await request(f.port, "GET", "/readyz");
-      assert.ok(!f.lines.some((l) => l.event === "part.started" && l.name === "cache" && l.at < early.at), "the probe came while cache was starting");
+      assert.ok(!f.lines.some((l) => l.event === "part.started" && l.part === "cache" && l.at < early.at), "the probe came while cache was starting");
       assert.deepEqual([early.status, early.body], [503, "starting\n"], "not ready before every part started");
       assert.equal((await request(f.port, "GET", "/livez")).status, 200, "live as soon as the server listens");
       const verbose = await request(f.port, "GET", "/readyz?verbose");
       assert.match(verbose.body, /^\[-\]started failed: waiting for cache$/m);
       assert.match(verbose.body, /^readyz check failed$/m);
-      await f.waitFor((l) => l.event === "part.started" && l.name === "cache", 10_000, "the cache part to start");
+      await f.waitFor((l) => l.event === "part.started" && l.part === "cache", 10_000, "the cache part to start");
       const ready = await request(f.port, "GET", "/readyz");
       assert.deepEqual([ready.status, ready.body], [200, "ok\n"]);
       await drainsToZero(f);
