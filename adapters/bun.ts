@@ -9,7 +9,7 @@ import {
   type ListeningServer,
   type RuntimeAdapter,
   type ServeGracefully,
-} from "../src/index.ts";
+} from "../src/core.ts";
 import { nodeProcess } from "./node-process.ts";
 
 /** The slice of Bun's API this adapter uses (typed here so neither tsc nor JSR needs Bun's types). */
@@ -99,4 +99,4 @@ export const serveGracefully: ServeGracefully<BunServerOptions> = binding.serveG
 /** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
-export * from "../src/public.ts";
+export * from "../src/exports.ts";

@@ -10,7 +10,7 @@ import {
   type RuntimeAdapter,
   type ServeGracefully,
   type ShutdownSignal,
-} from "../src/index.ts";
+} from "../src/core.ts";
 
 /** The slice of the Deno namespace this adapter uses (typed here so tsc needs no Deno types). */
 interface DenoApi {
@@ -112,4 +112,4 @@ export const serveGracefully: ServeGracefully<DenoServerOptions> = binding.serve
 /** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
-export * from "../src/public.ts";
+export * from "../src/exports.ts";

@@ -14,7 +14,7 @@ import {
   type RuntimeAdapter,
   type ServeGracefully,
   withConnectionClose,
-} from "../src/index.ts";
+} from "../src/core.ts";
 import { nodeProcess } from "./node-process.ts";
 
 /** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
@@ -160,4 +160,4 @@ export const serveGracefully: ServeGracefully<NodeServerOptions> = binding.serve
 /** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
-export * from "../src/public.ts";
+export * from "../src/exports.ts";

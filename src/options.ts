@@ -2,7 +2,7 @@
  * The options of serveGracefully, their defaults, and the checks that turn bad input into a clear
  * TypeError before anything listens.
  */
-import type { Lifecycle } from "./lifecycle.ts";
+import type { Lifecycle } from "./lifecycle-types.ts";
 import { DEFAULT_TIMEOUT_MS, detectPlatform, type Platform } from "./platform.ts";
 import type { ListenInfo, LoggerOption, ShutdownSignal } from "./types.ts";
 
