@@ -4,6 +4,6 @@
  */
 export { bindRuntime, type RuntimeBinding } from "./bind.ts";
 export { withConnectionClose } from "./handler.ts";
-export type { Lifecycle } from "./lifecycle-types.ts";
+export type { Lifecycle, LifecycleOptions } from "./lifecycle-types.ts";
 export type { ServeGracefully } from "./serve.ts";
 export type { ListeningServer, RuntimeAdapter, ShutdownSignal } from "./types.ts";

@@ -96,9 +96,10 @@ function assertOneDrain(outcome: Outcome): void {
   assert.equal(slow, "200 second", `the slow request of the second copy\n${output}`);
   assert.equal(code, 0, `exit code\n${output}`);
   assert.equal(events.find((e) => e.event === "ports")?.shared, true, `the copies do not share the lifecycle\n${output}`);
-  assert.deepEqual(ends[0].parts.map((p: { name: string }) => p.name).sort(), ["first", "second"]);
-  assert.equal(ends[0].requests.inFlightAtStart, 1);
-  assert.equal(ends[0].forced, false);
+  const end = ends[0]!;
+  assert.deepEqual(end.parts.map((p: { name: string }) => p.name).sort(), ["first", "second"]);
+  assert.equal(end.requests.inFlightAtStart, 1);
+  assert.equal(end.forced, false);
 }
 
 describe("one lifecycle per process", { concurrency: true, timeout: 60_000 }, () => {
