@@ -116,7 +116,7 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  * @param app - A Hono app, or anything with `fetch(request, env, executionCtx)`.
  * @param options - Every field optional. `port` @default the PORT variable, else 3000 ·
  *   `hostname` @default "0.0.0.0" · `timeout` @default 25000 ms, from the signal to the forced
- *   stop (8000 on Cloud Run, 3000 on Fly.io) · `drainDelay` @default 0 (5000 under Kubernetes) ·
+ *   stop (Cloud Run: 8000, Fly.io: 3000, when detected) · `drainDelay` @default 0 (Kubernetes: 5000) ·
  *   `signals` @default ["SIGTERM", "SIGINT"] · `health` @default { ready: "/readyz", live: "/livez" } ·
  *   `exit` @default true · `logger` @default JSON lines on the console · `fatalErrors` @default true ·
  *   `lifecycle` @default the process-wide one · plus Deno.serve's own options (`cert`, `key`, `reusePort`).

@@ -14,13 +14,14 @@ import { describe, it } from "node:test";
 import { parse as parseToml } from "smol-toml";
 import { parseAllDocuments } from "yaml";
 import { resolveOptions } from "../../src/options.ts";
+import { KILL_MARGIN_MS } from "../../src/platform.ts";
 import { execCommand, instructions } from "./dockerfile.ts";
 import { ROOT } from "./tools.ts";
 
 const DEPLOY = path.join(ROOT, "examples/deploy");
 const read = (file: string) => readFileSync(path.join(DEPLOY, file), "utf8");
 /** Time for the process to exit after the forced stop, and for clock skew. */
-const MARGIN_MS = 2000;
+const MARGIN_MS = KILL_MARGIN_MS;
 
 type Env = Record<string, string>;
 /**
