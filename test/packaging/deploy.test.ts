@@ -155,6 +155,22 @@ describe("Dockerfiles", () => {
     });
   }
 
+  // Each runtime's lock file and the install that refuses to resolve anything the lock lacks.
+  const LOCKED = {
+    node: { lock: "package-lock.json", install: /^npm ci\b/ },
+    bun: { lock: "bun.lock", install: /^bun install\b.*--frozen-lockfile/ },
+    deno: { lock: "deno.lock", install: /^deno install\b.*--frozen/ },
+  } as const;
+  for (const [runtime, { lock, install }] of Object.entries(LOCKED)) {
+    it(`Dockerfile.${runtime}InstallsFromItsLockFile`, () => {
+      const list = instructions(read(`Dockerfile.${runtime}`));
+      const copied = list.filter((i) => i.keyword === "COPY").flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+      assert.ok(copied.includes(lock), `Dockerfile.${runtime} does not copy ${lock}`);
+      const installs = list.filter((i) => i.keyword === "RUN" && /\b(install|ci)\b/.test(i.args));
+      assert.ok(installs.length > 0 && installs.every((i) => install.test(i.args)), `Dockerfile.${runtime} installs without its lock: ${installs.map((i) => i.args).join("; ")}`);
+    });
+  }
+
   it("RejectsShellFormAndNpmStart", () => {
     assert.throws(() => execCommand(instructions("FROM node\nCMD node server.mjs\n")), /shell form/);
     assert.deepEqual(execCommand(instructions('FROM node\nCMD ["npm", \\\n "start"]\n')), ["npm", "start"]);
