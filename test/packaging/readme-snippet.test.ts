@@ -24,7 +24,7 @@ before(() => {
   assert.ok(snippet?.includes("serveGracefully"), "README has no \"The same app on each runtime\" snippet");
   dir = mkdtempSync(path.join(ROOT, ".readme-snippet-"));
   file = path.join(dir, "app.ts");
-  writeFileSync(file, snippet);
+  writeFileSync(file, snippet!);
 });
 
 after(() => {
