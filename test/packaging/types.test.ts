@@ -82,6 +82,11 @@ export const join = lifecycle.addServer;
 export const clocked = createLifecycle({ clock: undefined });
 `;
 
+// Deno's own options through the root import: deno check must pick the Deno types.
+const DENO_OPTIONS = `import { serveGracefully } from "serve-gracefully";
+serveGracefully({ fetch: () => new Response("hi") }, { reusePort: true, cert: "", key: "" });
+`;
+
 const MODES = {
   node16: { module: "node16", moduleResolution: "node16" },
   nodenext: { module: "nodenext", moduleResolution: "nodenext" },
@@ -98,12 +103,21 @@ describe("tsc in a consumer project", { concurrency: true, timeout: 120_000 }, (
     mkdirSync(path.join(project, "node_modules"));
     symlinkSync(ROOT, path.join(project, "node_modules", "serve-gracefully"), "dir");
     symlinkSync(path.join(ROOT, "node_modules", "hono"), path.join(project, "node_modules", "hono"), "dir");
-    writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-    const files = { "root-bun-option.ts": ROOT_BUN_OPTION, "subpath-bun-option.ts": SUBPATH_BUN_OPTION, "control.ts": CONTROL, "lifecycle-as-value.ts": LIFECYCLE_AS_VALUE, "internals.ts": INTERNALS };
+    writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module", dependencies: { hono: "*", "serve-gracefully": "*" } }));
+    const files = { "deno-options.ts": DENO_OPTIONS, "root-bun-option.ts": ROOT_BUN_OPTION, "subpath-bun-option.ts": SUBPATH_BUN_OPTION, "control.ts": CONTROL, "lifecycle-as-value.ts": LIFECYCLE_AS_VALUE, "internals.ts": INTERNALS };
     for (const [file, text] of Object.entries(files)) writeFileSync(path.join(project, file), text);
   });
   after(() => {
     if (project) rmSync(project, { recursive: true, force: true });
+  });
+
+  it("deno check takes the Deno types through the root import", async () => {
+    const deno = requireFile(bin("deno"));
+    const good = await run(deno, ["check", "--no-lock", "--quiet", "deno-options.ts"], { cwd: project, timeoutMs: 60_000 });
+    assert.equal(good.code, 0, `${good.stdout}\n${good.stderr}`);
+    const bad = await run(deno, ["check", "--no-lock", "--quiet", "root-bun-option.ts"], { cwd: project, timeoutMs: 60_000 });
+    assert.notEqual(bad.code, 0, "deno check accepted a Bun-only option");
+    assert.match(bad.stdout + bad.stderr, /TS2353|idleTimeout/);
   });
 
   for (const [mode, options] of Object.entries(MODES)) {
@@ -126,7 +140,10 @@ describe("tsc in a consumer project", { concurrency: true, timeout: 120_000 }, (
       assert.deepEqual(errors["lifecycle-as-value.ts"], ["TS2693"], r.stdout);
       // no property tasks / addServer; no option clock
       assert.deepEqual(errors["internals.ts"], ["TS2339", "TS2339", "TS2353"], r.stdout);
-      assert.deepEqual(Object.keys(errors).sort(), bunTypes ? ["internals.ts", "lifecycle-as-value.ts"] : ["internals.ts", "lifecycle-as-value.ts", "root-bun-option.ts"], r.stdout);
+      // Deno's options are Deno's only: every tsc mode here rejects them.
+      assert.deepEqual(errors["deno-options.ts"], ["TS2353"], r.stdout);
+      const expected = ["deno-options.ts", "internals.ts", "lifecycle-as-value.ts", ...(bunTypes ? [] : ["root-bun-option.ts"])];
+      assert.deepEqual(Object.keys(errors).sort(), expected, r.stdout);
     });
   }
 });
