@@ -21,8 +21,12 @@ export interface ProcessLifecycleEntry {
  * that speaks another lifecycle protocol cannot share it, and two drains would cut each other's
  * requests: that is an Error at import, never a silent split.
  */
-export function processLifecycle(runtime: string, create: () => ServerLifecycle): ServerLifecycle {
-  const global = globalThis as unknown as Record<symbol, ProcessLifecycleEntry | undefined>;
+export function processLifecycle(
+  runtime: string,
+  create: () => ServerLifecycle,
+  registry: object = globalThis,
+): ServerLifecycle {
+  const global = registry as Record<symbol, ProcessLifecycleEntry | undefined>;
   const entry = global[PROCESS_LIFECYCLE_KEY];
   if (entry === undefined) {
     const lifecycle = create();
