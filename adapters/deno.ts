@@ -5,12 +5,13 @@
 import {
   bindRuntime,
   type Lifecycle,
+  type LifecycleOptions,
   type RuntimeBinding,
   type ListeningServer,
   type RuntimeAdapter,
   type ServeGracefully,
   type ShutdownSignal,
-} from "../src/index.ts";
+} from "../src/core.ts";
 
 /** The slice of the Deno namespace this adapter uses (typed here so tsc needs no Deno types). */
 interface DenoApi {
@@ -104,12 +105,34 @@ const runtime: RuntimeAdapter = {
 const binding: RuntimeBinding<DenoServerOptions> = bindRuntime<DenoServerOptions>(runtime, DENO_KEYS);
 
 /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
-export const createLifecycle: RuntimeBinding<DenoServerOptions>["createLifecycle"] = binding.createLifecycle;
-/** The process-wide lifecycle every server joins unless told otherwise. */
+export const createLifecycle: (options?: LifecycleOptions) => Lifecycle = binding.createLifecycle;
+/** The process-wide lifecycle every server joins unless told otherwise (one per process, shared by every copy of this package). */
 export const lifecycle: Lifecycle = binding.lifecycle;
-/** Serve a Hono app (or any fetch handler) on Deno, with graceful shutdown. */
+/**
+ * Serve a Hono app (or any fetch handler) on Deno, with graceful shutdown: on SIGTERM or SIGINT,
+ * `/readyz` answers 503, in-flight requests and `waitUntil` tasks finish, connections close after
+ * their responses, parts stop in reverse order, and the process exits (0 when nothing was cut).
+ *
+ * @param app - A Hono app, or anything with `fetch(request, env, executionCtx)`.
+ * @param options - Every field optional. `port` @default the PORT variable, else 3000 ·
+ *   `hostname` @default "0.0.0.0" · `timeout` @default 25000 ms, from the signal to the forced
+ *   stop (Cloud Run: 8000, Fly.io: 3000, when detected) · `drainDelay` @default 0 (Kubernetes: 5000) ·
+ *   `signals` @default ["SIGTERM", "SIGINT"] · `health` @default { ready: "/readyz", live: "/livez" } ·
+ *   `exit` @default true · `logger` @default JSON lines on the console · `fatalErrors` @default true ·
+ *   `lifecycle` @default the process-wide one · plus Deno.serve's own options (`cert`, `key`, `reusePort`).
+ * @returns `{ ready, shutdown(), finished, signal, lifecycle }`; `ready` rejects with a ListenError.
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * import { serveGracefully } from "serve-gracefully/deno";
+ *
+ * const app = new Hono().get("/", (c) => c.text("hello"));
+ * const server = serveGracefully(app, { port: 3000 });
+ * await server.ready; // listening; a SIGTERM now drains and exits
+ * ```
+ */
 export const serveGracefully: ServeGracefully<DenoServerOptions> = binding.serveGracefully;
 /** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
-export * from "../src/public.ts";
+export * from "../src/exports.ts";

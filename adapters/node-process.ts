@@ -3,7 +3,7 @@
  * adapters (Bun implements node:process; https://bun.sh/docs/runtime/nodejs-apis).
  */
 import process from "node:process";
-import type { RuntimeAdapter } from "../src/index.ts";
+import type { RuntimeAdapter } from "../src/core.ts";
 
 export const nodeProcess: Pick<RuntimeAdapter, "onSignal" | "onFatalError" | "exit" | "env" | "processOrigin"> = {
   async processOrigin() {

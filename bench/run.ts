@@ -666,7 +666,7 @@ the TypeScript sources natively.
 
 \`\`\`sh
 apt-get install -y wrk        # or: npm install --save-dev autocannon@<exact> (used when wrk is missing)
-npm run bench                 # = ${report.command}; about ${Math.round(report.elapsedS / 60) || 1} min
+npm run bench                 # default settings (5 rounds); this page came from: ${report.command}, about ${Math.round(report.elapsedS / 60) || 1} min
 npm run test:bench-smoke      # one short round per runtime, no timing assertions
 \`\`\`
 
@@ -685,8 +685,8 @@ handler read 60 ms that way, 40 ms with the holder).
   \`graceful+{"health":false}\` for options), rotated.
 - \`bench/handler-micro.ts\` (run it with bun, deno run -A, or node --import tsx) times the request
   path (src/handler.ts) against \`app.fetch\` without the network, in ns per request.
-The bench runs Node as the first \`node\` on PATH outside \`node_modules/.bin\` (so the
-\`node22\` devDependency alias does not replace it under \`npm run\`); \`BENCH_NODE=/path/to/node\` picks another.
+The bench runs Node as the first \`node\` on PATH outside \`node_modules/.bin\` (so a \`node\` that a
+devDependency puts in node_modules/.bin does not replace it under \`npm run\`); \`BENCH_NODE=/path/to/node\` picks another.
 `;
 }
 

@@ -37,14 +37,15 @@ lifecycle.add({
 });
 
 const api = new Hono();
-api.get("/users", async (c) => c.json(await pool.query("select * from users")));
-
-const metrics = new Hono();
 let served = 0;
+// Hono runs a middleware only for routes registered after it: count first, then the routes.
 api.use(async (_c, next) => {
   served++;
   await next();
 });
+api.get("/users", async (c) => c.json(await pool.query("select * from users")));
+
+const metrics = new Hono();
 metrics.get("/metrics", (c) => c.text(`http_requests_total ${served}\n`));
 
 serveGracefully(api, { port: Number((globalThis as { process?: { env: Record<string, string> } }).process?.env.PORT ?? 3000), name: "api" });

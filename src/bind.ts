@@ -1,11 +1,13 @@
 /** What every adapter exports, bound to its runtime: one place, so the adapters stay thin. */
-import { Lifecycle, type LifecycleOptions } from "./lifecycle.ts";
+import { LifecycleController, type LifecycleSetup } from "./lifecycle.ts";
+import type { Lifecycle, LifecycleOptions } from "./lifecycle-types.ts";
+import { processLifecycle } from "./process-lifecycle.ts";
 import { createServeGracefully, type ServeGracefully } from "./serve.ts";
 import type { RuntimeAdapter } from "./types.ts";
 
 export interface RuntimeBinding<Extra> {
   /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
-  createLifecycle: (options?: Omit<LifecycleOptions, "runtime">) => Lifecycle;
+  createLifecycle: (options?: LifecycleOptions) => Lifecycle;
   /** The process-wide lifecycle every server joins unless told otherwise. */
   lifecycle: Lifecycle;
   /** Serve a Hono app (or any fetch handler) with graceful shutdown. */
@@ -18,12 +20,27 @@ export function bindRuntime<Extra extends object>(
   runtime: RuntimeAdapter,
   extraKeys: readonly (keyof Extra & string)[],
 ): RuntimeBinding<Extra> {
-  const createLifecycle = (options: Omit<LifecycleOptions, "runtime"> = {}) => new Lifecycle({ ...options, runtime });
-  const lifecycle = createLifecycle();
+  const create = (options: LifecycleOptions = {}) => new LifecycleController({ ...checkLifecycleOptions(options), runtime });
+  // Shared with every other copy of this package in the process: one signal, one drain.
+  const lifecycle = processLifecycle(runtime.name, () => create());
   return {
-    createLifecycle,
+    createLifecycle: create,
     lifecycle,
     serveGracefully: createServeGracefully<Extra>(runtime, lifecycle, extraKeys),
     endOnDrain: (stream, last) => lifecycle.endOnDrain(stream, last),
   };
+}
+
+/** Only the public options: the runtime and the clock are the core's to set. */
+function checkLifecycleOptions(options: unknown): Pick<LifecycleSetup, "fatalErrors"> {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new TypeError(`createLifecycle: options must be an object, got ${options === null ? "null" : typeof options}`);
+  }
+  const { fatalErrors, ...rest } = options as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new TypeError(`createLifecycle: unknown option "${unknown}" (known: fatalErrors)`);
+  if (fatalErrors !== undefined && typeof fatalErrors !== "boolean") {
+    throw new TypeError(`createLifecycle: "fatalErrors" must be a boolean, got ${String(fatalErrors)}`);
+  }
+  return { fatalErrors };
 }

@@ -5,7 +5,16 @@
  */
 import { type Clock, sleep, systemClock } from "./clock.ts";
 import { errorMessage, errorStack, type Log, toLog } from "./logger.ts";
-import { DEFAULT_TIMEOUT_MS, type ResolvedOptions } from "./options.ts";
+import {
+  type DrainableStream,
+  LIFECYCLE_BRAND,
+  LIFECYCLE_PROTOCOL,
+  type LifecycleOptions,
+  type LifecycleState,
+  type ServerLifecycle,
+  type ServerSettings,
+} from "./lifecycle-types.ts";
+import { DEFAULT_TIMEOUT_MS } from "./options.ts";
 import {
   callWithin,
   checkPart,
@@ -41,35 +50,24 @@ interface Snapshot {
   tasksFailed: number;
 }
 
-/** The slice of Hono's SSEStreamingApi that endOnDrain uses. */
-export interface DrainableStream {
-  readonly closed: boolean;
-  readonly aborted: boolean;
-  writeSSE(message: { event?: string; data: string; id?: string; retry?: number }): Promise<void>;
-  close(): Promise<void>;
-  onAbort?(listener: () => void): void;
-}
-
-type State = "idle" | "starting" | "running" | "stopping" | "stopped";
 type Reason = ShutdownReport["reason"];
 
-/** What a server brings to the lifecycle it joins. */
-export type ServerSettings = Pick<ResolvedOptions, "timeout" | "drainDelay" | "signals" | "exit" | "logger" | "fatalErrors">;
+export type { ServerSettings };
 
-export interface LifecycleOptions {
+/** What the core builds a lifecycle from: the public options plus the runtime and a clock. */
+export interface LifecycleSetup extends LifecycleOptions {
   /** The runtime's signals, exit and servers; adapters pass theirs. */
   runtime: RuntimeAdapter;
   /** @default the system clock */
   clock?: Clock;
-  /** Start the same graceful shutdown (exit 1) on an uncaught exception or unhandled rejection. @default true */
-  fatalErrors?: boolean;
 }
 
-export class Lifecycle {
+/** The one implementation of `Lifecycle`; users only see the interface. */
+export class LifecycleController implements ServerLifecycle {
   readonly #runtime: RuntimeAdapter;
   readonly #clock: Clock;
   readonly #fatalErrors: boolean;
-  #state: State = "idle";
+  #state: LifecycleState = "idle";
   #parts: Part[] = [];
   #started: Part[] = [];
   #tasks: TaskTracker;
@@ -88,7 +86,9 @@ export class Lifecycle {
   #resolveFinished!: (report: ShutdownReport) => void;
   readonly #readiness: Readiness;
 
-  constructor(options: LifecycleOptions) {
+  constructor(options: LifecycleSetup) {
+    // The brand that serveGracefully checks (of this copy or another): not instanceof, see asServerLifecycle.
+    Object.defineProperty(this, LIFECYCLE_BRAND, { value: LIFECYCLE_PROTOCOL });
     this.#runtime = options.runtime;
     this.#clock = options.clock ?? systemClock;
     this.#fatalErrors = options.fatalErrors ?? true;
@@ -114,7 +114,7 @@ export class Lifecycle {
   }
 
   /** Where the lifecycle is: idle, starting, running, stopping, stopped. */
-  get state(): State {
+  get state(): LifecycleState {
     return this.#state;
   }
 

@@ -3,7 +3,7 @@
  * TypeError before anything listens.
  */
 import { durationMs } from "./duration.ts";
-import type { Lifecycle } from "./lifecycle.ts";
+import type { Lifecycle } from "./lifecycle-types.ts";
 import { DEFAULT_TIMEOUT_MS, detectPlatform, type Platform } from "./platform.ts";
 import type { ListenInfo, LoggerOption, ShutdownSignal } from "./types.ts";
 
@@ -24,11 +24,14 @@ export interface ServeOptions {
   /**
    * Milliseconds from the signal to the forced stop: whatever is still open then is cut and the
    * process exits 1. Covers the drain delay, the drain and the lifecycle stops.
-   * @default 25000 - 5 s inside the 30 s that Kubernetes and ECS give before SIGKILL (8000 on
-   * Cloud Run, 3000 on Fly.io, when they are detected).
+   * @default 25000 - 5 s inside the 30 s that Kubernetes and ECS give before SIGKILL (Cloud Run:
+   * 8000, Fly.io: 3000, when they are detected).
    */
   timeout?: number;
-  /** Milliseconds to keep serving after the signal while /readyz answers 503. @default 0 (5000 under Kubernetes) */
+  /**
+   * Milliseconds to keep serving after the signal while /readyz answers 503. @default 0 (Kubernetes:
+   * 5000; half the timeout when that is 5000 or less)
+   */
   drainDelay?: number;
   /** Signals that start the drain; `false` for none (shutdown() only). @default ["SIGTERM", "SIGINT"] */
   signals?: readonly ShutdownSignal[] | false;

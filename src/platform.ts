@@ -7,8 +7,14 @@ import type { ProcessOrigin } from "./types.ts";
 /** 5 s inside the 30 s that Kubernetes and ECS give between SIGTERM and SIGKILL. */
 export const DEFAULT_TIMEOUT_MS = 25_000;
 
+/** The rule the docs give for every platform: grace period (kill after) >= timeout + this margin. */
+export const KILL_MARGIN_MS = 2_000;
+
+export type PlatformName = "kubernetes" | "cloud-run" | "fly" | "ecs" | "none";
+
+/** One row of the platform table. */
 export interface Platform {
-  name: "kubernetes" | "cloud-run" | "fly" | "ecs" | "none";
+  name: PlatformName;
   /** ms from the signal to the forced stop, inside the platform's kill. */
   timeout: number;
   /** ms to keep serving with /readyz at 503 while the platform stops routing here. */
@@ -17,26 +23,56 @@ export interface Platform {
   why: string;
 }
 
-/** Reads the platform from its environment variables (first match wins). */
+/** What the docs say about a platform besides the defaults: how it is told, and when it kills. */
+export interface PlatformFacts extends Platform {
+  /** How the docs name it. */
+  title: string;
+  /** Environment variables the platform sets: all of them must be present (`needsAll`) or any one. */
+  detectedBy: readonly string[];
+  needsAll: boolean;
+  /** ms from SIGTERM to SIGKILL by default, and the setting that changes it. */
+  killAfter: number;
+  killSetting: string;
+}
+
+/**
+ * The one table of platform facts: detection reads it, and test/packaging/docs-facts.test.ts checks
+ * that README.md, docs/deploy.md and examples/deploy/ say the same. Checked in this order.
+ */
+export const PLATFORMS: readonly PlatformFacts[] = [
+  {
+    name: "cloud-run", title: "Cloud Run", detectedBy: ["K_SERVICE", "K_REVISION"], needsAll: true,
+    killAfter: 10_000, killSetting: "fixed", timeout: 8_000, drainDelay: 0,
+    why: "Cloud Run kills about 10 s after SIGTERM and stops routing before it",
+  },
+  {
+    name: "fly", title: "Fly.io", detectedBy: ["FLY_APP_NAME", "FLY_MACHINE_ID"], needsAll: false,
+    killAfter: 5_000, killSetting: "kill_timeout", timeout: 3_000, drainDelay: 0,
+    why: "Fly.io's default kill_timeout is 5 s",
+  },
+  {
+    name: "kubernetes", title: "Kubernetes", detectedBy: ["KUBERNETES_SERVICE_HOST"], needsAll: false,
+    killAfter: 30_000, killSetting: "terminationGracePeriodSeconds", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 5_000,
+    why: "Kubernetes removes the pod from endpoints while it sends SIGTERM; 5 s of 503 lets that propagate; 25 s fits the 30 s grace period",
+  },
+  {
+    name: "ecs", title: "ECS / Fargate", detectedBy: ["ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI"], needsAll: false,
+    killAfter: 30_000, killSetting: "stopTimeout", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0,
+    why: "ECS stopTimeout defaults to 30 s",
+  },
+  {
+    name: "none", title: "anything else (`docker stop`)", detectedBy: [], needsAll: false,
+    killAfter: 10_000, killSetting: "docker stop -t", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0,
+    why: "defaults",
+  },
+];
+
+/** Reads the platform from its environment variables (first match in PLATFORMS wins). */
 export function detectPlatform(env: (name: string) => string | undefined): Platform {
-  if (env("K_SERVICE") !== undefined && env("K_REVISION") !== undefined) {
-    return { name: "cloud-run", timeout: 8_000, drainDelay: 0, why: "Cloud Run kills about 10 s after SIGTERM and stops routing before it" };
-  }
-  if (env("FLY_APP_NAME") !== undefined || env("FLY_MACHINE_ID") !== undefined) {
-    return { name: "fly", timeout: 3_000, drainDelay: 0, why: "Fly.io's default kill_timeout is 5 s" };
-  }
-  if (env("KUBERNETES_SERVICE_HOST") !== undefined) {
-    return {
-      name: "kubernetes",
-      timeout: DEFAULT_TIMEOUT_MS,
-      drainDelay: 5_000,
-      why: "Kubernetes removes the pod from endpoints while it sends SIGTERM; 5 s of 503 lets that propagate; 25 s fits the 30 s grace period",
-    };
-  }
-  if (env("ECS_CONTAINER_METADATA_URI_V4") !== undefined || env("ECS_CONTAINER_METADATA_URI") !== undefined) {
-    return { name: "ecs", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, why: "ECS stopTimeout defaults to 30 s" };
-  }
-  return { name: "none", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, why: "defaults" };
+  const set = (name: string) => env(name) !== undefined;
+  const found = PLATFORMS.find((p) => p.detectedBy.length > 0 && (p.needsAll ? p.detectedBy.every(set) : p.detectedBy.some(set)));
+  const { name, timeout, drainDelay, why } = found ?? PLATFORMS.at(-1)!;
+  return { name, timeout, drainDelay, why };
 }
 
 const SHELLS = ["sh", "bash", "dash", "ash", "zsh"];

@@ -3,7 +3,7 @@
  * the server to a lifecycle, which starts it and, on the signal, drains it.
  */
 import { createHandler, RequestState, withConnectionClose } from "./handler.ts";
-import { Lifecycle } from "./lifecycle.ts";
+import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "./lifecycle-types.ts";
 import { ListenError } from "./listen-error.ts";
 import { errorMessage, errorStack } from "./logger.ts";
 import { resolveOptions, type ServeOptions } from "./options.ts";
@@ -32,7 +32,7 @@ export type ServeGracefully<Extra> = (app: FetchApp, options?: ServeOptions & Ex
  */
 export function createServeGracefully<Extra extends object>(
   runtime: RuntimeAdapter,
-  defaultLifecycle: Lifecycle,
+  defaultLifecycle: ServerLifecycle,
   extraKeys: readonly (keyof Extra & string)[],
 ): ServeGracefully<Extra> {
   const closeConnectionAfter = runtime.closeConnectionAfter ?? withConnectionClose;
@@ -41,10 +41,7 @@ export function createServeGracefully<Extra extends object>(
       throw new TypeError('serveGracefully: "app" must be a Hono app or an object with fetch(request, env, executionCtx)');
     }
     const resolved = resolveOptions(options, (name) => runtime.env(name), extraKeys);
-    const lifecycle = options?.lifecycle ?? defaultLifecycle;
-    if (!(lifecycle instanceof Lifecycle)) {
-      throw new TypeError('serveGracefully: "lifecycle" must come from createLifecycle()');
-    }
+    const lifecycle = options?.lifecycle === undefined ? defaultLifecycle : asServerLifecycle(options.lifecycle, "serveGracefully");
     const server: Record<string, unknown> = {};
     for (const key of extraKeys) if (options?.[key] !== undefined) server[key] = options[key];
 

@@ -14,13 +14,14 @@ import { describe, it } from "node:test";
 import { parse as parseToml } from "smol-toml";
 import { parseAllDocuments } from "yaml";
 import { resolveOptions } from "../../src/options.ts";
+import { KILL_MARGIN_MS } from "../../src/platform.ts";
 import { execCommand, instructions } from "./dockerfile.ts";
 import { ROOT } from "./tools.ts";
 
 const DEPLOY = path.join(ROOT, "examples/deploy");
 const read = (file: string) => readFileSync(path.join(DEPLOY, file), "utf8");
 /** Time for the process to exit after the forced stop, and for clock skew. */
-const MARGIN_MS = 2000;
+const MARGIN_MS = KILL_MARGIN_MS;
 
 type Env = Record<string, string>;
 /**
@@ -151,6 +152,22 @@ describe("Dockerfiles", () => {
       // The port the image announces is the one the server listens on.
       const port = /PORT=(\d+)/.exec(list.filter((i) => i.keyword === "ENV").map((i) => i.args).join(" "))?.[1];
       assert.equal(list.find((i) => i.keyword === "EXPOSE")?.args, port);
+    });
+  }
+
+  // Each runtime's lock file and the install that refuses to resolve anything the lock lacks.
+  const LOCKED = {
+    node: { lock: "package-lock.json", install: /^npm ci\b/ },
+    bun: { lock: "bun.lock", install: /^bun install\b.*--frozen-lockfile/ },
+    deno: { lock: "deno.lock", install: /^deno install\b.*--frozen/ },
+  } as const;
+  for (const [runtime, { lock, install }] of Object.entries(LOCKED)) {
+    it(`Dockerfile.${runtime}InstallsFromItsLockFile`, () => {
+      const list = instructions(read(`Dockerfile.${runtime}`));
+      const copied = list.filter((i) => i.keyword === "COPY").flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+      assert.ok(copied.includes(lock), `Dockerfile.${runtime} does not copy ${lock}`);
+      const installs = list.filter((i) => i.keyword === "RUN" && /\b(install|ci)\b/.test(i.args));
+      assert.ok(installs.length > 0 && installs.every((i) => install.test(i.args)), `Dockerfile.${runtime} installs without its lock: ${installs.map((i) => i.args).join("; ")}`);
     });
   }
 

@@ -3,7 +3,7 @@
  * no signal is sent, and every call the core makes is recorded in order.
  */
 import type { Clock } from "../../src/clock.ts";
-import { Lifecycle } from "../../src/lifecycle.ts";
+import { LifecycleController } from "../../src/lifecycle.ts";
 import { createServeGracefully } from "../../src/serve.ts";
 import type { ListenInfo, ListeningServer, RuntimeAdapter, RuntimeHandler, ShutdownSignal } from "../../src/types.ts";
 
@@ -153,7 +153,7 @@ export function fakeWorld(configure: (runtime: FakeRuntime) => void = () => {}) 
   const clock = new FakeClock();
   const runtime = new FakeRuntime();
   configure(runtime);
-  const lifecycle = new Lifecycle({ runtime, clock });
+  const lifecycle = new LifecycleController({ runtime, clock });
   const serve = createServeGracefully<object>(runtime, lifecycle, []);
   return { clock, runtime, lifecycle, serve };
 }

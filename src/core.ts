@@ -1,9 +1,9 @@
 /**
- * What the adapters need from the runtime-agnostic core. Users import an adapter
- * (`serve-gracefully`, or `/node`, `/bun`, `/deno`); adapters import this.
+ * The core barrel: what the adapters import from the runtime-agnostic core. Users never import
+ * it; what they get is ./exports.ts (re-exported by every adapter).
  */
 export { bindRuntime, type RuntimeBinding } from "./bind.ts";
 export { withConnectionClose } from "./handler.ts";
-export type { Lifecycle } from "./lifecycle.ts";
+export type { Lifecycle, LifecycleOptions } from "./lifecycle-types.ts";
 export type { ServeGracefully } from "./serve.ts";
 export type { ListeningServer, RuntimeAdapter, ShutdownSignal } from "./types.ts";

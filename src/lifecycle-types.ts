@@ -1,0 +1,116 @@
+/**
+ * The lifecycle as users see it (`Lifecycle`, an interface: the class stays internal) and as
+ * serveGracefully drives it (`ServerLifecycle`). The second is also the protocol between copies of
+ * this package loaded into one process (ESM and CJS builds, or two installed versions): they share
+ * one process-wide lifecycle, so anything a copy calls on another's lifecycle is listed here.
+ */
+import type { Log } from "./logger.ts";
+import type { PartOptions, ServerPart } from "./parts.ts";
+import type { Readiness } from "./readiness.ts";
+import type { TaskTracker } from "./tasks.ts";
+import type { LoggerOption, ShutdownReport, ShutdownSignal } from "./types.ts";
+
+/**
+ * Bump when anything a copy calls on another copy's lifecycle changes: `ServerLifecycle`'s members,
+ * the `ServerPart` it hands over (with its `RequestState` and `ListeningServer`), `TaskTracker` or
+ * `Readiness`.
+ */
+export const LIFECYCLE_PROTOCOL = 1;
+
+/**
+ * Marks a lifecycle (any copy's): a non-enumerable property whose value is the copy's
+ * LIFECYCLE_PROTOCOL, set by the constructor.
+ */
+export const LIFECYCLE_BRAND: unique symbol = Symbol.for("serve-gracefully.lifecycle.protocol") as never;
+
+/** Where a lifecycle is: idle (nothing added), starting, running, stopping (draining), stopped. */
+export type LifecycleState = "idle" | "starting" | "running" | "stopping" | "stopped";
+
+/** The slice of Hono's SSEStreamingApi that endOnDrain uses. */
+export interface DrainableStream {
+  readonly closed: boolean;
+  readonly aborted: boolean;
+  writeSSE(message: { event?: string; data: string; id?: string; retry?: number }): Promise<void>;
+  close(): Promise<void>;
+  onAbort?(listener: () => void): void;
+}
+
+/** Options of `createLifecycle()`. */
+export interface LifecycleOptions {
+  /** Start the same graceful shutdown (exit 1) on an uncaught exception or unhandled rejection. @default true */
+  fatalErrors?: boolean;
+}
+
+/**
+ * Servers and parts that start in order and stop together on one signal. Get the process-wide one
+ * as `lifecycle`, or a separate one from `createLifecycle()`.
+ *
+ * @example
+ * ```ts
+ * import { lifecycle, serveGracefully } from "serve-gracefully";
+ *
+ * lifecycle.add({ name: "db", start: () => pool.connect(), stop: () => pool.end() });
+ * serveGracefully(app);
+ * ```
+ */
+export interface Lifecycle {
+  /** Aborted the moment the drain starts: streaming handlers and consumers watch it to end cleanly. */
+  readonly signal: AbortSignal;
+  /** The report of the current (or last) run, however its shutdown started. */
+  readonly finished: Promise<ShutdownReport>;
+  /** Where the lifecycle is now. */
+  readonly state: LifecycleState;
+  /**
+   * Register a part: `start` runs after every part registered before it (servers included), `stop`
+   * runs in reverse order after the servers drained, each within `timeout` (@default 5000 ms).
+   */
+  add(part: PartOptions): this;
+  /**
+   * End a stream when the drain starts: send `last` (an SSE message) if given, then close it, so
+   * the client sees a clean end instead of a cut at the deadline. Works with hono/streaming's
+   * `streamSSE` stream (or anything with writeSSE/close/closed/aborted).
+   */
+  endOnDrain(stream: DrainableStream, last?: { event?: string; data: string; id?: string; retry?: number }): void;
+  /** Keep the drain waiting for background work that belongs to no request. */
+  waitUntil(promise: Promise<unknown>): void;
+  /** The same drain a signal starts; idempotent; resolves to the report. */
+  shutdown(): Promise<ShutdownReport>;
+}
+
+/** What a server brings to the lifecycle it joins (from its checked options). */
+export interface ServerSettings {
+  timeout: number;
+  drainDelay: number;
+  signals: readonly ShutdownSignal[];
+  exit: boolean;
+  logger: LoggerOption | undefined;
+  fatalErrors: boolean;
+}
+
+/** What serveGracefully (of this copy or another) needs from a lifecycle besides the public half. */
+export interface ServerLifecycle extends Lifecycle {
+  /** The tracker every server's `executionCtx.waitUntil` feeds. */
+  readonly tasks: TaskTracker;
+  /** Joins a server and merges its settings into the lifecycle's. */
+  addServer(part: ServerPart, settings: ServerSettings): void;
+  /** Logs through the first server's logger. */
+  log: Log;
+  /** The startup gate and the parts' checks, read by every server's /readyz. */
+  readonly readiness: Readiness;
+}
+
+/**
+ * The lifecycle behind a value a user passed, or a TypeError that says what is wrong with it. A
+ * brand, not `instanceof`: a lifecycle from another copy of this package is just as good.
+ */
+export function asServerLifecycle(value: unknown, where: string): ServerLifecycle {
+  const protocol = typeof value === "object" && value !== null ? (value as { [LIFECYCLE_BRAND]?: unknown })[LIFECYCLE_BRAND] : undefined;
+  if (protocol === LIFECYCLE_PROTOCOL) return value as ServerLifecycle;
+  if (typeof protocol === "number") {
+    throw new TypeError(
+      `${where}: this lifecycle comes from another copy of serve-gracefully that speaks lifecycle protocol ${protocol}; ` +
+        `this copy speaks ${LIFECYCLE_PROTOCOL}. Install one version (npm ls serve-gracefully shows the copies)`,
+    );
+  }
+  throw new TypeError(`${where}: "lifecycle" must come from createLifecycle() or be the exported lifecycle`);
+}
