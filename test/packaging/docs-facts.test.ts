@@ -8,7 +8,9 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { DEFAULT_CHECK_TIMEOUT_MS } from "../../src/parts.ts";
 import { DEFAULT_TIMEOUT_MS, KILL_MARGIN_MS, PLATFORMS, type PlatformFacts } from "../../src/platform.ts";
+import { CHECK_CACHE_MS } from "../../src/readiness.ts";
 import { ROOT } from "./tools.ts";
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
@@ -58,7 +60,8 @@ const EXPLICIT: Record<string, number[]> = {
   "examples/deploy/fly.toml": [30_000],
   // ...and `docker stop`'s 10 s fits `timeout: 8000`.
   "docs/deploy.md": [8_000, 30_000, 300_000, 120_000, 90_000, 1_600, 27_000],
-  "README.md": [],
+  // The health section: check timeout and cache defaults, and Kubernetes' 1 s probe timeoutSeconds.
+  "README.md": [DEFAULT_CHECK_TIMEOUT_MS, CHECK_CACHE_MS, 1_000],
 };
 
 const FILES = [
