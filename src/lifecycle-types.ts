@@ -7,6 +7,7 @@
 import type { Log } from "./logger.ts";
 import type { PartOptions, ServerPart } from "./parts.ts";
 import type { Readiness } from "./readiness.ts";
+import type { DrainableStream, SSEMessage } from "./streams.ts";
 import type { TaskTracker } from "./tasks.ts";
 import type { LoggerOption, ShutdownReport, ShutdownSignal } from "./types.ts";
 
@@ -25,15 +26,6 @@ export const LIFECYCLE_BRAND: unique symbol = Symbol.for("serve-gracefully.lifec
 
 /** Where a lifecycle is: idle (nothing added), starting, running, stopping (draining), stopped. */
 export type LifecycleState = "idle" | "starting" | "running" | "stopping" | "stopped";
-
-/** The slice of Hono's SSEStreamingApi that endOnDrain uses. */
-export interface DrainableStream {
-  readonly closed: boolean;
-  readonly aborted: boolean;
-  writeSSE(message: { event?: string; data: string; id?: string; retry?: number }): Promise<void>;
-  close(): Promise<void>;
-  onAbort?(listener: () => void): void;
-}
 
 /** Options of `createLifecycle()`. */
 export interface LifecycleOptions {
@@ -70,7 +62,7 @@ export interface Lifecycle {
    * the client sees a clean end instead of a cut at the deadline. Works with hono/streaming's
    * `streamSSE` stream (or anything with writeSSE/close/closed/aborted).
    */
-  endOnDrain(stream: DrainableStream, last?: { event?: string; data: string; id?: string; retry?: number }): void;
+  endOnDrain(stream: DrainableStream, last?: SSEMessage): void;
   /** Keep the drain waiting for background work that belongs to no request. */
   waitUntil(promise: Promise<unknown>): void;
   /** The same drain a signal starts; idempotent; resolves to the report. */

@@ -6,7 +6,6 @@
 import { type Clock, sleep, systemClock } from "./clock.ts";
 import { errorMessage, errorStack, type Log, toLog } from "./logger.ts";
 import {
-  type DrainableStream,
   LIFECYCLE_BRAND,
   LIFECYCLE_PROTOCOL,
   type LifecycleOptions,
@@ -14,7 +13,7 @@ import {
   type ServerLifecycle,
   type ServerSettings,
 } from "./lifecycle-types.ts";
-import { DEFAULT_TIMEOUT_MS } from "./options.ts";
+import { type LifecycleSettings, mergeSettings, settingsWithoutServers } from "./settings.ts";
 import {
   callWithin,
   checkPart,
@@ -26,6 +25,7 @@ import {
   type ServerPart,
 } from "./parts.ts";
 import { signalDeliveryWarning } from "./platform.ts";
+import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
 import { Readiness } from "./readiness.ts";
 import { ReportErrors } from "./report-errors.ts";
 import { buildReport, type DrainCounts } from "./report.ts";
@@ -72,7 +72,7 @@ export class LifecycleController implements ServerLifecycle {
   #started: Part[] = [];
   #tasks: TaskTracker;
   #controller = new AbortController();
-  #settings: { timeout: number; drainDelay: number; signals: Set<ShutdownSignal>; exit: boolean; fatalErrors: boolean; log: Log } | undefined;
+  #settings: LifecycleSettings | undefined;
   #unsubscribe: (() => void)[] = [];
   #subscribedSignals = new Set<ShutdownSignal>();
   #fatalSubscribed = false;
@@ -135,21 +135,8 @@ export class LifecycleController implements ServerLifecycle {
    * the client sees a clean end instead of a cut at the deadline. Works with hono/streaming's
    * `streamSSE` stream (or anything with writeSSE/close/closed/aborted).
    */
-  endOnDrain(stream: DrainableStream, last?: { event?: string; data: string; id?: string; retry?: number }): void {
-    const end = async (): Promise<void> => {
-      if (stream.closed || stream.aborted) return;
-      try {
-        if (last !== undefined) await stream.writeSSE(last);
-      } finally {
-        await stream.close();
-      }
-    };
-    const signal = this.#controller.signal;
-    const onAbort = () => void end().catch(() => {});
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    // A client that leaves first releases the listener.
-    stream.onAbort?.(() => signal.removeEventListener("abort", onAbort));
+  endOnDrain(stream: DrainableStream, last?: SSEMessage): void {
+    endStreamOnAbort(this.#controller.signal, stream, last);
   }
 
   /** Keep the drain waiting for background work that belongs to no request. */
@@ -176,25 +163,7 @@ export class LifecycleController implements ServerLifecycle {
   /** Used by serveGracefully: joins a server and merges its settings into the lifecycle's. */
   addServer(part: ServerPart, settings: ServerSettings): void {
     this.#register(part);
-    const current = this.#settings;
-    this.#settings = current === undefined
-      ? {
-        timeout: settings.timeout,
-        drainDelay: settings.drainDelay,
-        signals: new Set(settings.signals),
-        exit: settings.exit,
-        fatalErrors: settings.fatalErrors,
-        log: toLog(settings.logger),
-      }
-      : {
-        // The longest budget and delay any server asked for; a signal any server listens to.
-        timeout: Math.max(current.timeout, settings.timeout),
-        drainDelay: Math.max(current.drainDelay, settings.drainDelay),
-        signals: new Set([...current.signals, ...settings.signals]),
-        exit: current.exit && settings.exit,
-        fatalErrors: current.fatalErrors && settings.fatalErrors,
-        log: current.log,
-      };
+    this.#settings = mergeSettings(this.#settings, settings);
     this.#listenToProcess();
   }
 
@@ -268,7 +237,7 @@ export class LifecycleController implements ServerLifecycle {
 
   async #shutdown(reason: Reason, signal: string | undefined): Promise<ShutdownReport> {
     const clock = this.#clock;
-    const settings = this.#settings ?? { timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, signals: new Set(), exit: false, fatalErrors: false, log: this.log };
+    const settings = this.#settings ?? settingsWithoutServers(this.log);
     const startedAt = clock.wallTime();
     const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));
