@@ -25,7 +25,10 @@ export async function throughput(rt: Runtime, app: AppName, s: ThroughputSetting
   const load = { connections: s.connections, cpu: s.pinned ? 0 : undefined };
   const servers: Server[] = [];
   try {
-    for (const mode of ["bare", "bare", "graceful"] as const) servers.push(await startServer(rt, { app, mode, cpu: serverCpu }));
+    const starting = (["bare", "bare", "graceful"] as const).map((mode) => startServer(rt, { app, mode, cpu: serverCpu }));
+    const outcomes = await Promise.allSettled(starting);
+    for (const o of outcomes) if (o.status === "fulfilled") servers.push(o.value);
+    for (const o of outcomes) if (o.status === "rejected") throw o.reason;
     if (s.warmupS > 0) for (const server of servers) await runLoad(server.port, app, { ...load, seconds: s.warmupS });
     const rounds: ThroughputRound[] = [];
     let errors = 0;
