@@ -28,6 +28,8 @@ const entries = (report: BenchResults) => Object.entries(report.results) as [Run
 export function throughputReading(t: ThroughputResult): { noise: number; differs: boolean; text: string } {
   const noise = Math.max(Math.abs(t.aaMin - 1), Math.abs(t.aaMax - 1));
   const difference = t.ba - 1;
+  // With fewer than three rounds the spread of A/A says too little about the noise to judge by.
+  if (t.rounds.length < 3) return { noise, differs: false, text: `too few rounds to tell (${t.rounds.length})` };
   const differs = Math.abs(difference) > noise;
   const text = differs
     ? `${difference < 0 ? "slower" : "faster"} by ${percent(Math.abs(difference))} (beyond the A/A spread of ±${percent(noise)})`
@@ -72,7 +74,7 @@ function exitTable(report: BenchResults): Table {
       }
       const { floor, graceful } = level.variants;
       const bare = level.variants["bare-close"];
-      const target = level.connections === 1000 && graceful ? (graceful.ms <= 50 ? "<= 50 ms: yes" : "<= 50 ms: NO") : "";
+      const target = level.connections === 1000 && graceful ? (graceful.ms <= 50 ? "<= 50 ms: yes" : "<= 50 ms: NO") : "-";
       rows.push([
         name,
         String(level.connections),
@@ -95,7 +97,7 @@ function rssTable(report: BenchResults): Table {
       const graceful = level.variants.graceful;
       if (!bare || !graceful) continue;
       const ratio = graceful.rssKiB / bare.rssKiB - 1;
-      const target = level.connections === 1000 ? (ratio <= 0.05 ? "<= +5 %: yes" : "<= +5 %: NO") : "";
+      const target = level.connections === 1000 ? (ratio <= 0.05 ? "<= +5 %: yes" : "<= +5 %: NO") : "-";
       rows.push([name, String(level.connections), (bare.rssKiB / 1024).toFixed(1), (graceful.rssKiB / 1024).toFixed(1), `${ratio >= 0 ? "+" : ""}${percent(ratio)}`, report.smoke ? "(smoke)" : target]);
     }
   }
