@@ -181,6 +181,7 @@ export function renderDocs(report: BenchResults): string {
     hono: v.hono ?? "?",
     nodeServer: v["@hono/node-server"] ?? "?",
     tsx: v.tsx ?? "?",
+    problems: problems(report).map((p) => `- ${p}`).join("\n") || "None: every server answered every load run without errors, held every idle connection until the signal and exited.",
   };
   return readFileSync(TEMPLATE, "utf8").replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const value = fields[key];

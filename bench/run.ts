@@ -172,14 +172,15 @@ async function main(): Promise<void> {
   log("");
   log(summarize(report).text);
   log(`\n${report.elapsedS} s, load average at the end ${report.machine.loadavgEnd.join(" ")}`);
+  const bad = problems(report);
   if (smoke) {
-    const bad = problems(report);
     if (bad.length) {
       console.error(`bench smoke: ${bad.join("; ")}`);
       process.exitCode = 1;
     } else log("bench smoke: ok (every server started, answered, took load and exited on SIGTERM)");
     return;
   }
+  if (bad.length) console.error(`problems seen in this run (also in the report): ${bad.join("; ")}`);
   const out = path.resolve(values.out);
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + "\n");
