@@ -1,5 +1,5 @@
 /**
- * N idle keep-alive connections, held by bench/idle-holder.ts in a process of its own (when the
+ * N idle keep-alive connections, held by bench/idle-holder.mjs in a process of its own (when the
  * server closes them, the socket closes are handled there and do not delay this process's view of
  * the server's exit: measured with 1,000 connections, bare Node read 60 ms when the bench held them
  * itself, 40 ms with the holder).
@@ -15,9 +15,7 @@ export class IdleConnections {
 
   constructor(port: number, n: number) {
     const [command, args] = commandLine(process.execPath, [
-      "--import",
-      "tsx",
-      path.join(ROOT, "bench", "idle-holder.ts"),
+      path.join(ROOT, "bench", "idle-holder.mjs"),
       "--port",
       String(port),
       "--connections",
