@@ -4,10 +4,12 @@
  * executionCtx, inFlight counters; not draining), alternated in batches, on whichever runtime runs it.
  *
  *   node --import tsx bench/handler-micro.ts | bun bench/handler-micro.ts | deno run -A bench/handler-micro.ts
+ *   [--batch N] [--rounds N]   requests per timed batch (default 20000), alternated rounds (default 15)
  *
  * Prints ns per request for each and the difference; set that against 1/throughput (about 12 µs
  * per request at 80k req/s) to see what share of a request the wrapper is.
  */
+import { parseArgs } from "node:util";
 import { Hono } from "hono";
 import { createHandler, RequestState } from "../src/handler.ts";
 import type { TaskTracker } from "../src/tasks.ts";
@@ -23,8 +25,14 @@ const variants: Record<string, (request: Request) => Response | Promise<Response
   "createHandler, health off": make({ ready: false, live: false }) as (r: Request) => Response | Promise<Response>,
 };
 
-const BATCH = 20_000;
-const ROUNDS = 15;
+const { values } = parseArgs({
+  strict: true,
+  options: { batch: { type: "string", default: "20000" }, rounds: { type: "string", default: "15" } },
+});
+const BATCH = Number(values.batch);
+const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(BATCH) || BATCH < 1 || BATCH > 10_000_000) throw new RangeError("--batch must be an integer from 1 to 10000000");
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 1_000) throw new RangeError("--rounds must be an integer from 1 to 1000");
 const urls = Array.from({ length: 64 }, (_, i) => `http://127.0.0.1:3000/?i=${i}`);
 async function batch(fn: (request: Request) => Response | Promise<Response>): Promise<number> {
   const t0 = performance.now();

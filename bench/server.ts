@@ -1,7 +1,8 @@
 /**
- * The benchmarked server: one Hono app (GET / -> a short text), served either bare or through
+ * The benchmarked server: one of the apps in bench/apps/, served either bare or through
  * serveGracefully, on whichever runtime runs this file (node --import tsx, bun, deno run -A).
  *
+ *   BENCH_APP=one-route | realistic   which app (bench/apps/<name>.ts); default one-route
  *   BENCH_MODE=bare      @hono/node-server `serve`, `Bun.serve({ fetch: app.fetch })`, `Deno.serve(app.fetch)`
  *   BENCH_MODE=graceful  serveGracefully(app, { hostname, port: 0 }) from ../adapters/<runtime>.ts
  *                        (default options: default logger, signals, health paths, timeout)
@@ -12,24 +13,25 @@
  *            (Node >= 19 also closes idle keep-alive connections in close()), Bun
  *            `await server.stop(); process.exit(0)`, Deno `await server.shutdown(); Deno.exit(0)`
  *
- * For profiling (not used by `npm run bench` unless asked): BENCH_OPTIONS is JSON merged into the
- * serveGracefully options (e.g. {"health":false}); BENCH_IMPORT=dist imports the built package
- * (dist/<runtime>.js, what npm users get) instead of adapters/<runtime>.ts.
+ * For profiling: BENCH_OPTIONS is JSON merged into the serveGracefully options (e.g.
+ * {"health":false}); BENCH_IMPORT=dist imports the built package (dist/<runtime>.js, what npm
+ * users get) instead of adapters/<runtime>.ts.
  *
  * Prints one JSON line `{"bench":"listening","port":N}` once it listens on 127.0.0.1 (port 0).
  */
-import { Hono } from "hono";
+import type { Hono } from "hono";
 
+// deno-lint-ignore no-explicit-any
 const g = globalThis as Record<string, any>;
 const runtime: "node" | "bun" | "deno" = "Deno" in g ? "deno" : "Bun" in g ? "bun" : "node";
 const env = (name: string): string | undefined => (runtime === "deno" ? g.Deno.env.get(name) : g.process.env[name]);
+const appName = env("BENCH_APP") || "one-route";
 const mode = env("BENCH_MODE") ?? "bare";
 const shutdown = env("BENCH_SHUTDOWN") ?? "close";
 const hostname = "127.0.0.1";
-const listening = (port: number) => console.log(JSON.stringify({ bench: "listening", runtime, mode, port }));
+const listening = (port: number) => console.log(JSON.stringify({ bench: "listening", runtime, mode, app: appName, port }));
 
-const app = new Hono();
-app.get("/", (c) => c.text("Hello, bench!"));
+const { app } = (appName === "realistic" ? await import("./apps/realistic.ts") : await import("./apps/one-route.ts")) as { app: Hono };
 
 if (mode === "graceful") {
   const dist = env("BENCH_IMPORT") === "dist";

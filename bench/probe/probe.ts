@@ -17,8 +17,10 @@ import { writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
+import { parseArgs } from "node:util";
 import { Connection, request } from "../../test/conformance/client.ts";
-import { Fixture, ROOT, RUNTIMES, type Runtime } from "../../test/conformance/harness.ts";
+import { Fixture, ROOT } from "../../test/conformance/harness.ts";
+import { type Runtime, RUNTIMES } from "../../test/support/runtimes.ts";
 
 const SERVER = "test/fixtures/server.ts";
 const TRACED = "bench/probe/traced-fixture.ts";
@@ -27,18 +29,29 @@ const wall = () => performance.timeOrigin + performance.now();
 const round = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? undefined : Math.round(n));
 
 // ---- arguments ----------------------------------------------------------------------------------
-const argv = process.argv.slice(2);
-const flag = (name: string) => argv.includes(name);
-const value = (name: string, fallback: number) => {
-  const i = argv.indexOf(name);
-  return i >= 0 ? Number(argv[i + 1]) : fallback;
+const { values: args, positionals: names } = parseArgs({
+  allowPositionals: true,
+  strict: true,
+  options: {
+    only: { type: "string", default: "1,2,3,4,5" },
+    runs: { type: "string", default: "1" },
+    "load-runs": { type: "string", default: "5" },
+    trace: { type: "boolean", default: false },
+    "drain-delay": { type: "string" },
+    out: { type: "string", default: path.join(ROOT, "bench", "probe", "results.json") },
+  },
+});
+const count = (name: string, text: string, lowest: number, highest: number) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < lowest || n > highest) throw new RangeError(`--${name} must be an integer from ${lowest} to ${highest}`);
+  return n;
 };
-const onlyArg = argv.includes("--only") ? argv[argv.indexOf("--only") + 1]!.split(",").map(Number) : [1, 2, 3, 4, 5];
-const RUNS = value("--runs", 1); // metrics 1, 2, 4, 5
-const LOAD_RUNS = value("--load-runs", 5); // metric 3
-const TRACE = flag("--trace");
-const LOAD_OPTIONS: Record<string, unknown> = argv.includes("--drain-delay") ? { drainDelay: value("--drain-delay", 0) } : {}; // metric 3 experiment
-const names = argv.filter((a) => ["node", "bun", "deno"].includes(a));
+const onlyArg = args.only.split(",").map((s) => count("only", s, 1, 5));
+const RUNS = count("runs", args.runs, 1, 100); // metrics 1, 2, 4, 5
+const LOAD_RUNS = count("load-runs", args["load-runs"], 1, 100); // metric 3
+const TRACE = args.trace;
+const LOAD_OPTIONS: Record<string, unknown> = args["drain-delay"] !== undefined ? { drainDelay: count("drain-delay", args["drain-delay"], 0, 60_000) } : {}; // metric 3 experiment
+for (const name of names) if (!["node", "bun", "deno"].includes(name)) throw new RangeError(`unknown runtime ${JSON.stringify(name)}: node, bun or deno`);
 const runtimes: Runtime[] = names.length ? RUNTIMES.filter((r) => names.includes(r.name)) : RUNTIMES;
 
 // Every process this probe starts, so a crash or Ctrl+C ends exactly those (by PID) and no others.
@@ -412,7 +425,6 @@ for (const runtime of runtimes) {
   };
 }
 
-const outArg = argv.indexOf("--out");
-const out = outArg >= 0 ? path.resolve(argv[outArg + 1]!) : path.join(ROOT, "bench", "probe", "results.json");
+const out = path.resolve(args.out);
 writeFileSync(out, JSON.stringify(results, null, 2) + "\n");
 console.log(`\nwrote ${path.relative(process.cwd(), out)}`);

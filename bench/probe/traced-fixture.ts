@@ -90,3 +90,5 @@ if (isDeno) {
 }
 
 await import("../../test/fixtures/server.ts");
+
+export {}; // a module: the top-level awaits above need it

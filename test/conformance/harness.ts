@@ -6,21 +6,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Runtime, RUNTIMES } from "../support/runtimes.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const bin = (name: string) => path.join(ROOT, "node_modules", ".bin", name);
 
-export interface Runtime {
-  name: "node" | "bun" | "deno";
-  command: string;
-  args: (file: string) => string[];
-}
-
-export const RUNTIMES: Runtime[] = [
-  { name: "node", command: process.execPath, args: (file) => ["--import", "tsx", file] },
-  { name: "bun", command: bin("bun"), args: (file) => [file] },
-  { name: "deno", command: bin("deno"), args: (file) => ["run", "-A", "--quiet", file] },
-];
+export { RUNTIMES, type Runtime };
 
 /** Runtimes to test: all, or the ones named in SG_RUNTIMES (comma-separated). */
 export function selectedRuntimes(): Runtime[] {

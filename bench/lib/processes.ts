@@ -1,0 +1,167 @@
+/**
+ * Starting and ending the processes the bench measures. Every child is recorded and SIGKILLed by
+ * PID when the bench ends (normally, on an error, or on Ctrl+C); every wait has a deadline.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import http from "node:http";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Runtime } from "../../test/support/runtimes.ts";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SERVER = path.join(ROOT, "bench", "server.ts");
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const now = (): number => performance.now();
+
+const started = new Set<ChildProcess>();
+function killAll(): void {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+/** Records a child so that it is killed when the bench ends. */
+export function track(child: ChildProcess): ChildProcess {
+  started.add(child);
+  child.once("exit", () => started.delete(child));
+  return child;
+}
+
+/** The hard limit on open files: how many idle connections one process can hold. */
+export function hardFileLimit(): number {
+  const r = spawnSync("bash", ["-c", "ulimit -Hn"], { encoding: "utf8", timeout: 5_000 });
+  const text = r.stdout.trim();
+  return text === "unlimited" ? Infinity : Number(text) || 1024;
+}
+
+/**
+ * The command line for `command args`, with the soft limit on open files raised to the hard limit
+ * (10,000 idle connections need more than the usual 1,024) and, if `cpu` is given, pinned to that
+ * CPU. bash and taskset both exec, so the PID stays the program's own.
+ */
+export function commandLine(command: string, args: string[], cpu?: number): [string, string[]] {
+  const raised = ["bash", "-c", 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$@"', command, ...args];
+  return cpu === undefined ? [raised[0]!, raised.slice(1)] : ["taskset", ["-c", String(cpu), ...raised]];
+}
+
+export type Mode = "bare" | "graceful";
+export type BareShutdown = "default" | "close";
+export type AppName = "one-route" | "realistic";
+
+export interface ServerSpec {
+  app: AppName;
+  mode: Mode;
+  /** What a bare server does on SIGTERM (bench/server.ts). */
+  shutdown?: BareShutdown;
+  /** Pin the server to this CPU. */
+  cpu?: number;
+  /** More environment for bench/server.ts (BENCH_OPTIONS, BENCH_IMPORT: see there). */
+  env?: Record<string, string>;
+}
+
+export interface Exited {
+  code: number | null;
+  signal: string | null;
+  at: number;
+}
+
+export interface Server {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  spawnedAt: number;
+  exited: Promise<Exited>;
+  output: string[];
+}
+
+/** Spawns bench/server.ts on `rt` and resolves once it prints its port. */
+export async function startServer(rt: Runtime, spec: ServerSpec, ms = 20_000): Promise<Server> {
+  const spawnedAt = now();
+  const [command, args] = commandLine(rt.command, rt.args(SERVER), spec.cpu);
+  const child = track(spawn(command, args, {
+    cwd: ROOT,
+    // Node's graceful side imports the built dist/node.js, as npm users do; tsx then compiles only
+    // bench/server.ts and the app, on both sides alike.
+    env: {
+      ...process.env,
+      BENCH_APP: spec.app,
+      BENCH_MODE: spec.mode,
+      BENCH_SHUTDOWN: spec.shutdown ?? "close",
+      BENCH_IMPORT: rt.name === "node" ? "dist" : "",
+      NO_COLOR: "1",
+      PORT: "",
+      ...spec.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  }));
+  const label = `${rt.name} ${spec.mode} ${spec.app}`;
+  const output: string[] = [];
+  const exited = new Promise<Exited>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal, at: now() })));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => fail(`no listening line within ${ms} ms`), ms);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(new Error(`${label}: ${why}\n${output.join("")}`));
+    };
+    let buffer = "";
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      output.push(chunk);
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        const port = /"bench":"listening".*"port":(\d+)/.exec(line)?.[1];
+        if (port) {
+          clearTimeout(timer);
+          resolve(Number(port));
+        }
+      }
+    });
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => output.push(chunk));
+    void exited.then((e) => fail(`exited (${e.code ?? e.signal}) before listening`));
+  });
+  return { child, pid: child.pid!, port, spawnedAt, exited, output };
+}
+
+export async function stopServer(s: Server): Promise<void> {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  s.child.kill("SIGKILL");
+  await Promise.race([s.exited, sleep(5_000)]);
+}
+
+/** Waits for the exit within `ms`; undefined if the process is still running then. */
+export async function exitWithin(s: Server, ms: number): Promise<Exited | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  const exit = await Promise.race([s.exited, late]);
+  clearTimeout(timer);
+  return exit;
+}
+
+/** One GET on a fresh connection; resolves with the status once the body has arrived. */
+export function get(port: number, urlPath = "/", ms = 5_000): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: urlPath, agent: false, timeout: ms }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+  });
+}
+
+/** Resident memory of a process, from /proc/<pid>/status. */
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)![1]);
+}

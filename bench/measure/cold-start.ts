@@ -1,0 +1,30 @@
+/** Cold start: from spawn() to the end of the first successful GET / (one-route app), alternated. */
+import type { Runtime } from "../../test/support/runtimes.ts";
+import { get, type Mode, now, startServer, stopServer } from "../lib/processes.ts";
+import { median, round1 } from "../lib/stats.ts";
+import type { ColdStartResult } from "../results.ts";
+
+export async function coldStart(rt: Runtime, s: { runs: number; warm: boolean; log: (line: string) => void }): Promise<ColdStartResult> {
+  const times: Record<Mode, number[]> = { bare: [], graceful: [] };
+  const once = async (mode: Mode) => {
+    const server = await startServer(rt, { app: "one-route", mode });
+    try {
+      const status = await get(server.port);
+      if (status !== 200) throw new Error(`${rt.name} ${mode}: first GET / answered ${status}`);
+      return now() - server.spawnedAt;
+    } finally {
+      await stopServer(server);
+    }
+  };
+  if (s.warm) {
+    await once("bare"); // warm the file cache and tsx's transform cache; not counted
+    await once("graceful");
+  }
+  for (let i = 0; i < s.runs; i++) {
+    for (const mode of (i % 2 === 0 ? ["bare", "graceful"] : ["graceful", "bare"]) as Mode[]) times[mode].push(await once(mode));
+  }
+  const bare = median(times.bare);
+  const graceful = median(times.graceful);
+  s.log(`  ${rt.name} cold start: bare ${round1(bare)} ms, graceful ${round1(graceful)} ms`);
+  return { bareMs: round1(bare), gracefulMs: round1(graceful), deltaMs: round1(graceful - bare), runs: { bare: times.bare.map(round1), graceful: times.graceful.map(round1) } };
+}

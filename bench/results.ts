@@ -1,0 +1,108 @@
+/**
+ * The shape of bench/results.json: what the runner (bench/run.ts) writes and the report writer
+ * (bench/report.ts) reads.
+ */
+import type { RuntimeName } from "../test/support/runtimes.ts";
+import type { AppName } from "./lib/processes.ts";
+
+/** One round: each of the three servers loaded once, in a rotating order. */
+export interface ThroughputRound {
+  /** req/s of the first bare server (A), the second bare server (A'), serveGracefully (B). */
+  bare: number;
+  bareAgain: number;
+  graceful: number;
+  /** A'/A: the bare server against itself, the noise. */
+  aa: number;
+  /** B/A. */
+  ba: number;
+}
+
+export interface ThroughputResult {
+  app: AppName;
+  pinned: boolean;
+  bareRps: number;
+  gracefulRps: number;
+  /** Medians of the per-round ratios, and their lowest and highest round. */
+  ba: number;
+  baMin: number;
+  baMax: number;
+  aa: number;
+  aaMin: number;
+  aaMax: number;
+  errors: number;
+  rounds: ThroughputRound[];
+}
+
+/**
+ * floor: the serveGracefully process SIGKILLed with its connections open (what ending the process
+ * costs at all); bare-close: a bare server with the minimal close-and-exit handler, SIGTERM;
+ * graceful: serveGracefully, SIGTERM.
+ */
+export type ShutdownVariant = "floor" | "bare-close" | "graceful";
+export const SHUTDOWN_VARIANTS: ShutdownVariant[] = ["floor", "bare-close", "graceful"];
+
+export interface ShutdownRun {
+  ms: number;
+  exit: string;
+  rssKiB: number;
+  openAtSignal: number;
+  killed: boolean;
+  /** serveGracefully only: the drain's own durationMs (drain.end). */
+  drainMs?: number;
+}
+
+export interface ShutdownVariantResult {
+  ms: number;
+  msMin: number;
+  msMax: number;
+  rssKiB: number;
+  exit: string[];
+  openAtSignal: number;
+  drainMs?: number;
+  runs: ShutdownRun[];
+}
+
+export interface ShutdownResult {
+  connections: number;
+  /** Set when the level could not run (e.g. too low a limit on open files). */
+  skipped?: string;
+  variants: Partial<Record<ShutdownVariant, ShutdownVariantResult>>;
+}
+
+export interface ColdStartResult {
+  bareMs: number;
+  gracefulMs: number;
+  deltaMs: number;
+  runs: { bare: number[]; graceful: number[] };
+}
+
+export interface RuntimeResults {
+  version: string;
+  throughput: ThroughputResult[];
+  shutdown: ShutdownResult[];
+  coldStart: ColdStartResult;
+}
+
+export interface BenchSettings {
+  rounds: number;
+  durationS: number;
+  warmupS: number;
+  connections: number;
+  idleConnections: number[];
+  runs: number;
+  coldRuns: number;
+  modes: ("free" | "pinned")[];
+  apps: AppName[];
+}
+
+export interface BenchResults {
+  date: string;
+  command: string;
+  smoke: boolean;
+  settings: BenchSettings;
+  machine: { nproc: number; cpu: string; memGiB: number; kernel: string; loadavgStart: number[]; loadavgEnd: number[]; fileLimit: number };
+  loadGenerator: string;
+  versions: Record<string, string>;
+  results: Partial<Record<RuntimeName, RuntimeResults>>;
+  elapsedS: number;
+}
