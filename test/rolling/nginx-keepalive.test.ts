@@ -7,8 +7,9 @@
  * Clients send bursts of non-idempotent POSTs (32 at once, one per pooled connection), each burst
  * timed to land on the moment the server closes the connections the previous burst left idle:
  * - Node closes an idle connection keepAliveTimeout + 1 s after its last response;
- * - Bun closes idle connections on a 4 s tick (idleTimeout is only a threshold);
- * a direct side connection, used with every burst, tells when the server really closes.
+ * - Bun sweeps idle connections every ~4 s; with idleTimeout 1 s, every connection idle at a sweep
+ *   is closed then, so the burst is a dense 80 ms window of POSTs around the predicted sweep;
+ * a direct side connection, used after every burst, shows when the server really closes.
  *
  * Control ("old default"): the server's idle timeout (1 s) is shorter than nginx's upstream
  * keepalive_timeout (10 s): the race must show 502s, or the test proves nothing and fails.
