@@ -90,7 +90,7 @@ const runtime: RuntimeAdapter = {
       keepAlive: extra.idleTimeout !== undefined
         ? { timeoutMs: idleTimeout === 0 ? null : idleTimeout * 1000, note: "Bun idleTimeout given" }
         : seconds * 1000 !== keepAliveTimeout
-        ? { timeoutMs: seconds * 1000, note: `Bun's idleTimeout counts whole seconds, at most ${BUN_MAX_IDLE_S}` }
+        ? { timeoutMs: seconds * 1000, note: `asked ${keepAliveTimeout} ms; Bun's idleTimeout counts whole seconds, at most ${BUN_MAX_IDLE_S}` }
         : undefined,
     };
     return Promise.resolve(listening);
