@@ -62,7 +62,8 @@ const runtime: RuntimeAdapter = {
     // headersTimeout (60 s) stays as is: since Node 18 it times the headers of a request, not
     // the idle time between requests, so slow clients are still cut after it (tested).
     const explicit = (extra.serverOptions as { keepAliveTimeout?: number } | undefined)?.keepAliveTimeout;
-    if (explicit === undefined) server.keepAliveTimeout = keepAliveTimeout;
+    // Node's timer takes keepAliveTimeout + 1 s: kept under 2^31-1 ms, or Node warns of an overflow.
+    if (explicit === undefined) server.keepAliveTimeout = Math.min(keepAliveTimeout, 2 ** 31 - 1 - 1_000);
     // Sockets are tracked per connection (not per request) so the drain can close the ones that
     // never sent a byte, which Node's closeIdleConnections() leaves open.
     const sockets = new Set<Socket>();
