@@ -33,7 +33,9 @@ const BUN_TICK_MS = 4_000;
 /** Bursts per run: bounded; the control stops early once it has shown enough 502s. */
 const MAX_BURSTS = { node: 12, bun: 8, deno: 8 } as const;
 const ENOUGH_FAILURES = 3;
-const JITTER_MS = 8;
+/** Node: where each burst lands around the predicted close, ms (swept: the race window is ~1 ms wide). */
+const NODE_OFFSETS_MS = [-6, -4, -2, 0, -5, -3, -1, 1];
+const BUN_JITTER_MS = 8;
 const BUN_SPREAD_MS = 40;
 
 const version = nginxVersion();
@@ -131,17 +133,19 @@ async function race(t: TestContext, runtime: Runtime, control: boolean) {
       continue;
     }
     if (posts.filter((p) => p.status !== 202).length >= ENOUGH_FAILURES) break;
-    const lastUse = performance.now();
+    // The pool's connections went idle when their responses ended: the median of those.
+    const lastUse = results.map((p) => p.end).sort((a, b) => a - b)[results.length >> 1]!;
     const observed = side();
     sides.push(observed);
     // The first burst only calibrates: wait for the first observed close, then burst again at once
     // so the pool holds connections for the next predicted close.
     if (observedClose === undefined) {
-      await Promise.race([observed, sleepUntil(lastUse + BUN_TICK_MS * 2 + 1_000)]);
+      await Promise.race([observed, sleepUntil(performance.now() + BUN_TICK_MS * 2 + 1_000)]);
       at = performance.now();
       continue;
     }
-    at = Math.max(performance.now() + spread, predictClose(runtime.name, lastUse, observedClose, closeDelay)) + (Math.random() * 2 - 1) * JITTER_MS;
+    const offset = runtime.name === "bun" ? (Math.random() * 2 - 1) * BUN_JITTER_MS : NODE_OFFSETS_MS[n % NODE_OFFSETS_MS.length]!;
+    at = Math.max(performance.now() + spread, predictClose(runtime.name, lastUse, observedClose, closeDelay) + offset);
   }
   for (const agent of agents) agent.destroy();
   await Promise.all(sides);
