@@ -40,11 +40,12 @@ export interface BunServerOptions {
   ipv6Only?: boolean;
   development?: boolean;
 }
+const BUN_MAX_IDLE_S = 255;
 const BUN_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "websocket", "reusePort", "ipv6Only", "development"] as const;
 
 const runtime: RuntimeAdapter = {
   name: "bun",
-  listen(handler, { hostname, port, server: extra }) {
+  listen(handler, { hostname, port, keepAliveTimeout, server: extra }) {
     // WebSockets (hono/bun's `websocket` handler): tracked to close with 1001 when the drain starts.
     const webSockets = new Set<ServerWebSocket>();
     const given = extra.websocket as WebSocketHandler | undefined;
@@ -59,10 +60,14 @@ const runtime: RuntimeAdapter = {
         return given.close?.call(given, ws, code, reason);
       },
     };
+    // idleTimeout: whole seconds, at most 255; it also cuts a streaming response silent that long.
+    // An explicit idleTimeout wins.
+    const seconds = Math.min(BUN_MAX_IDLE_S, Math.ceil(keepAliveTimeout / 1000));
+    const idleTimeout = (extra.idleTimeout as number | undefined) ?? seconds;
     let server: BunServer;
     try {
       // Bun.serve binds synchronously and throws when it cannot.
-      server = Bun.serve({ ...extra, websocket, hostname, port, fetch: handler });
+      server = Bun.serve({ ...extra, idleTimeout, websocket, hostname, port, fetch: handler });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -83,6 +88,11 @@ const runtime: RuntimeAdapter = {
         return true;
       },
       openConnections: () => server.pendingRequests + server.pendingWebSockets,
+      keepAlive: extra.idleTimeout !== undefined
+        ? { timeoutMs: idleTimeout === 0 ? null : idleTimeout * 1000, note: "Bun idleTimeout given" }
+        : seconds * 1000 !== keepAliveTimeout
+        ? { timeoutMs: seconds * 1000, note: `asked ${keepAliveTimeout} ms; Bun's idleTimeout counts whole seconds, at most ${BUN_MAX_IDLE_S}` }
+        : undefined,
     };
     return Promise.resolve(listening);
   },

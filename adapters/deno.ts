@@ -58,6 +58,9 @@ const runtime: RuntimeAdapter = {
       // Aborting Deno's server after shutdown() crashes the process: only ending it is safe.
       forceClose: () => false,
       openConnections: () => undefined,
+      // Deno.serve has no idle timeout: it keeps an idle kept-alive connection until the client
+      // (or shutdown()) closes it, so it never closes one under a balancer.
+      keepAlive: { timeoutMs: null, note: "Deno.serve never closes idle keep-alive connections" },
     };
     return Promise.resolve(listening);
   },

@@ -50,7 +50,7 @@ type AnyServer = NetServer & { close(cb?: (err?: Error) => void): AnyServer; clo
 
 const runtime: RuntimeAdapter = {
   name: "node",
-  listen(handler, { hostname, port, server: extra }) {
+  listen(handler, { hostname, port, keepAliveTimeout, server: extra }) {
     const custom = extra.createServer !== undefined; // https or http2: may need headers stripped
     const fetch = custom
       ? async (request: Request, env: unknown) => {
@@ -59,6 +59,12 @@ const runtime: RuntimeAdapter = {
       }
       : handler;
     const server = createAdaptorServer({ ...extra, fetch } as Parameters<typeof createAdaptorServer>[0]) as unknown as AnyServer;
+    // Idle keep-alive time (Node closes 1 s after it). A serverOptions.keepAliveTimeout wins.
+    // headersTimeout (60 s) stays as is: since Node 18 it times the headers of a request, not
+    // the idle time between requests, so slow clients are still cut after it (tested).
+    const explicit = (extra.serverOptions as { keepAliveTimeout?: number } | undefined)?.keepAliveTimeout;
+    // Node's timer takes keepAliveTimeout + 1 s: kept under 2^31-1 ms, or Node warns of an overflow.
+    if (explicit === undefined) server.keepAliveTimeout = Math.min(keepAliveTimeout, 2 ** 31 - 1 - 1_000);
     // Sockets are tracked per connection (not per request) so the drain can close the ones that
     // never sent a byte, which Node's closeIdleConnections() leaves open.
     const sockets = new Set<Socket>();
@@ -129,6 +135,7 @@ const runtime: RuntimeAdapter = {
         return true;
       },
       openConnections: () => sockets.size,
+      keepAlive: explicit === undefined ? undefined : { timeoutMs: explicit, note: "serverOptions.keepAliveTimeout given" },
     };
     return new Promise<ListeningServer>((resolve, reject) => {
       const onError = (error: Error) => {

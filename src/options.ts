@@ -52,6 +52,15 @@ export interface ServeOptions {
    * instead of dying mid-request. `false` leaves them to the runtime. @default true
    */
   fatalErrors?: boolean;
+  /**
+   * Milliseconds a kept-alive connection may sit idle before the server closes it. Must outlast
+   * the load balancer's own idle timeout for pooled upstream connections (AWS ALB and nginx 60 s,
+   * Google's front ends 600 s): a server that closes first races the balancer's next request,
+   * which then fails with a 502. Bun counts whole seconds up to 255 (a larger value becomes 255 s;
+   * an explicit Bun `idleTimeout` wins); Deno.serve never closes idle connections (ignored there).
+   * @default 75000 (620000 on Cloud Run, when detected)
+   */
+  keepAliveTimeout?: number;
 }
 
 /** Options after defaults and checks. */
@@ -68,6 +77,7 @@ export interface ResolvedOptions {
   logger: LoggerOption | undefined;
   name: string | undefined;
   fatalErrors: boolean;
+  keepAliveTimeout: number;
   /** The platform whose defaults applied to timeout and drainDelay (when not given). */
   platform: Platform;
   /** Where timeout and drainDelay came from, for the startup line. */
@@ -81,7 +91,7 @@ export const DEFAULT_SIGNALS: readonly ShutdownSignal[] = ["SIGTERM", "SIGINT"];
 const KNOWN_SIGNALS: readonly string[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"];
 const CORE_KEYS: readonly string[] = [
   "port", "hostname", "timeout", "drainDelay", "signals", "health", "onListen", "exit", "logger",
-  "lifecycle", "name", "fatalErrors",
+  "lifecycle", "name", "fatalErrors", "keepAliveTimeout",
 ];
 
 function fail(option: string, accepts: string, got: unknown): never {
@@ -182,6 +192,7 @@ export function resolveOptions(
   if (drainDelay > 0 && drainDelay >= timeout) {
     fail("drainDelay", `less than "timeout" (${timeout} ms), so the drain itself has time`, drainDelay);
   }
+  const keepAliveTimeout = durationMs("serveGracefully", "keepAliveTimeout", o.keepAliveTimeout, platform.keepAliveTimeout, { positive: true });
   return {
     port: port(o.port, env),
     hostname: (o.hostname as string | undefined) ?? DEFAULT_HOSTNAME,
@@ -194,6 +205,7 @@ export function resolveOptions(
     logger: logger(o.logger),
     name: o.name as string | undefined,
     fatalErrors: (o.fatalErrors as boolean | undefined) ?? true,
+    keepAliveTimeout,
     platform,
     sources: { timeout: source(o.timeout, platform.timeout, DEFAULT_TIMEOUT_MS), drainDelay: source(o.drainDelay, platform.drainDelay, 0) },
   };

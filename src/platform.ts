@@ -6,6 +6,8 @@ import type { ProcessOrigin } from "./types.ts";
 
 /** 5 s inside the 30 s that Kubernetes and ECS give between SIGTERM and SIGKILL. */
 export const DEFAULT_TIMEOUT_MS = 25_000;
+/** Longer than the 60 s idle timeout of AWS ALB and nginx upstream pools, with room for clock drift. */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 75_000;
 
 /** The rule the docs give for every platform: grace period (kill after) >= timeout + this margin. */
 export const KILL_MARGIN_MS = 2_000;
@@ -19,6 +21,8 @@ export interface Platform {
   timeout: number;
   /** ms to keep serving with /readyz at 503 while the platform stops routing here. */
   drainDelay: number;
+  /** ms a kept-alive connection may stay idle: longer than the platform's balancer keeps it pooled. */
+  keepAliveTimeout: number;
   /** Why these numbers, for the startup log line. */
   why: string;
 }
@@ -42,27 +46,28 @@ export interface PlatformFacts extends Platform {
 export const PLATFORMS: readonly PlatformFacts[] = [
   {
     name: "cloud-run", title: "Cloud Run", detectedBy: ["K_SERVICE", "K_REVISION"], needsAll: true,
-    killAfter: 10_000, killSetting: "fixed", timeout: 8_000, drainDelay: 0,
-    why: "Cloud Run kills about 10 s after SIGTERM and stops routing before it",
+    killAfter: 10_000, killSetting: "fixed", timeout: 8_000, drainDelay: 0, keepAliveTimeout: 620_000,
+    why: "Cloud Run kills about 10 s after SIGTERM and stops routing before it; Google's front ends keep idle connections 600 s",
   },
   {
     name: "fly", title: "Fly.io", detectedBy: ["FLY_APP_NAME", "FLY_MACHINE_ID"], needsAll: false,
-    killAfter: 5_000, killSetting: "kill_timeout", timeout: 3_000, drainDelay: 0,
+    killAfter: 5_000, killSetting: "kill_timeout", timeout: 3_000, drainDelay: 0, keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     why: "Fly.io's default kill_timeout is 5 s",
   },
   {
     name: "kubernetes", title: "Kubernetes", detectedBy: ["KUBERNETES_SERVICE_HOST"], needsAll: false,
     killAfter: 30_000, killSetting: "terminationGracePeriodSeconds", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 5_000,
+    keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     why: "Kubernetes removes the pod from endpoints while it sends SIGTERM; 5 s of 503 lets that propagate; 25 s fits the 30 s grace period",
   },
   {
     name: "ecs", title: "ECS / Fargate", detectedBy: ["ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI"], needsAll: false,
-    killAfter: 30_000, killSetting: "stopTimeout", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0,
+    killAfter: 30_000, killSetting: "stopTimeout", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     why: "ECS stopTimeout defaults to 30 s",
   },
   {
     name: "none", title: "anything else (`docker stop`)", detectedBy: [], needsAll: false,
-    killAfter: 10_000, killSetting: "docker stop -t", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0,
+    killAfter: 10_000, killSetting: "docker stop -t", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     why: "defaults",
   },
 ];
@@ -71,8 +76,8 @@ export const PLATFORMS: readonly PlatformFacts[] = [
 export function detectPlatform(env: (name: string) => string | undefined): Platform {
   const set = (name: string) => env(name) !== undefined;
   const found = PLATFORMS.find((p) => p.detectedBy.length > 0 && (p.needsAll ? p.detectedBy.every(set) : p.detectedBy.some(set)));
-  const { name, timeout, drainDelay, why } = found ?? PLATFORMS.at(-1)!;
-  return { name, timeout, drainDelay, why };
+  const { name, timeout, drainDelay, keepAliveTimeout, why } = found ?? PLATFORMS.at(-1)!;
+  return { name, timeout, drainDelay, keepAliveTimeout, why };
 }
 
 const SHELLS = ["sh", "bash", "dash", "ash", "zsh"];

@@ -72,16 +72,24 @@ export function createServeGracefully<Extra extends object>(
           onHandlerError: (error) =>
             lifecycle.log({ level: "error", event: "handler.error", msg: `handler threw: ${errorMessage(error)}`, error: errorMessage(error), stack: errorStack(error) }),
         });
+        let listening;
         try {
-          return await runtime.listen(handler, { hostname, port, server });
+          listening = await runtime.listen(handler, { hostname, port, keepAliveTimeout: resolved.keepAliveTimeout, server });
         } catch (error) {
           throw new ListenError(error, hostname, port);
         }
+        // The startup line shows the idle timeout the runtime really applies, and why it differs.
+        if (listening.keepAlive) {
+          part.startup.keepAliveTimeoutMs = listening.keepAlive.timeoutMs;
+          part.startup.keepAliveNote = listening.keepAlive.note;
+        }
+        return listening;
       },
       onListen: (info) => resolved.onListen?.(info),
       startup: {
         timeoutMs: resolved.timeout,
         drainDelayMs: resolved.drainDelay,
+        keepAliveTimeoutMs: resolved.keepAliveTimeout,
         platform: resolved.platform.name,
         defaults: resolved.sources.timeout === "platform" || resolved.sources.drainDelay === "platform"
           ? `${resolved.platform.name}: ${resolved.platform.why}`

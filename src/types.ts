@@ -52,14 +52,22 @@ export interface ListeningServer extends ListenInfo {
   forceClose(): boolean;
   /** Connections (or requests) still open, where the runtime can tell. */
   openConnections(): number | undefined;
+  /**
+   * Set when the runtime does not apply the asked keep-alive idle timeout as is: the ms it applies
+   * (null: it never closes idle connections) and why, for the startup line.
+   */
+  keepAlive?: { timeoutMs: number | null; note: string };
 }
 
 /** What the core asks of a runtime: servers, signals, exit, environment. */
 export interface RuntimeAdapter {
   readonly name: "node" | "bun" | "deno";
-  /** Bind a server; resolves once it listens, rejects (with a ListenError) when it cannot. */
+  /**
+   * Bind a server; resolves once it listens, rejects (with a ListenError) when it cannot.
+   * `keepAliveTimeout`: ms an idle kept-alive connection may stay open (see ServeOptions).
+   */
   // deno-lint-ignore no-explicit-any
-  listen(handler: RuntimeHandler, options: ListenInfo & { server: any }): Promise<ListeningServer>;
+  listen(handler: RuntimeHandler, options: ListenInfo & { keepAliveTimeout: number; server: any }): Promise<ListeningServer>;
   /**
    * Mark a response so its connection closes after it (`Connection: close`). Optional: the core's
    * default sets the header; Node over HTTP/2 must not (GOAWAY does the rotation there).

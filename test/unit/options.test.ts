@@ -16,6 +16,9 @@ describe("options", () => {
     assert.deepEqual(o.signals, ["SIGTERM", "SIGINT"]);
     assert.deepEqual(o.health, { ready: "/readyz", live: "/livez" });
     assert.equal(o.exit, true);
+    // Longer than the 60 s that ALB and nginx keep idle upstream connections pooled.
+    assert.equal(o.keepAliveTimeout, 75_000);
+    assert.equal(resolveOptions({ keepAliveTimeout: 3_000 }, noEnv).keepAliveTimeout, 3_000);
   });
 
   it("ReadsPortFromTheEnvironment", () => {
@@ -62,6 +65,10 @@ describe("options", () => {
     ["logger", 5, /"logger" must be false, a function, or an object/],
     ["logger", { info() {} }, /"logger"/],
     ["name", 3, /"name" must be a non-empty string/],
+    ["keepAliveTimeout", 0, /"keepAliveTimeout" must be a positive number of ms, got 0/],
+    ["keepAliveTimeout", 2 ** 31, /"keepAliveTimeout" must be at most 2147483647 ms/],
+    ["keepAliveTimeout", -1, /"keepAliveTimeout" must be a positive number of ms/],
+    ["keepAliveTimeout", "75s", /"keepAliveTimeout"/],
   ];
   for (const [option, value, message] of bad) {
     it(`RejectsBad_${option}_${typeof value === "object" ? JSON.stringify(value) : String(value)}`, () => {

@@ -22,6 +22,16 @@ describe("platform", () => {
     assert.equal(detectPlatform(envOf({})).name, "none");
   });
 
+  it("OutlastsGoogleFrontEndsKeepAliveOnCloudRun", () => {
+    const cloudRun = envOf({ K_SERVICE: "api", K_REVISION: "api-1" });
+    assert.equal(resolveOptions({}, cloudRun).keepAliveTimeout, 620_000);
+    assert.equal(resolveOptions({ keepAliveTimeout: 70_000 }, cloudRun).keepAliveTimeout, 70_000);
+    const others: Record<string, string>[] = [{ KUBERNETES_SERVICE_HOST: "x" }, { FLY_APP_NAME: "api" }, { ECS_CONTAINER_METADATA_URI_V4: "http://x" }, {}];
+    for (const env of others) {
+      assert.ok(resolveOptions({}, envOf(env)).keepAliveTimeout > 60_000, JSON.stringify(env));
+    }
+  });
+
   it("LetsExplicitOptionsWin", () => {
     const o = resolveOptions({ drainDelay: 0, timeout: 9_000 }, envOf({ KUBERNETES_SERVICE_HOST: "x" }));
     assert.equal(o.drainDelay, 0);
