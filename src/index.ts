@@ -4,6 +4,7 @@
  */
 export { bindRuntime, type RuntimeBinding } from "./bind.ts";
 export { withConnectionClose } from "./handler.ts";
+export { readAncestors } from "./process-tree.ts";
 export type { Lifecycle } from "./lifecycle.ts";
 export type { ServeGracefully } from "./serve.ts";
 export type { ListeningServer, RuntimeAdapter, ShutdownSignal } from "./types.ts";
