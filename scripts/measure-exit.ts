@@ -137,7 +137,7 @@ const median = (xs: number[]) => {
 };
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-const results: Record<string, Record<string, Record<string, { medianMs: number; runs: number[]; openAtSignal: number; exit: string[]; drainMs?: number }>>> = {};
+const results: Record<string, Record<string, Record<string, { medianMs: number; minMs: number; runs: number[]; openAtSignal: number; exit: string[]; drainMs?: number }>>> = {};
 for (const runtime of RUNTIMES) {
   if (!COMMANDS[runtime]) throw new Error(`unknown runtime ${runtime}`);
   for (const connections of COUNTS) {
@@ -147,6 +147,7 @@ for (const runtime of RUNTIMES) {
     }
     const row = Object.fromEntries(MODES.map((m) => [m, {
       medianMs: r1(median(runs[m]!.map((r) => r.ms))),
+      minMs: r1(Math.min(...runs[m]!.map((r) => r.ms))),
       runs: runs[m]!.map((r) => r1(r.ms)),
       openAtSignal: Math.min(...runs[m]!.map((r) => r.open)),
       exit: [...new Set(runs[m]!.map((r) => r.exit))],
@@ -155,7 +156,7 @@ for (const runtime of RUNTIMES) {
     ((results[runtime] ??= {})[String(connections)] = row);
     const floor = Math.max(...(["kill", "exit"] as const).filter((m) => row[m]).map((m) => row[m]!.medianMs));
     const ratio = row.graceful && Number.isFinite(floor) ? ` graceful/floor ${(row.graceful.medianMs / floor).toFixed(2)}` : "";
-    console.log(`${runtime} ${connections} idle: ${MODES.map((m) => `${m} ${row[m]!.medianMs} ms [${row[m]!.runs.join(" ")}] (exit ${row[m]!.exit.join("/")}, open ${row[m]!.openAtSignal}${row[m]!.drainMs !== undefined ? `, drain.end ${row[m]!.drainMs} ms` : ""})`).join("; ")};${ratio}`);
+    console.log(`${runtime} ${connections} idle: ${MODES.map((m) => `${m} ${row[m]!.medianMs} ms (min ${row[m]!.minMs}) [${row[m]!.runs.join(" ")}] (exit ${row[m]!.exit.join("/")}, open ${row[m]!.openAtSignal}${row[m]!.drainMs !== undefined ? `, drain.end ${row[m]!.drainMs} ms` : ""})`).join("; ")};${ratio}`);
   }
 }
 if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ runs: RUNS, results }, null, 2) + "\n");
