@@ -10,6 +10,9 @@ export const nodeProcess: Pick<RuntimeAdapter, "onSignal" | "onFatalError" | "ex
     // PID 1 gets the signal itself: nothing to read. Otherwise walk /proc up to PID 1, with async
     // reads so the walk (2 small files a level) never holds up the start.
     if (process.pid === 1) return { pid: 1, ppid: process.ppid, ancestors: [] };
+    // After the start (a timer, not a microtask): loading fs/promises cost Bun ~4 ms before the
+    // listening line otherwise.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const { readFile } = await import("node:fs/promises");
     const ancestors = await readAncestors(process.ppid, (path) => readFile(path, "latin1"));
     return ancestors && { pid: process.pid, ppid: process.ppid, ancestors }; // undefined: not Linux
