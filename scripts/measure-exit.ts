@@ -12,7 +12,7 @@
  * the time until this process sees the child's exit. Medians of --runs runs.
  *
  *   node --import tsx scripts/measure-exit.ts [--runtimes node,bun,deno] [--connections 1000,10000]
- *        [--runs 5] [--modes kill,exit,graceful] [--json FILE]
+ *        [--runs 5] [--modes kill,exit,graceful] [--pin] [--json FILE]
  *
  * 10,000 connections need 10,000+ file descriptors in the server and in the holder: run it under
  * `ulimit -n 65536` (or the hard limit) when the soft limit is lower.
@@ -33,6 +33,9 @@ const COUNTS = list("--connections", "1000,10000").map(Number);
 const RUNS = Number(arg("--runs", "5"));
 const MODES = list("--modes", "kill,exit,graceful") as Mode[];
 const JSON_OUT = arg("--json", "");
+/** --pin: the server on CPU 1 and the holder on CPU 0 (taskset), so they do not share a core. */
+const PIN = process.argv.includes("--pin");
+const pinned = (cpu: number, command: string, args: string[]): [string, string[]] => (PIN ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args]);
 if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 100) throw new RangeError("--runs must be 1-100");
 if (COUNTS.some((n) => !Number.isInteger(n) || n < 0 || n > 60_000)) throw new RangeError("--connections: integers 0-60000");
 type Mode = "kill" | "exit" | "graceful";
@@ -97,7 +100,7 @@ interface Run {
 }
 
 async function once(runtime: string, mode: Mode, connections: number): Promise<Run> {
-  const [command, args] = COMMANDS[runtime]!;
+  const [command, args] = pinned(1, ...COMMANDS[runtime]!);
   const server = track(spawn(command, args, { cwd: ROOT, env: { ...process.env, EXIT_MODE: mode === "kill" ? "bare" : mode, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "inherit"] }));
   const exited = new Promise<{ at: number; exit: string }>((resolve) => server.once("exit", (code, signal) => resolve({ at: now(), exit: signal ?? String(code) })));
   let holder: ChildProcess | undefined;
@@ -106,7 +109,7 @@ async function once(runtime: string, mode: Mode, connections: number): Promise<R
     const port = (await lines(server, logged)("exitServer", 20_000)).port as number;
     let open = 0;
     if (connections > 0) {
-      holder = track(spawn(process.execPath, [path.join(ROOT, "bench", "idle-holder.mjs"), String(port), String(connections)], { stdio: ["pipe", "pipe", "inherit"] }));
+      holder = track(spawn(...pinned(0, process.execPath, [path.join(ROOT, "bench", "idle-holder.mjs"), String(port), String(connections)]), { stdio: ["pipe", "pipe", "inherit"] }));
       const next = lines(holder);
       await next("ready", 60_000);
       await sleep(300); // settle, well inside every runtime's keep-alive timeout (Node's is 5 s)
@@ -154,8 +157,7 @@ for (const runtime of RUNTIMES) {
       ...(m === "graceful" ? { drainMs: r1(median(runs[m]!.flatMap((r) => (r.drainMs === undefined ? [] : [r.drainMs])))) } : {}),
     }]));
     ((results[runtime] ??= {})[String(connections)] = row);
-    const floor = Math.max(...(["kill", "exit"] as const).filter((m) => row[m]).map((m) => row[m]!.medianMs));
-    const ratio = row.graceful && Number.isFinite(floor) ? ` graceful/floor ${(row.graceful.medianMs / floor).toFixed(2)}` : "";
+    const ratio = (["exit", "kill"] as const).filter((m) => row.graceful && row[m]).map((m) => ` graceful/${m} ${(row.graceful!.medianMs / row[m]!.medianMs).toFixed(2)}`).join(",");
     console.log(`${runtime} ${connections} idle: ${MODES.map((m) => `${m} ${row[m]!.medianMs} ms (min ${row[m]!.minMs}) [${row[m]!.runs.join(" ")}] (exit ${row[m]!.exit.join("/")}, open ${row[m]!.openAtSignal}${row[m]!.drainMs !== undefined ? `, drain.end ${row[m]!.drainMs} ms` : ""})`).join("; ")};${ratio}`);
   }
 }
