@@ -58,8 +58,9 @@ function kindOf(command: string[]): Kind {
   if (CONTAINER_INITS.includes(name)) return "init";
   const first = args.find((arg) => !arg.startsWith("-"));
   if (name === "node" || name === "nodejs") {
-    const script = base(first);
-    return PACKAGE_MANAGERS.includes(script) || PACKAGE_MANAGER_SCRIPTS.includes(script) ? "package manager" : "other";
+    // `node --flag value .../npm-cli.js start`: the npm script may follow flags with values.
+    const manager = PACKAGE_MANAGERS.includes(base(first)) || args.some((arg) => PACKAGE_MANAGER_SCRIPTS.includes(base(arg)));
+    return manager ? "package manager" : "other";
   }
   // `bun run start`, `bun start` and `deno task start` run package.json scripts; `bun server.ts`
   // and `deno run server.ts` run the runtime itself.

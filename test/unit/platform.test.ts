@@ -53,6 +53,7 @@ describe("platform", () => {
     assert.match(signalDeliveryWarning(tree(["sh", "-c", "node s.js"], ["npm", "start"], ["/sbin/tini", "--", "npm", "start"]))!, /shell between/);
     assert.match(signalDeliveryWarning(tree(["sh", "-c", "bun s.ts"], ["bun", "run", "start"], ["/sbin/docker-init", "--", "bun", "run", "start"]))!, /shell between/);
     assert.match(signalDeliveryWarning(tree(["deno", "task", "start"]))!, /package manager as PID 1/);
+    assert.match(signalDeliveryWarning(tree(["node", "--max-old-space-size", "512", "/usr/lib/node_modules/npm/bin/npm-cli.js", "start"]))!, /package manager as PID 1/);
   });
 
   it("StaysQuietWhenSignalsArrive", () => {
