@@ -4,6 +4,7 @@
  */
 import {
   bindRuntime,
+  readAncestors,
   type Lifecycle,
   type LifecycleOptions,
   type RuntimeBinding,
@@ -25,7 +26,8 @@ interface DenoApi {
   env: { get(name: string): string | undefined };
   pid: number;
   ppid: number;
-  readTextFileSync(path: string): string;
+  readTextFile(path: string): Promise<string>;
+  permissions: { querySync(descriptor: { name: "read"; path: string }): { state: string } };
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
@@ -87,14 +89,12 @@ const runtime: RuntimeAdapter = {
     };
   },
   exit: (code) => Deno.exit(code),
-  processOrigin() {
-    if (Deno.ppid !== 1 || Deno.pid === 1) return { pid: Deno.pid, ppid: Deno.ppid, parent: [] };
-    try {
-      const parent = Deno.readTextFileSync(`/proc/${Deno.ppid}/cmdline`).split("\0").filter(Boolean);
-      return { pid: Deno.pid, ppid: Deno.ppid, parent };
-    } catch {
-      return undefined; // not Linux, or no --allow-read for /proc
-    }
+  async processOrigin() {
+    if (Deno.pid === 1) return { pid: 1, ppid: Deno.ppid, ancestors: [] };
+    // Without read permission for /proc, asking would prompt on a terminal: stay silent instead.
+    if (Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") return undefined;
+    const ancestors = await readAncestors(Deno.ppid, (path) => Deno.readTextFile(path));
+    return ancestors && { pid: Deno.pid, ppid: Deno.ppid, ancestors }; // undefined: not Linux
   },
   env(name) {
     try {

@@ -5,5 +5,6 @@
 export { bindRuntime, type RuntimeBinding } from "./bind.ts";
 export { withConnectionClose } from "./handler.ts";
 export type { Lifecycle, LifecycleOptions } from "./lifecycle-types.ts";
+export { readAncestors } from "./process-tree.ts";
 export type { ServeGracefully } from "./serve.ts";
 export type { ListeningServer, RuntimeAdapter, ShutdownSignal } from "./types.ts";

@@ -80,23 +80,66 @@ export function detectPlatform(env: (name: string) => string | undefined): Platf
   return { name, timeout, drainDelay, keepAliveTimeout, why };
 }
 
-const SHELLS = ["sh", "bash", "dash", "ash", "zsh"];
-const PACKAGE_MANAGERS = ["npm", "npx", "yarn", "pnpm", "bun", "deno"];
+const SHELLS = ["sh", "bash", "dash", "ash", "zsh", "busybox"];
+const PACKAGE_MANAGERS = ["npm", "npx", "yarn", "pnpm", "pnpx", "bunx", "corepack"];
+/** Scripts a runtime runs when a package manager is started as `node .../npm-cli.js start`. */
+const PACKAGE_MANAGER_SCRIPTS = ["npm-cli.js", "npx-cli.js", "yarn.js", "yarn.cjs", "pnpm.cjs", "pnpm.mjs"];
+/** Container inits: they pass a signal to their child only (tini, docker run --init, ...). */
+const CONTAINER_INITS = ["tini", "docker-init", "dumb-init", "catatonit"];
 const base = (arg: string | undefined): string => (arg ?? "").split("/").pop() ?? "";
+const isFile = (arg: string | undefined): boolean => arg !== undefined && /[./]/.test(arg);
+
+type Kind = "shell" | "package manager" | "init" | "other";
+
+/** What a command line is, for signal delivery. */
+function kindOf(command: string[]): Kind {
+  const [name, ...args] = [base(command[0]), ...command.slice(1)];
+  if (SHELLS.includes(name)) return "shell";
+  if (PACKAGE_MANAGERS.includes(name)) return "package manager";
+  if (CONTAINER_INITS.includes(name)) return "init";
+  const first = args.find((arg) => !arg.startsWith("-"));
+  if (name === "node" || name === "nodejs") {
+    // `node --flag value .../npm-cli.js start`: the npm script may follow flags with values.
+    const manager = PACKAGE_MANAGERS.includes(base(first)) || args.some((arg) => PACKAGE_MANAGER_SCRIPTS.includes(base(arg)));
+    return manager ? "package manager" : "other";
+  }
+  // `bun run start`, `bun start` and `deno task start` run package.json scripts; `bun server.ts`
+  // and `deno run server.ts` run the runtime itself.
+  if (name === "bun") return (first === "run" ? !isFile(args[args.indexOf("run") + 1]) : first !== undefined && !isFile(first)) ? "package manager" : "other";
+  if (name === "deno") return first === "task" ? "package manager" : "other";
+  return "other";
+}
+
+const MAX_SHOWN = 60;
+const show = (command: string[]): string => {
+  const text = command.join(" ");
+  return `"${text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}...` : text}"`;
+};
 
 /**
- * A warning when signals may never reach this process: its parent is PID 1 and is a shell or a
- * package manager (a Dockerfile's shell-form CMD, or `CMD npm start`), which the kernel shields from
- * SIGTERM unless it handles it, and which may not pass the signal on.
+ * A warning when signals may never reach this process. In a container, SIGTERM goes to PID 1 only:
+ * a shell or a package manager as PID 1 (a Dockerfile's shell-form CMD, `CMD npm start`) may not
+ * pass it on, and a shell anywhere between PID 1 and this process (npm runs every script through
+ * `sh -c`) ends on SIGTERM without passing it on. A host's init (systemd) or a terminal signals the
+ * whole process group, so only a PID 1 that is a shell, a package manager or a container init counts.
+ * `origin.ancestors` runs from the parent up to PID 1.
  */
 export function signalDeliveryWarning(origin: ProcessOrigin | undefined): string | undefined {
-  if (origin === undefined || origin.pid === 1 || origin.ppid !== 1) return undefined;
-  const [command, ...args] = origin.parent.map(base);
-  const script = command === "node" ? base(args[0]) : command;
-  const shell = SHELLS.includes(script ?? "");
-  const manager = PACKAGE_MANAGERS.some((m) => script === m || script === `${m}-cli.js`);
-  if (!shell && !manager) return undefined;
-  return `this process was started by "${origin.parent.join(" ")}" running as PID 1: ${
-    shell ? "a shell as PID 1 does not pass SIGTERM on" : "a package manager as PID 1 may not pass SIGTERM on"
-  }, so the drain may never start; use an exec-form CMD (["node", "server.js"]) so the runtime is PID 1, or an init such as tini`;
+  if (origin === undefined || origin.pid === 1) return undefined;
+  const chain = origin.ancestors;
+  const init = chain[chain.length - 1];
+  if (init === undefined || init.pid !== 1) return undefined; // the walk did not reach PID 1: cannot tell
+  const initKind = kindOf(init.command);
+  if (initKind === "other") return undefined;
+  const between = chain.slice(0, -1).map((a) => kindOf(a.command));
+  const shellBetween = between.includes("shell");
+  if (initKind === "init" && !shellBetween && !between.includes("package manager")) return undefined;
+  const reasons = [
+    initKind === "shell" && "a shell as PID 1 does not pass SIGTERM on",
+    initKind === "package manager" && "a package manager as PID 1 may not pass SIGTERM on",
+    initKind === "init" && !shellBetween && "a package manager between PID 1 and this process may not pass SIGTERM on",
+    shellBetween && "a shell between PID 1 and this process ends on SIGTERM without passing it on (npm runs scripts through sh -c)",
+  ].filter(Boolean);
+  const path = [...chain].reverse().map((a, i) => `${show(a.command)}${i === 0 ? " (PID 1)" : ""}`).join(" -> ");
+  return `signals may never reach this process: it runs under ${path} -> this process (pid ${origin.pid}); ${reasons.join(", and ")}, so the drain may never start; use an exec-form CMD (["node", "server.js"]) so the runtime is PID 1, or an init such as tini that starts the runtime itself`;
 }

@@ -85,11 +85,19 @@ export interface RuntimeAdapter {
   env(name: string): string | undefined;
 }
 
-/** Who started this process: its pid, its parent's pid and command line. */
+/** Who started this process: its pid, and the processes above it up to PID 1 (Linux /proc). */
 export interface ProcessOrigin {
   pid: number;
   ppid: number;
-  parent: string[];
+  /** Parent first, PID 1 last (when the walk got there); empty when this process is PID 1. */
+  ancestors: Ancestor[];
+}
+
+/** One process above this one. */
+export interface Ancestor {
+  pid: number;
+  /** Its command line, one argument per entry. */
+  command: string[];
 }
 
 /** The signals a drain can be started by. */

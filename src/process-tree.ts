@@ -1,0 +1,47 @@
+/**
+ * The chain of processes above this one, read from Linux /proc through a reader the adapter
+ * passes in (the core touches no file system): parent first, PID 1 last.
+ */
+import type { Ancestor } from "./types.ts";
+
+/** The walk stops here even if PID 1 is not reached (container trees are 2-5 deep). */
+export const MAX_ANCESTORS = 16;
+
+/** The parent pid from /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and ")". */
+export function parentPidFromStat(stat: string): number | undefined {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ppid = Number(fields[1]);
+  return Number.isInteger(ppid) && ppid >= 0 ? ppid : undefined;
+}
+
+/**
+ * The arguments in /proc/<pid>/cmdline (NUL-separated). A process that renamed itself (npm sets
+ * its title to "npm start") shows one argument with spaces in it, padded with NULs: split it.
+ */
+export function commandFromCmdline(cmdline: string): string[] {
+  const args = cmdline.split("\0").filter((arg) => arg !== "");
+  if (args.length === 1 && args[0]!.includes(" ")) return args[0]!.trim().split(/\s+/);
+  return args;
+}
+
+/**
+ * Walk from `ppid` up to PID 1 (at most MAX_ANCESTORS steps). `read` returns a /proc file's text
+ * and throws where there is no /proc (or no permission): then the answer is undefined.
+ */
+export async function readAncestors(ppid: number, read: (path: string) => Promise<string>): Promise<Ancestor[] | undefined> {
+  const ancestors: Ancestor[] = [];
+  try {
+    for (let pid = ppid; pid > 0 && ancestors.length < MAX_ANCESTORS;) {
+      ancestors.push({ pid, command: commandFromCmdline(await read(`/proc/${pid}/cmdline`)) });
+      if (pid === 1) break;
+      const next = parentPidFromStat(await read(`/proc/${pid}/stat`));
+      if (next === undefined || next === pid) break;
+      pid = next;
+    }
+  } catch {
+    // A parent that exited mid-walk (its /proc entry is gone) or no /proc at all: what was read
+    // stands only if it reached PID 1, which the warning checks.
+    if (ancestors.length === 0) return undefined;
+  }
+  return ancestors;
+}
