@@ -18,8 +18,8 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Connection, request } from "../../test/conformance/client.ts";
-import { Fixture, ROOT } from "../../test/conformance/harness.ts";
+import { Connection, request } from "../../test/support/client.ts";
+import { Fixture, ROOT } from "../../test/support/harness.ts";
 import { type Runtime, RUNTIMES } from "../../test/support/runtimes.ts";
 
 const SERVER = "test/fixtures/server.ts";

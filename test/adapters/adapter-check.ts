@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { Hono } from "hono";
 import type { GetConnInfo } from "hono/conninfo";
-import { createLifecycle, runtimeName, serveGracefully } from "../../examples/runtime.ts";
+import { createLifecycle, runtimeName, serveGracefully } from "../support/adapter.ts";
 
 const getConnInfo: GetConnInfo = runtimeName === "bun"
   ? (await import("hono/bun")).getConnInfo

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { it } from "node:test";
-import { ROOT, selectedRuntimes } from "../conformance/harness.ts";
+import { ROOT, selectedRuntimes } from "../support/harness.ts";
 
 for (const runtime of selectedRuntimes()) {
   it(`adapter checks on ${runtime.name}`, () => {

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Connection, refused, request } from "./client.ts";
-import { Fixture, selectedRuntimes } from "./harness.ts";
+import { Connection, refused, request } from "../support/client.ts";
+import { Fixture, selectedRuntimes } from "../support/harness.ts";
 
 const SERVER = "test/fixtures/server.ts";
 const started: Fixture[] = [];

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, describe, it } from "node:test";
-import { Connection, request } from "./client.ts";
-import { Fixture, selectedRuntimes } from "./harness.ts";
+import { Connection, request } from "../support/client.ts";
+import { Fixture, selectedRuntimes } from "../support/harness.ts";
 
 const SERVER = "test/fixtures/server.ts";
 const started: Fixture[] = [];

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { type RawResponse, request } from "./client.ts";
-import { Fixture, selectedRuntimes } from "./harness.ts";
+import { type RawResponse, request } from "../support/client.ts";
+import { Fixture, selectedRuntimes } from "../support/harness.ts";
 
 const HEALTH = "test/fixtures/health.ts";
 /** The library's defaults this suite relies on (see readiness.ts and parts.ts). */

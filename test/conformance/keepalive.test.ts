@@ -12,8 +12,8 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Connection } from "./client.ts";
-import { Fixture, type Runtime, selectedRuntimes } from "./harness.ts";
+import { Connection } from "../support/client.ts";
+import { Fixture, type Runtime, selectedRuntimes } from "../support/harness.ts";
 
 const SERVER = "test/fixtures/server.ts";
 /** Longer than the old defaults: Node closed after 6 s, Bun after ~12 s (idleTimeout 10 s on a 4 s tick). */

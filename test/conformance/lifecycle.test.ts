@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Connection } from "./client.ts";
-import { Fixture, type Line, selectedRuntimes } from "./harness.ts";
+import { Connection } from "../support/client.ts";
+import { Fixture, type Line, selectedRuntimes } from "../support/harness.ts";
 
 const MULTI = "test/fixtures/multi.ts";
 const started: Fixture[] = [];

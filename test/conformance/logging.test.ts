@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import os from "node:os";
 import { after, describe, it } from "node:test";
-import { request } from "./client.ts";
-import { Fixture, selectedRuntimes } from "./harness.ts";
+import { request } from "../support/client.ts";
+import { Fixture, selectedRuntimes } from "../support/harness.ts";
 
 const SERVER = "test/fixtures/server.ts";
 const MAX_LINE_BYTES = 16 * 1024;

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { Fixture, ROOT, type Runtime, selectedRuntimes } from "./harness.ts";
+import { Fixture, ROOT, type Runtime, selectedRuntimes } from "../support/harness.ts";
 
 const SERVER = path.join(ROOT, "test/fixtures/server.ts");
 const UNSHARE = ["--pid", "--fork", "--mount-proc", "--kill-child"];

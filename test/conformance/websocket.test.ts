@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import WebSocket from "ws";
-import { Fixture, selectedRuntimes } from "./harness.ts";
+import { Fixture, selectedRuntimes } from "../support/harness.ts";
 
 const started: Fixture[] = [];
 after(() => started.forEach((f) => f.kill()));

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { ROOT } from "../conformance/harness.ts";
+import { ROOT } from "../support/harness.ts";
 
 interface LockEntry {
   version?: string;

@@ -21,8 +21,8 @@
 import assert from "node:assert/strict";
 import http from "node:http";
 import { after, describe, it, type TestContext } from "node:test";
-import { Connection } from "../conformance/client.ts";
-import { Fixture, type Runtime, selectedRuntimes } from "../conformance/harness.ts";
+import { Connection } from "../support/client.ts";
+import { Fixture, type Runtime, selectedRuntimes } from "../support/harness.ts";
 import { Nginx, nginxVersion } from "./nginx.ts";
 
 const FIXTURE = "test/fixtures/rolling-server.ts";

@@ -14,7 +14,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it, type TestContext } from "node:test";
-import { Fixture, type Runtime, selectedRuntimes } from "../conformance/harness.ts";
+import { Fixture, type Runtime, selectedRuntimes } from "../support/harness.ts";
 import { HAProxy, haproxyVersion, type Slot } from "./haproxy.ts";
 
 const FIXTURE = "test/fixtures/rolling-server.ts";
