@@ -24,7 +24,7 @@ import {
   PartTimeoutError,
   type ServerPart,
 } from "./parts.ts";
-import { signalDeliveryWarning } from "./platform.ts";
+import { ProcessWatch } from "./process-watch.ts";
 import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
 import { Readiness } from "./readiness.ts";
 import { ReportErrors } from "./report-errors.ts";
@@ -73,10 +73,7 @@ export class LifecycleController implements ServerLifecycle {
   #tasks: TaskTracker;
   #controller = new AbortController();
   #settings: LifecycleSettings | undefined;
-  #unsubscribe: (() => void)[] = [];
-  #subscribedSignals = new Set<ShutdownSignal>();
-  #fatalSubscribed = false;
-  #originChecked = false;
+  readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
   #shutdownStarted: { signal?: string; at: number } | undefined;
   #forcedBy: ShutdownReport["forcedBy"];
@@ -99,6 +96,14 @@ export class LifecycleController implements ServerLifecycle {
       parts: this.#parts,
       started: this.#started,
     }));
+    this.#processWatch = new ProcessWatch(this.#runtime, {
+      onSignal: (signal) => this.#onSignal(signal),
+      onFatalError: (message) => {
+        this.#errors.add(message);
+        this.#begin("error");
+      },
+      log: (record) => this.log(record),
+    });
     this.#tasks = this.#newTaskTracker();
     this.#newFinished();
   }
@@ -164,7 +169,7 @@ export class LifecycleController implements ServerLifecycle {
   addServer(part: ServerPart, settings: ServerSettings): void {
     this.#register(part);
     this.#settings = mergeSettings(this.#settings, settings);
-    this.#listenToProcess();
+    this.#processWatch.watch(this.#settings.signals, this.#fatalErrors && this.#settings.fatalErrors);
   }
 
   /** Logs through the first server's logger (console JSON when there is none). */
@@ -328,7 +333,7 @@ export class LifecycleController implements ServerLifecycle {
       this.log({ level: report.exitCode === 0 ? "info" : "error", event: "drain.end", msg: `drain ${outcome} in ${Math.round(report.durationMs)} ms, ${exits ? `exit ${report.exitCode}` : "process left running"}`, ...report });
     }
     this.#state = "stopped";
-    this.#stopListeningToProcess();
+    this.#processWatch.stop();
     this.#resolveFinished(report);
     if (exits) {
       // A few promise turns first, so code awaiting `finished` runs before the process ends (not a
@@ -452,35 +457,6 @@ export class LifecycleController implements ServerLifecycle {
     if (first === undefined) return this.#begin("signal", signal);
     if (first.signal === signal && this.#clock.now() - first.at < SIGNAL_REPEAT_WINDOW_MS) return;
     this.#forceNow("second-signal", signal);
-  }
-
-  #listenToProcess(): void {
-    const settings = this.#settings!;
-    for (const signal of settings.signals) {
-      if (this.#subscribedSignals.has(signal)) continue;
-      this.#subscribedSignals.add(signal);
-      this.#unsubscribe.push(this.#runtime.onSignal(signal, () => this.#onSignal(signal)));
-    }
-    if (settings.signals.size > 0 && !this.#originChecked) {
-      this.#originChecked = true;
-      void Promise.resolve(this.#runtime.processOrigin?.()).then((origin) => {
-        const warning = signalDeliveryWarning(origin);
-        if (warning !== undefined) this.log({ level: "warn", event: "signals.unreachable", msg: warning });
-      }, () => {});
-    }
-    if (this.#fatalErrors && settings.fatalErrors && settings.signals.size > 0 && !this.#fatalSubscribed) {
-      this.#fatalSubscribed = true;
-      this.#unsubscribe.push(this.#runtime.onFatalError((error, kind) => {
-        this.#errors.add(`${kind}: ${errorMessage(error)}`);
-        this.log({ level: "error", event: kind, msg: `${kind}: ${errorMessage(error)}`, error: errorMessage(error), stack: errorStack(error) });
-        this.#begin("error");
-      }));
-    }
-  }
-  #stopListeningToProcess(): void {
-    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
-    this.#subscribedSignals.clear();
-    this.#fatalSubscribed = false;
   }
 
   #newTaskTracker(): TaskTracker {

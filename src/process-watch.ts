@@ -1,0 +1,65 @@
+/**
+ * The process as one more actor (as oklog/run treats a signal): its signals and fatal errors call
+ * into the lifecycle, which starts or forces the drain. Subscribes once per signal however many
+ * servers ask for it, and lets go of everything when the run ends.
+ */
+import { errorMessage, errorStack, type Log } from "./logger.ts";
+import { signalDeliveryWarning } from "./platform.ts";
+import type { RuntimeAdapter, ShutdownSignal } from "./types.ts";
+
+export type FatalKind = "uncaughtException" | "unhandledRejection";
+
+export interface ProcessWatchTarget {
+  /** A signal arrived. */
+  onSignal(signal: ShutdownSignal): void;
+  /** An uncaught exception or unhandled rejection, already logged; `message` is for the report. */
+  onFatalError(message: string): void;
+  log: Log;
+}
+
+export class ProcessWatch {
+  readonly #runtime: RuntimeAdapter;
+  readonly #target: ProcessWatchTarget;
+  #unsubscribe: (() => void)[] = [];
+  #signals = new Set<ShutdownSignal>();
+  #fatalWatched = false;
+  #originChecked = false;
+
+  constructor(runtime: RuntimeAdapter, target: ProcessWatchTarget) {
+    this.#runtime = runtime;
+    this.#target = target;
+  }
+
+  /** Watch these signals (and fatal errors, when asked), adding to what is already watched. */
+  watch(signals: ReadonlySet<ShutdownSignal>, fatalErrors: boolean): void {
+    for (const signal of signals) {
+      if (this.#signals.has(signal)) continue;
+      this.#signals.add(signal);
+      this.#unsubscribe.push(this.#runtime.onSignal(signal, () => this.#target.onSignal(signal)));
+    }
+    if (signals.size === 0) return;
+    if (!this.#originChecked) {
+      // Once per process run: a shell or package manager between PID 1 and us may swallow SIGTERM.
+      this.#originChecked = true;
+      void Promise.resolve(this.#runtime.processOrigin?.()).then((origin) => {
+        const warning = signalDeliveryWarning(origin);
+        if (warning !== undefined) this.#target.log({ level: "warn", event: "signals.unreachable", msg: warning });
+      }, () => {});
+    }
+    if (fatalErrors && !this.#fatalWatched) {
+      this.#fatalWatched = true;
+      this.#unsubscribe.push(this.#runtime.onFatalError((error, kind: FatalKind) => {
+        const message = `${kind}: ${errorMessage(error)}`;
+        this.#target.log({ level: "error", event: kind, msg: message, error: errorMessage(error), stack: errorStack(error) });
+        this.#target.onFatalError(message);
+      }));
+    }
+  }
+
+  /** Stop watching: the run is over (a new run watches again). */
+  stop(): void {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#signals.clear();
+    this.#fatalWatched = false;
+  }
+}
