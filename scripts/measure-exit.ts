@@ -61,7 +61,9 @@ function lines(child: ChildProcess, seen: Record<string, unknown>[] = []) {
     for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
       try {
         seen.push(JSON.parse(buffer.slice(0, nl)));
-      } catch {}
+      } catch {
+        // Not a JSON line (a runtime's own output): not ours to read.
+      }
       buffer = buffer.slice(nl + 1);
     }
     wake();

@@ -52,7 +52,7 @@ interface CheckState {
 
 /** The error's message on one line, bounded: no stack, no other fields. */
 export function failureReason(error: unknown): string {
-  const line = errorMessage(error).replace(/[\s\u0000-\u001f\u007f]+/g, " ").trim();
+  const line = errorMessage(error).replace(/[\s\p{Cc}]+/gu, " ").trim();
   if (line === "") return "failed";
   return line.length > REASON_MAX_CHARS ? `${line.slice(0, REASON_MAX_CHARS - 3)}...` : line;
 }

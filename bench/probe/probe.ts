@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- parsed JSON and foreign servers' shapes, read loosely on purpose
 /**
  * The CONTEXT.md probe, run against serve-gracefully on Node, Bun and Deno:
  *   1. exit latency after the last in-flight request ends (2 s request, SIGTERM 300 ms in)

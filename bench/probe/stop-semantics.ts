@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- parsed JSON and foreign servers' shapes, read loosely on purpose
 /**
  * What the runtime's own "stop accepting" call does to a kept-alive connection that is idle between
  * two requests (no serve-gracefully involved). Run: bun bench/probe/stop-semantics.ts |

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- parsed JSON and foreign servers' shapes, read loosely on purpose
 /**
  * The conformance fixture (test/fixtures/server.ts, unchanged) with read-only tracing around the
  * runtime calls the drain makes, so the probe can place each client-side reset against the

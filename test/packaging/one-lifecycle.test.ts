@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- parsed JSON and foreign servers' shapes, read loosely on purpose
 /**
  * One lifecycle per process, however many copies of the package are loaded: the built ESM and CJS
  * of one adapter in one process (an ESM app whose CJS dependency requires the package too), and the

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- parsed JSON and foreign servers' shapes, read loosely on purpose
 /**
  * The npm tarball, as users get it: packed from the built dist/, linted by publint and
  * arethetypeswrong, installed into a fresh project, and imported on Node (ESM and require, every

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- parsed JSON and foreign servers' shapes, read loosely on purpose
 /**
  * What the packaging tests share: the repository root, the tools in node_modules/.bin, and a
  * child-process runner with a deadline (a hung tool fails the test with its output, never hangs it).

@@ -194,7 +194,7 @@ describe("lifecycle", () => {
   });
 
   it("ServesAgainOnAStoppedLifecycleAsANewRun", async () => {
-    const { lifecycle, serve, clock } = setup();
+    const { serve, clock } = setup();
     for (let i = 0; i < 3; i++) {
       const server = serve({ fetch: () => new Response() }, { port: 1, logger: false, signals: false });
       await server.ready;
