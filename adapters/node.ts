@@ -37,6 +37,37 @@ interface ClosableWebSocket {
 
 const isHttp2 = (env: unknown): boolean => (env as HttpBindings | undefined)?.incoming?.httpVersionMajor === 2;
 
+// The last request Node has read on each HTTP/1 socket. Node runs pipelined requests before the
+// previous answer is written and queues their responses; a `Connection: close` on any but the last
+// would end the socket with the later answers unsent.
+const lastRequest = new WeakMap<Socket, IncomingMessage>();
+
+/** `Connection: close` only on the last request read on its connection (HTTP/2: GOAWAY rotates). */
+function closeConnectionAfter(response: Response, env: unknown): Response {
+  const incoming = (env as HttpBindings | undefined)?.incoming;
+  if (incoming === undefined || incoming.httpVersionMajor === 2) return response;
+  return lastRequest.get(incoming.socket) === incoming ? withConnectionClose(response) : response;
+}
+
+/**
+ * Served once Node has written the whole response to the socket ('finish'); cut when the response
+ * closes unfinished, or when its socket ends with the response still queued behind another
+ * (a pipelined request after a closing answer).
+ */
+function watchDelivery(_response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): void {
+  const { incoming, outgoing } = (env as Partial<HttpBindings> | undefined) ?? {};
+  if (incoming === undefined || outgoing === undefined || incoming.httpVersionMajor === 2) {
+    return delivered(!request.signal.aborted);
+  }
+  if (outgoing.writableFinished) return delivered(true);
+  if (incoming.socket.destroyed) return delivered(false);
+  outgoing.once("close", () => delivered(outgoing.writableFinished));
+  // A response queued behind another never closes when the socket ends; its request does.
+  incoming.once("close", () => {
+    if (incoming.socket.destroyed) delivered(outgoing.writableFinished);
+  });
+}
+
 function forHttp2(response: Response): Response {
   if (!HTTP2_FORBIDDEN.some((name) => response.headers.has(name))) return response;
   const copy = new Response(response.body, response);
@@ -63,6 +94,7 @@ const runtime: RuntimeAdapter = {
     const sockets = new Set<Socket>();
     const sessions = new Set<Http2Session>();
     const upgraded = new WeakSet<Socket>();
+    server.prependListener("request", (request: IncomingMessage) => lastRequest.set(request.socket, request));
     server.on("connection", (socket: Socket) => {
       sockets.add(socket);
       socket.once("close", () => sockets.delete(socket));
@@ -145,7 +177,8 @@ const runtime: RuntimeAdapter = {
       server.listen(port, hostname);
     });
   },
-  closeConnectionAfter: (response, env) => (isHttp2(env) ? response : withConnectionClose(response)),
+  closeConnectionAfter,
+  watchDelivery,
   ...nodeProcess,
 };
 

@@ -33,7 +33,8 @@ export const SIGNAL_REPEAT_WINDOW_MS = 250;
 
 interface Snapshot {
   inFlight: number;
-  completed: number;
+  served: number;
+  cut: number;
   tasksPending: number;
   tasksSettled: number;
   tasksFailed: number;
@@ -416,7 +417,9 @@ export class Lifecycle {
   #snapshot(servers: ServerPart[]): Snapshot {
     return {
       inFlight: servers.reduce((n, s) => n + s.state.inFlight, 0),
-      completed: servers.reduce((n, s) => n + s.state.completed, 0),
+      served: servers.reduce((n, s) => n + s.state.served, 0),
+      // Responses still held or unconfirmed when the report is made never reached their client.
+      cut: servers.reduce((n, s) => n + s.state.cut + s.state.sending, 0),
       tasksPending: this.#tasks.pending,
       tasksSettled: this.#tasks.settled,
       tasksFailed: this.#tasks.failed,
@@ -431,8 +434,8 @@ export class Lifecycle {
     const now = this.#snapshot(servers);
     return {
       requestsInFlightAtStart: atStart.inFlight,
-      requestsServed: now.completed - atStart.completed,
-      requestsCut: cut?.requests ?? 0,
+      requestsServed: now.served - atStart.served,
+      requestsCut: now.cut - atStart.cut + (cut?.requests ?? 0),
       tasksPendingAtStart: atStart.tasksPending,
       tasksCompleted: now.tasksSettled - atStart.tasksSettled,
       tasksFailed: now.tasksFailed - atStart.tasksFailed,

@@ -65,6 +65,12 @@ export interface RuntimeAdapter {
    * default sets the header; Node over HTTP/2 must not (GOAWAY does the rotation there).
    */
   closeConnectionAfter?(response: Response, env: unknown): Response;
+  /**
+   * While draining, tell once whether a response reached a live connection: `delivered(true)` when
+   * the runtime has written it to the connection, `false` when the connection ended first. Optional:
+   * the core's default says served when `request.signal` is not aborted as the response is handed over.
+   */
+  watchDelivery?(response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): void;
   /** Subscribe to a process signal; returns the unsubscribe. */
   onSignal(signal: ShutdownSignal, listener: () => void): () => void;
   /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
@@ -118,9 +124,15 @@ export interface ShutdownReport {
   requests: {
     /** Requests whose handler was running when the drain started. */
     inFlightAtStart: number;
-    /** Requests that completed from the start of the drain on (the in-flight ones and new ones). */
+    /**
+     * Requests answered from the start of the drain on (the in-flight ones and new ones): the
+     * response was handed to the runtime for a live connection (Node: fully written to the socket).
+     */
     served: number;
-    /** Handlers still running at the deadline. */
+    /**
+     * Requests that ran but whose answer never reached the client: handlers still running at the
+     * deadline, and responses whose connection ended before the runtime took them. Any makes exit 1.
+     */
     cut: number;
   };
   tasks: {

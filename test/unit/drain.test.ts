@@ -59,6 +59,43 @@ describe("drain", () => {
     assert.deepEqual(runtime.calls.slice(2), ["closeIdle", "exit:0"]);
   });
 
+  it("CountsAnAnswerWhoseClientLeftAsCutAndExitsOne", async () => {
+    const { runtime, server, release, clock } = setup();
+    await server.ready;
+    const client = new AbortController();
+    const pending = runtime.servers[0]!.fetch("/slow", { signal: client.signal }) as Promise<Response>;
+    runtime.signal("SIGTERM");
+    await clock.advance(10);
+    client.abort(); // the client went away before the handler returned
+    release();
+    await pending;
+    const report = await server.finished;
+    assert.deepEqual(report.requests, { inFlightAtStart: 1, served: 0, cut: 1 });
+    assert.equal(report.forced, false);
+    assert.equal(report.exitCode, 1, "a cut request makes the drain not clean");
+  });
+
+  it("WaitsForTheRuntimeToTellWhetherEachAnswerLeft", async () => {
+    const tellers: ((delivered: boolean) => void)[] = [];
+    const { clock, runtime, serve } = fakeWorld((r) => {
+      (r as { watchDelivery?: unknown }).watchDelivery = (_res: Response, _req: Request, _env: unknown, delivered: (d: boolean) => void) => tellers.push(delivered);
+    });
+    const server = serve({ fetch: () => new Response("ok") }, { logger: false, drainDelay: 100 });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(10);
+    await runtime.servers[0]!.fetch("/a");
+    await runtime.servers[0]!.fetch("/b");
+    await clock.advance(200);
+    assert.deepEqual(runtime.exitCodes, [], "no exit while the runtime still writes the answers");
+    assert.ok(!runtime.calls.includes("closeIdle"));
+    tellers[0]!(true);
+    tellers[1]!(false); // its connection ended before the answer left
+    const report = await server.finished;
+    assert.deepEqual(report.requests, { inFlightAtStart: 0, served: 1, cut: 1 });
+    assert.equal(report.exitCode, 1);
+  });
+
   it("LeavesIdleConnectionsToTheExitWhenTheProcessEnds", async () => {
     const { clock, runtime, serve } = fakeWorld((r) => (r.tellsResponsesDone = true));
     const server = serve({ fetch: () => new Response() }, { logger: false });
