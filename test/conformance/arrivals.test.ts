@@ -87,5 +87,34 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(exit.code, 0);
       assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 3, cut: 0 });
     });
+
+    it("lets an upload still arriving at the signal finish, then answers it", async () => {
+      const f = await start(runtime);
+      const connection = await Connection.open(f.port);
+      const size = 4 * 1024 * 1024;
+      const chunk = new Uint8Array(64 * 1024).fill(97);
+      connection.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${size}\r\n\r\n`);
+      // ~1 MiB/s: 64 KiB every 62 ms, for about 4 s.
+      let sent = 0;
+      const uploading = (async () => {
+        while (sent < size && !connection.ended) {
+          connection.write(chunk);
+          sent += chunk.length;
+          await new Promise((resolve) => setTimeout(resolve, 62));
+        }
+      })();
+      await f.waitFor((l) => l.fixture === "upload.start", 5_000, "the upload to start");
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the signal half a second in
+      f.signal("SIGTERM");
+      const response = await connection.read(15_000);
+      await uploading;
+      assert.equal(sent, size, "the whole body was sent");
+      assert.equal(response.status, 200, `answered ${response.status} ${response.body}`);
+      assert.equal(response.body, `received ${size}`);
+      assert.equal(response.headers.connection, "close");
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 0);
+      assert.deepEqual(f.report()!.requests, { inFlightAtStart: 1, served: 1, cut: 0 });
+    });
   });
 }
