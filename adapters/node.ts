@@ -8,6 +8,7 @@ import type { Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
 import {
   bindRuntime,
+  FIRST_REQUEST_GRACE_MS,
   type Lifecycle,
   type RuntimeBinding,
   type ListeningServer,
@@ -91,12 +92,13 @@ const runtime: RuntimeAdapter = {
     const server = createAdaptorServer({ ...extra, fetch } as Parameters<typeof createAdaptorServer>[0]) as unknown as AnyServer;
     // Sockets are tracked per connection (not per request) so the drain can close the ones that
     // never sent a byte, which Node's closeIdleConnections() leaves open.
-    const sockets = new Set<Socket>();
+    // Each socket with the time it was accepted.
+    const sockets = new Map<Socket, number>();
     const sessions = new Set<Http2Session>();
     const upgraded = new WeakSet<Socket>();
     server.prependListener("request", (request: IncomingMessage) => lastRequest.set(request.socket, request));
     server.on("connection", (socket: Socket) => {
-      sockets.add(socket);
+      sockets.set(socket, performance.now());
       socket.once("close", () => sockets.delete(socket));
     });
     server.on("session", (session: Http2Session) => {
@@ -113,6 +115,13 @@ const runtime: RuntimeAdapter = {
         ws.on("close", () => webSockets.delete(ws));
       });
     }
+
+    // How long a plain HTTP/1 socket that has not sent its first request yet may still send it (0: no
+    // wait). Custom servers (https, http2) are left out: their 'connection' sockets are raw TCP.
+    const firstRequestDue = (socket: Socket): number => {
+      if (custom || socket.destroyed || lastRequest.has(socket) || upgraded.has(socket)) return 0;
+      return Math.max(0, sockets.get(socket)! + FIRST_REQUEST_GRACE_MS - performance.now());
+    };
 
     let closed: Promise<void> | undefined;
     const listening: ListeningServer = {
@@ -131,22 +140,32 @@ const runtime: RuntimeAdapter = {
       closeIdle() {
         // http's close(): closes idle keep-alive connections and clears its own timer.
         server.close();
-        for (const socket of sockets) {
+        for (const socket of sockets.keys()) {
           // No response in progress (never sent a byte, or half a request) and not a WebSocket.
           // WebSockets close by their 1001. A custom server (http2, https) is left alone: its
           // 'connection' sockets are the raw TCP under TLS and HTTP/2 sessions, which show no
           // response in progress; sessions close by GOAWAY.
           if (socket.destroyed || custom || upgraded.has(socket)) continue;
+          const due = firstRequestDue(socket);
+          if (due > 0) {
+            // Just accepted: its request may be on the way. Closed later if it is still idle then.
+            setTimeout(() => (socket as Socket & { _httpMessage?: unknown })._httpMessage == null && socket.destroy(), due).unref();
+            continue;
+          }
           if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) socket.destroy();
         }
       },
       responsesDone: () =>
         new Promise<void>((resolve) => {
-          // A socket's _httpMessage is the response it is writing; 'close' fires once it is done.
+          // Waits for every socket with a response in progress (a socket's _httpMessage is the
+          // response it is writing; 'close' fires once it is done), and for every socket accepted
+          // too recently to have sent its first request (its request, or its time, ends the wait).
           const next = () => {
-            for (const socket of sockets) {
+            for (const socket of sockets.keys()) {
               const response = (socket as Socket & { _httpMessage?: NodeJS.EventEmitter | null })._httpMessage;
               if (!socket.destroyed && response) return void response.once("close", next);
+              const due = firstRequestDue(socket);
+              if (due > 0) return waitForRequest(socket, due, next);
             }
             if (sessions.size > 0) return void closed!.then(() => resolve());
             resolve();
@@ -156,10 +175,22 @@ const runtime: RuntimeAdapter = {
       forceClose() {
         server.closeAllConnections?.();
         for (const session of sessions) session.destroy();
-        for (const socket of sockets) socket.destroy();
+        for (const socket of sockets.keys()) socket.destroy();
         return true;
       },
       openConnections: () => sockets.size,
+    };
+    // Wakes `then` once a request arrives on any socket, this socket closes, or `ms` pass.
+    const waitForRequest = (socket: Socket, ms: number, then: () => void): void => {
+      const wake = () => {
+        clearTimeout(timer);
+        server.off("request", wake);
+        socket.off("close", wake);
+        then();
+      };
+      const timer = setTimeout(wake, ms);
+      server.once("request", wake);
+      socket.once("close", wake);
     };
     return new Promise<ListeningServer>((resolve, reject) => {
       const onError = (error: Error) => {

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Connection, type RawResponse } from "./client.ts";
+import { Connection, type RawResponse, refused } from "./client.ts";
+import { measureArrivals } from "./arrivals-load.ts";
 import { Fixture, selectedRuntimes } from "./harness.ts";
 
 const SERVER = "test/fixtures/server.ts";
@@ -115,6 +116,49 @@ for (const runtime of selectedRuntimes()) {
       const exit = await f.exit(5_000);
       assert.equal(exit.code, 0);
       assert.deepEqual(f.report()!.requests, { inFlightAtStart: 1, served: 1, cut: 0 });
+    });
+
+    // Bun's stop() and Deno's shutdown() close such a connection themselves, bare too (a runtime limit).
+    const adapterSeesConnections = runtime.name === "node" ? it : it.skip;
+
+    adapterSeesConnections("answers a connection accepted just before the listener closed whose request comes after", async () => {
+      const f = await start(runtime, { drainDelay: 200 });
+      f.signal("SIGTERM");
+      await f.waitFor((l) => l.event === "drain.start", 3_000, "the drain to start");
+      await new Promise((resolve) => setTimeout(resolve, 170));
+      const late = await Connection.open(f.port);
+      const closedAt = performance.now();
+      // The request leaves only once the listener is closed (new connections refused), within
+      // the first-request grace of the connection's accept.
+      for (let i = 0; i < 100 && !(await refused(f.port)); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+      assert.equal(await refused(f.port), true, "the listener closed");
+      const waited = performance.now() - closedAt;
+      const response = await late.request("GET", "/");
+      assert.equal(response.status, 200, `answered (request sent ${Math.round(waited)} ms after the connect)`);
+      assert.equal(response.headers.connection, "close");
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 0);
+      assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 1, cut: 0 });
+    });
+
+    // Deno: not met yet; under steady arrivals the hold keeps hundreds of connections open and Deno's
+    // shutdown() closes the ones it accepted but had not dispatched (README, "Arrivals at close").
+    const comparable = runtime.name === "deno" ? it.skip : it;
+
+    comparable("under steady arrivals at close, no more ambiguous failures than the bare server", { timeout: 120_000 }, async () => {
+      const runs = 3;
+      const totals = { bare: 0, ours: 0 };
+      for (let i = 0; i < runs; i++) {
+        const bare = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { bare: true }, { perTick: 5 });
+        const ours = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { drainDelay: 300 }, { perTick: 5 });
+        assert.ok(bare.answered > 0 && ours.answered > 0 && ours.refused > 0, "arrivals before and after the close");
+        assert.equal(ours.exitCode, 0);
+        totals.bare += bare.ambiguous;
+        totals.ours += ours.ambiguous;
+      }
+      // Both lose what the kernel had queued at the close (about one burst of 5, now and then);
+      // the margin absorbs that noise, not a systematic loss.
+      assert.ok(totals.ours <= totals.bare + 15, `ambiguous over ${runs} runs: ours ${totals.ours}, bare ${totals.bare}`);
     });
   });
 }
