@@ -363,13 +363,17 @@ export class Lifecycle {
         cancel();
         resolve();
       });
-      const check = (seen: number) => {
+      // A check that runs late means the event loop was busy: connections that arrived meanwhile
+      // may wait unread (or unaccepted), so the silence proves nothing; look again.
+      const check = (seen: number, due: number) => {
         const now = arrived();
-        if (now === seen || clock.now() >= until) return resolve();
-        cancel = clock.setTimer(() => check(now), QUIET_MS);
+        const late = clock.now() - due > QUIET_MS;
+        if ((now === seen && !late) || clock.now() >= until) return resolve();
+        cancel = clock.setTimer(() => check(now, clock.now() + QUIET_MS), QUIET_MS);
       };
       const first = arrived();
-      cancel = clock.setTimer(() => check(first), QUIET_MS);
+      const due = clock.now() + QUIET_MS;
+      cancel = clock.setTimer(() => check(first, due), QUIET_MS);
     });
   }
 

@@ -135,6 +135,19 @@ describe("drain", () => {
     await server.finished;
   });
 
+  it("KeepsHoldingWhenTheQuietCheckRunsLate", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(0);
+    // The event loop was busy for 20 ms: no request was seen, but some may wait unread.
+    await clock.jump(20);
+    assert.ok(!runtime.calls.includes("close"), "a late check is no proof of quiet");
+    await clock.advance(QUIET_MS);
+    assert.ok(runtime.calls.includes("close"), "an on-time quiet check closes");
+    await server.finished;
+  });
+
   it("LeavesResponsesAloneWhileServing", async () => {
     const { runtime, server } = setup();
     await server.ready;
