@@ -293,6 +293,8 @@ export class Lifecycle {
     const closed = servers.map((server) => server.listening!.close());
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
+    //    A runtime whose close acts later (Deno) gets that moment first.
+    await Promise.race([Promise.all(servers.map((s) => s.listening!.closeActed?.())), forced]);
     for (const server of servers) server.state.held = undefined;
     release();
 

@@ -34,6 +34,12 @@ export interface ListeningServer extends ListenInfo {
    */
   close(): Promise<void>;
   /**
+   * Optional: resolves once the runtime has acted on close(), when it does so on a later turn of
+   * the event loop (Deno's shutdown()). The drain releases the held responses after it: a burst of
+   * them first would delay the close while the listener still accepts connections it then drops.
+   */
+  closeActed?(): Promise<void>;
+  /**
    * Close connections with no request in progress, including ones that never sent a byte. The
    * drain calls it once no handler runs, so a busy keep-alive client between two requests is not
    * cut; a runtime whose close() already did this may do nothing.

@@ -148,6 +148,25 @@ describe("drain", () => {
     await server.finished;
   });
 
+  it("ReleasesHeldResponsesOnceTheRuntimeHasActedOnTheClose", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    const fake = runtime.servers[0]! as typeof runtime.servers[0] & { closeActed?: () => Promise<void> };
+    let acted!: () => void;
+    fake.closeActed = () => new Promise<void>((resolve) => (acted = resolve));
+    runtime.signal("SIGTERM");
+    await clock.advance(1);
+    let answered: Response | undefined;
+    void Promise.resolve(fake.fetch("/")).then((r) => (answered = r));
+    await clock.advance(2 * QUIET_MS);
+    assert.ok(runtime.calls.includes("close"));
+    assert.equal(answered, undefined, "held until the runtime has acted on the close");
+    acted();
+    await clock.advance(0);
+    assert.equal((answered as Response | undefined)?.headers.get("connection"), "close");
+    await server.finished;
+  });
+
   it("LeavesResponsesAloneWhileServing", async () => {
     const { runtime, server } = setup();
     await server.ready;
