@@ -141,8 +141,8 @@ for (const runtime of selectedRuntimes()) {
       assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 1, cut: 0 });
     });
 
-    // Deno: not met yet; under steady arrivals the hold keeps hundreds of connections open and Deno's
-    // shutdown() closes the ones it accepted but had not dispatched (README, "Arrivals at close").
+    // Deno: the median matches bare (5 per run), but single runs of ours lose 40 now and then, more
+    // than this margin (README, probe table): measured by bench/arrivals.ts, not asserted.
     const comparable = runtime.name === "deno" ? it.skip : it;
 
     comparable("under steady arrivals at close, no more ambiguous failures than the bare server", { timeout: 120_000 }, async () => {
