@@ -379,8 +379,10 @@ export class Lifecycle {
     });
   }
 
-  #cutServers(servers: ServerPart[]): { requests: number; tasks: number; connections: number } {
+  #cutServers(servers: ServerPart[]): { requests: number; tasks: number; connections: number; at: Snapshot } {
     const cut = {
+      // Requests as they stood when the cut came: a handler that returns later is not counted twice.
+      at: this.#snapshot(servers),
       requests: servers.reduce((n, s) => n + s.state.inFlight, 0),
       tasks: this.#tasks.pending,
       connections: servers.reduce((n, s) => n + (s.listening!.openConnections() ?? 0), 0),
@@ -435,13 +437,14 @@ export class Lifecycle {
   #counts(
     servers: ServerPart[],
     atStart: Snapshot,
-    cut: { requests: number; tasks: number; connections: number } | undefined,
+    cut: { requests: number; tasks: number; connections: number; at: Snapshot } | undefined,
   ): DrainCounts {
     const now = this.#snapshot(servers);
+    const requests = cut?.at ?? now;
     return {
       requestsInFlightAtStart: atStart.inFlight,
-      requestsServed: now.served - atStart.served,
-      requestsCut: now.cut - atStart.cut + (cut?.requests ?? 0),
+      requestsServed: requests.served - atStart.served,
+      requestsCut: requests.cut - atStart.cut + (cut?.requests ?? 0),
       tasksPendingAtStart: atStart.tasksPending,
       tasksCompleted: now.tasksSettled - atStart.tasksSettled,
       tasksFailed: now.tasksFailed - atStart.tasksFailed,

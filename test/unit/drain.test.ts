@@ -245,6 +245,19 @@ describe("drain", () => {
     assert.deepEqual(runtime.exitCodes, [1]);
   });
 
+  it("CountsARequestCutAtTheDeadlineOnceEvenIfItsHandlerReturnsLater", async () => {
+    const { runtime, server, clock, lifecycle, release } = setup({ timeout: 3_000 });
+    // A stop hook that runs after the cut, while the cut handler finally returns.
+    lifecycle.add({ name: "db", stop: () => release(), timeout: 500 });
+    await server.ready;
+    await clock.advance(0);
+    void runtime.servers[0]!.fetch("/slow");
+    runtime.signal("SIGTERM");
+    await clock.advance(3_000);
+    const report = await server.finished;
+    assert.deepEqual(report.requests, { inFlightAtStart: 1, served: 0, cut: 1 });
+  });
+
   it("CountsTheSameSignalTwiceInAMomentAsOne", async () => {
     const { runtime, server, clock, release } = setup();
     await server.ready;
