@@ -77,6 +77,13 @@ const runtime: RuntimeAdapter = {
     };
     return Promise.resolve(listening);
   },
+  // Served once Deno says the response is complete (the handler info's `completed`), cut if that
+  // rejects. Not request.signal: Deno aborts it after every response and warns once read.
+  watchDelivery(_response, _request, info, delivered) {
+    const completed = (info as { completed?: Promise<void> } | undefined)?.completed;
+    if (completed === undefined) return delivered(true);
+    completed.then(() => delivered(true), () => delivered(false));
+  },
   // Deno.addSignalListener, not node:process: process.on runs promise callbacks ~6 ms sooner after
   // the signal, but importing node:process costs Deno ~6 MiB of RSS and ~30 ms of cold start.
   onSignal(signal, listener) {

@@ -56,9 +56,8 @@ export class RequestState {
 }
 
 /**
- * The default fate of a response (Bun, Deno): served when the client is still connected as the
- * handler returns it (`request.signal` not aborted), cut otherwise. Read at the handover, before
- * Deno's legacy abort (which fires after every response) can run.
+ * The default fate of a response (Bun): served when the client is still connected as the handler
+ * returns it (`request.signal` not aborted), cut otherwise.
  */
 export function deliveredIfConnected(_response: Response, request: Request, _env: unknown, delivered: (delivered: boolean) => void): void {
   delivered(!request.signal.aborted);
