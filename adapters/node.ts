@@ -38,16 +38,18 @@ interface ClosableWebSocket {
 
 const isHttp2 = (env: unknown): boolean => (env as HttpBindings | undefined)?.incoming?.httpVersionMajor === 2;
 
-// The last request Node has read on each HTTP/1 socket. Node runs pipelined requests before the
-// previous answer is written and queues their responses; a `Connection: close` on any but the last
-// would end the socket with the later answers unsent.
-const lastRequest = new WeakMap<Socket, IncomingMessage>();
+// The last request Node has read on an HTTP/1 socket: its parser's current message, kept until the
+// next one (null before the first). Node runs pipelined requests before the previous answer is
+// written and queues their responses; a `Connection: close` on any but the last would end the
+// socket with the later answers unsent.
+const lastRequestOn = (socket: Socket): unknown => (socket as Socket & { parser?: { incoming?: unknown } | null }).parser?.incoming;
 
 /** `Connection: close` only on the last request read on its connection (HTTP/2: GOAWAY rotates). */
 function closeConnectionAfter(response: Response, env: unknown): Response {
   const incoming = (env as HttpBindings | undefined)?.incoming;
   if (incoming === undefined || incoming.httpVersionMajor === 2) return response;
-  return lastRequest.get(incoming.socket) === incoming ? withConnectionClose(response) : response;
+  const last = lastRequestOn(incoming.socket);
+  return last == null || last === incoming ? withConnectionClose(response) : response;
 }
 
 /**
@@ -96,7 +98,6 @@ const runtime: RuntimeAdapter = {
     const sockets = new Map<Socket, number>();
     const sessions = new Set<Http2Session>();
     const upgraded = new WeakSet<Socket>();
-    server.prependListener("request", (request: IncomingMessage) => lastRequest.set(request.socket, request));
     server.on("connection", (socket: Socket) => {
       sockets.set(socket, performance.now());
       socket.once("close", () => sockets.delete(socket));
@@ -119,7 +120,7 @@ const runtime: RuntimeAdapter = {
     // How long a plain HTTP/1 socket that has not sent its first request yet may still send it (0: no
     // wait). Custom servers (https, http2) are left out: their 'connection' sockets are raw TCP.
     const firstRequestDue = (socket: Socket): number => {
-      if (custom || socket.destroyed || lastRequest.has(socket) || upgraded.has(socket)) return 0;
+      if (custom || socket.destroyed || lastRequestOn(socket) != null || upgraded.has(socket)) return 0;
       return Math.max(0, sockets.get(socket)! + FIRST_REQUEST_GRACE_MS - performance.now());
     };
 
