@@ -16,7 +16,7 @@ const app = new Hono();
 app.get("/", (c) => c.text("Hello, bench!"));
 const tasks = { add() {} } as unknown as TaskTracker;
 const make = (health: { ready: string | false; live: string | false }) =>
-  createHandler({ app, health, state: new RequestState(), tasks, closeConnectionAfter: (r) => r, onHandlerError() {} });
+  createHandler({ app, health, state: new RequestState(), tasks, closeConnectionAfter: (r) => r, watchDelivery() {}, onHandlerError() {} });
 const variants: Record<string, (request: Request) => Response | Promise<Response>> = {
   "app.fetch (bare)": (request) => app.fetch(request),
   "createHandler, health on": make({ ready: "/readyz", live: "/livez" }) as (r: Request) => Response | Promise<Response>,
