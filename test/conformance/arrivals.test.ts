@@ -158,24 +158,25 @@ for (const runtime of selectedRuntimes()) {
       assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 1, cut: 0 });
     });
 
-    // Deno: the median matches bare (5 per run), but single runs of ours lose 40 now and then, more
-    // than this margin (README, probe table): measured by bench/arrivals.ts, not asserted.
-    const comparable = runtime.name === "deno" ? it.skip : it;
-
-    comparable("under steady arrivals at close, no more ambiguous failures than the bare server", { timeout: 120_000 }, async () => {
+    it("under steady arrivals at close, no more ambiguous failures than the bare server", { timeout: 120_000 }, async () => {
       const runs = 3;
-      const totals = { bare: 0, ours: 0 };
+      const perRun = { bare: [] as number[], ours: [] as number[] };
       for (let i = 0; i < runs; i++) {
         const bare = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { bare: true }, { perTick: 5 });
         const ours = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { drainDelay: 300 }, { perTick: 5 });
         assert.ok(bare.answered > 0 && ours.answered > 0 && ours.refused > 0, "arrivals before and after the close");
         assert.equal(ours.exitCode, 0);
-        totals.bare += bare.ambiguous;
-        totals.ours += ours.ambiguous;
+        perRun.bare.push(bare.ambiguous);
+        perRun.ours.push(ours.ambiguous);
       }
-      // Both lose what the kernel had queued at the close (about one burst of 5, now and then);
-      // the margin absorbs that noise, not a systematic loss.
-      assert.ok(totals.ours <= totals.bare + 15, `ambiguous over ${runs} runs: ours ${totals.ours}, bare ${totals.bare}`);
+      // Both lose what the kernel had queued at the close (about one burst of 5, now and then), and
+      // single runs swing on a busy machine: medians, with a margin for that noise, not for a
+      // systematic loss (which was 20 per run on Deno before the fix).
+      const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+      assert.ok(
+        median(perRun.ours) <= median(perRun.bare) + 10,
+        `ambiguous per run: ours ${perRun.ours.join(", ")}; bare ${perRun.bare.join(", ")}`,
+      );
     });
   });
 }
