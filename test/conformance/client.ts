@@ -170,10 +170,3 @@ export function refused(port: number): Promise<boolean> {
     socket.once("error", () => resolve(true));
   });
 }
-
-/** Reads every response a connection gets until the server ends it (pipelining). */
-export async function readAll(connection: Connection, count: number, ms: number): Promise<RawResponse[]> {
-  const responses: RawResponse[] = [];
-  for (let i = 0; i < count; i++) responses.push(await connection.read(ms));
-  return responses;
-}
