@@ -8,6 +8,7 @@ import type { Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
 import {
   bindRuntime,
+  FIRST_REQUEST_GRACE_MS,
   type Lifecycle,
   type LifecycleOptions,
   type RuntimeBinding,
@@ -38,6 +39,39 @@ interface ClosableWebSocket {
 
 const isHttp2 = (env: unknown): boolean => (env as HttpBindings | undefined)?.incoming?.httpVersionMajor === 2;
 
+// The last request Node has read on an HTTP/1 socket: its parser's current message, kept until the
+// next one (null before the first). Node runs pipelined requests before the previous answer is
+// written and queues their responses; a `Connection: close` on any but the last would end the
+// socket with the later answers unsent.
+const lastRequestOn = (socket: Socket): unknown => (socket as Socket & { parser?: { incoming?: unknown } | null }).parser?.incoming;
+
+/** `Connection: close` only on the last request read on its connection (HTTP/2: GOAWAY rotates). */
+function closeConnectionAfter(response: Response, env: unknown): Response {
+  const incoming = (env as HttpBindings | undefined)?.incoming;
+  if (incoming === undefined || incoming.httpVersionMajor === 2) return response;
+  const last = lastRequestOn(incoming.socket);
+  return last == null || last === incoming ? withConnectionClose(response) : response;
+}
+
+/**
+ * Served once Node has written the whole response to the socket ('finish'); cut when the response
+ * closes unfinished, or when its socket ends with the response still queued behind another
+ * (a pipelined request after a closing answer).
+ */
+function watchDelivery(_response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): void {
+  const { incoming, outgoing } = (env as Partial<HttpBindings> | undefined) ?? {};
+  if (incoming === undefined || outgoing === undefined || incoming.httpVersionMajor === 2) {
+    return delivered(!request.signal.aborted);
+  }
+  if (outgoing.writableFinished) return delivered(true);
+  if (incoming.socket.destroyed) return delivered(false);
+  outgoing.once("close", () => delivered(outgoing.writableFinished));
+  // A response queued behind another never closes when the socket ends; its request does.
+  incoming.once("close", () => {
+    if (incoming.socket.destroyed) delivered(outgoing.writableFinished);
+  });
+}
+
 function forHttp2(response: Response): Response {
   if (!HTTP2_FORBIDDEN.some((name) => response.headers.has(name))) return response;
   const copy = new Response(response.body, response);
@@ -67,11 +101,12 @@ const runtime: RuntimeAdapter = {
     if (explicit === undefined) server.keepAliveTimeout = Math.min(keepAliveTimeout, 2 ** 31 - 1 - 1_000);
     // Sockets are tracked per connection (not per request) so the drain can close the ones that
     // never sent a byte, which Node's closeIdleConnections() leaves open.
-    const sockets = new Set<Socket>();
+    // Each socket with the time it was accepted.
+    const sockets = new Map<Socket, number>();
     const sessions = new Set<Http2Session>();
     const upgraded = new WeakSet<Socket>();
     server.on("connection", (socket: Socket) => {
-      sockets.add(socket);
+      sockets.set(socket, performance.now());
       socket.once("close", () => sockets.delete(socket));
     });
     server.on("session", (session: Http2Session) => {
@@ -88,6 +123,13 @@ const runtime: RuntimeAdapter = {
         ws.on("close", () => webSockets.delete(ws));
       });
     }
+
+    // How long a plain HTTP/1 socket that has not sent its first request yet may still send it (0: no
+    // wait). Custom servers (https, http2) are left out: their 'connection' sockets are raw TCP.
+    const firstRequestDue = (socket: Socket): number => {
+      if (custom || socket.destroyed || lastRequestOn(socket) != null || upgraded.has(socket)) return 0;
+      return Math.max(0, sockets.get(socket)! + FIRST_REQUEST_GRACE_MS - performance.now());
+    };
 
     let closed: Promise<void> | undefined;
     const listening: ListeningServer = {
@@ -106,22 +148,32 @@ const runtime: RuntimeAdapter = {
       closeIdle() {
         // http's close(): closes idle keep-alive connections and clears its own timer.
         server.close();
-        for (const socket of sockets) {
+        for (const socket of sockets.keys()) {
           // No response in progress (never sent a byte, or half a request) and not a WebSocket.
           // WebSockets close by their 1001. A custom server (http2, https) is left alone: its
           // 'connection' sockets are the raw TCP under TLS and HTTP/2 sessions, which show no
           // response in progress; sessions close by GOAWAY.
           if (socket.destroyed || custom || upgraded.has(socket)) continue;
+          const due = firstRequestDue(socket);
+          if (due > 0) {
+            // Just accepted: its request may be on the way. Closed later if it is still idle then.
+            setTimeout(() => (socket as Socket & { _httpMessage?: unknown })._httpMessage == null && socket.destroy(), due).unref();
+            continue;
+          }
           if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) socket.destroy();
         }
       },
       responsesDone: () =>
         new Promise<void>((resolve) => {
-          // A socket's _httpMessage is the response it is writing; 'close' fires once it is done.
+          // Waits for every socket with a response in progress (a socket's _httpMessage is the
+          // response it is writing; 'close' fires once it is done), and for every socket accepted
+          // too recently to have sent its first request (its request, or its time, ends the wait).
           const next = () => {
-            for (const socket of sockets) {
+            for (const socket of sockets.keys()) {
               const response = (socket as Socket & { _httpMessage?: NodeJS.EventEmitter | null })._httpMessage;
               if (!socket.destroyed && response) return void response.once("close", next);
+              const due = firstRequestDue(socket);
+              if (due > 0) return waitForRequest(socket, due, next);
             }
             if (sessions.size > 0) return void closed!.then(() => resolve());
             resolve();
@@ -131,11 +183,23 @@ const runtime: RuntimeAdapter = {
       forceClose() {
         server.closeAllConnections?.();
         for (const session of sessions) session.destroy();
-        for (const socket of sockets) socket.destroy();
+        for (const socket of sockets.keys()) socket.destroy();
         return true;
       },
       openConnections: () => sockets.size,
       keepAlive: explicit === undefined ? undefined : { timeoutMs: explicit, note: "serverOptions.keepAliveTimeout given" },
+    };
+    // Wakes `then` once a request arrives on any socket, this socket closes, or `ms` pass.
+    const waitForRequest = (socket: Socket, ms: number, then: () => void): void => {
+      const wake = () => {
+        clearTimeout(timer);
+        server.off("request", wake);
+        socket.off("close", wake);
+        then();
+      };
+      const timer = setTimeout(wake, ms);
+      server.once("request", wake);
+      socket.once("close", wake);
     };
     return new Promise<ListeningServer>((resolve, reject) => {
       const onError = (error: Error) => {
@@ -153,7 +217,8 @@ const runtime: RuntimeAdapter = {
       server.listen(port, hostname);
     });
   },
-  closeConnectionAfter: (response, env) => (isHttp2(env) ? response : withConnectionClose(response)),
+  closeConnectionAfter,
+  watchDelivery,
   ...nodeProcess,
 };
 

@@ -10,6 +10,7 @@
  * per request at 80k req/s) to see what share of a request the wrapper is.
  */
 import { parseArgs } from "node:util";
+import { integerFlag } from "./lib/flags.ts";
 import { Hono } from "hono";
 import { createHandler, RequestState } from "../src/handler.ts";
 import type { TaskTracker } from "../src/tasks.ts";
@@ -18,7 +19,7 @@ const app = new Hono();
 app.get("/", (c) => c.text("Hello, bench!"));
 const tasks = { add() {} } as unknown as TaskTracker;
 const make = (health: { ready: string | false; live: string | false }) =>
-  createHandler({ app, health, state: new RequestState(), tasks, closeConnectionAfter: (r) => r, onHandlerError() {} });
+  createHandler({ app, health, state: new RequestState(), tasks, closeConnectionAfter: (r) => r, watchDelivery() {}, onHandlerError() {} });
 const variants: Record<string, (request: Request) => Response | Promise<Response>> = {
   "app.fetch (bare)": (request) => app.fetch(request),
   "createHandler, health on": make({ ready: "/readyz", live: "/livez" }) as (r: Request) => Response | Promise<Response>,
@@ -29,10 +30,8 @@ const { values } = parseArgs({
   strict: true,
   options: { batch: { type: "string", default: "20000" }, rounds: { type: "string", default: "15" } },
 });
-const BATCH = Number(values.batch);
-const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(BATCH) || BATCH < 1 || BATCH > 10_000_000) throw new RangeError("--batch must be an integer from 1 to 10000000");
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 1_000) throw new RangeError("--rounds must be an integer from 1 to 1000");
+const BATCH = integerFlag("batch", values.batch, 20_000, 1, 10_000_000);
+const ROUNDS = integerFlag("rounds", values.rounds, 15, 1, 1_000);
 const urls = Array.from({ length: 64 }, (_, i) => `http://127.0.0.1:3000/?i=${i}`);
 async function batch(fn: (request: Request) => Response | Promise<Response>): Promise<number> {
   const t0 = performance.now();

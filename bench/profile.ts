@@ -10,6 +10,7 @@
  * Example: node --import tsx bench/profile.ts --runtime bun --metric tp --runs 8 bare graceful 'graceful+{"health":false}'
  */
 import { parseArgs } from "node:util";
+import { integerFlag } from "./lib/flags.ts";
 import { RUNTIMES } from "../test/support/runtimes.ts";
 import { type AppName, get, type Mode, now, rssKiB, type Server, sleep, startServer, stopServer } from "./lib/processes.ts";
 import { median } from "./lib/stats.ts";
@@ -31,10 +32,8 @@ const runtime = RUNTIMES.find((r) => r.name === values.runtime);
 if (!runtime) throw new RangeError("--runtime must be node, bun or deno");
 const metric = values.metric;
 if (metric !== "tp" && metric !== "rss" && metric !== "cold") throw new RangeError("--metric must be tp, rss or cold");
-const runs = Number(values.runs);
-const duration = Number(values.duration);
-if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new RangeError("--runs must be an integer from 1 to 100");
-if (!Number.isInteger(duration) || duration < 1 || duration > 600) throw new RangeError("--duration must be an integer from 1 to 600");
+const runs = integerFlag("runs", values.runs, 16, 1, 100);
+const duration = integerFlag("duration", values.duration, 3, 1, 600);
 if (values.app !== "one-route" && values.app !== "realistic") throw new RangeError("--app must be one-route or realistic");
 const app: AppName = values.app;
 if (variants.length === 0) throw new RangeError("name at least one VARIANT (bare, graceful, graceful+dist, graceful+{json options})");

@@ -31,6 +31,7 @@ import { shutdown } from "./measure/shutdown.ts";
 import { throughput } from "./measure/throughput.ts";
 import { problems, summarize, writeReport } from "./report.ts";
 import { type BenchResults, type BenchSettings, type RuntimeResults, SHUTDOWN_VARIANTS } from "./results.ts";
+import { integerFlag, listFlag } from "./lib/flags.ts";
 
 const USAGE = `node --import tsx bench/run.ts [node|bun|deno ...] [options]
   --smoke                   one short round of everything, no timing claims, writes nothing
@@ -71,33 +72,21 @@ if (values.help) {
 }
 const smoke = values.smoke;
 
-function integer(name: string, text: string | undefined, fallback: number, lowest: number, highest: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < lowest || n > highest) throw new RangeError(`--${name} must be an integer from ${lowest} to ${highest}, got ${JSON.stringify(text)}`);
-  return n;
-}
-function list<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
-  const items = text.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const item of items) if (!allowed.includes(item as T)) throw new RangeError(`--${name}: ${JSON.stringify(item)} is not one of ${allowed.join(", ")}`);
-  if (!items.length) throw new RangeError(`--${name} is empty`);
-  return items as T[];
-}
 
 const canPin = spawnSync("taskset", ["--version"], { timeout: 5_000 }).error === undefined && os.cpus().length >= 2;
 const settings: BenchSettings = {
-  rounds: integer("rounds", values.rounds, smoke ? 1 : 5, 1, 100),
-  durationS: integer("duration", values.duration, smoke ? 1 : 2, 1, 600),
-  warmupS: integer("warmup", values.warmup, smoke ? 0 : 1, 0, 600),
-  connections: integer("connections", values.connections, 32, 1, 10_000),
-  idleConnections: (values["idle-connections"] ?? (smoke ? "200" : "0,1000,10000")).split(",").map((s) => integer("idle-connections", s.trim(), 0, 0, 50_000)),
-  runs: integer("runs", values.runs, smoke ? 1 : 3, 1, 100),
-  coldRuns: integer("cold-runs", values["cold-runs"], smoke ? 1 : 5, 1, 100),
-  modes: list("modes", values.modes ?? (smoke ? "free" : canPin ? "free,pinned" : "free"), ["free", "pinned"] as const),
-  apps: list("apps", values.apps ?? (smoke ? "realistic" : "one-route,realistic"), ["one-route", "realistic"] as const satisfies readonly AppName[]),
+  rounds: integerFlag("rounds", values.rounds, smoke ? 1 : 5, 1, 100),
+  durationS: integerFlag("duration", values.duration, smoke ? 1 : 2, 1, 600),
+  warmupS: integerFlag("warmup", values.warmup, smoke ? 0 : 1, 0, 600),
+  connections: integerFlag("connections", values.connections, 32, 1, 10_000),
+  idleConnections: (values["idle-connections"] ?? (smoke ? "200" : "0,1000,10000")).split(",").map((s) => integerFlag("idle-connections", s.trim(), 0, 0, 50_000)),
+  runs: integerFlag("runs", values.runs, smoke ? 1 : 3, 1, 100),
+  coldRuns: integerFlag("cold-runs", values["cold-runs"], smoke ? 1 : 5, 1, 100),
+  modes: listFlag("modes", values.modes ?? (smoke ? "free" : canPin ? "free,pinned" : "free"), ["free", "pinned"] as const),
+  apps: listFlag("apps", values.apps ?? (smoke ? "realistic" : "one-route,realistic"), ["one-route", "realistic"] as const satisfies readonly AppName[]),
 };
 if (settings.modes.includes("pinned") && !canPin) throw new Error("pinned mode needs taskset and at least 2 CPUs");
-const chosen = list("runtime", positionals.join(",") || "node,bun,deno", ["node", "bun", "deno"] as const);
+const chosen = listFlag("runtime", positionals.join(",") || "node,bun,deno", ["node", "bun", "deno"] as const);
 const runtimes: Runtime[] = RUNTIMES.filter((r) => chosen.includes(r.name));
 
 function versionOf(command: string): string {

@@ -3,6 +3,7 @@
  * it; what they get is ./exports.ts (re-exported by every adapter).
  */
 export { bindRuntime, type RuntimeBinding } from "./bind.ts";
+export { FIRST_REQUEST_GRACE_MS } from "./first-request.ts";
 export { withConnectionClose } from "./handler.ts";
 export type { Lifecycle, LifecycleOptions } from "./lifecycle-types.ts";
 export { readAncestors } from "./process-tree.ts";

@@ -14,8 +14,14 @@ export class RequestState {
   draining = false;
   /** Handlers running now. */
   inFlight = 0;
-  /** Requests completed since the server started. */
+  /** Handlers that returned since the server started. */
   completed = 0;
+  /** While draining: responses returned (held, or handed to the runtime) whose fate is not known yet. */
+  sending = 0;
+  /** While draining: responses the runtime handed to a live connection. */
+  served = 0;
+  /** While draining: responses that never reached their client (the connection was gone or closed first). */
+  cut = 0;
   /** While set, responses wait for it before they are sent (the hold; see the drain). */
   held: Promise<void> | undefined;
   #waiters: (() => void)[] = [];
@@ -25,16 +31,37 @@ export class RequestState {
     return this.inFlight + this.completed;
   }
 
-  /** Resolves once no handler is running (at once if none is). */
+  /** Resolves once no handler is running and every response's fate is known (at once if so). */
   whenIdle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.sending === 0) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  /** Called by the handler, while draining, when the last running handler settles. */
-  wakeIdleWaiters(): void {
-    for (const wake of this.#waiters.splice(0)) wake();
+  /** A handler returned while draining; call the result once with its response's fate. */
+  sent(): (delivered: boolean) => void {
+    this.sending++;
+    let told = false;
+    return (delivered) => {
+      if (told) return;
+      told = true;
+      this.sending--;
+      if (delivered) this.served++;
+      else this.cut++;
+      this.#wakeIfIdle();
+    };
   }
+
+  #wakeIfIdle(): void {
+    if (this.inFlight === 0 && this.sending === 0) for (const wake of this.#waiters.splice(0)) wake();
+  }
+}
+
+/**
+ * The default fate of a response (Bun): served when the client is still connected as the handler
+ * returns it (`request.signal` not aborted), cut otherwise.
+ */
+export function deliveredIfConnected(_response: Response, request: Request, _env: unknown, delivered: (delivered: boolean) => void): void {
+  delivered(!request.signal.aborted);
 }
 
 /** Marks a response so the runtime closes its connection after sending it. */
@@ -60,11 +87,13 @@ export interface HandlerOptions {
   state: RequestState;
   tasks: TaskTracker;
   closeConnectionAfter: (response: Response, env: unknown) => Response;
+  /** Tells `delivered(true)` once the runtime has the response for a live connection, `false` if it never will. */
+  watchDelivery: (response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void) => void;
   onHandlerError: (error: unknown) => void;
 }
 
 export function createHandler(options: HandlerOptions): RuntimeHandler {
-  const { app, state, tasks, closeConnectionAfter, onHandlerError } = options;
+  const { app, state, tasks, closeConnectionAfter, watchDelivery, onHandlerError } = options;
   const probe = healthMatcher(options.health);
   // One context for every request: waitUntil needs no per-request state, so none is allocated.
   // `props` is frozen so that no request can leave state in it for the next one.
@@ -73,17 +102,27 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     passThroughOnException() {},
     props: Object.freeze({}),
   };
-  const settle = (response: Response, env: unknown): Response | Promise<Response> => {
+  // While draining, a response is counted by what the runtime does with it (served or cut), and
+  // marked to close its connection when the handover happens: after the hold, so that a request
+  // that arrives meanwhile on the same connection is known.
+  const handOver = (response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): Response => {
+    const marked = closeConnectionAfter(response, env);
+    watchDelivery(marked, request, env, delivered);
+    return marked;
+  };
+  const settle = (response: Response, request: Request, env: unknown): Response | Promise<Response> => {
     state.inFlight--;
     state.completed++;
     if (!state.draining) return response;
-    if (state.inFlight === 0) state.wakeIdleWaiters();
-    const marked = closeConnectionAfter(response, env);
-    return state.held === undefined ? marked : state.held.then(() => marked);
+    const delivered = state.sent();
+    const held = state.held;
+    return held === undefined
+      ? handOver(response, request, env, delivered)
+      : held.then(() => handOver(response, request, env, delivered));
   };
-  const fail = (error: unknown, env: unknown): Response | Promise<Response> => {
+  const fail = (error: unknown, request: Request, env: unknown): Response | Promise<Response> => {
     onHandlerError(error);
-    return settle(new Response("Internal Server Error", { status: 500 }), env);
+    return settle(new Response("Internal Server Error", { status: 500 }), request, env);
   };
 
   return (request, env) => {
@@ -96,11 +135,11 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     try {
       result = app.fetch(request, env, executionCtx);
     } catch (error) {
-      return fail(error, env);
+      return fail(error, request, env);
     }
     if (result instanceof Promise) {
-      return result.then((response) => settle(response, env), (error) => fail(error, env));
+      return result.then((response) => settle(response, request, env), (error) => fail(error, request, env));
     }
-    return settle(result, env);
+    return settle(result, request, env);
   };
 }

@@ -44,7 +44,8 @@ export const SIGNAL_REPEAT_WINDOW_MS = 250;
 
 interface Snapshot {
   inFlight: number;
-  completed: number;
+  served: number;
+  cut: number;
   tasksPending: number;
   tasksSettled: number;
   tasksFailed: number;
@@ -285,6 +286,8 @@ export class LifecycleController implements ServerLifecycle {
     const closed = servers.map((server) => server.listening!.close());
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
+    //    A runtime whose close acts later (Deno) gets that moment first.
+    await Promise.race([Promise.all(servers.map((s) => s.listening!.closeActed?.())), forced]);
     for (const server of servers) server.state.held = undefined;
     release();
 
@@ -360,18 +363,24 @@ export class LifecycleController implements ServerLifecycle {
         cancel();
         resolve();
       });
-      const check = (seen: number) => {
+      // A check that runs late means the event loop was busy: connections that arrived meanwhile
+      // may wait unread (or unaccepted), so the silence proves nothing; look again.
+      const check = (seen: number, due: number) => {
         const now = arrived();
-        if (now === seen || clock.now() >= until) return resolve();
-        cancel = clock.setTimer(() => check(now), QUIET_MS);
+        const late = clock.now() - due > QUIET_MS;
+        if ((now === seen && !late) || clock.now() >= until) return resolve();
+        cancel = clock.setTimer(() => check(now, clock.now() + QUIET_MS), QUIET_MS);
       };
       const first = arrived();
-      cancel = clock.setTimer(() => check(first), QUIET_MS);
+      const due = clock.now() + QUIET_MS;
+      cancel = clock.setTimer(() => check(first, due), QUIET_MS);
     });
   }
 
-  #cutServers(servers: ServerPart[]): { requests: number; tasks: number; connections: number } {
+  #cutServers(servers: ServerPart[]): { requests: number; tasks: number; connections: number; at: Snapshot } {
     const cut = {
+      // Requests as they stood when the cut came: a handler that returns later is not counted twice.
+      at: this.#snapshot(servers),
       requests: servers.reduce((n, s) => n + s.state.inFlight, 0),
       tasks: this.#tasks.pending,
       connections: servers.reduce((n, s) => n + (s.listening!.openConnections() ?? 0), 0),
@@ -418,7 +427,9 @@ export class LifecycleController implements ServerLifecycle {
   #snapshot(servers: ServerPart[]): Snapshot {
     return {
       inFlight: servers.reduce((n, s) => n + s.state.inFlight, 0),
-      completed: servers.reduce((n, s) => n + s.state.completed, 0),
+      served: servers.reduce((n, s) => n + s.state.served, 0),
+      // Responses still held or unconfirmed when the report is made never reached their client.
+      cut: servers.reduce((n, s) => n + s.state.cut + s.state.sending, 0),
       tasksPending: this.#tasks.pending,
       tasksSettled: this.#tasks.settled,
       tasksFailed: this.#tasks.failed,
@@ -428,13 +439,14 @@ export class LifecycleController implements ServerLifecycle {
   #counts(
     servers: ServerPart[],
     atStart: Snapshot,
-    cut: { requests: number; tasks: number; connections: number } | undefined,
+    cut: { requests: number; tasks: number; connections: number; at: Snapshot } | undefined,
   ): DrainCounts {
     const now = this.#snapshot(servers);
+    const requests = cut?.at ?? now;
     return {
       requestsInFlightAtStart: atStart.inFlight,
-      requestsServed: now.completed - atStart.completed,
-      requestsCut: cut?.requests ?? 0,
+      requestsServed: requests.served - atStart.served,
+      requestsCut: requests.cut - atStart.cut + (cut?.requests ?? 0),
       tasksPendingAtStart: atStart.tasksPending,
       tasksCompleted: now.tasksSettled - atStart.tasksSettled,
       tasksFailed: now.tasksFailed - atStart.tasksFailed,

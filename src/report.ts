@@ -34,7 +34,7 @@ export function buildReport(facts: ReportFacts): ShutdownReport {
   const { counts } = facts;
   const forced = facts.forcedBy !== undefined;
   const failedParts = facts.parts.some((p) => p.outcome === "failed" || p.outcome === "timeout" || p.outcome === "cut");
-  const failed = forced || failedParts || facts.reason === "error" || facts.reason === "start-failed";
+  const failed = forced || failedParts || counts.requestsCut > 0 || facts.reason === "error" || facts.reason === "start-failed";
   const report: ShutdownReport = {
     reason: facts.reason,
     startedAt: facts.startedAt,

@@ -2,7 +2,7 @@
  * serveGracefully, built once per runtime: checks the input, builds the request handler and joins
  * the server to a lifecycle, which starts it and, on the signal, drains it.
  */
-import { createHandler, RequestState, withConnectionClose } from "./handler.ts";
+import { createHandler, deliveredIfConnected, RequestState, withConnectionClose } from "./handler.ts";
 import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "./lifecycle-types.ts";
 import { ListenError } from "./listen-error.ts";
 import { errorMessage, errorStack } from "./logger.ts";
@@ -36,6 +36,7 @@ export function createServeGracefully<Extra extends object>(
   extraKeys: readonly (keyof Extra & string)[],
 ): ServeGracefully<Extra> {
   const closeConnectionAfter = runtime.closeConnectionAfter ?? withConnectionClose;
+  const watchDelivery = runtime.watchDelivery ?? deliveredIfConnected;
   return (app, options) => {
     if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
       throw new TypeError('serveGracefully: "app" must be a Hono app or an object with fetch(request, env, executionCtx)');
@@ -69,6 +70,7 @@ export function createServeGracefully<Extra extends object>(
           state,
           tasks: lifecycle.tasks,
           closeConnectionAfter,
+          watchDelivery,
           onHandlerError: (error) =>
             lifecycle.log({ level: "error", event: "handler.error", msg: `handler threw: ${errorMessage(error)}`, error: errorMessage(error), stack: errorStack(error) }),
         });

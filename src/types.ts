@@ -34,6 +34,12 @@ export interface ListeningServer extends ListenInfo {
    */
   close(): Promise<void>;
   /**
+   * Optional: resolves once the runtime has acted on close(), when it does so on a later turn of
+   * the event loop (Deno's shutdown()). The drain releases the held responses after it: a burst of
+   * them first would delay the close while the listener still accepts connections it then drops.
+   */
+  closeActed?(): Promise<void>;
+  /**
    * Close connections with no request in progress, including ones that never sent a byte. The
    * drain calls it once no handler runs, so a busy keep-alive client between two requests is not
    * cut; a runtime whose close() already did this may do nothing.
@@ -73,6 +79,12 @@ export interface RuntimeAdapter {
    * default sets the header; Node over HTTP/2 must not (GOAWAY does the rotation there).
    */
   closeConnectionAfter?(response: Response, env: unknown): Response;
+  /**
+   * While draining, tell once whether a response reached a live connection: `delivered(true)` when
+   * the runtime has written it to the connection, `false` when the connection ended first. Optional:
+   * the core's default says served when `request.signal` is not aborted as the response is handed over.
+   */
+  watchDelivery?(response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): void;
   /** Subscribe to a process signal; returns the unsubscribe. */
   onSignal(signal: ShutdownSignal, listener: () => void): () => void;
   /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
@@ -140,9 +152,15 @@ export interface ShutdownReport {
   requests: {
     /** Requests whose handler was running when the drain started. */
     inFlightAtStart: number;
-    /** Requests that completed from the start of the drain on (the in-flight ones and new ones). */
+    /**
+     * Requests answered from the start of the drain on (the in-flight ones and new ones): the
+     * response was handed to the runtime for a live connection (Node: fully written to the socket).
+     */
     served: number;
-    /** Handlers still running at the deadline. */
+    /**
+     * Requests that ran but whose answer never reached the client: handlers still running at the
+     * deadline, and responses whose connection ended before the runtime took them. Any makes exit 1.
+     */
     cut: number;
   };
   tasks: {

@@ -89,6 +89,16 @@ export class Connection {
     return this.#until(() => this.#takeResponse(), ms, `the response to ${method} ${target}`);
   }
 
+  /** Writes raw bytes (several requests back to back: pipelining). */
+  write(data: string | Uint8Array): void {
+    this.socket.write(data);
+  }
+
+  /** Reads the next complete response. */
+  read(ms = 10_000): Promise<RawResponse> {
+    return this.#until(() => this.#takeResponse(), ms, "a response");
+  }
+
   /** Resolves once the server has ended the connection; rejects on a reset. */
   closed(ms: number): Promise<number> {
     return this.#until(() => (this.ended ? this.endedAt : undefined), ms, "the server to close the connection");

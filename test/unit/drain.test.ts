@@ -59,6 +59,43 @@ describe("drain", () => {
     assert.deepEqual(runtime.calls.slice(2), ["closeIdle", "exit:0"]);
   });
 
+  it("CountsAnAnswerWhoseClientLeftAsCutAndExitsOne", async () => {
+    const { runtime, server, release, clock } = setup();
+    await server.ready;
+    const client = new AbortController();
+    const pending = runtime.servers[0]!.fetch("/slow", { signal: client.signal }) as Promise<Response>;
+    runtime.signal("SIGTERM");
+    await clock.advance(10);
+    client.abort(); // the client went away before the handler returned
+    release();
+    await pending;
+    const report = await server.finished;
+    assert.deepEqual(report.requests, { inFlightAtStart: 1, served: 0, cut: 1 });
+    assert.equal(report.forced, false);
+    assert.equal(report.exitCode, 1, "a cut request makes the drain not clean");
+  });
+
+  it("WaitsForTheRuntimeToTellWhetherEachAnswerLeft", async () => {
+    const tellers: ((delivered: boolean) => void)[] = [];
+    const { clock, runtime, serve } = fakeWorld((r) => {
+      (r as { watchDelivery?: unknown }).watchDelivery = (_res: Response, _req: Request, _env: unknown, delivered: (d: boolean) => void) => tellers.push(delivered);
+    });
+    const server = serve({ fetch: () => new Response("ok") }, { logger: false, drainDelay: 100 });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(10);
+    await runtime.servers[0]!.fetch("/a");
+    await runtime.servers[0]!.fetch("/b");
+    await clock.advance(200);
+    assert.deepEqual(runtime.exitCodes, [], "no exit while the runtime still writes the answers");
+    assert.ok(!runtime.calls.includes("closeIdle"));
+    tellers[0]!(true);
+    tellers[1]!(false); // its connection ended before the answer left
+    const report = await server.finished;
+    assert.deepEqual(report.requests, { inFlightAtStart: 0, served: 1, cut: 1 });
+    assert.equal(report.exitCode, 1);
+  });
+
   it("LeavesIdleConnectionsToTheExitWhenTheProcessEnds", async () => {
     const { clock, runtime, serve } = fakeWorld((r) => (r.tellsResponsesDone = true));
     const server = serve({ fetch: () => new Response() }, { logger: false });
@@ -95,6 +132,38 @@ describe("drain", () => {
     await clock.advance(1);
     assert.ok(runtime.calls.includes("close"), "listener closed once quiet");
     assert.equal((answered as Response | undefined)?.headers.get("connection"), "close", "then released, marked");
+    await server.finished;
+  });
+
+  it("KeepsHoldingWhenTheQuietCheckRunsLate", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(0);
+    // The event loop was busy for 20 ms: no request was seen, but some may wait unread.
+    await clock.jump(20);
+    assert.ok(!runtime.calls.includes("close"), "a late check is no proof of quiet");
+    await clock.advance(QUIET_MS);
+    assert.ok(runtime.calls.includes("close"), "an on-time quiet check closes");
+    await server.finished;
+  });
+
+  it("ReleasesHeldResponsesOnceTheRuntimeHasActedOnTheClose", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    const fake = runtime.servers[0]! as typeof runtime.servers[0] & { closeActed?: () => Promise<void> };
+    let acted!: () => void;
+    fake.closeActed = () => new Promise<void>((resolve) => (acted = resolve));
+    runtime.signal("SIGTERM");
+    await clock.advance(1);
+    let answered: Response | undefined;
+    void Promise.resolve(fake.fetch("/")).then((r) => (answered = r));
+    await clock.advance(2 * QUIET_MS);
+    assert.ok(runtime.calls.includes("close"));
+    assert.equal(answered, undefined, "held until the runtime has acted on the close");
+    acted();
+    await clock.advance(0);
+    assert.equal((answered as Response | undefined)?.headers.get("connection"), "close");
     await server.finished;
   });
 
@@ -174,6 +243,19 @@ describe("drain", () => {
     assert.equal(report.connectionsCut, 1);
     assert.equal(report.exitCode, 1);
     assert.deepEqual(runtime.exitCodes, [1]);
+  });
+
+  it("CountsARequestCutAtTheDeadlineOnceEvenIfItsHandlerReturnsLater", async () => {
+    const { runtime, server, clock, lifecycle, release } = setup({ timeout: 3_000 });
+    // A stop hook that runs after the cut, while the cut handler finally returns.
+    lifecycle.add({ name: "db", stop: () => release(), timeout: 500 });
+    await server.ready;
+    await clock.advance(0);
+    void runtime.servers[0]!.fetch("/slow");
+    runtime.signal("SIGTERM");
+    await clock.advance(3_000);
+    const report = await server.finished;
+    assert.deepEqual(report.requests, { inFlightAtStart: 1, served: 0, cut: 1 });
   });
 
   it("CountsTheSameSignalTwiceInAMomentAsOne", async () => {

@@ -34,6 +34,19 @@ export class FakeClock implements Clock {
   get pendingTimers(): number {
     return this.#timers.length;
   }
+  /** Move time forward at once, then fire the timers now due, late (a busy event loop). */
+  async jump(ms: number): Promise<void> {
+    this.#now += ms;
+    await settle();
+    for (;;) {
+      this.#timers.sort((a, b) => a.at - b.at || a.id - b.id);
+      const next = this.#timers[0];
+      if (!next || next.at > this.#now) break;
+      this.#timers.shift();
+      next.fn();
+      await settle();
+    }
+  }
   /** Move time forward, firing due timers in order and letting promises settle between them. */
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms;
