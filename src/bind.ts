@@ -1,5 +1,6 @@
 /** What every adapter exports, bound to its runtime: one place, so the adapters stay thin. */
-import { LifecycleController, type LifecycleSetup } from "./lifecycle.ts";
+import type { LifecycleSetup } from "./lifecycle-types.ts";
+import { LifecycleController } from "./lifecycle.ts";
 import type { Lifecycle, LifecycleOptions } from "./lifecycle-types.ts";
 import { processLifecycle } from "./process-lifecycle.ts";
 import { createServeGracefully, type ServeGracefully } from "./serve.ts";

@@ -4,12 +4,13 @@
  * this package loaded into one process (ESM and CJS builds, or two installed versions): they share
  * one process-wide lifecycle, so anything a copy calls on another's lifecycle is listed here.
  */
+import type { Clock } from "./clock.ts";
 import type { Log } from "./logger.ts";
 import type { PartOptions, ServerPart } from "./parts.ts";
 import type { Readiness } from "./readiness.ts";
 import type { DrainableStream, SSEMessage } from "./streams.ts";
 import type { TaskTracker } from "./tasks.ts";
-import type { LoggerOption, ShutdownReport, ShutdownSignal } from "./types.ts";
+import type { LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
 
 /**
  * Bump when anything a copy calls on another copy's lifecycle changes: `ServerLifecycle`'s members,
@@ -77,6 +78,14 @@ export interface ServerSettings {
   exit: boolean;
   logger: LoggerOption | undefined;
   fatalErrors: boolean;
+}
+
+/** What the core builds a lifecycle from: the public options plus the runtime and a clock (internal). */
+export interface LifecycleSetup extends LifecycleOptions {
+  /** The runtime's signals, exit and servers; adapters pass theirs. */
+  runtime: RuntimeAdapter;
+  /** @default the system clock */
+  clock?: Clock;
 }
 
 /** What serveGracefully (of this copy or another) needs from a lifecycle besides the public half. */

@@ -5,7 +5,9 @@
 import type { Clock } from "./clock.ts";
 import { durationMs } from "./duration.ts";
 import type { RequestState } from "./handler.ts";
-import type { ListenInfo, ListeningServer } from "./types.ts";
+import { partStopFailed, partStopped } from "./events.ts";
+import { errorMessage, type Log } from "./logger.ts";
+import type { ListenInfo, ListeningServer, PartReport } from "./types.ts";
 
 /** What `lifecycle.add` accepts. */
 export interface PartOptions {
@@ -73,7 +75,9 @@ export const PART_KEYS = ["name", "start", "stop", "timeout", "check", "checkTim
 
 export function checkPart(part: unknown): HookPart {
   if (typeof part !== "object" || part === null || Array.isArray(part)) {
-    throw new TypeError(`lifecycle.add: expected { ${PART_KEYS.join(", ")} }, got ${part === null ? "null" : Array.isArray(part) ? "an array" : typeof part}`);
+    throw new TypeError(
+      `lifecycle.add: expected { ${PART_KEYS.join(", ")} }, got ${part === null ? "null" : Array.isArray(part) ? "an array" : typeof part}`,
+    );
   }
   const p = part as Record<string, unknown>;
   if (typeof p.name !== "string" || p.name === "") throw new TypeError('lifecycle.add: "name" must be a non-empty string');
@@ -88,7 +92,9 @@ export function checkPart(part: unknown): HookPart {
       throw new TypeError(`${owner}: "${hook}" must be a function`);
     }
   }
-  if (p.checkTimeout !== undefined && p.check === undefined) throw new TypeError(`${owner}: "checkTimeout" is set but the part has no "check"`);
+  if (p.checkTimeout !== undefined && p.check === undefined) {
+    throw new TypeError(`${owner}: "checkTimeout" is set but the part has no "check"`);
+  }
   return {
     kind: "part",
     name: p.name,
@@ -114,5 +120,75 @@ export function callWithin(clock: Clock, what: string, fn: () => unknown, ms: nu
         reject(error);
       },
     );
+  });
+}
+
+/** What stopping the hook parts needs from the drain. */
+export interface StopContext {
+  clock: Clock;
+  /** Clock time by which every stop must be done. */
+  deadline: number;
+  /** A second signal: stop at once, run no stop at all. */
+  secondSignal: boolean;
+  log: Log;
+  /** A stop that failed or timed out, for the report's errors. */
+  onError(message: string): void;
+}
+
+/**
+ * Stop `parts` one after another (the caller passes them in reverse start order), each within its
+ * own timeout and the time left; one that throws or hangs is reported and the others still run.
+ */
+export async function stopParts(parts: readonly HookPart[], context: StopContext): Promise<PartReport[]> {
+  const { clock, log } = context;
+  const reports: PartReport[] = [];
+  for (const part of parts) {
+    const left = context.deadline - clock.now();
+    const began = clock.now();
+    const report = (outcome: PartReport["outcome"], error?: string) =>
+      reports.push({ name: part.name, kind: "part", outcome, durationMs: clock.now() - began, ...(error === undefined ? {} : { error }) });
+    if (!part.stop) report("stopped");
+    else if (context.secondSignal) report("cut", "not run: a second signal stopped the process at once");
+    else if (left <= 0) report("timeout", "no time left before the deadline");
+    else {
+      try {
+        await callWithin(clock, `stop of "${part.name}"`, part.stop, Math.min(part.timeout, left));
+        report("stopped");
+        log(partStopped(part.name));
+      } catch (error) {
+        const message = errorMessage(error);
+        context.onError(`${part.name}: ${message}`);
+        report(error instanceof PartTimeoutError ? "timeout" : "failed", message);
+        log(partStopFailed(part.name, message));
+      }
+    }
+  }
+  return reports;
+}
+
+/**
+ * Start one part: a server listens (and, when we named it after port 0, takes the port it got); a
+ * hook part runs its start within its timeout. Resolves to where a server listens.
+ */
+export async function startPart(part: Part, clock: Clock): Promise<ListenInfo | undefined> {
+  if (part.kind === "part") {
+    if (part.start) await callWithin(clock, `start of "${part.name}"`, part.start, part.timeout);
+    return undefined;
+  }
+  part.listening = await part.listen();
+  if (part.renameOnListen) part.name = `server:${part.listening.port}`;
+  return { port: part.listening.port, hostname: part.listening.hostname };
+}
+
+/** Hook parts keep this much of the budget for their stops, so a stream that never ends cannot starve them. */
+export function stopReserve(started: readonly HookPart[], timeout: number): number {
+  return Math.min(started.reduce((sum, p) => sum + (p.stop ? p.timeout : 0), 0), timeout / 2);
+}
+
+/** Parts the shutdown came before: reported skipped, and a server's `ready` rejects. */
+export function skipUnstarted(parts: readonly Part[], started: readonly Part[]): PartReport[] {
+  return parts.filter((p) => !started.includes(p)).map((part) => {
+    if (part.kind === "server") part.rejectReady(new LifecycleError(`"${part.name}" did not start: the lifecycle shut down first`));
+    return { name: part.name, kind: part.kind, outcome: "skipped", durationMs: 0 };
   });
 }

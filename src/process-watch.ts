@@ -7,6 +7,9 @@ import { errorMessage, errorStack, type Log } from "./logger.ts";
 import { signalDeliveryWarning } from "./platform.ts";
 import type { RuntimeAdapter, ShutdownSignal } from "./types.ts";
 
+/** The same signal again within this window is the same event (npm and a terminal both pass on one Ctrl+C). */
+export const SIGNAL_REPEAT_WINDOW_MS = 250;
+
 export type FatalKind = "uncaughtException" | "unhandledRejection";
 
 export interface ProcessWatchTarget {

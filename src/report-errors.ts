@@ -30,4 +30,9 @@ export class ReportErrors {
   get omitted(): number {
     return this.#omitted;
   }
+
+  /** Both, as the report names them. */
+  get forReport(): { errors: string[]; errorsOmitted: number } {
+    return { errors: this.messages, errorsOmitted: this.#omitted };
+  }
 }

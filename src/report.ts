@@ -1,6 +1,8 @@
-/** The shutdown report: what the last log line says, as an object. */
+/** The shutdown report: what the last log line says, as an object, and the counts it is made of. */
 import { clip } from "./log-bounds.ts";
+import type { ServerPart } from "./parts.ts";
 import { MAX_ERROR_CHARS } from "./report-errors.ts";
+import type { TaskTracker } from "./tasks.ts";
 import type { PartReport, ShutdownReport } from "./types.ts";
 
 export interface DrainCounts {
@@ -62,4 +64,80 @@ export function buildReport(facts: ReportFacts): ShutdownReport {
   if (facts.signal !== undefined) report.signal = facts.signal;
   if (facts.forcedBy !== undefined) report.forcedBy = facts.forcedBy;
   return report;
+}
+
+/** The servers' and tasks' counters at one moment; the report subtracts the one at the drain's start. */
+export interface Snapshot {
+  inFlight: number;
+  served: number;
+  cut: number;
+  tasksPending: number;
+  tasksSettled: number;
+  tasksFailed: number;
+}
+
+/** What the deadline cut: counted as it stood then, so a handler that returns later is not counted twice. */
+export interface CutCounts {
+  at: Snapshot;
+  requests: number;
+  tasks: number;
+  connections: number;
+}
+
+export function snapshot(servers: readonly ServerPart[], tasks: TaskTracker): Snapshot {
+  return {
+    inFlight: servers.reduce((n, s) => n + s.state.inFlight, 0),
+    served: servers.reduce((n, s) => n + s.state.served, 0),
+    // Responses still held or unconfirmed when the report is made never reached their client.
+    cut: servers.reduce((n, s) => n + s.state.cut + s.state.sending, 0),
+    tasksPending: tasks.pending,
+    tasksSettled: tasks.settled,
+    tasksFailed: tasks.failed,
+  };
+}
+
+/** The counts of one drain: from `atStart` to `now` (or to the cut, for requests). */
+export function countsSince(atStart: Snapshot, now: Snapshot, cut: CutCounts | undefined): DrainCounts {
+  const requests = cut?.at ?? now;
+  return {
+    requestsInFlightAtStart: atStart.inFlight,
+    requestsServed: requests.served - atStart.served,
+    requestsCut: requests.cut - atStart.cut + (cut?.requests ?? 0),
+    tasksPendingAtStart: atStart.tasksPending,
+    tasksCompleted: now.tasksSettled - atStart.tasksSettled,
+    tasksFailed: now.tasksFailed - atStart.tasksFailed,
+    tasksCut: cut?.tasks ?? 0,
+    connectionsCut: cut?.connections ?? 0,
+  };
+}
+
+/** A lifecycle that never had a part: nothing to count. */
+export function emptyCounts(): DrainCounts {
+  return {
+    requestsInFlightAtStart: 0,
+    requestsServed: 0,
+    requestsCut: 0,
+    tasksPendingAtStart: 0,
+    tasksCompleted: 0,
+    tasksFailed: 0,
+    tasksCut: 0,
+    connectionsCut: 0,
+  };
+}
+
+/** The report of a lifecycle that never had a part: nothing drained, nothing to count. */
+export function emptyReport(reason: ShutdownReport["reason"], signal: string | undefined, startedAt: number): ShutdownReport {
+  const facts = { durationMs: 0, drainDelayMs: 0, drainMs: 0, parts: [], errors: [], errorsOmitted: 0, forcedBy: undefined };
+  return buildReport({ reason, signal, startedAt, counts: emptyCounts(), ...facts });
+}
+
+/** How each server fared: stopped when drained, else cut by a second signal or the deadline. */
+export function serverReports(
+  servers: readonly ServerPart[],
+  drained: boolean,
+  forcedBy: ShutdownReport["forcedBy"],
+  durationMs: number,
+): PartReport[] {
+  const outcome = drained ? "stopped" : forcedBy === "second-signal" ? "cut" : "timeout";
+  return servers.map((s) => ({ name: s.name, kind: "server", outcome, durationMs }));
 }

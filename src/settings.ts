@@ -44,3 +44,8 @@ export function mergeSettings(current: LifecycleSettings | undefined, server: Se
 export function settingsWithoutServers(log: Log): LifecycleSettings {
   return { timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, signals: new Set(), exit: false, fatalErrors: false, log };
 }
+
+/** Whether the process ends when the drain is done: signal-managed, and not a shutdown() call. */
+export function willExit(settings: LifecycleSettings, reason: string): boolean {
+  return settings.exit && settings.signals.size > 0 && reason !== "shutdown";
+}

@@ -1,7 +1,7 @@
 /** Log records: the same fields for every logger, pino's call for object loggers, bounded lines. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { QUIET_MS } from "../../src/lifecycle.ts";
+import { QUIET_MS } from "../../src/hold.ts";
 import { fitRecord, MAX_LOG_LINE_BYTES, MAX_RECORD_BYTES } from "../../src/log-bounds.ts";
 import { toLog } from "../../src/logger.ts";
 import type { LogRecord } from "../../src/types.ts";

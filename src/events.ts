@@ -1,0 +1,83 @@
+/**
+ * The log records the lifecycle writes, one builder per event, so each event's fields are named in
+ * one place (the README's Logging section lists them). No field takes a name that loggers write
+ * themselves (pino: hostname, name, pid): the listen address is `address`, a part is `part`.
+ */
+import { errorMessage, errorStack } from "./logger.ts";
+import type { ListenInfo, LogRecord, ShutdownReport, ShutdownSignal } from "./types.ts";
+
+export const listening = (part: string, runtime: string, info: ListenInfo, startup: Record<string, unknown>): LogRecord => ({
+  level: "info",
+  event: "listening",
+  msg: `${part} listening on ${info.hostname}:${info.port}`,
+  part,
+  runtime,
+  address: info.hostname,
+  port: info.port,
+  ...startup,
+});
+
+export const partStarted = (part: string): LogRecord => ({ level: "info", event: "part.started", msg: `${part} started`, part });
+
+export const startFailed = (part: string, error: unknown): LogRecord => ({
+  level: "error",
+  event: "start.failed",
+  msg: `${part} failed to start: ${errorMessage(error)}`,
+  part,
+  error: errorMessage(error),
+});
+
+export interface DrainStartFacts {
+  reason: ShutdownReport["reason"];
+  signal: string | undefined;
+  requestsInFlight: number;
+  tasksPending: number;
+  drainDelayMs: number;
+  timeoutMs: number;
+}
+
+export const drainStart = (facts: DrainStartFacts): LogRecord => ({
+  level: "info",
+  event: "drain.start",
+  msg: `drain started (${facts.signal ?? facts.reason})`,
+  ...facts,
+});
+
+export const drainForced = (by: NonNullable<ShutdownReport["forcedBy"]>, signal?: ShutdownSignal): LogRecord =>
+  by === "deadline"
+    ? { level: "warn", event: "drain.forced", msg: "deadline reached: cutting what is still open", forcedBy: by }
+    : { level: "warn", event: "drain.forced", msg: `second signal ${signal}: stopping now`, forcedBy: by, signal };
+
+export const drainLeftOpen = (runtime: string): LogRecord => ({
+  level: "warn",
+  event: "drain.left-open",
+  msg: `${runtime} cannot cut connections while the process lives; they end with it`,
+});
+
+/** Says how the drain went and what the process does next, with the whole report. */
+export function drainEnd(report: ShutdownReport, exits: boolean): LogRecord {
+  const outcome = report.forced ? `forced (${report.forcedBy})` : report.reason === "start-failed" ? "rolled back" : "complete";
+  const next = exits ? `exit ${report.exitCode}` : "process left running";
+  const msg = `drain ${outcome} in ${Math.round(report.durationMs)} ms, ${next}`;
+  return { level: report.exitCode === 0 ? "info" : "error", event: "drain.end", msg, ...report };
+}
+
+export const drainCrashed = (error: unknown): LogRecord => ({ level: "error", event: "drain.crashed", msg: errorMessage(error) });
+
+export const taskFailed = (error: unknown): LogRecord => ({
+  level: "warn",
+  event: "task.failed",
+  msg: `a waitUntil task rejected: ${errorMessage(error)}`,
+  error: errorMessage(error),
+  stack: errorStack(error),
+});
+
+export const partStopped = (part: string): LogRecord => ({ level: "info", event: "part.stopped", msg: `${part} stopped`, part });
+
+export const partStopFailed = (part: string, message: string): LogRecord => ({
+  level: "error",
+  event: "part.stop-failed",
+  msg: `${part} failed to stop: ${message}`,
+  part,
+  error: message,
+});
