@@ -31,7 +31,7 @@ interface WebSocketHandler {
 const Bun = (globalThis as unknown as { Bun: { serve(options: Record<string, unknown>): BunServer } }).Bun;
 
 /** Bun.serve's own options, passed through (the second argument, `c.env`, stays the Bun server). */
-export interface BunServerOptions {
+export interface BunPassThroughOptions {
   tls?: unknown;
   idleTimeout?: number;
   maxRequestBodySize?: number;
@@ -41,14 +41,14 @@ export interface BunServerOptions {
   development?: boolean;
 }
 const BUN_MAX_IDLE_S = 255;
-const BUN_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "websocket", "reusePort", "ipv6Only", "development"] as const;
+const BUN_PASS_THROUGH_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "websocket", "reusePort", "ipv6Only", "development"] as const;
 
 const runtime: RuntimeAdapter = {
   name: "bun",
-  listen(handler, { hostname, port, keepAliveTimeout, server: extra }) {
+  listen(handler, { hostname, port, keepAliveTimeout, passThrough }) {
     // WebSockets (hono/bun's `websocket` handler): tracked to close with 1001 when the drain starts.
     const webSockets = new Set<ServerWebSocket>();
-    const given = extra.websocket as WebSocketHandler | undefined;
+    const given = passThrough.websocket as WebSocketHandler | undefined;
     const websocket = given && {
       ...given,
       open(ws: ServerWebSocket) {
@@ -63,11 +63,11 @@ const runtime: RuntimeAdapter = {
     // idleTimeout: whole seconds, at most 255; it also cuts a streaming response silent that long.
     // An explicit idleTimeout wins.
     const seconds = Math.min(BUN_MAX_IDLE_S, Math.ceil(keepAliveTimeout / 1000));
-    const idleTimeout = (extra.idleTimeout as number | undefined) ?? seconds;
+    const idleTimeout = (passThrough.idleTimeout as number | undefined) ?? seconds;
     let server: BunServer;
     try {
       // Bun.serve binds synchronously and throws when it cannot.
-      server = Bun.serve({ ...extra, idleTimeout, websocket, hostname, port, fetch: handler });
+      server = Bun.serve({ ...passThrough, idleTimeout, websocket, hostname, port, fetch: handler });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -88,7 +88,7 @@ const runtime: RuntimeAdapter = {
         return true;
       },
       openConnections: () => server.pendingRequests + server.pendingWebSockets,
-      keepAlive: extra.idleTimeout !== undefined
+      keepAlive: passThrough.idleTimeout !== undefined
         ? { timeoutMs: idleTimeout === 0 ? null : idleTimeout * 1000, note: "Bun idleTimeout given" }
         : seconds * 1000 !== keepAliveTimeout
         ? { timeoutMs: seconds * 1000, note: `asked ${keepAliveTimeout} ms; Bun's idleTimeout counts whole seconds, at most ${BUN_MAX_IDLE_S}` }
@@ -99,7 +99,7 @@ const runtime: RuntimeAdapter = {
   ...nodeProcess,
 };
 
-const binding: RuntimeBinding<BunServerOptions> = bindRuntime<BunServerOptions>(runtime, BUN_KEYS);
+const binding: RuntimeBinding<BunPassThroughOptions> = bindRuntime<BunPassThroughOptions>(runtime, BUN_PASS_THROUGH_KEYS);
 
 /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
 export const createLifecycle: (options?: LifecycleOptions) => Lifecycle = binding.createLifecycle;
@@ -128,7 +128,7 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  * await server.ready; // listening; a SIGTERM now drains and exits
  * ```
  */
-export const serveGracefully: ServeGracefully<BunServerOptions> = binding.serveGracefully;
+export const serveGracefully: ServeGracefully<BunPassThroughOptions> = binding.serveGracefully;
 /** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 

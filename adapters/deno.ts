@@ -32,16 +32,16 @@ interface DenoApi {
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
 /** Deno.serve's own options, passed through (`c.env` stays Deno's handler info). */
-export interface DenoServerOptions {
+export interface DenoPassThroughOptions {
   cert?: string;
   key?: string;
   reusePort?: boolean;
 }
-const DENO_KEYS = ["cert", "key", "reusePort"] as const;
+const DENO_PASS_THROUGH_KEYS = ["cert", "key", "reusePort"] as const;
 
 const runtime: RuntimeAdapter = {
   name: "deno",
-  listen(handler, { hostname, port, server: extra }) {
+  listen(handler, { hostname, port, passThrough }) {
     // Deno's shutdown() breaks request bodies still arriving (denoland/deno#36809): the handler
     // reading one gets an error and the client a 500. Handlers given a body are tracked so that
     // close() can wait for them before it shuts the server down.
@@ -58,7 +58,7 @@ const runtime: RuntimeAdapter = {
     try {
       // Deno.serve binds synchronously and throws when it cannot; an onListen of our own keeps
       // Deno from printing its "Listening on" line.
-      server = Deno.serve({ ...extra, hostname, port, onListen: () => {} }, track);
+      server = Deno.serve({ ...passThrough, hostname, port, onListen: () => {} }, track);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -129,7 +129,7 @@ const runtime: RuntimeAdapter = {
   },
 };
 
-const binding: RuntimeBinding<DenoServerOptions> = bindRuntime<DenoServerOptions>(runtime, DENO_KEYS);
+const binding: RuntimeBinding<DenoPassThroughOptions> = bindRuntime<DenoPassThroughOptions>(runtime, DENO_PASS_THROUGH_KEYS);
 
 /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
 export const createLifecycle: (options?: LifecycleOptions) => Lifecycle = binding.createLifecycle;
@@ -158,7 +158,7 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  * await server.ready; // listening; a SIGTERM now drains and exits
  * ```
  */
-export const serveGracefully: ServeGracefully<DenoServerOptions> = binding.serveGracefully;
+export const serveGracefully: ServeGracefully<DenoPassThroughOptions> = binding.serveGracefully;
 /** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 

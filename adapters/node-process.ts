@@ -3,9 +3,9 @@
  * adapters (Bun implements node:process; https://bun.sh/docs/runtime/nodejs-apis).
  */
 import process from "node:process";
-import { readAncestors, type RuntimeAdapter } from "../src/core.ts";
+import { type ProcessAdapter, readAncestors } from "../src/core.ts";
 
-export const nodeProcess: Pick<RuntimeAdapter, "onSignal" | "onFatalError" | "exit" | "env" | "processOrigin"> = {
+export const nodeProcess: ProcessAdapter = {
   async processOrigin() {
     // PID 1 gets the signal itself: nothing to read. Otherwise walk /proc up to PID 1, with async
     // reads so the walk (2 small files a level) never holds up the start.

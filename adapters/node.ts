@@ -20,14 +20,14 @@ import {
 import { nodeProcess } from "./node-process.ts";
 
 /** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
-export interface NodeServerOptions {
+export interface NodePassThroughOptions {
   createServer?: (...args: never[]) => unknown;
   serverOptions?: object;
   overrideGlobalObjects?: boolean;
   autoCleanupIncoming?: boolean;
   websocket?: { server: unknown };
 }
-const NODE_KEYS = ["createServer", "serverOptions", "overrideGlobalObjects", "autoCleanupIncoming", "websocket"] as const;
+const NODE_PASS_THROUGH_KEYS = ["createServer", "serverOptions", "overrideGlobalObjects", "autoCleanupIncoming", "websocket"] as const;
 
 // Headers HTTP/2 forbids; Hono's streamSSE sets some of them and Node's http2 would throw.
 const HTTP2_FORBIDDEN = ["connection", "transfer-encoding", "keep-alive", "upgrade", "proxy-connection"];
@@ -84,19 +84,19 @@ type AnyServer = NetServer & { close(cb?: (err?: Error) => void): AnyServer; clo
 
 const runtime: RuntimeAdapter = {
   name: "node",
-  listen(handler, { hostname, port, keepAliveTimeout, server: extra }) {
-    const custom = extra.createServer !== undefined; // https or http2: may need headers stripped
+  listen(handler, { hostname, port, keepAliveTimeout, passThrough }) {
+    const custom = passThrough.createServer !== undefined; // https or http2: may need headers stripped
     const fetch = custom
       ? async (request: Request, env: unknown) => {
         const response = await handler(request, env);
         return isHttp2(env) ? forHttp2(response) : response;
       }
       : handler;
-    const server = createAdaptorServer({ ...extra, fetch } as Parameters<typeof createAdaptorServer>[0]) as unknown as AnyServer;
+    const server = createAdaptorServer({ ...passThrough, fetch } as Parameters<typeof createAdaptorServer>[0]) as unknown as AnyServer;
     // Idle keep-alive time (Node closes 1 s after it). A serverOptions.keepAliveTimeout wins.
     // headersTimeout (60 s) stays as is: since Node 18 it times the headers of a request, not
     // the idle time between requests, so slow clients are still cut after it (tested).
-    const explicit = (extra.serverOptions as { keepAliveTimeout?: number } | undefined)?.keepAliveTimeout;
+    const explicit = (passThrough.serverOptions as { keepAliveTimeout?: number } | undefined)?.keepAliveTimeout;
     // Node's timer takes keepAliveTimeout + 1 s: kept under 2^31-1 ms, or Node warns of an overflow.
     if (explicit === undefined) server.keepAliveTimeout = Math.min(keepAliveTimeout, 2 ** 31 - 1 - 1_000);
     // Sockets are tracked per connection (not per request) so the drain can close the ones that
@@ -115,7 +115,7 @@ const runtime: RuntimeAdapter = {
     });
     // WebSockets (@hono/node-server's `websocket: { server: wss }`): tracked to close with 1001.
     const webSockets = new Set<ClosableWebSocket>();
-    const wss = extra.websocket?.server as { on?(event: "connection", fn: (ws: ClosableWebSocket) => void): void } | undefined;
+    const wss = (passThrough.websocket as { server?: unknown } | undefined)?.server as { on?(event: "connection", fn: (ws: ClosableWebSocket) => void): void } | undefined;
     if (wss !== undefined) {
       server.prependListener("upgrade", (_req: IncomingMessage, socket: Socket) => upgraded.add(socket));
       wss.on?.("connection", (ws) => {
@@ -222,7 +222,7 @@ const runtime: RuntimeAdapter = {
   ...nodeProcess,
 };
 
-const binding: RuntimeBinding<NodeServerOptions> = bindRuntime<NodeServerOptions>(runtime, NODE_KEYS);
+const binding: RuntimeBinding<NodePassThroughOptions> = bindRuntime<NodePassThroughOptions>(runtime, NODE_PASS_THROUGH_KEYS);
 
 /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
 export const createLifecycle: (options?: LifecycleOptions) => Lifecycle = binding.createLifecycle;
@@ -251,7 +251,7 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  * await server.ready; // listening; a SIGTERM now drains and exits
  * ```
  */
-export const serveGracefully: ServeGracefully<NodeServerOptions> = binding.serveGracefully;
+export const serveGracefully: ServeGracefully<NodePassThroughOptions> = binding.serveGracefully;
 /** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 

@@ -6,28 +6,28 @@ import { processLifecycle } from "./process-lifecycle.ts";
 import { createServeGracefully, type ServeGracefully } from "./serve.ts";
 import type { RuntimeAdapter } from "./types.ts";
 
-export interface RuntimeBinding<Extra> {
+export interface RuntimeBinding<PassThrough> {
   /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
   createLifecycle: (options?: LifecycleOptions) => Lifecycle;
   /** The process-wide lifecycle every server joins unless told otherwise. */
   lifecycle: Lifecycle;
   /** Serve a Hono app (or any fetch handler) with graceful shutdown. */
-  serveGracefully: ServeGracefully<Extra>;
+  serveGracefully: ServeGracefully<PassThrough>;
   /** End a stream cleanly when the process-wide lifecycle starts draining. */
   endOnDrain: Lifecycle["endOnDrain"];
 }
 
-export function bindRuntime<Extra extends object>(
+export function bindRuntime<PassThrough extends object>(
   runtime: RuntimeAdapter,
-  extraKeys: readonly (keyof Extra & string)[],
-): RuntimeBinding<Extra> {
+  passThroughKeys: readonly (keyof PassThrough & string)[],
+): RuntimeBinding<PassThrough> {
   const create = (options: LifecycleOptions = {}) => new LifecycleController({ ...checkLifecycleOptions(options), runtime });
   // Shared with every other copy of this package in the process: one signal, one drain.
   const lifecycle = processLifecycle(runtime.name, () => create());
   return {
     createLifecycle: create,
     lifecycle,
-    serveGracefully: createServeGracefully<Extra>(runtime, lifecycle, extraKeys),
+    serveGracefully: createServeGracefully<PassThrough>(runtime, lifecycle, passThroughKeys),
     endOnDrain: (stream, last) => lifecycle.endOnDrain(stream, last),
   };
 }

@@ -157,13 +157,13 @@ function logger(value: unknown): LoggerOption | undefined {
 }
 
 /**
- * Check the options and fill in defaults. `extraKeys` are the adapter's own options (passed
+ * Check the options and fill in defaults. `passThroughKeys` are the adapter's own options (passed
  * through to its server); any other unknown key is a TypeError, so a typo never goes unnoticed.
  */
 export function resolveOptions(
   options: unknown,
   env: (name: string) => string | undefined,
-  extraKeys: readonly string[] = [],
+  passThroughKeys: readonly string[] = [],
 ): ResolvedOptions {
   if (options === undefined) options = {};
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -171,8 +171,8 @@ export function resolveOptions(
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
-    if (!CORE_KEYS.includes(key) && !extraKeys.includes(key)) {
-      throw new TypeError(`serveGracefully: unknown option "${key}" (known: ${[...CORE_KEYS, ...extraKeys].join(", ")})`);
+    if (!CORE_KEYS.includes(key) && !passThroughKeys.includes(key)) {
+      throw new TypeError(`serveGracefully: unknown option "${key}" (known: ${[...CORE_KEYS, ...passThroughKeys].join(", ")})`);
     }
   }
   if (o.hostname !== undefined && (typeof o.hostname !== "string" || o.hostname === "")) {

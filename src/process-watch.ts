@@ -5,7 +5,7 @@
  */
 import { errorMessage, errorStack, type Log } from "./logger.ts";
 import { signalDeliveryWarning } from "./platform.ts";
-import type { RuntimeAdapter, ShutdownSignal } from "./types.ts";
+import type { ProcessAdapter, ShutdownSignal } from "./types.ts";
 
 /** The same signal again within this window is the same event (npm and a terminal both pass on one Ctrl+C). */
 export const SIGNAL_REPEAT_WINDOW_MS = 250;
@@ -21,14 +21,14 @@ export interface ProcessWatchTarget {
 }
 
 export class ProcessWatch {
-  readonly #runtime: RuntimeAdapter;
+  readonly #runtime: ProcessAdapter;
   readonly #target: ProcessWatchTarget;
   #unsubscribe: (() => void)[] = [];
   #signals = new Set<ShutdownSignal>();
   #fatalWatched = false;
   #originChecked = false;
 
-  constructor(runtime: RuntimeAdapter, target: ProcessWatchTarget) {
+  constructor(runtime: ProcessAdapter, target: ProcessWatchTarget) {
     this.#runtime = runtime;
     this.#target = target;
   }

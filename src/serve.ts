@@ -24,27 +24,27 @@ export interface GracefulServer {
   readonly lifecycle: Lifecycle;
 }
 
-export type ServeGracefully<Extra> = (app: FetchApp, options?: ServeOptions & Extra) => GracefulServer;
+export type ServeGracefully<PassThrough> = (app: FetchApp, options?: ServeOptions & PassThrough) => GracefulServer;
 
 /**
- * Builds serveGracefully for one runtime. `extraKeys` are the adapter's own options, handed to its
- * listen() as `server`.
+ * Builds serveGracefully for one runtime. `passThroughKeys` name the adapter's own options, which
+ * go to its listen() as `passThrough`, untouched, for the runtime's server.
  */
-export function createServeGracefully<Extra extends object>(
+export function createServeGracefully<PassThrough extends object>(
   runtime: RuntimeAdapter,
   defaultLifecycle: ServerLifecycle,
-  extraKeys: readonly (keyof Extra & string)[],
-): ServeGracefully<Extra> {
+  passThroughKeys: readonly (keyof PassThrough & string)[],
+): ServeGracefully<PassThrough> {
   const closeConnectionAfter = runtime.closeConnectionAfter ?? withConnectionClose;
   const watchDelivery = runtime.watchDelivery ?? deliveredIfConnected;
   return (app, options) => {
     if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
       throw new TypeError('serveGracefully: "app" must be a Hono app or an object with fetch(request, env, executionCtx)');
     }
-    const resolved = resolveOptions(options, (name) => runtime.env(name), extraKeys);
+    const resolved = resolveOptions(options, (name) => runtime.env(name), passThroughKeys);
     const lifecycle = options?.lifecycle === undefined ? defaultLifecycle : asServerLifecycle(options.lifecycle, "serveGracefully");
-    const server: Record<string, unknown> = {};
-    for (const key of extraKeys) if (options?.[key] !== undefined) server[key] = options[key];
+    const passThrough: Record<string, unknown> = {};
+    for (const key of passThroughKeys) if (options?.[key] !== undefined) passThrough[key] = options[key];
 
     const state = new RequestState();
     let resolveReady!: (info: ListenInfo) => void;
@@ -76,7 +76,7 @@ export function createServeGracefully<Extra extends object>(
         });
         let listening;
         try {
-          listening = await runtime.listen(handler, { hostname, port, keepAliveTimeout: resolved.keepAliveTimeout, server });
+          listening = await runtime.listen(handler, { hostname, port, keepAliveTimeout: resolved.keepAliveTimeout, passThrough });
         } catch (error) {
           throw new ListenError(error, hostname, port);
         }

@@ -65,15 +65,18 @@ export interface ListeningServer extends ListenInfo {
   keepAlive?: { timeoutMs: number | null; note: string };
 }
 
-/** What the core asks of a runtime: servers, signals, exit, environment. */
-export interface RuntimeAdapter {
-  readonly name: "node" | "bun" | "deno";
-  /**
-   * Bind a server; resolves once it listens, rejects (with a ListenError) when it cannot.
-   * `keepAliveTimeout`: ms an idle kept-alive connection may stay open (see ServeOptions).
-   */
-  // deno-lint-ignore no-explicit-any
-  listen(handler: RuntimeHandler, options: ListenInfo & { keepAliveTimeout: number; server: any }): Promise<ListeningServer>;
+/** How the core asks an adapter to bind one server. */
+export interface ListenOptions extends ListenInfo {
+  /** ms an idle kept-alive connection may stay open (see ServeOptions.keepAliveTimeout). */
+  keepAliveTimeout: number;
+  /** The adapter's own options the user passed, handed to the runtime's server as they are. */
+  passThrough: Record<string, unknown>;
+}
+
+/** The server side of an adapter: binds servers and speaks for the runtime's HTTP details. */
+export interface ServerAdapter {
+  /** Bind a server; resolves once it listens, rejects (with a ListenError) when it cannot. */
+  listen(handler: RuntimeHandler, options: ListenOptions): Promise<ListeningServer>;
   /**
    * Mark a response so its connection closes after it (`Connection: close`). Optional: the core's
    * default sets the header; Node over HTTP/2 must not (GOAWAY does the rotation there).
@@ -85,6 +88,10 @@ export interface RuntimeAdapter {
    * the core's default says served when `request.signal` is not aborted as the response is handed over.
    */
   watchDelivery?(response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): void;
+}
+
+/** The process side of an adapter: signals, fatal errors, exit, environment. */
+export interface ProcessAdapter {
   /** Subscribe to a process signal; returns the unsubscribe. */
   onSignal(signal: ShutdownSignal, listener: () => void): () => void;
   /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
@@ -95,6 +102,11 @@ export interface RuntimeAdapter {
   processOrigin?(): ProcessOrigin | undefined | Promise<ProcessOrigin | undefined>;
   /** Read an environment variable (undefined when absent or not permitted). */
   env(name: string): string | undefined;
+}
+
+/** What the core asks of a runtime: both sides, and the runtime's name. */
+export interface RuntimeAdapter extends ServerAdapter, ProcessAdapter {
+  readonly name: "node" | "bun" | "deno";
 }
 
 /** Who started this process: its pid, and the processes above it up to PID 1 (Linux /proc). */
