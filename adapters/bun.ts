@@ -6,9 +6,9 @@ import {
   bindRuntime,
   type Lifecycle,
   type LifecycleOptions,
-  type RuntimeBinding,
   type ListeningServer,
   type RuntimeAdapter,
+  type RuntimeBinding,
   type ServeGracefully,
 } from "../src/core.ts";
 import { nodeProcess } from "./node-process.ts";
@@ -91,7 +91,10 @@ const runtime: RuntimeAdapter = {
       keepAlive: passThrough.idleTimeout !== undefined
         ? { timeoutMs: idleTimeout === 0 ? null : idleTimeout * 1000, note: "Bun idleTimeout given" }
         : seconds * 1000 !== keepAliveTimeout
-        ? { timeoutMs: seconds * 1000, note: `asked ${keepAliveTimeout} ms; Bun's idleTimeout counts whole seconds, at most ${BUN_MAX_IDLE_S}` }
+        ? {
+          timeoutMs: seconds * 1000,
+          note: `asked ${keepAliveTimeout} ms; Bun's idleTimeout counts whole seconds, at most ${BUN_MAX_IDLE_S}`,
+        }
         : undefined,
     };
     return Promise.resolve(listening);

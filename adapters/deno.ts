@@ -4,12 +4,12 @@
  */
 import {
   bindRuntime,
-  readAncestors,
   type Lifecycle,
   type LifecycleOptions,
-  type RuntimeBinding,
   type ListeningServer,
+  readAncestors,
   type RuntimeAdapter,
+  type RuntimeBinding,
   type ServeGracefully,
   type ShutdownSignal,
 } from "../src/core.ts";

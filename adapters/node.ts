@@ -11,9 +11,9 @@ import {
   FIRST_REQUEST_GRACE_MS,
   type Lifecycle,
   type LifecycleOptions,
-  type RuntimeBinding,
   type ListeningServer,
   type RuntimeAdapter,
+  type RuntimeBinding,
   type ServeGracefully,
   withConnectionClose,
 } from "../src/core.ts";
@@ -80,7 +80,10 @@ function forHttp2(response: Response): Response {
 }
 
 // deno-lint-ignore no-explicit-any
-type AnyServer = NetServer & { close(cb?: (err?: Error) => void): AnyServer; closeIdleConnections?(): void; closeAllConnections?(): void } & Record<string, any>;
+type AnyServer =
+  & NetServer
+  & { close(cb?: (err?: Error) => void): AnyServer; closeIdleConnections?(): void; closeAllConnections?(): void }
+  & Record<string, any>;
 
 const runtime: RuntimeAdapter = {
   name: "node",
@@ -115,7 +118,9 @@ const runtime: RuntimeAdapter = {
     });
     // WebSockets (@hono/node-server's `websocket: { server: wss }`): tracked to close with 1001.
     const webSockets = new Set<ClosableWebSocket>();
-    const wss = (passThrough.websocket as { server?: unknown } | undefined)?.server as { on?(event: "connection", fn: (ws: ClosableWebSocket) => void): void } | undefined;
+    const wss = (passThrough.websocket as { server?: unknown } | undefined)?.server as {
+      on?(event: "connection", fn: (ws: ClosableWebSocket) => void): void;
+    } | undefined;
     if (wss !== undefined) {
       server.prependListener("upgrade", (_req: IncomingMessage, socket: Socket) => upgraded.add(socket));
       wss.on?.("connection", (ws) => {

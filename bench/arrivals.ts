@@ -28,10 +28,12 @@ if (unknown.length > 0) throw new RangeError(`unknown runtime ${unknown.join(", 
 const runtimes = RUNTIMES.filter((r) => positionals.length === 0 || positionals.includes(r.name));
 
 for (const runtime of runtimes) {
-  for (const [label, file, options] of [
-    ["bare", "test/fixtures/arrivals.ts", { bare: true }],
-    ["serveGracefully", "test/fixtures/arrivals.ts", { drainDelay: 300 }],
-  ] as const) {
+  for (
+    const [label, file, options] of [
+      ["bare", "test/fixtures/arrivals.ts", { bare: true }],
+      ["serveGracefully", "test/fixtures/arrivals.ts", { drainDelay: 300 }],
+    ] as const
+  ) {
     const ambiguous: number[] = [];
     let answered = 0;
     let refusedCount = 0;
@@ -45,8 +47,15 @@ for (const runtime of runtimes) {
     }
     const sorted = [...ambiguous].sort((a, b) => a - b);
     console.log(JSON.stringify({
-      runtime: runtime.name, server: label, runs, ambiguousPerRun: ambiguous, medianAmbiguous: sorted[Math.floor(runs / 2)],
-      totalAmbiguous: ambiguous.reduce((a, b) => a + b, 0), answered, refused: refusedCount, exitCodes: [...exitCodes],
+      runtime: runtime.name,
+      server: label,
+      runs,
+      ambiguousPerRun: ambiguous,
+      medianAmbiguous: sorted[Math.floor(runs / 2)],
+      totalAmbiguous: ambiguous.reduce((a, b) => a + b, 0),
+      answered,
+      refused: refusedCount,
+      exitCodes: [...exitCodes],
     }));
   }
 }

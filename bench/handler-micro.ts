@@ -56,5 +56,7 @@ const runtime = "Deno" in g ? "deno" : "Bun" in g ? "bun" : "node";
 const base = median(samples[names[0]!]!);
 for (const n of names) {
   const m = median(samples[n]!);
-  console.log(`${runtime} ${n.padEnd(27)} ${m.toFixed(0).padStart(6)} ns/request  (${m - base >= 0 ? "+" : ""}${(m - base).toFixed(0)} ns)`);
+  console.log(
+    `${runtime} ${n.padEnd(27)} ${m.toFixed(0).padStart(6)} ns/request  (${m - base >= 0 ? "+" : ""}${(m - base).toFixed(0)} ns)`,
+  );
 }

@@ -90,5 +90,9 @@ const unit = metric === "tp" ? "req/s" : metric === "rss" ? "MiB" : "ms";
 for (const [v, xs] of samples) {
   const m = median(xs);
   const vs = metric === "cold" ? `${(m - base).toFixed(1)} ms` : `${(m / base).toFixed(3)}x`;
-  console.log(`${runtime.name} ${metric} ${v.padEnd(34)} median ${m.toFixed(1)} ${unit}  vs ${variants[0]}: ${vs}  [${xs.map((x) => x.toFixed(1)).join(" ")}]`);
+  console.log(
+    `${runtime.name} ${metric} ${v.padEnd(34)} median ${m.toFixed(1)} ${unit}  vs ${variants[0]}: ${vs}  [${
+      xs.map((x) => x.toFixed(1)).join(" ")
+    }]`,
+  );
 }

@@ -86,7 +86,10 @@ function exitTable(report: BenchResults): Table {
       ]);
     }
   }
-  return { head: ["runtime", "idle conns", "floor: SIGKILL", "bare + close handler: SIGTERM", "serveGracefully: SIGTERM", "above floor", "target"], rows };
+  return {
+    head: ["runtime", "idle conns", "floor: SIGKILL", "bare + close handler: SIGTERM", "serveGracefully: SIGTERM", "above floor", "target"],
+    rows,
+  };
 }
 
 function rssTable(report: BenchResults): Table {
@@ -98,7 +101,14 @@ function rssTable(report: BenchResults): Table {
       if (!bare || !graceful) continue;
       const ratio = graceful.rssKiB / bare.rssKiB - 1;
       const target = level.connections === 1000 ? (ratio <= 0.05 ? "<= +5 %: yes" : "<= +5 %: NO") : "-";
-      rows.push([name, String(level.connections), (bare.rssKiB / 1024).toFixed(1), (graceful.rssKiB / 1024).toFixed(1), `${ratio >= 0 ? "+" : ""}${percent(ratio)}`, report.smoke ? "(smoke)" : target]);
+      rows.push([
+        name,
+        String(level.connections),
+        (bare.rssKiB / 1024).toFixed(1),
+        (graceful.rssKiB / 1024).toFixed(1),
+        `${ratio >= 0 ? "+" : ""}${percent(ratio)}`,
+        report.smoke ? "(smoke)" : target,
+      ]);
     }
   }
   return { head: ["runtime", "idle conns", "bare MiB", "serveGracefully MiB", "B vs A", "target"], rows };
@@ -107,7 +117,13 @@ function rssTable(report: BenchResults): Table {
 function coldTable(report: BenchResults): Table {
   const rows = entries(report).map(([name, r]) => {
     const c = r.coldStart;
-    return [name, `${c.bareMs} ms`, `${c.gracefulMs} ms`, signed(c.deltaMs, " ms"), report.smoke ? "(smoke)" : c.deltaMs <= 15 ? "<= +15 ms: yes" : "<= +15 ms: NO"];
+    return [
+      name,
+      `${c.bareMs} ms`,
+      `${c.gracefulMs} ms`,
+      signed(c.deltaMs, " ms"),
+      report.smoke ? "(smoke)" : c.deltaMs <= 15 ? "<= +15 ms: yes" : "<= +15 ms: NO",
+    ];
   });
   return { head: ["runtime", "bare", "serveGracefully", "B - A", "target"], rows };
 }
@@ -135,8 +151,12 @@ export function problems(report: BenchResults): string[] {
     for (const t of r.throughput) if (t.errors > 0) found.push(`${name} ${t.app}: ${t.errors} load errors`);
     for (const level of r.shutdown) {
       for (const [variant, v] of Object.entries(level.variants)) {
-        if (v.runs.some((x) => x.killed)) found.push(`${name} ${variant}: did not exit within 10 s of SIGTERM (${level.connections} idle connections)`);
-        if (v.openAtSignal < level.connections) found.push(`${name} ${variant}: only ${v.openAtSignal}/${level.connections} idle connections were open at the signal`);
+        if (v.runs.some((x) => x.killed)) {
+          found.push(`${name} ${variant}: did not exit within 10 s of SIGTERM (${level.connections} idle connections)`);
+        }
+        if (v.openAtSignal < level.connections) {
+          found.push(`${name} ${variant}: only ${v.openAtSignal}/${level.connections} idle connections were open at the signal`);
+        }
         if (variant !== "floor" && v.exit.some((e) => e !== "0")) found.push(`${name} ${variant}: exit ${v.exit.join("/")} on SIGTERM`);
       }
     }
@@ -181,7 +201,8 @@ export function renderDocs(report: BenchResults): string {
     hono: v.hono ?? "?",
     nodeServer: v["@hono/node-server"] ?? "?",
     tsx: v.tsx ?? "?",
-    problems: problems(report).map((p) => `- ${p}`).join("\n") || "None: every server answered every load run without errors, held every idle connection until the signal and exited.",
+    problems: problems(report).map((p) => `- ${p}`).join("\n") ||
+      "None: every server answered every load run without errors, held every idle connection until the signal and exited.",
   };
   return readFileSync(TEMPLATE, "utf8").replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const value = fields[key];

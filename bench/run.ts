@@ -72,18 +72,23 @@ if (values.help) {
 }
 const smoke = values.smoke;
 
-
 const canPin = spawnSync("taskset", ["--version"], { timeout: 5_000 }).error === undefined && os.cpus().length >= 2;
 const settings: BenchSettings = {
   rounds: integerFlag("rounds", values.rounds, smoke ? 1 : 5, 1, 100),
   durationS: integerFlag("duration", values.duration, smoke ? 1 : 2, 1, 600),
   warmupS: integerFlag("warmup", values.warmup, smoke ? 0 : 1, 0, 600),
   connections: integerFlag("connections", values.connections, 32, 1, 10_000),
-  idleConnections: (values["idle-connections"] ?? (smoke ? "200" : "0,1000,10000")).split(",").map((s) => integerFlag("idle-connections", s.trim(), 0, 0, 50_000)),
+  idleConnections: (values["idle-connections"] ?? (smoke ? "200" : "0,1000,10000")).split(",").map((s) =>
+    integerFlag("idle-connections", s.trim(), 0, 0, 50_000)
+  ),
   runs: integerFlag("runs", values.runs, smoke ? 1 : 3, 1, 100),
   coldRuns: integerFlag("cold-runs", values["cold-runs"], smoke ? 1 : 5, 1, 100),
   modes: listFlag("modes", values.modes ?? (smoke ? "free" : canPin ? "free,pinned" : "free"), ["free", "pinned"] as const),
-  apps: listFlag("apps", values.apps ?? (smoke ? "realistic" : "one-route,realistic"), ["one-route", "realistic"] as const satisfies readonly AppName[]),
+  apps: listFlag(
+    "apps",
+    values.apps ?? (smoke ? "realistic" : "one-route,realistic"),
+    ["one-route", "realistic"] as const satisfies readonly AppName[],
+  ),
 };
 if (settings.modes.includes("pinned") && !canPin) throw new Error("pinned mode needs taskset and at least 2 CPUs");
 const chosen = listFlag("runtime", positionals.join(",") || "node,bun,deno", ["node", "bun", "deno"] as const);
@@ -107,15 +112,25 @@ const log = (line: string) => console.log(line);
 async function main(): Promise<void> {
   const wrk = wrkVersion();
   if (!wrk) throw new Error("wrk is not installed (Debian: apt-get install -y wrk)");
-  if (!existsSync(path.join(ROOT, "dist", "node.js"))) throw new Error("dist/node.js is missing: run `npm run build` first (Node's graceful side imports it)");
+  if (!existsSync(path.join(ROOT, "dist", "node.js"))) {
+    throw new Error("dist/node.js is missing: run `npm run build` first (Node's graceful side imports it)");
+  }
   const versions = Object.fromEntries(runtimes.map((r) => [r.name, versionOf(r.command)]));
   for (const r of runtimes) if (!versions[r.name]) throw new Error(`${r.name} not found at ${r.command}: run npm install`);
   const fileLimit = hardFileLimit();
   const begun = now();
   const loadavgStart = loadavg();
   const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
-  log(`serve-gracefully bench${smoke ? " (smoke: no timing claims)" : ""}: ${runtimes.map((r) => `${r.name} ${versions[r.name]}`).join(", ")}`);
-  log(`${wrk}, -t1 -c${settings.connections}, ${settings.durationS} s x ${settings.rounds} rounds per server, apps ${settings.apps.join(", ")}, modes ${settings.modes.join(", ")}`);
+  log(
+    `serve-gracefully bench${smoke ? " (smoke: no timing claims)" : ""}: ${
+      runtimes.map((r) => `${r.name} ${versions[r.name]}`).join(", ")
+    }`,
+  );
+  log(
+    `${wrk}, -t1 -c${settings.connections}, ${settings.durationS} s x ${settings.rounds} rounds per server, apps ${
+      settings.apps.join(", ")
+    }, modes ${settings.modes.join(", ")}`,
+  );
   log(`machine: ${os.cpus().length} cpus, load average ${loadavgStart.join(" ")}, open-file limit ${fileLimit}`);
 
   const results: BenchResults["results"] = {};
@@ -156,7 +171,12 @@ async function main(): Promise<void> {
       fileLimit,
     },
     loadGenerator: wrk,
-    versions: { hono: packageVersion("hono"), "@hono/node-server": packageVersion("@hono/node-server"), tsx: packageVersion("tsx"), ...versions },
+    versions: {
+      hono: packageVersion("hono"),
+      "@hono/node-server": packageVersion("@hono/node-server"),
+      tsx: packageVersion("tsx"),
+      ...versions,
+    },
     results,
     elapsedS: Math.round((now() - begun) / 1000),
   };

@@ -48,5 +48,8 @@ api.get("/users", async (c) => c.json(await pool.query("select * from users")));
 const metrics = new Hono();
 metrics.get("/metrics", (c) => c.text(`http_requests_total ${served}\n`));
 
-serveGracefully(api, { port: Number((globalThis as { process?: { env: Record<string, string> } }).process?.env.PORT ?? 3000), name: "api" });
+serveGracefully(api, {
+  port: Number((globalThis as { process?: { env: Record<string, string> } }).process?.env.PORT ?? 3000),
+  name: "api",
+});
 serveGracefully(metrics, { port: 9090, name: "metrics", health: false });

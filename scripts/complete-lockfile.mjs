@@ -16,8 +16,31 @@ const LOCK = new URL("../package-lock.json", import.meta.url);
 const lock = JSON.parse(readFileSync(LOCK, "utf8"));
 const packages = lock.packages;
 
-const OS = { darwin: "darwin", linux: "linux", win32: "win32", windows: "win32", freebsd: "freebsd", openbsd: "openbsd", netbsd: "netbsd", android: "android", sunos: "sunos", aix: "aix", openharmony: "openharmony" };
-const CPU = { x64: "x64", arm64: "arm64", arm: "arm", ia32: "ia32", loong64: "loong64", ppc64: "ppc64", riscv64: "riscv64", s390x: "s390x", mips64el: "mips64el", wasm32: "wasm32" };
+const OS = {
+  darwin: "darwin",
+  linux: "linux",
+  win32: "win32",
+  windows: "win32",
+  freebsd: "freebsd",
+  openbsd: "openbsd",
+  netbsd: "netbsd",
+  android: "android",
+  sunos: "sunos",
+  aix: "aix",
+  openharmony: "openharmony",
+};
+const CPU = {
+  x64: "x64",
+  arm64: "arm64",
+  arm: "arm",
+  ia32: "ia32",
+  loong64: "loong64",
+  ppc64: "ppc64",
+  riscv64: "riscv64",
+  s390x: "s390x",
+  mips64el: "mips64el",
+  wasm32: "wasm32",
+};
 
 /** os, cpu and libc from a platform package's name, e.g. @rollup/rollup-linux-x64-musl. */
 function platformOf(name) {
@@ -25,7 +48,13 @@ function platformOf(name) {
   const os = parts.map((p) => OS[p]).find(Boolean);
   const cpu = parts.map((p) => CPU[p] ?? (p.startsWith("arm") && p !== "arm64" ? "arm" : undefined)).find(Boolean);
   // libc is a Linux field: "gnu" in a Windows name (rollup-win32-x64-gnu) means MinGW, not glibc.
-  const libc = os !== "linux" ? undefined : parts.some((p) => p.startsWith("musl")) ? "musl" : parts.some((p) => p === "gnu" || p === "glibc" || p.startsWith("gnueabi")) ? "glibc" : undefined;
+  const libc = os !== "linux"
+    ? undefined
+    : parts.some((p) => p.startsWith("musl"))
+    ? "musl"
+    : parts.some((p) => p === "gnu" || p === "glibc" || p.startsWith("gnueabi"))
+    ? "glibc"
+    : undefined;
   return { os, cpu, libc };
 }
 

@@ -38,7 +38,15 @@ for (const major of majors) {
   const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
   console.log(`\n# matrix: conformance on Node ${version} (${path.relative(ROOT, node)})`);
   const started = performance.now();
-  const run = spawnSync(node, ["--import", "tsx", "--test", "--test-timeout=180000", "--test-reporter=spec", "--test-concurrency=3", ...suite], {
+  const run = spawnSync(node, [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-timeout=180000",
+    "--test-reporter=spec",
+    "--test-concurrency=3",
+    ...suite,
+  ], {
     cwd: ROOT,
     stdio: "inherit",
     env: { ...process.env, SG_RUNTIMES: "node" },

@@ -35,7 +35,11 @@ const MODES = list("--modes", "kill,exit,graceful") as Mode[];
 const JSON_OUT = arg("--json", "");
 /** --pin: the server on CPU 1 and the holder on CPU 0 (taskset), so they do not share a core. */
 const PIN = process.argv.includes("--pin");
-const pinned = (cpu: number, command: string, args: string[]): [string, string[]] => (PIN ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args]);
+const pinned = (
+  cpu: number,
+  command: string,
+  args: string[],
+): [string, string[]] => (PIN ? ["taskset", ["-c", String(cpu), command, ...args]] : [command, args]);
 if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 100) throw new RangeError("--runs must be 1-100");
 if (COUNTS.some((n) => !Number.isInteger(n) || n < 0 || n > 60_000)) throw new RangeError("--connections: integers 0-60000");
 type Mode = "kill" | "exit" | "graceful";
@@ -103,15 +107,27 @@ interface Run {
 
 async function once(runtime: string, mode: Mode, connections: number): Promise<Run> {
   const [command, args] = pinned(1, ...COMMANDS[runtime]!);
-  const server = track(spawn(command, args, { cwd: ROOT, env: { ...process.env, EXIT_MODE: mode === "kill" ? "bare" : mode, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "inherit"] }));
-  const exited = new Promise<{ at: number; exit: string }>((resolve) => server.once("exit", (code, signal) => resolve({ at: now(), exit: signal ?? String(code) })));
+  const server = track(
+    spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, EXIT_MODE: mode === "kill" ? "bare" : mode, NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "inherit"],
+    }),
+  );
+  const exited = new Promise<{ at: number; exit: string }>((resolve) =>
+    server.once("exit", (code, signal) => resolve({ at: now(), exit: signal ?? String(code) }))
+  );
   let holder: ChildProcess | undefined;
   try {
     const logged: Record<string, unknown>[] = [];
     const port = (await lines(server, logged)("exitServer", 20_000)).port as number;
     let open = 0;
     if (connections > 0) {
-      holder = track(spawn(...pinned(0, process.execPath, [path.join(ROOT, "bench", "idle-holder.mjs"), String(port), String(connections)]), { stdio: ["pipe", "pipe", "inherit"] }));
+      holder = track(
+        spawn(...pinned(0, process.execPath, [path.join(ROOT, "bench", "idle-holder.mjs"), String(port), String(connections)]), {
+          stdio: ["pipe", "pipe", "inherit"],
+        }),
+      );
       const next = lines(holder);
       await next("ready", 60_000);
       await sleep(300); // settle, well inside every runtime's keep-alive timeout (Node's is 5 s)
@@ -144,7 +160,13 @@ const median = (xs: number[]) => {
 };
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
-const results: Record<string, Record<string, Record<string, { medianMs: number; minMs: number; runs: number[]; openAtSignal: number; exit: string[]; drainMs?: number }>>> = {};
+const results: Record<
+  string,
+  Record<
+    string,
+    Record<string, { medianMs: number; minMs: number; runs: number[]; openAtSignal: number; exit: string[]; drainMs?: number }>
+  >
+> = {};
 for (const runtime of RUNTIMES) {
   if (!COMMANDS[runtime]) throw new Error(`unknown runtime ${runtime}`);
   for (const connections of COUNTS) {
@@ -160,9 +182,19 @@ for (const runtime of RUNTIMES) {
       exit: [...new Set(runs[m]!.map((r) => r.exit))],
       ...(m === "graceful" ? { drainMs: r1(median(runs[m]!.flatMap((r) => (r.drainMs === undefined ? [] : [r.drainMs])))) } : {}),
     }]));
-    ((results[runtime] ??= {})[String(connections)] = row);
-    const ratio = (["exit", "kill"] as const).filter((m) => row.graceful && row[m]).map((m) => ` graceful/${m} ${(row.graceful!.medianMs / row[m]!.medianMs).toFixed(2)}`).join(",");
-    console.log(`${runtime} ${connections} idle: ${MODES.map((m) => `${m} ${row[m]!.medianMs} ms (min ${row[m]!.minMs}) [${row[m]!.runs.join(" ")}] (exit ${row[m]!.exit.join("/")}, open ${row[m]!.openAtSignal}${row[m]!.drainMs !== undefined ? `, drain.end ${row[m]!.drainMs} ms` : ""})`).join("; ")};${ratio}`);
+    (results[runtime] ??= {})[String(connections)] = row;
+    const ratio = (["exit", "kill"] as const).filter((m) => row.graceful && row[m]).map((m) =>
+      ` graceful/${m} ${(row.graceful!.medianMs / row[m]!.medianMs).toFixed(2)}`
+    ).join(",");
+    console.log(
+      `${runtime} ${connections} idle: ${
+        MODES.map((m) =>
+          `${m} ${row[m]!.medianMs} ms (min ${row[m]!.minMs}) [${row[m]!.runs.join(" ")}] (exit ${row[m]!.exit.join("/")}, open ${
+            row[m]!.openAtSignal
+          }${row[m]!.drainMs !== undefined ? `, drain.end ${row[m]!.drainMs} ms` : ""})`
+        ).join("; ")
+      };${ratio}`,
+    );
   }
 }
 if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify({ runs: RUNS, results }, null, 2) + "\n");

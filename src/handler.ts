@@ -52,7 +52,7 @@ export class RequestState {
   }
 
   #wakeIfIdle(): void {
-    if (this.inFlight === 0 && this.sending === 0) for (const wake of this.#waiters.splice(0)) wake();
+    if (this.inFlight === 0 && this.sending === 0) { for (const wake of this.#waiters.splice(0)) wake(); }
   }
 }
 
@@ -116,9 +116,7 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     if (!state.draining) return response;
     const delivered = state.sent();
     const held = state.held;
-    return held === undefined
-      ? handOver(response, request, env, delivered)
-      : held.then(() => handOver(response, request, env, delivered));
+    return held === undefined ? handOver(response, request, env, delivered) : held.then(() => handOver(response, request, env, delivered));
   };
   const fail = (error: unknown, request: Request, env: unknown): Response | Promise<Response> => {
     onHandlerError(error);

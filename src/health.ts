@@ -110,7 +110,14 @@ export function healthResponse(
     const draining = server.draining;
     const pending = draining ? undefined : readiness?.startupPending();
     const ok = !draining && pending === undefined && results.every((r) => r.ok);
-    if (!query.verbose) return textResponse(ok ? 200 : 503, ok ? "ok\n" : draining ? "draining\n" : pending !== undefined ? "starting\n" : "unready\n", method, draining);
+    if (!query.verbose) {
+      return textResponse(
+        ok ? 200 : 503,
+        ok ? "ok\n" : draining ? "draining\n" : pending !== undefined ? "starting\n" : "unready\n",
+        method,
+        draining,
+      );
+    }
     const byName = new Map(results.map((r) => [r.name, r]));
     const lines = [line("ping", true), line("shutdown", !draining, "draining"), line("started", pending === undefined, pending)];
     for (const { part, started } of registered) {

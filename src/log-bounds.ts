@@ -63,7 +63,13 @@ export function fitRecord<T extends Record<string, unknown>>(
     if (text !== undefined) return { record: candidate, json: text };
   }
   // Only scalars left and still too long: keep what names the event.
-  const minimal = { time: record.time, level: record.level, event: record.event, msg: clip(String(record.msg ?? ""), MIN_STRING_CHARS), truncated: "every other field" };
+  const minimal = {
+    time: record.time,
+    level: record.level,
+    event: record.event,
+    msg: clip(String(record.msg ?? ""), MIN_STRING_CHARS),
+    truncated: "every other field",
+  };
   return { record: minimal as unknown as T, json: JSON.stringify(minimal) };
 }
 

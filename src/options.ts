@@ -90,8 +90,19 @@ export { DEFAULT_TIMEOUT_MS };
 export const DEFAULT_SIGNALS: readonly ShutdownSignal[] = ["SIGTERM", "SIGINT"];
 const KNOWN_SIGNALS: readonly string[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"];
 const CORE_KEYS: readonly string[] = [
-  "port", "hostname", "timeout", "drainDelay", "signals", "health", "onListen", "exit", "logger",
-  "lifecycle", "name", "fatalErrors", "keepAliveTimeout",
+  "port",
+  "hostname",
+  "timeout",
+  "drainDelay",
+  "signals",
+  "health",
+  "onListen",
+  "exit",
+  "logger",
+  "lifecycle",
+  "name",
+  "fatalErrors",
+  "keepAliveTimeout",
 ];
 
 function fail(option: string, accepts: string, got: unknown): never {
@@ -192,7 +203,9 @@ export function resolveOptions(
   if (drainDelay > 0 && drainDelay >= timeout) {
     fail("drainDelay", `less than "timeout" (${timeout} ms), so the drain itself has time`, drainDelay);
   }
-  const keepAliveTimeout = durationMs("serveGracefully", "keepAliveTimeout", o.keepAliveTimeout, platform.keepAliveTimeout, { positive: true });
+  const keepAliveTimeout = durationMs("serveGracefully", "keepAliveTimeout", o.keepAliveTimeout, platform.keepAliveTimeout, {
+    positive: true,
+  });
   return {
     port: port(o.port, env),
     hostname: (o.hostname as string | undefined) ?? DEFAULT_HOSTNAME,

@@ -45,29 +45,64 @@ export interface PlatformFacts extends Platform {
  */
 export const PLATFORMS: readonly PlatformFacts[] = [
   {
-    name: "cloud-run", title: "Cloud Run", detectedBy: ["K_SERVICE", "K_REVISION"], needsAll: true,
-    killAfter: 10_000, killSetting: "fixed", timeout: 8_000, drainDelay: 0, keepAliveTimeout: 620_000,
+    name: "cloud-run",
+    title: "Cloud Run",
+    detectedBy: ["K_SERVICE", "K_REVISION"],
+    needsAll: true,
+    killAfter: 10_000,
+    killSetting: "fixed",
+    timeout: 8_000,
+    drainDelay: 0,
+    keepAliveTimeout: 620_000,
     why: "Cloud Run kills about 10 s after SIGTERM and stops routing before it; Google's front ends keep idle connections 600 s",
   },
   {
-    name: "fly", title: "Fly.io", detectedBy: ["FLY_APP_NAME", "FLY_MACHINE_ID"], needsAll: false,
-    killAfter: 5_000, killSetting: "kill_timeout", timeout: 3_000, drainDelay: 0, keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    name: "fly",
+    title: "Fly.io",
+    detectedBy: ["FLY_APP_NAME", "FLY_MACHINE_ID"],
+    needsAll: false,
+    killAfter: 5_000,
+    killSetting: "kill_timeout",
+    timeout: 3_000,
+    drainDelay: 0,
+    keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     why: "Fly.io's default kill_timeout is 5 s",
   },
   {
-    name: "kubernetes", title: "Kubernetes", detectedBy: ["KUBERNETES_SERVICE_HOST"], needsAll: false,
-    killAfter: 30_000, killSetting: "terminationGracePeriodSeconds", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 5_000,
+    name: "kubernetes",
+    title: "Kubernetes",
+    detectedBy: ["KUBERNETES_SERVICE_HOST"],
+    needsAll: false,
+    killAfter: 30_000,
+    killSetting: "terminationGracePeriodSeconds",
+    timeout: DEFAULT_TIMEOUT_MS,
+    drainDelay: 5_000,
     keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-    why: "Kubernetes removes the pod from endpoints while it sends SIGTERM; 5 s of 503 lets that propagate; 25 s fits the 30 s grace period",
+    why:
+      "Kubernetes removes the pod from endpoints while it sends SIGTERM; 5 s of 503 lets that propagate; 25 s fits the 30 s grace period",
   },
   {
-    name: "ecs", title: "ECS / Fargate", detectedBy: ["ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI"], needsAll: false,
-    killAfter: 30_000, killSetting: "stopTimeout", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    name: "ecs",
+    title: "ECS / Fargate",
+    detectedBy: ["ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI"],
+    needsAll: false,
+    killAfter: 30_000,
+    killSetting: "stopTimeout",
+    timeout: DEFAULT_TIMEOUT_MS,
+    drainDelay: 0,
+    keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     why: "ECS stopTimeout defaults to 30 s",
   },
   {
-    name: "none", title: "anything else (`docker stop`)", detectedBy: [], needsAll: false,
-    killAfter: 10_000, killSetting: "docker stop -t", timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    name: "none",
+    title: "anything else (`docker stop`)",
+    detectedBy: [],
+    needsAll: false,
+    killAfter: 10_000,
+    killSetting: "docker stop -t",
+    timeout: DEFAULT_TIMEOUT_MS,
+    drainDelay: 0,
+    keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     why: "defaults",
   },
 ];
@@ -105,7 +140,9 @@ function kindOf(command: string[]): Kind {
   }
   // `bun run start`, `bun start` and `deno task start` run package.json scripts; `bun server.ts`
   // and `deno run server.ts` run the runtime itself.
-  if (name === "bun") return (first === "run" ? !isFile(args[args.indexOf("run") + 1]) : first !== undefined && !isFile(first)) ? "package manager" : "other";
+  if (name === "bun") {
+    return (first === "run" ? !isFile(args[args.indexOf("run") + 1]) : first !== undefined && !isFile(first)) ? "package manager" : "other";
+  }
   if (name === "deno") return first === "task" ? "package manager" : "other";
   return "other";
 }
@@ -141,5 +178,7 @@ export function signalDeliveryWarning(origin: ProcessOrigin | undefined): string
     shellBetween && "a shell between PID 1 and this process ends on SIGTERM without passing it on (npm runs scripts through sh -c)",
   ].filter(Boolean);
   const path = [...chain].reverse().map((a, i) => `${show(a.command)}${i === 0 ? " (PID 1)" : ""}`).join(" -> ");
-  return `signals may never reach this process: it runs under ${path} -> this process (pid ${origin.pid}); ${reasons.join(", and ")}, so the drain may never start; use an exec-form CMD (["node", "server.js"]) so the runtime is PID 1, or an init such as tini that starts the runtime itself`;
+  return `signals may never reach this process: it runs under ${path} -> this process (pid ${origin.pid}); ${
+    reasons.join(", and ")
+  }, so the drain may never start; use an exec-form CMD (["node", "server.js"]) so the runtime is PID 1, or an init such as tini that starts the runtime itself`;
 }

@@ -145,7 +145,13 @@ export class Readiness {
     if (state.logged !== ok) {
       // The first result is logged only when it fails: "db is fine" at startup is no news.
       if (!ok) {
-        this.#log({ level: "warn", event: "health.unready", msg: `readiness check "${part.name}" failed: ${reason}`, check: part.name, reason });
+        this.#log({
+          level: "warn",
+          event: "health.unready",
+          msg: `readiness check "${part.name}" failed: ${reason}`,
+          check: part.name,
+          reason,
+        });
       } else if (state.logged === false) {
         this.#log({ level: "info", event: "health.ready", msg: `readiness check "${part.name}" passes again`, check: part.name });
       }

@@ -72,7 +72,13 @@ export function createServeGracefully<PassThrough extends object>(
           closeConnectionAfter,
           watchDelivery,
           onHandlerError: (error) =>
-            lifecycle.log({ level: "error", event: "handler.error", msg: `handler threw: ${errorMessage(error)}`, error: errorMessage(error), stack: errorStack(error) }),
+            lifecycle.log({
+              level: "error",
+              event: "handler.error",
+              msg: `handler threw: ${errorMessage(error)}`,
+              error: errorMessage(error),
+              stack: errorStack(error),
+            }),
         });
         let listening;
         try {

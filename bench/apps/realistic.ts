@@ -16,7 +16,10 @@ interface User {
 }
 
 const users = new Map<number, User>(
-  Array.from({ length: 100 }, (_, i) => [i, { id: i, name: `user ${i}`, email: `user${i}@example.test`, roles: i % 7 === 0 ? ["admin"] : ["reader"] }]),
+  Array.from(
+    { length: 100 },
+    (_, i) => [i, { id: i, name: `user ${i}`, email: `user${i}@example.test`, roles: i % 7 === 0 ? ["admin"] : ["reader"] }],
+  ),
 );
 let requestCount = 0;
 

@@ -13,7 +13,9 @@ export function integerFlag(name: string, text: string | undefined, fallback: nu
 /** A comma-separated list whose items are all in `allowed`, or a RangeError naming the flag. */
 export function listFlag<T extends string>(name: string, text: string, allowed: readonly T[]): T[] {
   const items = text.split(",").map((s) => s.trim()).filter(Boolean);
-  for (const item of items) if (!allowed.includes(item as T)) throw new RangeError(`--${name}: ${JSON.stringify(item)} is not one of ${allowed.join(", ")}`);
+  for (const item of items) {
+    if (!allowed.includes(item as T)) throw new RangeError(`--${name}: ${JSON.stringify(item)} is not one of ${allowed.join(", ")}`);
+  }
   if (!items.length) throw new RangeError(`--${name} is empty`);
   return items as T[];
 }

@@ -26,5 +26,10 @@ export async function coldStart(rt: Runtime, s: { runs: number; warm: boolean; l
   const bare = median(times.bare);
   const graceful = median(times.graceful);
   s.log(`  ${rt.name} cold start: bare ${round1(bare)} ms, graceful ${round1(graceful)} ms`);
-  return { bareMs: round1(bare), gracefulMs: round1(graceful), deltaMs: round1(graceful - bare), runs: { bare: times.bare.map(round1), graceful: times.graceful.map(round1) } };
+  return {
+    bareMs: round1(bare),
+    gracefulMs: round1(graceful),
+    deltaMs: round1(graceful - bare),
+    runs: { bare: times.bare.map(round1), graceful: times.graceful.map(round1) },
+  };
 }

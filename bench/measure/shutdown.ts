@@ -31,11 +31,20 @@ async function shutdownOnce(rt: Runtime, variant: ShutdownVariant, connections: 
     const t0 = now();
     s.child.kill(variant === "floor" ? "SIGKILL" : "SIGTERM");
     const exit = await exitWithin(s, EXIT_DEADLINE_MS);
-    if (exit === undefined) return { ms: NaN, exit: `still running after ${EXIT_DEADLINE_MS / 1000} s`, rssKiB: rss, openAtSignal, killed: true };
+    if (exit === undefined) {
+      return { ms: NaN, exit: `still running after ${EXIT_DEADLINE_MS / 1000} s`, rssKiB: rss, openAtSignal, killed: true };
+    }
     // stdout may hold the last lines still: wait for the pipes to close (bounded).
     await Promise.race([new Promise((resolve) => s.child.once("close", resolve)), sleep(1_000)]);
     const end = /"event":"drain\.end".*?"durationMs":([\d.]+)/.exec(s.output.join(""));
-    return { ms: exit.at - t0, exit: exit.signal ?? String(exit.code), rssKiB: rss, openAtSignal, killed: false, ...(end ? { drainMs: Number(end[1]) } : {}) };
+    return {
+      ms: exit.at - t0,
+      exit: exit.signal ?? String(exit.code),
+      rssKiB: rss,
+      openAtSignal,
+      killed: false,
+      ...(end ? { drainMs: Number(end[1]) } : {}),
+    };
   } finally {
     idle?.close();
     await stopServer(s);

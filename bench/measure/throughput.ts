@@ -29,7 +29,7 @@ export async function throughput(rt: Runtime, app: AppName, s: ThroughputSetting
     const outcomes = await Promise.allSettled(starting);
     for (const o of outcomes) if (o.status === "fulfilled") servers.push(o.value);
     for (const o of outcomes) if (o.status === "rejected") throw o.reason;
-    if (s.warmupS > 0) for (const server of servers) await runLoad(server.port, app, { ...load, seconds: s.warmupS });
+    if (s.warmupS > 0) { for (const server of servers) await runLoad(server.port, app, { ...load, seconds: s.warmupS }); }
     const rounds: ThroughputRound[] = [];
     let errors = 0;
     for (let i = 0; i < s.rounds; i++) {
@@ -42,8 +42,18 @@ export async function throughput(rt: Runtime, app: AppName, s: ThroughputSetting
         rps[k] = result.rps;
       }
       const [bare, bareAgain, graceful] = rps as [number, number, number];
-      rounds.push({ bare: Math.round(bare), bareAgain: Math.round(bareAgain), graceful: Math.round(graceful), aa: round3(bareAgain / bare), ba: round3(graceful / bare) });
-      s.log(`  ${rt.name} ${app} ${s.pinned ? "pinned" : "free"} round ${i + 1}/${s.rounds}: A ${Math.round(bare)}, A' ${Math.round(bareAgain)}, B ${Math.round(graceful)} req/s; A'/A ${round3(bareAgain / bare)}, B/A ${round3(graceful / bare)}`);
+      rounds.push({
+        bare: Math.round(bare),
+        bareAgain: Math.round(bareAgain),
+        graceful: Math.round(graceful),
+        aa: round3(bareAgain / bare),
+        ba: round3(graceful / bare),
+      });
+      s.log(
+        `  ${rt.name} ${app} ${s.pinned ? "pinned" : "free"} round ${i + 1}/${s.rounds}: A ${Math.round(bare)}, A' ${
+          Math.round(bareAgain)
+        }, B ${Math.round(graceful)} req/s; A'/A ${round3(bareAgain / bare)}, B/A ${round3(graceful / bare)}`,
+      );
     }
     const aa = rounds.map((r) => r.aa);
     const ba = rounds.map((r) => r.ba);

@@ -51,8 +51,12 @@ const onlyArg = args.only.split(",").map((s) => count("only", s, 1, 5));
 const RUNS = count("runs", args.runs, 1, 100); // metrics 1, 2, 4, 5
 const LOAD_RUNS = count("load-runs", args["load-runs"], 1, 100); // metric 3
 const TRACE = args.trace;
-const LOAD_OPTIONS: Record<string, unknown> = args["drain-delay"] !== undefined ? { drainDelay: count("drain-delay", args["drain-delay"], 0, 60_000) } : {}; // metric 3 experiment
-for (const name of names) if (!["node", "bun", "deno"].includes(name)) throw new RangeError(`unknown runtime ${JSON.stringify(name)}: node, bun or deno`);
+const LOAD_OPTIONS: Record<string, unknown> = args["drain-delay"] !== undefined
+  ? { drainDelay: count("drain-delay", args["drain-delay"], 0, 60_000) }
+  : {}; // metric 3 experiment
+for (const name of names) {
+  if (!["node", "bun", "deno"].includes(name)) throw new RangeError(`unknown runtime ${JSON.stringify(name)}: node, bun or deno`);
+}
 const runtimes: Runtime[] = names.length ? RUNTIMES.filter((r) => names.includes(r.name)) : RUNTIMES;
 
 // Every process this probe starts, so a crash or Ctrl+C ends exactly those (by PID) and no others.
@@ -302,7 +306,13 @@ async function metric3(runtime: Runtime, run: number) {
     resets,
     serverIdleSocketDestroys: TRACE ? idleDestroys : undefined,
     serverTrace: TRACE
-      ? trace.filter((l) => l.what !== "socket.destroy" || l.httpMessage === false).map((l) => ({ what: l.what, atMs: rel(l.wall as number), id: l.id, force: l.force, pendingRequests: l.pendingRequests }))
+      ? trace.filter((l) => l.what !== "socket.destroy" || l.httpMessage === false).map((l) => ({
+        what: l.what,
+        atMs: rel(l.wall as number),
+        id: l.id,
+        force: l.force,
+        pendingRequests: l.pendingRequests,
+      }))
       : undefined,
     otherErrors: [...new Set(samples.filter((s) => s.outcome === "other" || s.outcome === "timeout").map((s) => s.code))],
   };
@@ -314,17 +324,27 @@ async function metric4(runtime: Runtime) {
   try {
     const N = 50;
     const acks = await Promise.all(
-      Array.from({ length: N }, (_, id) =>
-        request(f.port, "POST", `/write?id=${id}&ms=${100 + Math.floor(Math.random() * 701)}`, 5_000).then(
-          (r) => r.status,
-          () => 0,
-        )),
+      Array.from(
+        { length: N },
+        (_, id) =>
+          request(f.port, "POST", `/write?id=${id}&ms=${100 + Math.floor(Math.random() * 701)}`, 5_000).then(
+            (r) => r.status,
+            () => 0,
+          ),
+      ),
     );
     const acknowledged = acks.filter((s) => s === 202).length;
     const signalAt = f.signal("SIGTERM");
     const exit = await exitWithin(f, 10_000);
     const done = new Set(f.lines.filter((l) => l.fixture === "write.done").map((l) => l.id)).size;
-    return { acknowledged, done, lost: acknowledged - done, exitAfterSignalMs: round(exit.at - signalAt), exitCode: exit.code, killed: exit.killed };
+    return {
+      acknowledged,
+      done,
+      lost: acknowledged - done,
+      exitAfterSignalMs: round(exit.at - signalAt),
+      exitCode: exit.code,
+      killed: exit.killed,
+    };
   } finally {
     f.kill();
   }
@@ -383,7 +403,15 @@ const safe = async <T>(fn: () => Promise<T>): Promise<T | { error: string }> => 
 const results: Record<string, any> = {
   when: new Date().toISOString(),
   versions: { node: process.version },
-  settings: { loadOptions: LOAD_OPTIONS, runs: RUNS, loadRuns: LOAD_RUNS, clients: CLIENTS, loadBeforeMs: LOAD_BEFORE_MS, loadAfterMs: LOAD_AFTER_MS, trace: TRACE },
+  settings: {
+    loadOptions: LOAD_OPTIONS,
+    runs: RUNS,
+    loadRuns: LOAD_RUNS,
+    clients: CLIENTS,
+    loadBeforeMs: LOAD_BEFORE_MS,
+    loadAfterMs: LOAD_AFTER_MS,
+    trace: TRACE,
+  },
   runtimes: {},
 };
 
@@ -402,16 +430,35 @@ for (const runtime of runtimes) {
   if (onlyArg.includes(5)) r.m5 = await repeat(RUNS, () => metric5(runtime));
 
   const rows: [string, string, string][] = [];
-  const list = (xs: unknown[] | undefined, pick: (x: any) => unknown) => (xs ?? []).map((x: any) => (x?.error ? "ERR" : pick(x))).join(", ");
-  if (r.m1) rows.push(["1 exit after last response (ms)", list(r.m1, (x) => `${x.exitAfterResponseMs} (exit ${x.exitCode}, ${x.connectionHeader ?? "-"})`), "≤ 200"]);
-  if (r.m2) rows.push(["2 idle keep-alive: signal→exit (ms)", list(r.m2, (x) => `${x.exitAfterSignalMs} (exit ${x.exitCode}${x.connectionError ? `, ${x.connectionError}` : ""})`), "≤ 200"]);
+  const list = (xs: unknown[] | undefined, pick: (x: any) => unknown) =>
+    (xs ?? []).map((x: any) => (x?.error ? "ERR" : pick(x))).join(", ");
+  if (r.m1) {
+    rows.push([
+      "1 exit after last response (ms)",
+      list(r.m1, (x) => `${x.exitAfterResponseMs} (exit ${x.exitCode}, ${x.connectionHeader ?? "-"})`),
+      "≤ 200",
+    ]);
+  }
+  if (r.m2) {
+    rows.push([
+      "2 idle keep-alive: signal→exit (ms)",
+      list(r.m2, (x) => `${x.exitAfterSignalMs} (exit ${x.exitCode}${x.connectionError ? `, ${x.connectionError}` : ""})`),
+      "≤ 200",
+    ]);
+  }
   if (r.m3) {
     rows.push(["3 resets after signal, per run", list(r.m3, (x) => x.resetsTotal), "≤ 1 (goal 0)"]);
     rows.push(["3 ok / refused after signal", list(r.m3, (x) => `${x.afterSignal.ok}/${x.afterSignal.refused}`), ""]);
     rows.push(["3 signal→exit (ms)", list(r.m3, (x) => `${x.exitAfterSignalMs}${x.killed ? " KILLED" : ""}`), ""]);
   }
   if (r.m4) rows.push(["4 writes lost (acked-done)", list(r.m4, (x) => `${x.lost} (${x.done}/${x.acknowledged})`), "0"]);
-  if (r.m5) rows.push(["5 SSE: signal→exit (ms), code", list(r.m5, (x) => `${x.exitAfterSignalMs} code ${x.exitCode}${x.killed ? " KILLED" : ""}`), "~2000"]);
+  if (r.m5) {
+    rows.push([
+      "5 SSE: signal→exit (ms), code",
+      list(r.m5, (x) => `${x.exitAfterSignalMs} code ${x.exitCode}${x.killed ? " KILLED" : ""}`),
+      "~2000",
+    ]);
+  }
   const w0 = Math.max(...rows.map((x) => x[0].length)), w1 = Math.max(...rows.map((x) => x[1].length), 6);
   console.log(`\n== ${runtime.name} ==`);
   console.log(`${"metric".padEnd(w0)} | ${"result".padEnd(w1)} | target`);

@@ -46,7 +46,11 @@ it("DrainsHttp2SessionsWithGoawayWhileOpenStreamsFinish", async () => {
     logger: false,
     lifecycle: createLifecycle(),
     createServer: http2.createSecureServer,
-    serverOptions: { key: readFileSync(path.join(tls, "localhost.key")), cert: readFileSync(path.join(tls, "localhost.crt")), allowHTTP1: true },
+    serverOptions: {
+      key: readFileSync(path.join(tls, "localhost.key")),
+      cert: readFileSync(path.join(tls, "localhost.crt")),
+      allowHTTP1: true,
+    },
   });
   const { port } = await server.ready;
   const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });

@@ -48,7 +48,10 @@ for (const runtime of selectedRuntimes()) {
     it("answers /readyz 503 while a part registered after the server starts, 200 after", { timeout: 30_000 }, async () => {
       const f = await start(runtime, { SG_LATE_START_MS: "1500" });
       const early = await request(f.port, "GET", "/readyz");
-      assert.ok(!f.lines.some((l) => l.event === "part.started" && l.part === "cache" && l.at < early.at), "the probe came while cache was starting");
+      assert.ok(
+        !f.lines.some((l) => l.event === "part.started" && l.part === "cache" && l.at < early.at),
+        "the probe came while cache was starting",
+      );
       assert.deepEqual([early.status, early.body], [503, "starting\n"], "not ready before every part started");
       assert.equal((await request(f.port, "GET", "/livez")).status, 200, "live as soon as the server listens");
       const verbose = await request(f.port, "GET", "/readyz?verbose");

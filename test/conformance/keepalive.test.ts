@@ -57,18 +57,22 @@ async function halfHeaderFor(port: number, ms: number): Promise<number | undefin
 describe("keep-alive idle timeouts", { concurrency: true }, () => {
   for (const runtime of selectedRuntimes()) {
     describe(`keep-alive on ${runtime.name}`, { concurrency: true }, () => {
-      it("keeps an idle kept-alive connection open past the old defaults, and says its default on the listening line", { timeout: 40_000 }, async () => {
-        const f = await start(runtime);
-        const listening = f.log("listening")!;
-        if (runtime.name === "deno") {
-          assert.equal(listening.keepAliveTimeoutMs, null, JSON.stringify(listening));
-          assert.match(String(listening.keepAliveNote), /never closes idle/);
-        } else {
-          assert.equal(listening.keepAliveTimeoutMs, 75_000, JSON.stringify(listening));
-        }
-        const closedAfter = await idleFor(f.port, STILL_OPEN_AFTER_MS);
-        assert.equal(closedAfter, undefined, `the server closed the idle connection after ${Math.round(closedAfter ?? 0)} ms`);
-      });
+      it(
+        "keeps an idle kept-alive connection open past the old defaults, and says its default on the listening line",
+        { timeout: 40_000 },
+        async () => {
+          const f = await start(runtime);
+          const listening = f.log("listening")!;
+          if (runtime.name === "deno") {
+            assert.equal(listening.keepAliveTimeoutMs, null, JSON.stringify(listening));
+            assert.match(String(listening.keepAliveNote), /never closes idle/);
+          } else {
+            assert.equal(listening.keepAliveTimeoutMs, 75_000, JSON.stringify(listening));
+          }
+          const closedAfter = await idleFor(f.port, STILL_OPEN_AFTER_MS);
+          assert.equal(closedAfter, undefined, `the server closed the idle connection after ${Math.round(closedAfter ?? 0)} ms`);
+        },
+      );
 
       it("keepAliveTimeout: 3000 closes an idle kept-alive connection after about 3 s", { timeout: 40_000 }, async () => {
         const f = await start(runtime, { keepAliveTimeout: 3_000 });
@@ -84,7 +88,12 @@ describe("keep-alive idle timeouts", { concurrency: true }, () => {
         assert.ok(closedAfter >= 2_000 && closedAfter <= 6_000, `closed after ${Math.round(closedAfter)} ms, expected 2-6 s`);
       });
 
-      it("cuts a client that sends half a header on the header timeout, not after the keep-alive time", { timeout: 40_000, skip: runtime.name === "deno" ? "Deno.serve has no header timeout (measured: half a header stays open > 100 s); put a proxy in front" : false }, async () => {
+      it("cuts a client that sends half a header on the header timeout, not after the keep-alive time", {
+        timeout: 40_000,
+        skip: runtime.name === "deno"
+          ? "Deno.serve has no header timeout (measured: half a header stays open > 100 s); put a proxy in front"
+          : false,
+      }, async () => {
         // Node: a short headersTimeout (checked every 500 ms) under a long keep-alive time. Bun: its
         // own fixed header timeout (~10 s) under a 60 s idleTimeout.
         const options = runtime.name === "node"
@@ -94,7 +103,10 @@ describe("keep-alive idle timeouts", { concurrency: true }, () => {
         const [slow, idle] = await Promise.all([halfHeaderFor(f.port, 20_000), idleFor(f.port, runtime.name === "node" ? 5_000 : 16_000)]);
         assert.ok(slow !== undefined, "the half-header client was still connected after 20 s");
         const bound = runtime.name === "node" ? [1_500, 4_000] : [8_000, 16_000];
-        assert.ok(slow >= bound[0]! && slow <= bound[1]!, `half-header client cut after ${Math.round(slow)} ms, expected ${bound.join("-")} ms`);
+        assert.ok(
+          slow >= bound[0]! && slow <= bound[1]!,
+          `half-header client cut after ${Math.round(slow)} ms, expected ${bound.join("-")} ms`,
+        );
         // The same server keeps a kept-alive idle connection longer than that: the timeouts are separate.
         assert.equal(idle, undefined, `the idle kept-alive connection was closed after ${Math.round(idle ?? 0)} ms`);
       });

@@ -18,7 +18,8 @@ async function startMulti(runtime: Parameters<typeof Fixture.start>[0], env: Rec
 }
 
 const order = (f: Fixture, match: (l: Line) => boolean): number => f.lines.findIndex(match);
-const portOf = (f: Fixture, name: string): number => f.lines.find((l) => l.fixture === "server.listening" && l.name === name)!.port as number;
+const portOf = (f: Fixture, name: string): number =>
+  f.lines.find((l) => l.fixture === "server.listening" && l.name === name)!.port as number;
 
 for (const runtime of selectedRuntimes()) {
   describe(`lifecycle on ${runtime.name}`, { concurrency: false }, () => {
@@ -35,7 +36,11 @@ for (const runtime of selectedRuntimes()) {
       sse.socket.write("GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
       const apiRes = apiConn.request("GET", "/slow?ms=600");
       const metricsRes = metricsConn.request("GET", "/slow?ms=600");
-      await f.waitFor((l) => f.lines.filter((x) => x.fixture === "slow.start").length === 2 && l.fixture === "slow.start", 5_000, "both slow requests");
+      await f.waitFor(
+        (l) => f.lines.filter((x) => x.fixture === "slow.start").length === 2 && l.fixture === "slow.start",
+        5_000,
+        "both slow requests",
+      );
       const sent = f.signal("SIGTERM");
       const [a, m] = await Promise.all([apiRes, metricsRes]);
       assert.equal(a.body, "api done");
@@ -52,7 +57,10 @@ for (const runtime of selectedRuntimes()) {
       assert.ok(firstStop.at >= Math.max(a.at, m.at) - 50, "parts stop after the servers drained");
       const report = f.report()!;
       assert.deepEqual((report.parts as { name: string; outcome: string }[]).map((p) => `${p.name}:${p.outcome}`), [
-        "api:stopped", "metrics:stopped", "queue:stopped", "db:stopped",
+        "api:stopped",
+        "metrics:stopped",
+        "queue:stopped",
+        "db:stopped",
       ]);
       assert.equal(f.lines.filter((l) => l.event === "drain.start").length, 1, "one drain for the process");
     });

@@ -61,7 +61,11 @@ for (const runtime of selectedRuntimes()) {
       assert.ok(Math.max(...lineBytes) < MAX_LINE_BYTES, `longest line ${Math.max(...lineBytes)} bytes`);
       const finished = f.report()!;
       // Printed for the README's numbers (node --test shows it with --test-reporter=spec).
-      console.log(`${runtime.name}: longest line ${Math.max(...lineBytes)} B, drain.end ${Buffer.byteLength(end) + 1} B, report ${JSON.stringify(finished).length} B`);
+      console.log(
+        `${runtime.name}: longest line ${Math.max(...lineBytes)} B, drain.end ${Buffer.byteLength(end) + 1} B, report ${
+          JSON.stringify(finished).length
+        } B`,
+      );
     });
 
     it("works with pino: one level, one hostname, our event, in every line", async () => {
@@ -73,7 +77,9 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(exit.code, 0);
       const pinoLines = f.texts.filter((t) => t.startsWith('{"level":'));
       const events = pinoLines.map((t) => JSON.parse(t).event);
-      for (const event of ["listening", "task.failed", "drain.start", "drain.end"]) assert.ok(events.includes(event), `${event} in ${events}`);
+      for (const event of ["listening", "task.failed", "drain.start", "drain.end"]) {
+        assert.ok(events.includes(event), `${event} in ${events}`);
+      }
       for (const text of pinoLines) {
         const keys = topLevelKeys(text);
         assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), [], `a key written twice: ${text}`);

@@ -53,14 +53,29 @@ for (const runtime of selectedRuntimes()) {
     const dir = path.join(work, runtime.name);
     const npm = ["npm", "--prefix", dir, "--silent", "start"];
 
-    for (const { name, launch, chain, why } of [
-      { name: "npm start", launch: npm, chain: /"npm .*start" \(PID 1\) -> "sh -c .*" -> this process/, why: /shell between PID 1 and this process/ },
-      { name: "sh -c CMD", launch: ["sh", "-c", shellQuote(command)], chain: /"sh -c .*" \(PID 1\) -> this process/, why: /shell as PID 1/ },
-    ]) {
+    for (
+      const { name, launch, chain, why } of [
+        {
+          name: "npm start",
+          launch: npm,
+          chain: /"npm .*start" \(PID 1\) -> "sh -c .*" -> this process/,
+          why: /shell between PID 1 and this process/,
+        },
+        {
+          name: "sh -c CMD",
+          launch: ["sh", "-c", shellQuote(command)],
+          chain: /"sh -c .*" \(PID 1\) -> this process/,
+          why: /shell as PID 1/,
+        },
+      ]
+    ) {
       it(`${name}: warns at start, and a SIGTERM to PID 1 indeed never starts the drain`, { timeout: 30_000 }, async () => {
         rmSync(dir, { recursive: true, force: true });
         spawnSync("mkdir", ["-p", dir]);
-        writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "pid1", private: true, scripts: { start: shellQuote(command) } }));
+        writeFileSync(
+          path.join(dir, "package.json"),
+          JSON.stringify({ name: "pid1", private: true, scripts: { start: shellQuote(command) } }),
+        );
         const f = await Fixture.start(inNamespace(runtime, launch), SERVER);
         started.push(f);
         const warning = await f.waitFor((l) => l.event === "signals.unreachable", 5_000, "the signals.unreachable warning");

@@ -87,7 +87,10 @@ describe("Kubernetes", () => {
     assert.equal(container.lifecycle?.preStop, undefined);
     const { drainDelay } = shutdownSettings(envList(container.env), KUBERNETES);
     const probe = container.readinessProbe;
-    assert.ok(drainDelay >= probe.periodSeconds * probe.failureThreshold * 1000, "the drain delay is shorter than the readiness probe needs to fail");
+    assert.ok(
+      drainDelay >= probe.periodSeconds * probe.failureThreshold * 1000,
+      "the drain delay is shorter than the readiness probe needs to fail",
+    );
   });
 });
 
@@ -167,7 +170,10 @@ describe("Dockerfiles", () => {
       const copied = list.filter((i) => i.keyword === "COPY").flatMap((i) => i.args.split(/\s+/).slice(0, -1));
       assert.ok(copied.includes(lock), `Dockerfile.${runtime} does not copy ${lock}`);
       const installs = list.filter((i) => i.keyword === "RUN" && /\b(install|ci)\b/.test(i.args));
-      assert.ok(installs.length > 0 && installs.every((i) => install.test(i.args)), `Dockerfile.${runtime} installs without its lock: ${installs.map((i) => i.args).join("; ")}`);
+      assert.ok(
+        installs.length > 0 && installs.every((i) => install.test(i.args)),
+        `Dockerfile.${runtime} installs without its lock: ${installs.map((i) => i.args).join("; ")}`,
+      );
     });
   }
 

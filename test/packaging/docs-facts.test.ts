@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULT_CHECK_TIMEOUT_MS } from "../../src/parts.ts";
-import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, KILL_MARGIN_MS, PLATFORMS, type PlatformFacts } from "../../src/platform.ts";
+import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, KILL_MARGIN_MS, type PlatformFacts, PLATFORMS } from "../../src/platform.ts";
 import { CHECK_CACHE_MS } from "../../src/readiness.ts";
 import { ROOT } from "./tools.ts";
 
@@ -23,7 +23,9 @@ export function platformTable(): string {
     const kill = p.killSetting === "fixed" ? `${seconds(p.killAfter)}, fixed` : `\`${p.killSetting}\`, ${seconds(p.killAfter)}`;
     return `| ${p.title} | ${detected} | ${kill} | ${p.timeout} | ${p.drainDelay} |`;
   });
-  return ["| platform | detected by | SIGKILL after | default `timeout` | default `drainDelay` |", "|---|---|---|---|---|", ...rows].join("\n");
+  return ["| platform | detected by | SIGKILL after | default `timeout` | default `drainDelay` |", "|---|---|---|---|---|", ...rows].join(
+    "\n",
+  );
 }
 
 /** How each platform is named in prose. */
@@ -59,10 +61,22 @@ const EXPLICIT: Record<string, number[]> = {
   // fly.toml raises kill_timeout to 30 s and passes a 25 s timeout; its checks run every 2 s.
   "examples/deploy/fly.toml": [30_000],
   // ...and `docker stop`'s 10 s fits `timeout: 8000`.
-  "docs/deploy.md": [8_000, 30_000, 300_000, 120_000, 90_000, 1_600, 27_000,
+  "docs/deploy.md": [
+    8_000,
+    30_000,
+    300_000,
+    120_000,
+    90_000,
+    1_600,
+    27_000,
     // The keep-alive table's runtime facts: Node's extra 1 s and old 5 s default, Bun's 4 s sweep,
     // 255 s cap and old 10 s default.
-    1_000, 5_000, 4_000, 255_000, 10_000],
+    1_000,
+    5_000,
+    4_000,
+    255_000,
+    10_000,
+  ],
   // The health section: check timeout and cache defaults, and Kubernetes' 1 s probe timeoutSeconds.
   "README.md": [DEFAULT_CHECK_TIMEOUT_MS, CHECK_CACHE_MS, 1_000],
 };
@@ -80,7 +94,10 @@ const FILES = [
 describe("docs agree with the platform table", () => {
   it("DeployMdPrintsTheTable", () => {
     const text = read("docs/deploy.md");
-    assert.ok(text.includes(platformTable()), `docs/deploy.md's platform table differs from src/platform.ts; it should read:\n\n${platformTable()}\n`);
+    assert.ok(
+      text.includes(platformTable()),
+      `docs/deploy.md's platform table differs from src/platform.ts; it should read:\n\n${platformTable()}\n`,
+    );
     assert.match(text, new RegExp(`grace period\\s+>=\\s+timeout \\+ ${KILL_MARGIN_MS / 1000} s`));
   });
 
@@ -96,9 +113,22 @@ describe("docs agree with the platform table", () => {
         for (const d of durations(sentence)) {
           const before = mentions.filter((m) => m.at < d.at).sort((a, b) => b.at - a.at)[0];
           const { p } = before ?? mentions.sort((a, b) => a.at - b.at)[0]!;
-          const facts = [p.timeout, p.drainDelay, p.killAfter, p.keepAliveTimeout, KILL_MARGIN_MS, DEFAULT_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, ...(EXPLICIT[file] ?? [])];
+          const facts = [
+            p.timeout,
+            p.drainDelay,
+            p.killAfter,
+            p.keepAliveTimeout,
+            KILL_MARGIN_MS,
+            DEFAULT_TIMEOUT_MS,
+            DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+            ...(EXPLICIT[file] ?? []),
+          ];
           if (!facts.includes(d.ms)) {
-            wrong.push(`${file}: "${d.text}" is said of ${p.title}, whose facts are ${facts.join(", ")}: ${sentence.trim().replace(/\s+/g, " ").slice(0, 300)}`);
+            wrong.push(
+              `${file}: "${d.text}" is said of ${p.title}, whose facts are ${facts.join(", ")}: ${
+                sentence.trim().replace(/\s+/g, " ").slice(0, 300)
+              }`,
+            );
           }
         }
       }

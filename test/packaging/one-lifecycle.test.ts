@@ -48,7 +48,11 @@ interface Outcome {
 /** Start the fixture, send a slow request to the second copy's server, SIGTERM, collect. */
 function twoCopies(runtime: keyof typeof RUNTIMES, args: string[]): Promise<Outcome> {
   const [command, ...runtimeArgs] = RUNTIMES[runtime]();
-  const child = spawn(command!, [...runtimeArgs, FIXTURE, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(command!, [...runtimeArgs, FIXTURE, ...args], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   const events: Record<string, any>[] = [];
   let output = "";
   let slow: Promise<string> | undefined;

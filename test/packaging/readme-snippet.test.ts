@@ -21,7 +21,7 @@ before(() => {
   const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
   const section = readme.slice(readme.indexOf("## The same app on each runtime"));
   const snippet = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-  assert.ok(snippet?.includes("serveGracefully"), "README has no \"The same app on each runtime\" snippet");
+  assert.ok(snippet?.includes("serveGracefully"), 'README has no "The same app on each runtime" snippet');
   dir = mkdtempSync(path.join(ROOT, ".readme-snippet-"));
   file = path.join(dir, "app.ts");
   writeFileSync(file, snippet!);
@@ -41,7 +41,11 @@ describe("the README's first program", { concurrency: true, timeout: 60_000 }, (
   for (const [runtime, command] of Object.entries(RUNTIMES)) {
     it(`runs as written on ${runtime}`, async () => {
       const [executable, ...args] = command();
-      const child = spawn(executable!, [...args, file], { cwd: ROOT, env: { ...process.env, PORT: "0", NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(executable!, [...args, file], {
+        cwd: ROOT,
+        env: { ...process.env, PORT: "0", NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let output = "";
       const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
       try {
@@ -59,7 +63,11 @@ describe("the README's first program", { concurrency: true, timeout: 60_000 }, (
           child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
           void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${output}`)));
         });
-        const response = await fetch(`http://127.0.0.1:${port}/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ id: 7 }) });
+        const response = await fetch(`http://127.0.0.1:${port}/orders`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ id: 7 }),
+        });
         assert.equal(response.status, 202);
         assert.deepEqual(await response.json(), { accepted: true });
         child.kill("SIGTERM");

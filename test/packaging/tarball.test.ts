@@ -24,9 +24,11 @@ let packed: string[] = [];
 /** Newest modification time of the .ts files under a folder of the repository. */
 function newestSource(folder: string): number {
   const dir = path.join(ROOT, folder);
-  return Math.max(...readdirSync(dir, { recursive: true, encoding: "utf8" })
-    .filter((f) => f.endsWith(".ts"))
-    .map((f) => statSync(path.join(dir, f)).mtimeMs));
+  return Math.max(
+    ...readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => statSync(path.join(dir, f)).mtimeMs),
+  );
 }
 
 before(async () => {

@@ -33,8 +33,17 @@ describe("the published declarations", () => {
 
   it("NameNothingInternal", () => {
     const internal = [
-      /\baddServer\b/, /\bTaskTracker\b/, /\breadonly tasks\b/, /\blog: Log\b/, /\bclock\??:/, /\bruntime\??:/,
-      /\bServerLifecycle\b/, /\bLifecycleSetup\b/, /\bLifecycleController\b/, /\bRuntimeAdapter\b/, /\bRuntimeBinding\b/,
+      /\baddServer\b/,
+      /\bTaskTracker\b/,
+      /\breadonly tasks\b/,
+      /\blog: Log\b/,
+      /\bclock\??:/,
+      /\bruntime\??:/,
+      /\bServerLifecycle\b/,
+      /\bLifecycleSetup\b/,
+      /\bLifecycleController\b/,
+      /\bRuntimeAdapter\b/,
+      /\bRuntimeBinding\b/,
     ];
     for (const file of declarations()) {
       const text = readFileSync(path.join(DIST, file), "utf8");
@@ -103,8 +112,18 @@ describe("tsc in a consumer project", { concurrency: true, timeout: 120_000 }, (
     mkdirSync(path.join(project, "node_modules"));
     symlinkSync(ROOT, path.join(project, "node_modules", "serve-gracefully"), "dir");
     symlinkSync(path.join(ROOT, "node_modules", "hono"), path.join(project, "node_modules", "hono"), "dir");
-    writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module", dependencies: { hono: "*", "serve-gracefully": "*" } }));
-    const files = { "deno-options.ts": DENO_OPTIONS, "root-bun-option.ts": ROOT_BUN_OPTION, "subpath-bun-option.ts": SUBPATH_BUN_OPTION, "control.ts": CONTROL, "lifecycle-as-value.ts": LIFECYCLE_AS_VALUE, "internals.ts": INTERNALS };
+    writeFileSync(
+      path.join(project, "package.json"),
+      JSON.stringify({ name: "consumer", private: true, type: "module", dependencies: { hono: "*", "serve-gracefully": "*" } }),
+    );
+    const files = {
+      "deno-options.ts": DENO_OPTIONS,
+      "root-bun-option.ts": ROOT_BUN_OPTION,
+      "subpath-bun-option.ts": SUBPATH_BUN_OPTION,
+      "control.ts": CONTROL,
+      "lifecycle-as-value.ts": LIFECYCLE_AS_VALUE,
+      "internals.ts": INTERNALS,
+    };
     for (const [file, text] of Object.entries(files)) writeFileSync(path.join(project, file), text);
   });
   after(() => {
@@ -123,11 +142,22 @@ describe("tsc in a consumer project", { concurrency: true, timeout: 120_000 }, (
   for (const [mode, options] of Object.entries(MODES)) {
     it(`checks as expected under ${mode}`, async () => {
       const config = `tsconfig.${mode}.json`;
-      writeFileSync(path.join(project, config), JSON.stringify({
-        // skipLibCheck off: our own .d.ts must check too, with no @types/node in sight.
-        compilerOptions: { ...options, target: "es2022", lib: ["es2022", "dom"], strict: true, noEmit: true, types: [], skipLibCheck: false },
-        include: ["*.ts"],
-      }));
+      writeFileSync(
+        path.join(project, config),
+        JSON.stringify({
+          // skipLibCheck off: our own .d.ts must check too, with no @types/node in sight.
+          compilerOptions: {
+            ...options,
+            target: "es2022",
+            lib: ["es2022", "dom"],
+            strict: true,
+            noEmit: true,
+            types: [],
+            skipLibCheck: false,
+          },
+          include: ["*.ts"],
+        }),
+      );
       const r = await run(requireFile(bin("tsc")), ["-p", config, "--pretty", "false"], { cwd: project, timeoutMs: 60_000 });
       const errors: Record<string, string[]> = {};
       for (const [, file, code] of r.stdout.matchAll(/^([\w.-]+\.ts)\(\d+,\d+\): error (TS\d+)/gm)) (errors[file!] ??= []).push(code!);

@@ -60,7 +60,15 @@ function post(agent: http.Agent, port: number, id: string): Promise<Post> {
   return new Promise((resolve) => {
     const done = (fields: Partial<Post>) => resolve({ id, end: performance.now(), ...fields });
     const req = http.request(
-      { host: "127.0.0.1", port, method: "POST", path: `/write?id=${id}&ms=20`, agent, headers: { "content-type": "text/plain" }, timeout: 10_000 },
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: `/write?id=${id}&ms=20`,
+        agent,
+        headers: { "content-type": "text/plain" },
+        timeout: 10_000,
+      },
       (res) => {
         res.resume();
         res.on("end", () => done({ status: res.statusCode }));
@@ -87,8 +95,7 @@ function predictClose(runtime: Runtime["name"], lastUse: number, observedClose: 
 function burst(agents: http.Agent[], port: number, prefix: string, until: number): Promise<Post[]> {
   return Promise.all(agents.map(async (agent, lane) => {
     const sent: Post[] = [];
-    do sent.push(await post(agent, port, `${prefix}-${lane}-${sent.length}`));
-    while (performance.now() < until);
+    do sent.push(await post(agent, port, `${prefix}-${lane}-${sent.length}`)); while (performance.now() < until);
     return sent;
   })).then((lanes) => lanes.flat());
 }
@@ -127,7 +134,11 @@ async function race(t: TestContext, runtime: Runtime, control: boolean) {
     await sleepUntil(at - spread);
     const results = await burst(agents, proxy.port, `${runtime.name}-${n}`, at + spread);
     posts.push(...results);
-    timeline.push(`burst ${n} aimed at ${Math.round(at)} ms (last close seen ${Math.round(observedClose ?? 0)}): ${results.filter((p) => p.status !== 202).length}/${results.length} failed`);
+    timeline.push(
+      `burst ${n} aimed at ${Math.round(at)} ms (last close seen ${Math.round(observedClose ?? 0)}): ${
+        results.filter((p) => p.status !== 202).length
+      }/${results.length} failed`,
+    );
     if (!control) {
       at = performance.now() + (runtime.name === "bun" ? BUN_TICK_MS : CONTROL_KEEP_ALIVE_MS + 1_000);
       continue;
@@ -158,8 +169,15 @@ async function race(t: TestContext, runtime: Runtime, control: boolean) {
   const done = new Set(fixture.lines.filter((l) => l.fixture === "write.done").map((l) => l.id as string));
   const lost = acked.filter((p) => !done.has(p.id));
   const summary = {
-    runtime: runtime.name, run: control ? "control" : "ours", nginx: version, options, posts: posts.length,
-    failed: failed.length, statuses: [...new Set(failed.map((p) => p.status ?? p.error))], lostWrites: lost.length, exitCode: exit.code,
+    runtime: runtime.name,
+    run: control ? "control" : "ours",
+    nginx: version,
+    options,
+    posts: posts.length,
+    failed: failed.length,
+    statuses: [...new Set(failed.map((p) => p.status ?? p.error))],
+    lostWrites: lost.length,
+    exitCode: exit.code,
   };
   t.diagnostic(`keepalive-race ${JSON.stringify(summary)}`);
   assert.equal(exit.code, 0, `the instance exited ${exit.code}`);
@@ -167,17 +185,24 @@ async function race(t: TestContext, runtime: Runtime, control: boolean) {
   if (control) {
     assert.ok(
       failed.length > 0,
-      `the control (server idle timeout ${CONTROL_KEEP_ALIVE_MS} ms < nginx's ${NGINX_UPSTREAM_IDLE_MS} ms) showed no failure in ${posts.length} POSTs: the race was not reproduced, so this test proves nothing\n${timeline.join("\n")}`,
+      `the control (server idle timeout ${CONTROL_KEEP_ALIVE_MS} ms < nginx's ${NGINX_UPSTREAM_IDLE_MS} ms) showed no failure in ${posts.length} POSTs: the race was not reproduced, so this test proves nothing\n${
+        timeline.join("\n")
+      }`,
     );
     assert.ok(failed.every((p) => p.status === 502), `control failures other than 502: ${JSON.stringify(summary.statuses)}`);
   } else {
-    assert.equal(failed.length, 0, `${failed.length} failed POSTs: ${JSON.stringify(summary.statuses)}\nnginx error log:\n${proxy.errorLog()}`);
+    assert.equal(
+      failed.length,
+      0,
+      `${failed.length} failed POSTs: ${JSON.stringify(summary.statuses)}\nnginx error log:\n${proxy.errorLog()}`,
+    );
   }
 }
 
 describe("keep-alive race behind nginx (upstream keepalive pool)", { concurrency: true }, () => {
   if (version === undefined) {
-    const how = "nginx is not installed: the keep-alive race test needs it (Debian/Ubuntu: `sudo apt-get install -y nginx`; macOS: `brew install nginx`)";
+    const how =
+      "nginx is not installed: the keep-alive race test needs it (Debian/Ubuntu: `sudo apt-get install -y nginx`; macOS: `brew install nginx`)";
     if (inCI) {
       it("nginx is installed (required under CI=true)", () => assert.fail(`${how}. .ci/run must install it.`));
     } else {
@@ -188,8 +213,16 @@ describe("keep-alive race behind nginx (upstream keepalive pool)", { concurrency
   }
   for (const runtime of selectedRuntimes()) {
     if (runtime.name !== "deno") {
-      it(`${runtime.name}: control, server idle timeout 1 s under nginx's 10 s: 502s on POSTs`, { timeout: 50_000 }, (t) => race(t, runtime, true));
+      it(
+        `${runtime.name}: control, server idle timeout 1 s under nginx's 10 s: 502s on POSTs`,
+        { timeout: 50_000 },
+        (t) => race(t, runtime, true),
+      );
     }
-    it(`${runtime.name}: default keepAliveTimeout outlasts nginx's: 0 failed POSTs, 0 acknowledged writes lost`, { timeout: 50_000 }, (t) => race(t, runtime, false));
+    it(
+      `${runtime.name}: default keepAliveTimeout outlasts nginx's: 0 failed POSTs, 0 acknowledged writes lost`,
+      { timeout: 50_000 },
+      (t) => race(t, runtime, false),
+    );
   }
 });

@@ -43,7 +43,9 @@ export class Nginx {
     this.dir = dir;
     this.port = port;
     this.child = spawn(binary, ["-p", dir, "-c", path.join(dir, "nginx.conf")], { stdio: ["ignore", "pipe", "pipe"] });
-    for (const stream of [this.child.stdout!, this.child.stderr!]) stream.setEncoding("utf8").on("data", (c: string) => this.output.push(c));
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      stream.setEncoding("utf8").on("data", (c: string) => this.output.push(c));
+    }
     this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
   }
 

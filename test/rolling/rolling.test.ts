@@ -48,7 +48,15 @@ interface Sent {
 function send(agent: http.Agent, port: number, request: Sent): Promise<void> {
   return new Promise((resolve) => {
     const req = http.request(
-      { host: "127.0.0.1", port, method: request.method, path: request.target, agent, headers: { "x-req": String(request.n) }, timeout: 10_000 },
+      {
+        host: "127.0.0.1",
+        port,
+        method: request.method,
+        path: request.target,
+        agent,
+        headers: { "x-req": String(request.n) },
+        timeout: 10_000,
+      },
       (res) => {
         request.status = res.statusCode;
         request.instance = res.headers["x-instance"] as string | undefined;
@@ -166,7 +174,13 @@ async function rollingRestart(t: TestContext, runtime: Runtime): Promise<void> {
     await proxy.removeServer(oldSlot);
     const down = proxy.logs.find((l) => l.at > termAt && l.text.includes(`be/${oldSlot} is DOWN`));
     replacements.push({
-      old: oldName, next: name, termAt, downAt: down?.at, exitAt: exit.at, exitCode: exit.code, exitSignal: exit.signal,
+      old: oldName,
+      next: name,
+      termAt,
+      downAt: down?.at,
+      exitAt: exit.at,
+      exitCode: exit.code,
+      exitSignal: exit.signal,
       lastServedAt: Math.max(...load.sent.filter((r) => r.instance === oldName && r.end !== undefined).map((r) => r.end!)),
       report: old.report(),
     });
@@ -186,7 +200,9 @@ async function rollingRestart(t: TestContext, runtime: Runtime): Promise<void> {
   const failed = load.sent.filter((r) => r.error !== undefined || r.status === undefined || r.status < 200 || r.status > 299);
   const acked = load.sent.filter((r) => r.method === "POST" && r.status === 202);
   const done = new Set<string>();
-  for (const fixture of instances.values()) for (const line of fixture.lines) if (line.fixture === "write.done") done.add(line.id as string);
+  for (const fixture of instances.values()) {
+    for (const line of fixture.lines) if (line.fixture === "write.done") done.add(line.id as string);
+  }
   const lost = acked.filter((r) => !done.has(r.id!));
   const byInstance: Record<string, number> = {};
   for (const r of load.sent) if (r.instance) byInstance[r.instance] = (byInstance[r.instance] ?? 0) + 1;
@@ -223,37 +239,59 @@ async function rollingRestart(t: TestContext, runtime: Runtime): Promise<void> {
   const describeRequest = (r: Sent) => {
     const near = replacements.map((p) => `${Math.round(r.start - p.termAt)}ms after SIGTERM ${p.old}`).join(", ");
     const logLine = proxy.logs.find((l) => l.text.startsWith(`req={${r.n}}`))?.text ?? "(no haproxy log line)";
-    return `#${r.n} ${r.method} ${r.target} start=${rel(r.start)} end=${rel(r.end)} (${near}) status=${r.status ?? "-"} instance=${r.instance ?? "?"} reusedSocket=${r.reusedSocket} error=${r.error ?? "-"}\n    haproxy: ${logLine}`;
+    return `#${r.n} ${r.method} ${r.target} start=${rel(r.start)} end=${rel(r.end)} (${near}) status=${r.status ?? "-"} instance=${
+      r.instance ?? "?"
+    } reusedSocket=${r.reusedSocket} error=${r.error ?? "-"}\n    haproxy: ${logLine}`;
   };
   const context = () =>
-    `SIGTERMs: ${terms}\nhealth changes:\n${proxy.logs.filter((l) => /is (UP|DOWN)|MAINT|READY/.test(l.text)).map((l) => `  ${rel(l.at)} ${l.text}`).join("\n")}`;
+    `SIGTERMs: ${terms}\nhealth changes:\n${
+      proxy.logs.filter((l) => /is (UP|DOWN)|MAINT|READY/.test(l.text)).map((l) => `  ${rel(l.at)} ${l.text}`).join("\n")
+    }`;
 
   if (failed.length > 0 || lost.length > 0) {
     // The whole story for a post-mortem: every request, every haproxy line, every instance line.
     const file = path.join(os.tmpdir(), `sg-rolling-${runtime.name}-${Date.now()}.log`);
-    writeFileSync(file, [
-      context(),
-      "--- requests",
-      ...load.sent.map(describeRequest),
-      "--- haproxy",
-      ...proxy.logs.map((l) => `${rel(l.at)} ${l.text}`),
-      ...[...instances].flatMap(([name, f]) => [`--- instance ${name}`, ...f.lines.map((l) => `${rel(l.at)} ${JSON.stringify(l)}`)]),
-    ].join("\n"));
+    writeFileSync(
+      file,
+      [
+        context(),
+        "--- requests",
+        ...load.sent.map(describeRequest),
+        "--- haproxy",
+        ...proxy.logs.map((l) => `${rel(l.at)} ${l.text}`),
+        ...[...instances].flatMap(([name, f]) => [`--- instance ${name}`, ...f.lines.map((l) => `${rel(l.at)} ${JSON.stringify(l)}`)]),
+      ].join("\n"),
+    );
     t.diagnostic(`full log: ${file}`);
   }
-  assert.equal(failed.length, 0, `${failed.length} failed client requests:\n${failed.slice(0, 20).map(describeRequest).join("\n")}\n${context()}`);
-  assert.equal(lost.length, 0, `${lost.length} acknowledged writes lost: ${lost.slice(0, 20).map((r) => `${r.id} (acked by ${r.instance})`).join(", ")}\n${context()}`);
+  assert.equal(
+    failed.length,
+    0,
+    `${failed.length} failed client requests:\n${failed.slice(0, 20).map(describeRequest).join("\n")}\n${context()}`,
+  );
+  assert.equal(
+    lost.length,
+    0,
+    `${lost.length} acknowledged writes lost: ${lost.slice(0, 20).map((r) => `${r.id} (acked by ${r.instance})`).join(", ")}\n${context()}`,
+  );
   for (const r of replacements) {
-    assert.equal(r.exitCode, 0, `old instance ${r.old} exited ${r.exitCode} (signal ${r.exitSignal})\n${instances.get(r.old)!.stderr.join("")}`);
+    assert.equal(
+      r.exitCode,
+      0,
+      `old instance ${r.old} exited ${r.exitCode} (signal ${r.exitSignal})\n${instances.get(r.old)!.stderr.join("")}`,
+    );
     assert.ok(r.downAt !== undefined, `haproxy never marked ${r.old} DOWN after its SIGTERM\n${context()}`);
   }
   assert.equal(lastExit.code, 0, "the last instance drains and exits 0 too");
-  for (const name of ["A", "B", "C"]) assert.ok((byInstance[name] ?? 0) > 0, `instance ${name} served no requests: ${JSON.stringify(byInstance)}`);
+  for (const name of ["A", "B", "C"]) {
+    assert.ok((byInstance[name] ?? 0) > 0, `instance ${name} served no requests: ${JSON.stringify(byInstance)}`);
+  }
 }
 
 describe("rolling restart behind HAProxy", { concurrency: false }, () => {
   if (version === undefined) {
-    const how = "HAProxy is not installed: the rolling-restart test needs it (Debian/Ubuntu: `sudo apt-get install -y haproxy`; macOS: `brew install haproxy`)";
+    const how =
+      "HAProxy is not installed: the rolling-restart test needs it (Debian/Ubuntu: `sudo apt-get install -y haproxy`; macOS: `brew install haproxy`)";
     if (inCI) {
       it("haproxy is installed (required under CI=true)", () => assert.fail(`${how}. .ci/run must install it.`));
     } else {
@@ -263,6 +301,10 @@ describe("rolling restart behind HAProxy", { concurrency: false }, () => {
     return;
   }
   for (const runtime of selectedRuntimes()) {
-    it(`${runtime.name}: two replacements under load, 0 errors, 0 lost writes, exit 0`, { timeout: 45_000 }, (t) => rollingRestart(t, runtime));
+    it(
+      `${runtime.name}: two replacements under load, 0 errors, 0 lost writes, exit 0`,
+      { timeout: 45_000 },
+      (t) => rollingRestart(t, runtime),
+    );
   }
 });

@@ -18,7 +18,12 @@ export interface ArrivalCounts {
   ambiguities: { how: "reset" | "closed"; connectedAt: number; endedAt: number }[];
 }
 
-type Outcome = { kind: "answered" | "refused" | "failed" } | { kind: "ambiguous"; how: "reset" | "closed"; connectedAt: number; endedAt: number };
+type Outcome = { kind: "answered" | "refused" | "failed" } | {
+  kind: "ambiguous";
+  how: "reset" | "closed";
+  connectedAt: number;
+  endedAt: number;
+};
 
 function arrive(port: number, target: string, ms: number): Promise<Outcome> {
   return new Promise((resolve) => {

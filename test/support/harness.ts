@@ -10,7 +10,7 @@ import { type Runtime, RUNTIMES } from "./runtimes.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-export { RUNTIMES, type Runtime };
+export { type Runtime, RUNTIMES };
 
 /** Runtimes to test: all, or the ones named in SG_RUNTIMES (comma-separated). */
 export function selectedRuntimes(): Runtime[] {
@@ -101,7 +101,11 @@ export class Fixture {
       if (found) return found;
       const left = deadline - performance.now();
       if (left <= 0 || exited) {
-        throw new Error(`timed out after ${ms} ms waiting for ${what}${exited ? " (process exited)" : ""}\nstdout:\n${this.lines.map((l) => JSON.stringify(l)).join("\n")}\nstderr:\n${this.stderr.join("")}`);
+        throw new Error(
+          `timed out after ${ms} ms waiting for ${what}${exited ? " (process exited)" : ""}\nstdout:\n${
+            this.lines.map((l) => JSON.stringify(l)).join("\n")
+          }\nstderr:\n${this.stderr.join("")}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
@@ -127,7 +131,11 @@ export class Fixture {
     clearTimeout(timer);
     if (result === "timeout") {
       this.child.kill("SIGKILL");
-      throw new Error(`process did not exit within ${ms} ms\nstdout:\n${this.lines.map((l) => JSON.stringify(l)).join("\n")}\nstderr:\n${this.stderr.join("")}`);
+      throw new Error(
+        `process did not exit within ${ms} ms\nstdout:\n${this.lines.map((l) => JSON.stringify(l)).join("\n")}\nstderr:\n${
+          this.stderr.join("")
+        }`,
+      );
     }
     return result;
   }

@@ -78,7 +78,8 @@ describe("drain", () => {
   it("WaitsForTheRuntimeToTellWhetherEachAnswerLeft", async () => {
     const tellers: ((delivered: boolean) => void)[] = [];
     const { clock, runtime, serve } = fakeWorld((r) => {
-      (r as { watchDelivery?: unknown }).watchDelivery = (_res: Response, _req: Request, _env: unknown, delivered: (d: boolean) => void) => tellers.push(delivered);
+      (r as { watchDelivery?: unknown }).watchDelivery = (_res: Response, _req: Request, _env: unknown, delivered: (d: boolean) => void) =>
+        tellers.push(delivered);
     });
     const server = serve({ fetch: () => new Response("ok") }, { logger: false, drainDelay: 100 });
     await server.ready;
@@ -316,10 +317,15 @@ describe("drain", () => {
   });
 
   it("RejectsReadyWithTheListenErrorAndExitsOneWhenSignalManaged", async () => {
-    const { clock, runtime, serve } = fakeWorld((r) => (r.listenError = Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE" })));
+    const { clock, runtime, serve } = fakeWorld((
+      r,
+    ) => (r.listenError = Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE" })));
     const logs: LogRecord[] = [];
     const server = serve({ fetch: () => new Response() }, { port: 8080, logger: (r: LogRecord) => logs.push(r) });
-    await assert.rejects(server.ready, { name: "ListenError", message: "cannot listen on 0.0.0.0:8080: port 8080 is already in use (EADDRINUSE)" });
+    await assert.rejects(server.ready, {
+      name: "ListenError",
+      message: "cannot listen on 0.0.0.0:8080: port 8080 is already in use (EADDRINUSE)",
+    });
     const report = await server.finished;
     await clock.advance(0);
     assert.equal(report.reason, "start-failed");
@@ -351,9 +357,22 @@ describe("drain", () => {
   it("StartsNoServerForAnyBadOption", async () => {
     const { clock, runtime, serve } = fakeWorld();
     const bad: Record<string, unknown>[] = [
-      { port: -1 }, { port: "80" }, { hostname: "" }, { timeout: -1 }, { drainDelay: Number.NaN },
-      { signals: ["SIGKILL"] }, { health: "/x" }, { onListen: 1 }, { exit: "yes" }, { logger: 3 },
-      { lifecycle: {} }, { fatalErrors: 0 }, { name: "" }, { nope: true }, { timeout: 2 ** 31 }, { drainDelay: Infinity },
+      { port: -1 },
+      { port: "80" },
+      { hostname: "" },
+      { timeout: -1 },
+      { drainDelay: Number.NaN },
+      { signals: ["SIGKILL"] },
+      { health: "/x" },
+      { onListen: 1 },
+      { exit: "yes" },
+      { logger: 3 },
+      { lifecycle: {} },
+      { fatalErrors: 0 },
+      { name: "" },
+      { nope: true },
+      { timeout: 2 ** 31 },
+      { drainDelay: Infinity },
     ];
     for (const options of bad) {
       assert.throws(() => serve({ fetch: () => new Response() }, options as never), TypeError, JSON.stringify(options));

@@ -220,27 +220,33 @@ describe("health", () => {
     await settle();
     const failing = await probe("/readyz?verbose");
     assert.equal(failing.status, 503);
-    assert.equal(failing.body, [
-      "[+]ping ok",
-      "[+]shutdown ok",
-      "[+]started ok",
-      "[+]db ok",
-      "[-]search failed: 503 from search at secret (/app/env.ts:1)",
-      "readyz check failed",
-      "",
-    ].join("\n"));
+    assert.equal(
+      failing.body,
+      [
+        "[+]ping ok",
+        "[+]shutdown ok",
+        "[+]started ok",
+        "[+]db ok",
+        "[-]search failed: 503 from search at secret (/app/env.ts:1)",
+        "readyz check failed",
+        "",
+      ].join("\n"),
+    );
     const excluded = await probe("/readyz?verbose&exclude=search&exclude=nope&exclude=shutdown");
     assert.equal(excluded.status, 200, "an excluded check does not count");
-    assert.equal(excluded.body, [
-      "[+]ping ok",
-      "[+]shutdown ok",
-      "[+]started ok",
-      "[+]db ok",
-      "[+]search excluded: ok",
-      'warn: some health checks cannot be excluded: no matches for "nope", "shutdown"',
-      "readyz check passed",
-      "",
-    ].join("\n"));
+    assert.equal(
+      excluded.body,
+      [
+        "[+]ping ok",
+        "[+]shutdown ok",
+        "[+]started ok",
+        "[+]db ok",
+        "[+]search excluded: ok",
+        'warn: some health checks cannot be excluded: no matches for "nope", "shutdown"',
+        "readyz check passed",
+        "",
+      ].join("\n"),
+    );
     assert.deepEqual(await probe("/readyz?exclude=search"), { status: 200, body: "ok\n" });
     assert.deepEqual(await probe("/livez?verbose"), { status: 200, body: "[+]ping ok\nlivez check passed\n" });
     const head = await probe("/readyz?verbose", { method: "HEAD" });

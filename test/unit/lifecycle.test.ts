@@ -34,7 +34,11 @@ describe("lifecycle", () => {
     await server.ready;
     await settle();
     // Parts record their starts in the runtime's call log, so the listen is ordered among them.
-    assert.deepEqual(runtime.calls.filter((c) => c.startsWith("start:") || c.startsWith("listen:")), ["start:db", "listen:1", "start:queue"]);
+    assert.deepEqual(runtime.calls.filter((c) => c.startsWith("start:") || c.startsWith("listen:")), [
+      "start:db",
+      "listen:1",
+      "start:queue",
+    ]);
     assert.deepEqual(events, ["start:db", "start:queue"]);
     assert.equal(lifecycle.state, "running");
   });
@@ -135,10 +139,14 @@ describe("lifecycle", () => {
     lifecycle.add(part("db"));
     const server = serve({ fetch: () => new Response() }, { port: 1, logger: false });
     await server.ready;
-    lifecycle.waitUntil(new Promise<void>((resolve) => clock.setTimer(() => {
-      events.push("job done");
-      resolve();
-    }, 500)));
+    lifecycle.waitUntil(
+      new Promise<void>((resolve) =>
+        clock.setTimer(() => {
+          events.push("job done");
+          resolve();
+        }, 500)
+      ),
+    );
     runtime.signal("SIGTERM");
     await clock.advance(500);
     await lifecycle.finished;
@@ -181,7 +189,10 @@ describe("lifecycle", () => {
   it("RejectsMisuseWithClearErrors", async () => {
     const { lifecycle, part, clock } = setup();
     lifecycle.add(part("db"));
-    assert.throws(() => lifecycle.add(part("db")), { name: "LifecycleError", message: 'cannot add "db": a part with that name is already registered' });
+    assert.throws(() => lifecycle.add(part("db")), {
+      name: "LifecycleError",
+      message: 'cannot add "db": a part with that name is already registered',
+    });
     assert.throws(() => lifecycle.add({ name: "" }), TypeError);
     assert.throws(() => lifecycle.add({ name: "x", stop: "no" as never }), /"stop" must be a function/);
     assert.throws(() => lifecycle.add({ name: "x", timeout: -1 }), /"timeout" must be a positive number/);

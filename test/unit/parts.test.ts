@@ -22,7 +22,10 @@ describe("parts", () => {
   });
 
   it("RejectsAnUnknownKeyNamingIt", () => {
-    rejects({ name: "db", timout: 100 }, /^lifecycle\.add\("db"\): unknown option "timout" \(known: name, start, stop, timeout, check, checkTimeout\)$/);
+    rejects(
+      { name: "db", timout: 100 },
+      /^lifecycle\.add\("db"\): unknown option "timout" \(known: name, start, stop, timeout, check, checkTimeout\)$/,
+    );
     rejects({ name: "db", onStop: () => {} }, /unknown option "onStop"/);
     assert.deepEqual([...PART_KEYS].slice(0, 4), ["name", "start", "stop", "timeout"]);
   });
@@ -40,7 +43,10 @@ describe("parts", () => {
 
   it("RejectsATimeoutAboveTheTimerLimit", () => {
     // The runtime would fire a longer timer after 1 ms: every start and stop would time out at once.
-    rejects({ name: "db", timeout: MAX_TIMER_MS + 1 }, /^lifecycle\.add\("db"\): "timeout" must be at most 2147483647 ms .*got 2147483648$/);
+    rejects(
+      { name: "db", timeout: MAX_TIMER_MS + 1 },
+      /^lifecycle\.add\("db"\): "timeout" must be at most 2147483647 ms .*got 2147483648$/,
+    );
     rejects({ name: "db", timeout: Infinity }, /"timeout" must be at most 2147483647 ms .*got Infinity$/);
   });
 

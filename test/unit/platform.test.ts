@@ -28,7 +28,9 @@ describe("platform", () => {
     const cloudRun = envOf({ K_SERVICE: "api", K_REVISION: "api-1" });
     assert.equal(resolveOptions({}, cloudRun).keepAliveTimeout, 620_000);
     assert.equal(resolveOptions({ keepAliveTimeout: 70_000 }, cloudRun).keepAliveTimeout, 70_000);
-    const others: Record<string, string>[] = [{ KUBERNETES_SERVICE_HOST: "x" }, { FLY_APP_NAME: "api" }, { ECS_CONTAINER_METADATA_URI_V4: "http://x" }, {}];
+    const others: Record<string, string>[] = [{ KUBERNETES_SERVICE_HOST: "x" }, { FLY_APP_NAME: "api" }, {
+      ECS_CONTAINER_METADATA_URI_V4: "http://x",
+    }, {}];
     for (const env of others) {
       assert.ok(resolveOptions({}, envOf(env)).keepAliveTimeout > 60_000, JSON.stringify(env));
     }
@@ -60,10 +62,19 @@ describe("platform", () => {
     assert.match(shellNpm, /"\/bin\/sh -c npm start" \(PID 1\) -> "npm start" -> "\/bin\/sh -c tsx server.ts" -> this process/);
     assert.match(shellNpm, /shell as PID 1/);
     // An init passes SIGTERM to its child, npm, whose shell drops it.
-    assert.match(signalDeliveryWarning(tree(["sh", "-c", "node s.js"], ["npm", "start"], ["/sbin/tini", "--", "npm", "start"]))!, /shell between/);
-    assert.match(signalDeliveryWarning(tree(["sh", "-c", "bun s.ts"], ["bun", "run", "start"], ["/sbin/docker-init", "--", "bun", "run", "start"]))!, /shell between/);
+    assert.match(
+      signalDeliveryWarning(tree(["sh", "-c", "node s.js"], ["npm", "start"], ["/sbin/tini", "--", "npm", "start"]))!,
+      /shell between/,
+    );
+    assert.match(
+      signalDeliveryWarning(tree(["sh", "-c", "bun s.ts"], ["bun", "run", "start"], ["/sbin/docker-init", "--", "bun", "run", "start"]))!,
+      /shell between/,
+    );
     assert.match(signalDeliveryWarning(tree(["deno", "task", "start"]))!, /package manager as PID 1/);
-    assert.match(signalDeliveryWarning(tree(["node", "--max-old-space-size", "512", "/usr/lib/node_modules/npm/bin/npm-cli.js", "start"]))!, /package manager as PID 1/);
+    assert.match(
+      signalDeliveryWarning(tree(["node", "--max-old-space-size", "512", "/usr/lib/node_modules/npm/bin/npm-cli.js", "start"]))!,
+      /package manager as PID 1/,
+    );
   });
 
   it("StaysQuietWhenSignalsArrive", () => {
@@ -73,8 +84,16 @@ describe("platform", () => {
     assert.equal(signalDeliveryWarning(tree(["bun", "server.ts"])), undefined, "bun running a file is the runtime");
     assert.equal(signalDeliveryWarning(tree(["deno", "run", "-A", "server.ts"])), undefined, "deno running a file is the runtime");
     assert.equal(signalDeliveryWarning(tree(["bash"], ["sshd: me@pts/0"], ["/sbin/init"])), undefined, "a terminal shell on a host");
-    assert.equal(signalDeliveryWarning(tree(["sh", "-c", "node s.js"], ["npm", "start"], ["bash"], ["/lib/systemd/systemd"])), undefined, "npm start in a terminal: Ctrl+C reaches the whole group");
-    assert.equal(signalDeliveryWarning({ pid: 9, ppid: 300, ancestors: [{ pid: 300, command: ["sh"] }] }), undefined, "the walk stopped short of PID 1");
+    assert.equal(
+      signalDeliveryWarning(tree(["sh", "-c", "node s.js"], ["npm", "start"], ["bash"], ["/lib/systemd/systemd"])),
+      undefined,
+      "npm start in a terminal: Ctrl+C reaches the whole group",
+    );
+    assert.equal(
+      signalDeliveryWarning({ pid: 9, ppid: 300, ancestors: [{ pid: 300, command: ["sh"] }] }),
+      undefined,
+      "the walk stopped short of PID 1",
+    );
     assert.equal(signalDeliveryWarning(undefined), undefined);
   });
 });
@@ -105,7 +124,10 @@ describe("process tree", () => {
       if (!proc) return Promise.reject(new Error("ENOENT"));
       return Promise.resolve(file === "stat" ? `${pid} (x) S ${proc.ppid} 0` : proc.cmdline);
     };
-    assert.deepEqual(await readAncestors(12, read), [{ pid: 12, command: ["sh", "-c", "node s.js"] }, { pid: 1, command: ["npm", "start"] }]);
+    assert.deepEqual(await readAncestors(12, read), [{ pid: 12, command: ["sh", "-c", "node s.js"] }, {
+      pid: 1,
+      command: ["npm", "start"],
+    }]);
     assert.deepEqual(reads, ["/proc/12/cmdline", "/proc/12/stat", "/proc/1/cmdline"], "PID 1's stat is never read");
     // A loop of parents that never reaches PID 1 stops at the bound.
     for (let pid = 100; pid < 200; pid++) procs[pid] = { ppid: pid + 1, cmdline: "sh\0" };

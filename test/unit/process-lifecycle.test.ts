@@ -26,7 +26,11 @@ describe("process lifecycle", { timeout: 10_000 }, () => {
     let created = 0;
     assert.throws(
       () => processLifecycle("node", () => (created++, fakeWorld().lifecycle), registry),
-      new RegExp(`lifecycle protocol ${LIFECYCLE_PROTOCOL + 1}\\) already owns the process-wide lifecycle; this copy speaks protocol ${LIFECYCLE_PROTOCOL}`),
+      new RegExp(
+        `lifecycle protocol ${
+          LIFECYCLE_PROTOCOL + 1
+        }\\) already owns the process-wide lifecycle; this copy speaks protocol ${LIFECYCLE_PROTOCOL}`,
+      ),
     );
     assert.equal(created, 0);
   });
@@ -45,7 +49,10 @@ describe("process lifecycle", { timeout: 10_000 }, () => {
   it("RejectsALifecycleThatIsNotOneInServeGracefully", () => {
     const { serve, runtime } = fakeWorld();
     const app = { fetch: () => new Response("ok") };
-    assert.throws(() => serve(app, { lifecycle: { shutdown: async () => ({}) } as never }), /"lifecycle" must come from createLifecycle\(\)/);
+    assert.throws(
+      () => serve(app, { lifecycle: { shutdown: async () => ({}) } as never }),
+      /"lifecycle" must come from createLifecycle\(\)/,
+    );
     assert.equal(runtime.listenerCount(), 0);
   });
 });
