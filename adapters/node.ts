@@ -79,10 +79,10 @@ function forHttp2(response: Response): Response {
   return copy;
 }
 
-// deno-lint-ignore no-explicit-any
 type AnyServer =
   & NetServer
   & { close(cb?: (err?: Error) => void): AnyServer; closeIdleConnections?(): void; closeAllConnections?(): void }
+  // deno-lint-ignore no-explicit-any
   & Record<string, any>;
 
 const runtime: RuntimeAdapter = {
