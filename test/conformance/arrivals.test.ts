@@ -4,20 +4,13 @@
  * closes. Same fixture on Node, Bun and Deno, real sockets, real signals.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Connection, type RawResponse, refused } from "../support/client.ts";
 import { measureArrivals } from "../support/arrivals-load.ts";
-import { Fixture, selectedRuntimes } from "../support/harness.ts";
+import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
 
 const SERVER = "test/fixtures/server.ts";
-const started: Fixture[] = [];
-after(() => started.forEach((f) => f.kill()));
-
-async function start(runtime: Parameters<typeof Fixture.start>[0], options: Record<string, unknown> = {}): Promise<Fixture> {
-  const fixture = await Fixture.start(runtime, SERVER, options);
-  started.push(fixture);
-  return fixture;
-}
+const start = fixtureStarter(SERVER);
 
 const get = (target: string) => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
 

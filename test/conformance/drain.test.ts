@@ -3,19 +3,12 @@
  * real sockets on port 0, real signals. What a client and an orchestrator would see.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Connection, refused, request } from "../support/client.ts";
-import { Fixture, selectedRuntimes } from "../support/harness.ts";
+import { Fixture, fixtureStarter, selectedRuntimes } from "../support/harness.ts";
 
 const SERVER = "test/fixtures/server.ts";
-const started: Fixture[] = [];
-after(() => started.forEach((f) => f.kill()));
-
-async function start(runtime: Parameters<typeof Fixture.start>[0], options: Record<string, unknown> = {}): Promise<Fixture> {
-  const fixture = await Fixture.start(runtime, SERVER, options);
-  started.push(fixture);
-  return fixture;
-}
+const start = fixtureStarter(SERVER);
 
 for (const runtime of selectedRuntimes()) {
   describe(`conformance on ${runtime.name}`, { concurrency: false }, () => {
@@ -138,7 +131,7 @@ for (const runtime of selectedRuntimes()) {
     it("exits 1 with one line naming the port when the port is in use", async () => {
       const holder = await start(runtime, { signals: false });
       const f = new Fixture(runtime, SERVER, { port: holder.port });
-      started.push(f);
+      start.track(f);
       const exit = await f.exit(10_000);
       assert.equal(exit.code, 1);
       const failed = f.lines.find((l) => l.event === "start.failed");
@@ -151,7 +144,7 @@ for (const runtime of selectedRuntimes()) {
     it("rejects ready when the port is in use and signals are off", async () => {
       const holder = await start(runtime, { signals: false });
       const f = new Fixture(runtime, SERVER, { port: holder.port, signals: false });
-      started.push(f);
+      start.track(f);
       const line = await f.waitFor((l) => l.fixture === "ready.rejected", 10_000, "ready to reject");
       assert.equal(line.name, "ListenError");
       assert.match(String(line.message), /already in use/);
@@ -161,7 +154,7 @@ for (const runtime of selectedRuntimes()) {
 
     it("applies Kubernetes defaults when it runs under Kubernetes, and says so at startup", async () => {
       const f = await Fixture.start(runtime, SERVER, {}, { KUBERNETES_SERVICE_HOST: "10.96.0.1" });
-      started.push(f);
+      start.track(f);
       const line = f.log("listening")!;
       assert.equal(line.platform, "kubernetes");
       assert.equal(line.drainDelayMs, 5_000);
@@ -174,7 +167,7 @@ for (const runtime of selectedRuntimes()) {
 
     it("throws a TypeError naming a bad option", async () => {
       const f = new Fixture(runtime, SERVER, { timeout: -5 });
-      started.push(f);
+      start.track(f);
       const exit = await f.exit(10_000);
       assert.notEqual(exit.code, 0);
       assert.match(f.stderr.join(""), /TypeError: serveGracefully: "timeout" must be a non-negative number of ms, got -5/);

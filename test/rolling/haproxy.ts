@@ -9,6 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { canConnect } from "../support/client.ts";
+import { stopProcess } from "../support/processes.ts";
 
 /**
  * The haproxy to run: $HAPROXY, else `haproxy` on PATH, else where Debian and Homebrew put it
@@ -184,25 +186,9 @@ export class HAProxy {
 
   /** Soft stop (SIGUSR1), then SIGKILL if it lingers; removes the temp dir. */
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill("SIGUSR1");
-      const timer = setTimeout(() => this.child.kill("SIGKILL"), 2_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
+    await stopProcess(this.child, this.exited, "SIGUSR1");
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: "127.0.0.1" });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 /**

@@ -5,10 +5,11 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./haproxy.ts";
+import { canConnect } from "../support/client.ts";
+import { stopProcess } from "../support/processes.ts";
 
 /** $NGINX, else `nginx` on PATH, else where Debian and Homebrew put it. */
 const CANDIDATES = [process.env.NGINX, "nginx", "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/opt/homebrew/bin/nginx"];
@@ -76,25 +77,9 @@ export class Nginx {
 
   /** Fast shutdown (SIGTERM to the master we started), SIGKILL if it lingers; removes the temp dir. */
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill("SIGTERM");
-      const timer = setTimeout(() => this.child.kill("SIGKILL"), 2_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
+    await stopProcess(this.child, this.exited, "SIGTERM");
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: "127.0.0.1" });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 }
 
 /**

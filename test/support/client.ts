@@ -159,14 +159,17 @@ export async function request(port: number, method: string, target: string, ms =
   }
 }
 
-/** Whether a new connection is refused. */
-export function refused(port: number): Promise<boolean> {
+/** Whether a new connection to 127.0.0.1:port is accepted (it is closed at once). */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: "127.0.0.1" });
     socket.once("connect", () => {
       socket.destroy();
-      resolve(false);
+      resolve(true);
     });
-    socket.once("error", () => resolve(true));
+    socket.once("error", () => resolve(false));
   });
 }
+
+/** Whether a new connection is refused. */
+export const refused = async (port: number): Promise<boolean> => !(await canConnect(port));

@@ -3,6 +3,7 @@
  * lines (JSON), its exit, the time of each. Every wait has a deadline, so a regression fails fast.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { after } from "node:test";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -153,4 +154,24 @@ export class Fixture {
   report(): Record<string, unknown> | undefined {
     return this.lines.find((l) => l.fixture === "finished")?.report as Record<string, unknown> | undefined;
   }
+}
+
+/** Starts one fixture file; `track` adds a fixture made another way to those killed at the end. */
+export interface FixtureStarter {
+  (runtime: Runtime, options?: Record<string, unknown>): Promise<Fixture>;
+  track(fixture: Fixture): Fixture;
+}
+
+/**
+ * A `start` for one test file (call it at the top level): starts `file` on a runtime, with options,
+ * and kills every fixture it started once the file's tests are done, whatever they did.
+ */
+export function fixtureStarter(file: string): FixtureStarter {
+  const started: Fixture[] = [];
+  after(() => started.forEach((f) => f.kill()));
+  const track = (fixture: Fixture) => (started.push(fixture), fixture);
+  return Object.assign(
+    async (runtime: Runtime, options: Record<string, unknown> = {}) => track(await Fixture.start(runtime, file, options)),
+    { track },
+  );
 }
