@@ -149,6 +149,23 @@ describe("drain", () => {
     await server.finished;
   });
 
+  it("KeepsHoldingWhenALaterQuietCheckRunsLate", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS - 1);
+    // One arrival, so the first check schedules another; that one then runs 20 ms late.
+    void fake.fetch("/");
+    await clock.advance(1);
+    assert.ok(!runtime.calls.includes("close"), "the arrival restarted the quiet period");
+    await clock.jump(20);
+    assert.ok(!runtime.calls.includes("close"), "a late check is no proof of quiet, however many came before");
+    await clock.advance(QUIET_MS);
+    assert.ok(runtime.calls.includes("close"), "an on-time quiet check closes");
+    await server.finished;
+  });
+
   it("ReleasesHeldResponsesOnceTheRuntimeHasActedOnTheClose", async () => {
     const { runtime, server, clock } = setup();
     await server.ready;
