@@ -152,7 +152,7 @@ for (const runtime of selectedRuntimes()) {
     });
 
     it("under steady arrivals at close, no more ambiguous failures than the bare server", { timeout: 120_000 }, async () => {
-      const runs = 3;
+      const runs = 4;
       const perRun = { bare: [] as number[], ours: [] as number[] };
       for (let i = 0; i < runs; i++) {
         const bare = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { bare: true }, { perTick: 5 });
@@ -169,6 +169,13 @@ for (const runtime of selectedRuntimes()) {
       assert.ok(
         median(perRun.ours) <= median(perRun.bare) + 10,
         `ambiguous per run: ours ${perRun.ours.join(", ")}; bare ${perRun.bare.join(", ")}`,
+      );
+      // A systematic loss shows in the totals even when it skips a run (Deno lost 25-50 in one run
+      // in four while a late quiet check ended the hold); the margin is one burst of 5 per run.
+      const total = (values: number[]) => values.reduce((sum, n) => sum + n, 0);
+      assert.ok(
+        total(perRun.ours) <= total(perRun.bare) + 5 * runs,
+        `ambiguous in total: ours ${total(perRun.ours)} (${perRun.ours.join(", ")}); bare ${total(perRun.bare)} (${perRun.bare.join(", ")})`,
       );
     });
   });
