@@ -64,6 +64,12 @@ export function deliveredIfConnected(_response: Response, request: Request, _env
   delivered(!request.signal.aborted);
 }
 
+/** Whether the client asked to close its connection after this request (`Connection: close`). */
+export function asksToClose(request: Request): boolean {
+  const connection = request.headers.get("connection");
+  return connection !== null && connection.split(",").some((token) => token.trim().toLowerCase() === "close");
+}
+
 /** Marks a response so the runtime closes its connection after sending it. */
 export function withConnectionClose(response: Response): Response {
   // A 101 (WebSocket upgrade) must keep its own Connection header.
@@ -115,7 +121,9 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     state.completed++;
     if (!state.draining) return response;
     const delivered = state.sent();
-    const held = state.held;
+    // The hold waits for a keep-alive client's next request; a client that asked to close sends
+    // none, so its answer goes now (held, such answers pile up open connections at the close).
+    const held = asksToClose(request) ? undefined : state.held;
     return held === undefined ? handOver(response, request, env, delivered) : held.then(() => handOver(response, request, env, delivered));
   };
   const fail = (error: unknown, request: Request, env: unknown): Response | Promise<Response> => {

@@ -27,7 +27,9 @@ export function waitForQuiet(clock: Clock, servers: readonly ServerPart[], force
       const now = arrived();
       const late = clock.now() - due > QUIET_MS;
       if ((now === seen && !late) || clock.now() >= until) return resolve();
-      cancel = clock.setTimer(() => check(now, clock.now() + QUIET_MS), QUIET_MS);
+      // The time this check is due, taken now: taken when it runs, no check would ever be late.
+      const nextDue = clock.now() + QUIET_MS;
+      cancel = clock.setTimer(() => check(now, nextDue), QUIET_MS);
     };
     const first = arrived();
     const due = clock.now() + QUIET_MS;

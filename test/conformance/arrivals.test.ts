@@ -151,28 +151,40 @@ for (const runtime of selectedRuntimes()) {
       assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 1, cut: 0 });
     });
 
-    // Deno still loses more arrivals at close than its bare shutdown() (open in issue 12): the test
-    // runs and reports there, as a todo, without failing the suite.
-    const denoGap = runtime.name === "deno" ? "Deno: more ambiguous failures than bare shutdown() (issue 12, open)" : undefined;
-    it("under steady arrivals at close, no more ambiguous failures than the bare server", { timeout: 120_000, todo: denoGap }, async () => {
-      const runs = 3;
-      const perRun = { bare: [] as number[], ours: [] as number[] };
-      for (let i = 0; i < runs; i++) {
-        const bare = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { bare: true }, { perTick: 5 });
-        const ours = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { drainDelay: 300 }, { perTick: 5 });
-        assert.ok(bare.answered > 0 && ours.answered > 0 && ours.refused > 0, "arrivals before and after the close");
-        assert.equal(ours.exitCode, 0);
-        perRun.bare.push(bare.ambiguous);
-        perRun.ours.push(ours.ambiguous);
-      }
-      // Both lose what the kernel had queued at the close (about one burst of 5, now and then), and
-      // single runs swing on a busy machine: medians, with a margin for that noise, not for a
-      // systematic loss (which was 20 per run on Deno before the fix).
-      const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-      assert.ok(
-        median(perRun.ours) <= median(perRun.bare) + 10,
-        `ambiguous per run: ours ${perRun.ours.join(", ")}; bare ${perRun.bare.join(", ")}`,
-      );
-    });
+    // On Deno, shutdown() closes connections it accepted but has not read yet, bare or not, so a
+    // run loses a burst or not by chance: the test runs and reports there, as a todo, rather than
+    // fail the suite on a coin toss (issue 12 records the measured totals).
+    const denoLottery = runtime.name === "deno" ? "Deno: losses at the close are a burst or none, bare too" : undefined;
+    it(
+      "under steady arrivals at close, no more ambiguous failures than the bare server",
+      { timeout: 120_000, todo: denoLottery },
+      async () => {
+        const runs = 4;
+        const perRun = { bare: [] as number[], ours: [] as number[] };
+        for (let i = 0; i < runs; i++) {
+          const bare = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { bare: true }, { perTick: 5 });
+          const ours = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { drainDelay: 300 }, { perTick: 5 });
+          assert.ok(bare.answered > 0 && ours.answered > 0 && ours.refused > 0, "arrivals before and after the close");
+          assert.equal(ours.exitCode, 0);
+          perRun.bare.push(bare.ambiguous);
+          perRun.ours.push(ours.ambiguous);
+        }
+        // Both lose what the kernel had queued at the close (about one burst of 5, now and then), and
+        // single runs swing on a busy machine: medians, with a margin for that noise, not for a
+        // systematic loss (which was 20 per run on Deno before the fix).
+        const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+        assert.ok(
+          median(perRun.ours) <= median(perRun.bare) + 10,
+          `ambiguous per run: ours ${perRun.ours.join(", ")}; bare ${perRun.bare.join(", ")}`,
+        );
+        // A systematic loss shows in the totals even when it skips a run (Deno lost 25-50 in one run
+        // in four while a late quiet check ended the hold); the margin is one burst of 5 per run.
+        const total = (values: number[]) => values.reduce((sum, n) => sum + n, 0);
+        assert.ok(
+          total(perRun.ours) <= total(perRun.bare) + 5 * runs,
+          `ambiguous in total: ours ${perRun.ours.join(" + ")}; bare ${perRun.bare.join(" + ")}`,
+        );
+      },
+    );
   });
 }

@@ -149,6 +149,44 @@ describe("drain", () => {
     await server.finished;
   });
 
+  it("AnswersAtOnceDuringTheHoldARequestThatAskedToClose", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    runtime.signal("SIGTERM");
+    await clock.advance(1);
+    let keptAlive: Response | undefined;
+    let closing: Response | undefined;
+    void Promise.resolve(fake.fetch("/")).then((r) => (keptAlive = r));
+    void Promise.resolve(fake.fetch("/", { headers: { connection: "Upgrade, Close" } })).then((r) => (closing = r));
+    await settle();
+    assert.ok(!runtime.calls.includes("close"), "still in the hold");
+    assert.equal(keptAlive, undefined, "a keep-alive client's answer waits for the hold");
+    assert.equal((closing as Response | undefined)?.status, 200, "a client that sends no further request is not held");
+    assert.equal((closing as Response | undefined)?.headers.get("connection"), "close");
+    await clock.advance(2 * QUIET_MS);
+    assert.equal((keptAlive as Response | undefined)?.headers.get("connection"), "close", "then released, marked");
+    const report = await server.finished;
+    assert.deepEqual(report.requests, { inFlightAtStart: 0, served: 2, cut: 0 });
+  });
+
+  it("KeepsHoldingWhenALaterQuietCheckRunsLate", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS - 1);
+    // One arrival, so the first check schedules another; that one then runs 20 ms late.
+    void fake.fetch("/");
+    await clock.advance(1);
+    assert.ok(!runtime.calls.includes("close"), "the arrival restarted the quiet period");
+    await clock.jump(20);
+    assert.ok(!runtime.calls.includes("close"), "a late check is no proof of quiet, however many came before");
+    await clock.advance(QUIET_MS);
+    assert.ok(runtime.calls.includes("close"), "an on-time quiet check closes");
+    await server.finished;
+  });
+
   it("ReleasesHeldResponsesOnceTheRuntimeHasActedOnTheClose", async () => {
     const { runtime, server, clock } = setup();
     await server.ready;
