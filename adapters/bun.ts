@@ -11,7 +11,7 @@ import {
   type RuntimeBinding,
   type ServeGracefully,
 } from "../src/core.ts";
-import { nodeProcess } from "./node-process.ts";
+import { nodeProcess, processOriginReading } from "./node-process.ts";
 
 /** The slice of Bun's API this adapter uses (typed here so neither tsc nor JSR needs Bun's types). */
 interface BunServer {
@@ -28,7 +28,9 @@ interface WebSocketHandler {
   open?(ws: ServerWebSocket): unknown;
   close?(ws: ServerWebSocket, code: number, reason: string): unknown;
 }
-const Bun = (globalThis as unknown as { Bun: { serve(options: Record<string, unknown>): BunServer } }).Bun;
+const Bun = (globalThis as unknown as {
+  Bun: { serve(options: Record<string, unknown>): BunServer; file(path: string): { text(): Promise<string> } };
+}).Bun;
 
 /** Bun.serve's own options, passed through (the second argument, `c.env`, stays the Bun server). */
 export interface BunPassThroughOptions {
@@ -100,6 +102,8 @@ const runtime: RuntimeAdapter = {
     return Promise.resolve(listening);
   },
   ...nodeProcess,
+  // Bun.file reads /proc for the PID 1 check without loading node:fs (~2 MiB of RSS on Bun).
+  processOrigin: () => processOriginReading((path) => Bun.file(path).text()),
 };
 
 const binding: RuntimeBinding<BunPassThroughOptions> = bindRuntime<BunPassThroughOptions>(runtime, BUN_PASS_THROUGH_KEYS);

@@ -3,20 +3,14 @@
  * adapters (Bun implements node:process; https://bun.sh/docs/runtime/nodejs-apis).
  */
 import process from "node:process";
-import { type ProcessAdapter, readAncestors } from "../src/core.ts";
+import { type ProcessAdapter, type ProcessOrigin, readAncestors } from "../src/core.ts";
 
 export const nodeProcess: ProcessAdapter = {
-  async processOrigin() {
-    // PID 1 gets the signal itself: nothing to read. Otherwise walk /proc up to PID 1, with async
-    // reads so the walk (2 small files a level) never holds up the start.
-    if (process.pid === 1) return { pid: 1, ppid: process.ppid, ancestors: [] };
-    // After the start (a timer, not a microtask): loading fs/promises cost Bun ~4 ms before the
-    // listening line otherwise.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    const { readFile } = await import("node:fs/promises");
-    const ancestors = await readAncestors(process.ppid, (path) => readFile(path, "latin1"));
-    return ancestors && { pid: process.pid, ppid: process.ppid, ancestors }; // undefined: not Linux
-  },
+  processOrigin: () =>
+    processOriginReading(async (path) => {
+      const { readFile } = await import("node:fs/promises");
+      return readFile(path, "latin1");
+    }),
   onSignal(signal, listener) {
     process.on(signal, listener);
     return () => process.off(signal, listener);
@@ -34,3 +28,16 @@ export const nodeProcess: ProcessAdapter = {
   exit: (code) => process.exit(code),
   env: (name) => process.env[name],
 };
+
+/**
+ * Who started this process, read with `read` (each runtime's cheapest file read: loading
+ * node:fs/promises costs Bun ~2 MiB of RSS, Bun.file almost nothing). PID 1 gets the signal
+ * itself: nothing to read. Otherwise walk /proc up to PID 1, after the start (a timer, not a
+ * microtask, so no read holds up the listening line).
+ */
+export async function processOriginReading(read: (path: string) => Promise<string>): Promise<ProcessOrigin | undefined> {
+  if (process.pid === 1) return { pid: 1, ppid: process.ppid, ancestors: [] };
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const ancestors = await readAncestors(process.ppid, read);
+  return ancestors && { pid: process.pid, ppid: process.ppid, ancestors }; // undefined: not Linux
+}

@@ -8,4 +8,4 @@ export { withConnectionClose } from "./handler.ts";
 export type { Lifecycle, LifecycleOptions } from "./lifecycle-types.ts";
 export { readAncestors } from "./process-tree.ts";
 export type { ServeGracefully } from "./serve.ts";
-export type { ListeningServer, ProcessAdapter, RuntimeAdapter, ShutdownSignal } from "./types.ts";
+export type { ListeningServer, ProcessAdapter, ProcessOrigin, RuntimeAdapter, ShutdownSignal } from "./types.ts";
