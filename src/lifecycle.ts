@@ -52,7 +52,7 @@ export class LifecycleController implements ServerLifecycle {
   #settings: LifecycleSettings | undefined;
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
-  #shutdownStarted: { signal?: string; at: number } | undefined;
+  #shutdownStarted: { signal?: string; at: number; signalledLater?: boolean } | undefined;
   #forcedBy: ShutdownReport["forcedBy"];
   #force: () => void = () => {};
   #errors = new ReportErrors();
@@ -209,22 +209,25 @@ export class LifecycleController implements ServerLifecycle {
     const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));
     const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "part");
-    const untilDeadline = settings.timeout - stopReserve(hookParts(), settings.timeout);
+    const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
+    // The stops' reserve comes out of the time after the drain delay, so the delay never eats it.
+    const untilDeadline = settings.timeout - stopReserve(hookParts(), settings.timeout - drainDelay);
     const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), untilDeadline);
 
     // 1. Announce: parts not yet started never start; streams and consumers see lifecycle.signal;
-    //    every server answers /readyz with 503 and closes each connection after its response.
-    await Promise.race([this.#startSequence, forced]);
-    const servers = this.#started.filter((p): p is ServerPart => p.kind === "server");
-    for (const server of servers) server.state.draining = true;
+    //    every server (even one still starting) answers /readyz with 503 and closes each
+    //    connection after its response. Then wait for a start in progress to end.
+    const registered = () => this.#parts.filter((p): p is ServerPart => p.kind === "server");
+    for (const server of registered()) server.state.draining = true;
     this.#controller.abort();
-    const atStart = snapshot(servers, this.#tasks);
-    const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
+    const atStart = snapshot(registered(), this.#tasks);
     // A failed start already said so (start.failed): a rollback is not announced as a drain.
     if (reason !== "start-failed") {
       const facts = { requestsInFlight: atStart.inFlight, tasksPending: atStart.tasksPending, drainDelayMs: drainDelay };
       this.log(events.drainStart({ reason, signal, ...facts, timeoutMs: settings.timeout }));
     }
+    await Promise.race([this.#startSequence, forced]);
+    const servers = this.#started.filter((p): p is ServerPart => p.kind === "server");
 
     // 2. Drain delay: keep serving while load balancers notice the 503 and stop routing here.
     const tAnnounced = clock.now();
@@ -249,7 +252,7 @@ export class LifecycleController implements ServerLifecycle {
     // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
     //    connections left idle; then wait for open streams to end. When the process ends right
     //    after, idle connections are left to the exit, which closes them all at once.
-    const exiting = willExit(settings, reason) && servers.every((s) => s.listening!.responsesDone);
+    const exiting = willExit(settings, this.#exitReason(reason)) && servers.every((s) => s.listening!.responsesDone);
     const drained = await unlessForced(forced, async () => {
       await Promise.all([...servers.map((s) => s.state.whenIdle()), this.#tasks.idle()]);
       if (exiting) {
@@ -286,7 +289,7 @@ export class LifecycleController implements ServerLifecycle {
       ...this.#errors.forReport,
       forcedBy: this.#forcedBy,
     });
-    const exits = willExit(settings, reason);
+    const exits = willExit(settings, this.#exitReason(reason));
     // A failed start with nothing to roll back has said all in its start.failed line.
     if (reason !== "start-failed" || this.#started.length > 0) this.log(events.drainEnd(report, exits));
     this.#state = "stopped";
@@ -308,9 +311,17 @@ export class LifecycleController implements ServerLifecycle {
     this.#force();
   }
 
+  /** A drain that shutdown() or an error started becomes signal-managed when a signal comes during it. */
+  #exitReason(reason: Reason): Reason {
+    return this.#shutdownStarted?.signalledLater ? "signal" : reason;
+  }
+
   #onSignal(signal: ShutdownSignal): void {
     const first = this.#shutdownStarted;
     if (first === undefined) return this.#begin("signal", signal);
+    // The first signal during a drain that no signal started is not a second one: it only makes
+    // the process end when the drain does (the orchestrator asked for that).
+    if (first.signal === undefined) return void Object.assign(first, { signal, at: this.#clock.now(), signalledLater: true });
     if (first.signal === signal && this.#clock.now() - first.at < SIGNAL_REPEAT_WINDOW_MS) return;
     this.#forceNow("second-signal", signal);
   }

@@ -228,3 +228,44 @@ describe("server names", () => {
     assert.deepEqual(report.parts.map((p) => p.name), ["server:40000", "server:0"]);
   });
 });
+
+describe("review fixes", () => {
+  it("KeepsTheDrainDelayOutOfTheStopsReserve", async () => {
+    const { lifecycle, serve, part, runtime, clock } = setup();
+    lifecycle.add(part("db"));
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false, timeout: 10_000, drainDelay: 5_000 });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(5_000 + QUIET_MS);
+    const report = await lifecycle.finished;
+    assert.equal(report.forcedBy, undefined, "the reserve left the drain its time after the delay");
+    assert.equal(report.exitCode, 0);
+  });
+
+  it("TreatsASignalDuringAShutdownCallAsTheOrderToExitNotAsASecondSignal", async () => {
+    const { lifecycle, serve, runtime, clock } = setup();
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false });
+    await server.ready;
+    const report = lifecycle.shutdown();
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    assert.equal((await report).forcedBy, undefined);
+    await settle();
+    assert.deepEqual(runtime.exitCodes, [0], "the process ends when the drain does");
+  });
+
+  it("AnnouncesTheDrainWhileAPartIsStillStarting", async () => {
+    const { lifecycle, serve, runtime, clock } = setup();
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false });
+    await server.ready;
+    lifecycle.add({ name: "cache", start: () => new Promise((resolve) => clock.setTimer(() => resolve(undefined), 2_000)) });
+    await settle();
+    runtime.signal("SIGTERM");
+    await settle();
+    assert.equal(lifecycle.signal.aborted, true, "lifecycle.signal aborts at the signal, not after the start");
+    const response = await runtime.servers[0]!.fetch("/");
+    assert.equal(response.headers.get("connection"), "close");
+    await clock.advance(2_000 + QUIET_MS);
+    await lifecycle.finished;
+  });
+});
