@@ -35,5 +35,14 @@ export function endStreamOnAbort(drain: AbortSignal, stream: DrainableStream, la
   const onAbort = () => void end().catch(() => {});
   if (drain.aborted) return onAbort();
   drain.addEventListener("abort", onAbort, { once: true });
-  stream.onAbort?.(() => drain.removeEventListener("abort", onAbort));
+  // Let go of the listener when the stream ends first, however it ends: the client leaves
+  // (onAbort) or the handler closes it (Hono's close() tells no abort subscriber). Otherwise every
+  // stream that ever ran would stay referenced from the lifecycle's signal for the life of the process.
+  const release = () => drain.removeEventListener("abort", onAbort);
+  stream.onAbort?.(release);
+  const close = stream.close.bind(stream);
+  stream.close = () => {
+    release();
+    return close();
+  };
 }

@@ -1,0 +1,61 @@
+/** endOnDrain: streams end cleanly at the drain, and a stream that ends first leaves nothing behind. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { type DrainableStream, endStreamOnAbort } from "../../src/streams.ts";
+
+function fakeStream(): DrainableStream & { sent: string[] } {
+  const sent: string[] = [];
+  return {
+    sent,
+    closed: false,
+    aborted: false,
+    writeSSE(message) {
+      sent.push(message.data);
+      return Promise.resolve();
+    },
+    close() {
+      (this as { closed: boolean }).closed = true;
+      return Promise.resolve();
+    },
+  };
+}
+
+/** An AbortController whose signal counts the abort listeners it holds. */
+function countingDrain() {
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let listeners = 0;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((type: string, fn: EventListener, options?: AddEventListenerOptions) => {
+    listeners++;
+    add(type, fn, options);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((type: string, fn: EventListener) => {
+    listeners--;
+    remove(type, fn);
+  }) as typeof signal.removeEventListener;
+  return { controller, signal, listeners: () => listeners };
+}
+
+describe("endOnDrain", { timeout: 10_000 }, () => {
+  it("SendsTheLastEventAndClosesWhenTheDrainStarts", async () => {
+    const drain = countingDrain();
+    const stream = fakeStream();
+    endStreamOnAbort(drain.signal, stream, { event: "bye", data: "restarting" });
+    drain.controller.abort();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(stream.sent, ["restarting"]);
+    assert.equal(stream.closed, true);
+  });
+
+  it("LetsGoOfAStreamTheHandlerClosedFirst", async () => {
+    const drain = countingDrain();
+    for (let i = 0; i < 1_000; i++) {
+      const stream = fakeStream();
+      endStreamOnAbort(drain.signal, stream);
+      await stream.close();
+    }
+    assert.equal(drain.listeners(), 0, "no listener left on the lifecycle's signal");
+  });
+});
