@@ -39,8 +39,8 @@ export interface DenoPassThroughOptions {
 }
 const DENO_PASS_THROUGH_KEYS = ["cert", "key", "reusePort"] as const;
 
-/** Methods whose requests may carry a body (GET, HEAD, OPTIONS, TRACE in practice never do). */
-const MAY_HAVE_BODY = new Set(["POST", "PUT", "PATCH", "DELETE", "QUERY"]);
+/** Methods whose requests carry no body: every other one (POST, PUT, WebDAV's, custom) may. */
+const BODILESS = new Set(["GET", "HEAD", "TRACE"]);
 
 const runtime: RuntimeAdapter = {
   name: "deno",
@@ -53,7 +53,7 @@ const runtime: RuntimeAdapter = {
     // app's json()/text() then take the slow path (measured: 0.87x on a JSON API). A POST without a
     // body is tracked too, which only means close() waits for its handler.
     const track = (request: Request, info: unknown): Response | Promise<Response> => {
-      if (!MAY_HAVE_BODY.has(request.method)) return handler(request, info);
+      if (BODILESS.has(request.method)) return handler(request, info);
       // The core's handler never throws (it answers errors with a 500); one that answered at once
       // has nothing left to read.
       const result = handler(request, info);
@@ -70,6 +70,8 @@ const runtime: RuntimeAdapter = {
     } catch (error) {
       return Promise.reject(error);
     }
+    let shutDown: Promise<void> | undefined;
+    const shutdown = () => (shutDown ??= server.shutdown());
     let stopped: Promise<void> | undefined;
     const listening: ListeningServer = {
       port: server.addr.port,
@@ -77,13 +79,17 @@ const runtime: RuntimeAdapter = {
       // shutdown(): closes the listener and idle connections, lets in-flight responses finish.
       // It waits first for the handlers that were given a request body (bounded by the drain's
       // deadline); new arrivals meanwhile are served and their connections closed after.
-      close: () => (stopped ??= Promise.all(withBody).then(() => server.shutdown())),
+      close: () => (stopped ??= Promise.all(withBody).then(shutdown)),
       // Deno closes its listener on a later turn of the event loop than shutdown()'s call; a 1 ms
       // timer lets it poll its I/O first (measured: half the dropped arrivals at close, or less).
       closeActed: () => new Promise((resolve) => setTimeout(resolve, 1)),
       closeIdle() {},
-      // Aborting Deno's server after shutdown() crashes the process: only ending it is safe.
-      forceClose: () => false,
+      // At the deadline the listener closes even if a handler with a body still runs. Aborting
+      // Deno's server after shutdown() crashes the process: only ending it cuts connections.
+      forceClose() {
+        void shutdown();
+        return false;
+      },
       openConnections: () => undefined,
       // Deno.serve has no idle timeout: it keeps an idle kept-alive connection until the client
       // (or shutdown()) closes it, so it never closes one under a balancer.
