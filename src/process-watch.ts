@@ -25,7 +25,7 @@ export class ProcessWatch {
   readonly #target: ProcessWatchTarget;
   #unsubscribe: (() => void)[] = [];
   #signals = new Set<ShutdownSignal>();
-  #fatalWatched = false;
+  #unwatchFatalErrors: (() => void) | undefined;
   #originChecked = false;
 
   constructor(runtime: ProcessAdapter, target: ProcessWatchTarget) {
@@ -49,20 +49,26 @@ export class ProcessWatch {
         if (warning !== undefined) this.#target.log({ level: "warn", event: "signals.unreachable", msg: warning });
       }, () => {});
     }
-    if (fatalErrors && !this.#fatalWatched) {
-      this.#fatalWatched = true;
-      this.#unsubscribe.push(this.#runtime.onFatalError((error, kind: FatalKind) => {
+    // Fatal errors only while every server allows it: a later server that says no takes it back.
+    if (!fatalErrors) this.#unwatchFatal();
+    else if (this.#unwatchFatalErrors === undefined) {
+      this.#unwatchFatalErrors = this.#runtime.onFatalError((error, kind: FatalKind) => {
         const message = `${kind}: ${errorMessage(error)}`;
         this.#target.log({ level: "error", event: kind, msg: message, error: errorMessage(error), stack: errorStack(error) });
         this.#target.onFatalError(message);
-      }));
+      });
     }
+  }
+
+  #unwatchFatal(): void {
+    this.#unwatchFatalErrors?.();
+    this.#unwatchFatalErrors = undefined;
   }
 
   /** Stop watching: the run is over (a new run watches again). */
   stop(): void {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#signals.clear();
-    this.#fatalWatched = false;
+    this.#unwatchFatal();
   }
 }

@@ -269,3 +269,18 @@ describe("review fixes", () => {
     await lifecycle.finished;
   });
 });
+
+describe("fatal errors across servers", () => {
+  it("StopsWatchingFatalErrorsWhenALaterServerSaysNo", async () => {
+    for (const order of [[true, false], [false, true]]) {
+      const { serve, runtime, lifecycle, clock } = setup();
+      const first = serve({ fetch: () => new Response() }, { port: 1, logger: false, fatalErrors: order[0] });
+      const second = serve({ fetch: () => new Response() }, { port: 2, logger: false, fatalErrors: order[1] });
+      await Promise.all([first.ready, second.ready]);
+      assert.equal(runtime.fatalListeners.size, 0, `fatalErrors ${order.join(", ")}: no handler once any server says no`);
+      const report = lifecycle.shutdown();
+      await clock.advance(QUIET_MS);
+      await report;
+    }
+  });
+});
