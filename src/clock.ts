@@ -32,3 +32,8 @@ export function sleep(clock: Clock, ms: number, cancelled: Promise<unknown>): Pr
     });
   });
 }
+
+/** Runs `work` unless `cancelled` resolves first: true when the work finished, false when cancelled. */
+export function unlessCancelled(cancelled: Promise<unknown>, work: () => Promise<void>): Promise<boolean> {
+  return Promise.race([work().then(() => true), cancelled.then(() => false)]);
+}

@@ -3,7 +3,7 @@
  * together, then the other parts stop in reverse order, all within one deadline, and one report
  * says what happened. The drain algorithm is `#shutdown`, read top to bottom.
  */
-import { type Clock, sleep, systemClock } from "./clock.ts";
+import { type Clock, sleep, systemClock, unlessCancelled } from "./clock.ts";
 import { cutWhatIsLeft } from "./cut.ts";
 import * as events from "./events.ts";
 import { holdResponses, waitForQuiet } from "./hold.ts";
@@ -28,7 +28,7 @@ import {
   stopParts,
   stopReserve,
 } from "./parts.ts";
-import { ProcessWatch, SIGNAL_REPEAT_WINDOW_MS } from "./process-watch.ts";
+import { ProcessWatch, signalMeaning } from "./process-watch.ts";
 import { Readiness } from "./readiness.ts";
 import { ReportErrors } from "./report-errors.ts";
 import { buildReport, countsSince, emptyReport, serverReports, snapshot } from "./report.ts";
@@ -47,7 +47,7 @@ export class LifecycleController implements ServerLifecycle {
   #state: LifecycleState = "idle";
   #parts: Part[] = [];
   #started: Part[] = [];
-  #tasks: TaskTracker;
+  #tasks!: TaskTracker;
   #controller = new AbortController();
   #settings: LifecycleSettings | undefined;
   readonly #processWatch: ProcessWatch;
@@ -82,8 +82,7 @@ export class LifecycleController implements ServerLifecycle {
       },
       log: (record) => this.log(record),
     });
-    this.#tasks = this.#newTaskTracker();
-    this.#newFinished();
+    this.#reset();
   }
 
   /** Aborted the moment the drain starts: streaming handlers and consumers watch it to end cleanly. */
@@ -253,7 +252,7 @@ export class LifecycleController implements ServerLifecycle {
     //    connections left idle; then wait for open streams to end. When the process ends right
     //    after, idle connections are left to the exit, which closes them all at once.
     const exiting = willExit(settings, this.#exitReason(reason)) && servers.every((s) => s.listening!.responsesDone);
-    const drained = await unlessForced(forced, async () => {
+    const drained = await unlessCancelled(forced, async () => {
       await Promise.all([...servers.map((s) => s.state.whenIdle()), this.#tasks.idle()]);
       if (exiting) {
         await Promise.all(servers.map((s) => s.listening!.responsesDone!()));
@@ -317,29 +316,21 @@ export class LifecycleController implements ServerLifecycle {
   }
 
   #onSignal(signal: ShutdownSignal): void {
-    const first = this.#shutdownStarted;
-    if (first === undefined) return this.#begin("signal", signal);
-    // The first signal during a drain that no signal started is not a second one: it only makes
-    // the process end when the drain does (the orchestrator asked for that).
-    if (first.signal === undefined) return void Object.assign(first, { signal, at: this.#clock.now(), signalledLater: true });
-    if (first.signal === signal && this.#clock.now() - first.at < SIGNAL_REPEAT_WINDOW_MS) return;
-    this.#forceNow("second-signal", signal);
+    const meaning = signalMeaning(this.#shutdownStarted, signal, this.#clock.now());
+    if (meaning === "begin") this.#begin("signal", signal);
+    else if (meaning === "adopt") Object.assign(this.#shutdownStarted!, { signal, at: this.#clock.now(), signalledLater: true });
+    else if (meaning === "force") this.#forceNow("second-signal", signal);
   }
 
   #newTaskTracker(): TaskTracker {
     return new TaskTracker((error) => {
-      // The report counts failures from the start of the drain, as tasks.failed does; earlier ones
-      // are logged here and not kept, so a long-lived process does not accumulate them.
+      // Kept for the report from the drain's start only (as tasks.failed); earlier ones are logged.
       if (this.#controller.signal.aborted) this.#errors.add(`waitUntil task: ${errorMessage(error)}`);
       this.log(events.taskFailed(error));
     });
   }
 
-  #newFinished(): void {
-    this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));
-  }
-
-  /** A stopped lifecycle that gets a new part begins a new run. */
+  /** A new run: at construction, and when a stopped lifecycle gets a new part. */
   #reset(): void {
     this.#state = "idle";
     this.#parts = [];
@@ -350,11 +341,6 @@ export class LifecycleController implements ServerLifecycle {
     this.#shutdownStarted = undefined;
     this.#forcedBy = undefined;
     this.#errors = new ReportErrors();
-    this.#newFinished();
+    this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
-}
-
-/** Runs `work` unless `forced` comes first: true when the work finished, false when forced. */
-function unlessForced(forced: Promise<void>, work: () => Promise<void>): Promise<boolean> {
-  return Promise.race([work().then(() => true), forced.then(() => false)]);
 }

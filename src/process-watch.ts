@@ -10,6 +10,21 @@ import type { ProcessAdapter, ShutdownSignal } from "./types.ts";
 /** The same signal again within this window is the same event (npm and a terminal both pass on one Ctrl+C). */
 export const SIGNAL_REPEAT_WINDOW_MS = 250;
 
+/**
+ * What a signal means, given how the drain started: begin it; "adopt" (the first signal during a
+ * drain that shutdown() or an error started: the process now ends with the drain, nothing is cut);
+ * "repeat" (the same signal again within the window: one Ctrl+C passed on twice); or force it.
+ */
+export function signalMeaning(
+  started: { signal?: string; at: number } | undefined,
+  signal: ShutdownSignal,
+  now: number,
+): "begin" | "adopt" | "repeat" | "force" {
+  if (started === undefined) return "begin";
+  if (started.signal === undefined) return "adopt";
+  return started.signal === signal && now - started.at < SIGNAL_REPEAT_WINDOW_MS ? "repeat" : "force";
+}
+
 export type FatalKind = "uncaughtException" | "unhandledRejection";
 
 export interface ProcessWatchTarget {
