@@ -159,7 +159,9 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  *   `hostname` @default "0.0.0.0" · `timeout` @default 25000 ms, from the signal to the forced
  *   stop (Cloud Run: 8000, Fly.io: 3000, when detected) · `drainDelay` @default 0 (Kubernetes: 5000) ·
  *   `signals` @default ["SIGTERM", "SIGINT"] · `health` @default { ready: "/readyz", live: "/livez" } ·
+ *   `keepAliveTimeout` @default 75000 ms, an idle kept-alive connection's life (Cloud Run: 620000) ·
  *   `exit` @default true · `logger` @default JSON lines on the console · `fatalErrors` @default true ·
+ *   `name` @default "server:<port>" · `onListen` called once listening ·
  *   `lifecycle` @default the process-wide one · plus Deno.serve's own options (`cert`, `key`, `reusePort`).
  * @returns `{ ready, shutdown(), finished, signal, lifecycle }`; `ready` rejects with a ListenError.
  * @example
