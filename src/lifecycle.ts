@@ -271,8 +271,8 @@ export class LifecycleController implements ServerLifecycle {
 
     // 8. Stop the other parts in reverse start order, each within its timeout and the time left.
     cancelDeadline();
-    const onError = (message: string) => this.#errors.add(message);
-    const stops = { clock, deadline: t0 + settings.timeout, secondSignal: this.#forcedBy === "second-signal", log: this.log, onError };
+    const [onError, secondSignal] = [(message: string) => this.#errors.add(message), () => this.#forcedBy === "second-signal"];
+    const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError };
     const parts = [...(await stopParts(hookParts().reverse(), stops)), ...skipUnstarted(this.#parts, this.#started)];
 
     // 9. Report once, stop listening to the process, and exit when the process is ours to end.

@@ -129,7 +129,7 @@ export interface StopContext {
   /** Clock time by which every stop must be done. */
   deadline: number;
   /** A second signal: stop at once, run no stop at all. */
-  secondSignal: boolean;
+  secondSignal(): boolean;
   log: Log;
   /** A stop that failed or timed out, for the report's errors. */
   onError(message: string): void;
@@ -148,7 +148,7 @@ export async function stopParts(parts: readonly HookPart[], context: StopContext
     const report = (outcome: PartReport["outcome"], error?: string) =>
       reports.push({ name: part.name, kind: "part", outcome, durationMs: clock.now() - began, ...(error === undefined ? {} : { error }) });
     if (!part.stop) report("stopped");
-    else if (context.secondSignal) report("cut", "not run: a second signal stopped the process at once");
+    else if (context.secondSignal()) report("cut", "not run: a second signal stopped the process at once");
     else if (left <= 0) report("timeout", "no time left before the deadline");
     else {
       try {

@@ -284,3 +284,20 @@ describe("fatal errors across servers", () => {
     }
   });
 });
+
+describe("a second signal during the stops", () => {
+  it("RunsNoStopAfterTheOneThatWasRunning", async () => {
+    const { lifecycle, serve, part, runtime, clock, events } = setup();
+    lifecycle.add(part("a"));
+    lifecycle.add({ name: "b", stop: () => new Promise((resolve) => clock.setTimer(() => resolve(undefined), 1_000)) });
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS + 100);
+    runtime.signal("SIGINT");
+    await clock.advance(1_000);
+    const report = await lifecycle.finished;
+    assert.deepEqual(events.filter((e) => e.startsWith("stop")), [], "a's stop never ran");
+    assert.equal(report.parts.find((p) => p.name === "a")!.outcome, "cut");
+  });
+});
