@@ -3,7 +3,7 @@
  * adapters (Bun implements node:process; https://bun.sh/docs/runtime/nodejs-apis).
  */
 import process from "node:process";
-import { type ProcessAdapter, type ProcessOrigin, readAncestors } from "../src/core.ts";
+import { type ProcessAdapter, type ProcessOrigin, readAncestorsIfInitMatters } from "../src/core.ts";
 
 export const nodeProcess: ProcessAdapter = {
   processOrigin: () =>
@@ -31,13 +31,14 @@ export const nodeProcess: ProcessAdapter = {
 
 /**
  * Who started this process, read with `read` (each runtime's cheapest file read: loading
- * node:fs/promises costs Bun ~2 MiB of RSS, Bun.file almost nothing). PID 1 gets the signal
- * itself: nothing to read. Otherwise walk /proc up to PID 1, after the start (a timer, not a
+ * node:fs/promises costs Bun ~2 MiB of RSS, a first Bun.file read ~0.5 MiB). PID 1 gets the signal
+ * itself: nothing to read. Otherwise read PID 1's command, and walk /proc up to it only when PID 1
+ * is a shell, package manager or container init, after the start (a timer, not a
  * microtask, so no read holds up the listening line).
  */
 export async function processOriginReading(read: (path: string) => Promise<string>): Promise<ProcessOrigin | undefined> {
   if (process.pid === 1) return { pid: 1, ppid: process.ppid, ancestors: [] };
   await new Promise((resolve) => setTimeout(resolve, 0));
-  const ancestors = await readAncestors(process.ppid, read);
+  const ancestors = await readAncestorsIfInitMatters(process.ppid, read);
   return ancestors && { pid: process.pid, ppid: process.ppid, ancestors }; // undefined: not Linux
 }

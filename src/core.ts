@@ -6,6 +6,6 @@ export { bindRuntime, type RuntimeBinding } from "./bind.ts";
 export { FIRST_REQUEST_GRACE_MS } from "./first-request.ts";
 export { withConnectionClose } from "./handler.ts";
 export type { Lifecycle, LifecycleOptions } from "./lifecycle-types.ts";
-export { readAncestors } from "./process-tree.ts";
+export { readAncestors, readAncestorsIfInitMatters } from "./process-tree.ts";
 export type { ServeGracefully } from "./serve.ts";
 export type { ListeningServer, ProcessAdapter, ProcessOrigin, RuntimeAdapter, ShutdownSignal } from "./types.ts";

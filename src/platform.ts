@@ -161,6 +161,11 @@ const show = (command: string[]): string => {
  * whole process group, so only a PID 1 that is a shell, a package manager or a container init counts.
  * `origin.ancestors` runs from the parent up to PID 1.
  */
+/** Whether PID 1 is a shell, package manager or container init: only then can the walk up to it end in a warning. */
+export function initMayWithholdSignals(init: string[]): boolean {
+  return kindOf(init) !== "other";
+}
+
 export function signalDeliveryWarning(origin: ProcessOrigin | undefined): string | undefined {
   if (origin === undefined || origin.pid === 1) return undefined;
   const chain = origin.ancestors;

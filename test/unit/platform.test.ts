@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { resolveOptions } from "../../src/options.ts";
 import { detectPlatform, signalDeliveryWarning } from "../../src/platform.ts";
-import { commandFromCmdline, MAX_ANCESTORS, parentPidFromStat, readAncestors } from "../../src/process-tree.ts";
+import { commandFromCmdline, MAX_ANCESTORS, parentPidFromStat, readAncestors, readAncestorsIfInitMatters } from "../../src/process-tree.ts";
 import type { ProcessOrigin } from "../../src/types.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -133,6 +133,31 @@ describe("process tree", () => {
     for (let pid = 100; pid < 200; pid++) procs[pid] = { ppid: pid + 1, cmdline: "sh\0" };
     assert.equal((await readAncestors(100, read))!.length, MAX_ANCESTORS);
     assert.equal(await readAncestors(5, read), undefined, "no /proc");
+  });
+
+  it("reads PID 1 first and walks only when it is a shell, package manager or container init (each read costs RSS)", async () => {
+    const procs: Record<number, { ppid: number; cmdline: string }> = {
+      1: { ppid: 0, cmdline: "/sbin/init\0splash\0" },
+      12: { ppid: 1, cmdline: "sh\0-c\0node s.js\0" },
+    };
+    const reads: string[] = [];
+    const read = (path: string) => {
+      reads.push(path);
+      const [, pid, file] = /^\/proc\/(\d+)\/(\w+)$/.exec(path)!;
+      const proc = procs[Number(pid)];
+      if (!proc) return Promise.reject(new Error("ENOENT"));
+      return Promise.resolve(file === "stat" ? `${pid} (x) S ${proc.ppid} 0` : proc.cmdline);
+    };
+    assert.deepEqual(await readAncestorsIfInitMatters(12, read), [{ pid: 1, command: ["/sbin/init", "splash"] }]);
+    assert.deepEqual(reads, ["/proc/1/cmdline"], "an init the warning ignores: no walk");
+    procs[1]!.cmdline = "/sbin/tini\0--\0sh\0";
+    reads.length = 0;
+    const chain = await readAncestorsIfInitMatters(12, read);
+    assert.deepEqual(chain?.map((a) => a.pid), [12, 1]);
+    assert.match(signalDeliveryWarning({ pid: 9, ppid: 12, ancestors: chain! })!, /a shell between PID 1/);
+    assert.deepEqual(reads, ["/proc/1/cmdline", "/proc/12/cmdline", "/proc/12/stat", "/proc/1/cmdline"]);
+    procs[1] = undefined as never;
+    assert.equal(await readAncestorsIfInitMatters(12, read), undefined, "no /proc");
   });
 });
 
