@@ -8,6 +8,19 @@ import type { ProcessOrigin } from "../../src/types.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
 
+/** A /proc of the given processes: `read` answers stat and cmdline, and records every path read. */
+function fakeProc(procs: Record<number, { ppid: number; cmdline: string }>) {
+  const reads: string[] = [];
+  const read = (path: string) => {
+    reads.push(path);
+    const [, pid, file] = /^\/proc\/(\d+)\/(\w+)$/.exec(path)!;
+    const proc = procs[Number(pid)];
+    if (!proc) return Promise.reject(new Error("ENOENT"));
+    return Promise.resolve(file === "stat" ? `${pid} (x) S ${proc.ppid} 0` : proc.cmdline);
+  };
+  return { reads, read };
+}
+
 describe("platform", () => {
   it("AppliesADrainDelayUnderKubernetes", () => {
     const o = resolveOptions({}, envOf({ KUBERNETES_SERVICE_HOST: "10.0.0.1" }));
@@ -116,14 +129,7 @@ describe("process tree", () => {
       1: { ppid: 0, cmdline: "npm start\0\0" },
       12: { ppid: 1, cmdline: "sh\0-c\0node s.js\0" },
     };
-    const reads: string[] = [];
-    const read = (path: string) => {
-      reads.push(path);
-      const [, pid, file] = /^\/proc\/(\d+)\/(\w+)$/.exec(path)!;
-      const proc = procs[Number(pid)];
-      if (!proc) return Promise.reject(new Error("ENOENT"));
-      return Promise.resolve(file === "stat" ? `${pid} (x) S ${proc.ppid} 0` : proc.cmdline);
-    };
+    const { reads, read } = fakeProc(procs);
     assert.deepEqual(await readAncestors(12, read), [{ pid: 12, command: ["sh", "-c", "node s.js"] }, {
       pid: 1,
       command: ["npm", "start"],
@@ -140,14 +146,7 @@ describe("process tree", () => {
       1: { ppid: 0, cmdline: "/sbin/init\0splash\0" },
       12: { ppid: 1, cmdline: "sh\0-c\0node s.js\0" },
     };
-    const reads: string[] = [];
-    const read = (path: string) => {
-      reads.push(path);
-      const [, pid, file] = /^\/proc\/(\d+)\/(\w+)$/.exec(path)!;
-      const proc = procs[Number(pid)];
-      if (!proc) return Promise.reject(new Error("ENOENT"));
-      return Promise.resolve(file === "stat" ? `${pid} (x) S ${proc.ppid} 0` : proc.cmdline);
-    };
+    const { reads, read } = fakeProc(procs);
     assert.deepEqual(await readAncestorsIfInitMatters(12, read), [{ pid: 1, command: ["/sbin/init", "splash"] }]);
     assert.deepEqual(reads, ["/proc/1/cmdline"], "an init the warning ignores: no walk");
     procs[1]!.cmdline = "/sbin/tini\0--\0sh\0";
