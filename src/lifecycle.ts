@@ -34,7 +34,7 @@ import { ReportErrors } from "./report-errors.ts";
 import { buildReport, countsSince, emptyReport, serverReports, snapshot } from "./report.ts";
 import { type LifecycleSettings, mergeSettings, settingsWithoutServers, willExit } from "./settings.ts";
 import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
-import { TaskTracker } from "./tasks.ts";
+import { checkTask, TaskTracker } from "./tasks.ts";
 import type { RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
 
 type Reason = ShutdownReport["reason"];
@@ -102,12 +102,7 @@ export class LifecycleController implements ServerLifecycle {
 
   /** Register a part; it starts after every part registered before it (servers included). */
   add(part: PartOptions): this {
-    const checked = checkPart(part);
-    if (this.#shutdownStarted !== undefined) {
-      const where = this.#state === "stopped" ? "has shut down" : "is shutting down";
-      throw new LifecycleError(`cannot add "${checked.name}": the lifecycle ${where}; use createLifecycle() for a new one`);
-    }
-    this.#register(checked);
+    this.#register(checkPart(part));
     return this;
   }
 
@@ -122,6 +117,10 @@ export class LifecycleController implements ServerLifecycle {
 
   /** Keep the drain waiting for background work that belongs to no request. */
   waitUntil(promise: Promise<unknown>): void {
+    // After a stop, the work belongs to the next run (as a server or part added then would), not
+    // to a finished one that nobody waits for.
+    checkTask(promise);
+    if (this.#state === "stopped") this.#reset();
     this.#tasks.add(promise);
   }
 
@@ -147,7 +146,12 @@ export class LifecycleController implements ServerLifecycle {
   log: Log = (record) => (this.#settings?.log ?? toLog(undefined))(record);
 
   #register(part: Part): void {
-    if (this.#state === "stopping") throw new LifecycleError(`cannot add "${part.name}": the lifecycle is shutting down`);
+    if (this.#state === "stopping") {
+      throw new LifecycleError(
+        `cannot add "${part.name}": the lifecycle is shutting down; add it after the shutdown ends, or use createLifecycle()`,
+      );
+    }
+    // A stopped lifecycle starts a new run: servers and parts of the old one are gone.
     if (this.#state === "stopped") this.#reset();
     if (part.kind === "part" && this.#parts.some((p) => p.name === part.name)) {
       throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
@@ -188,8 +192,8 @@ export class LifecycleController implements ServerLifecycle {
   #begin(reason: Reason, signal?: string): void {
     if (this.#shutdownStarted !== undefined) return;
     this.#shutdownStarted = { signal, at: this.#clock.now() };
-    if (this.#state === "idle") {
-      // Nothing was ever registered: nothing to drain.
+    if (this.#state === "idle" && this.#tasks.pending === 0) {
+      // Nothing was ever registered and no work is pending: nothing to drain.
       this.#state = "stopped";
       return this.#resolveFinished(emptyReport(reason, signal, this.#clock.wallTime()));
     }

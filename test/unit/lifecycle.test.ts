@@ -201,7 +201,46 @@ describe("lifecycle", () => {
     assert.throws(() => lifecycle.add(part("late")), /cannot add "late": the lifecycle is shutting down/);
     await clock.advance(10);
     await done;
-    assert.throws(() => lifecycle.add(part("later")), /has shut down; use createLifecycle\(\)/);
+  });
+
+  it("StartsANewRunWhenAPartJoinsAStoppedLifecycle", async () => {
+    const { lifecycle, part, events } = setup();
+    lifecycle.add(part("db"));
+    await settle();
+    await lifecycle.shutdown();
+    // Like serveGracefully on a stopped lifecycle: the new part starts, and the next shutdown stops it.
+    lifecycle.add(part("db"));
+    await settle();
+    assert.equal(lifecycle.state, "running");
+    const report = await lifecycle.shutdown();
+    assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["db:stopped"]);
+    assert.deepEqual(events, ["start:db", "stop:db", "start:db", "stop:db"]);
+  });
+
+  it("WaitsForWaitUntilWorkEvenWithoutParts", async () => {
+    const { lifecycle, clock } = setup();
+    let written = false;
+    lifecycle.waitUntil(new Promise<void>((resolve) => clock.setTimer(() => resolve(void (written = true)), 1_000)));
+    const done = lifecycle.shutdown();
+    let reported = false;
+    void done.then(() => (reported = true));
+    await clock.advance(999);
+    assert.equal(reported, false, "the shutdown waits for the task");
+    await clock.advance(1);
+    const report = await done;
+    assert.equal(written, true);
+    assert.deepEqual(report.tasks, { pendingAtStart: 1, completed: 1, failed: 0, cut: 0 });
+    assert.equal(report.exitCode, 0);
+  });
+
+  it("GivesWaitUntilWorkAfterAStopToTheNextRun", async () => {
+    const { lifecycle, clock } = setup();
+    await lifecycle.shutdown();
+    lifecycle.waitUntil(new Promise<void>((resolve) => clock.setTimer(resolve, 500)));
+    assert.equal(lifecycle.state, "idle");
+    const done = lifecycle.shutdown();
+    await clock.advance(500);
+    assert.deepEqual((await done).tasks, { pendingAtStart: 1, completed: 1, failed: 0, cut: 0 });
   });
 
   it("ServesAgainOnAStoppedLifecycleAsANewRun", async () => {
