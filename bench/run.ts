@@ -40,7 +40,7 @@ const USAGE = `node --import tsx bench/run.ts [node|bun|deno ...] [options]
   --warmup S                seconds of warm-up load per server (default 1; smoke 0)
   --connections C           wrk connections (default 32)
   --idle-connections LIST   idle keep-alive levels for exit and RSS (default 0,1000,10000; smoke 200)
-  --runs N                  exit/RSS runs per variant and level (default 3; smoke 1)
+  --runs N                  exit/RSS runs per variant and level (default 5; smoke 1)
   --cold-runs N             cold starts per side (default 5; smoke 1)
   --modes LIST              free,pinned (default both; smoke free)
   --apps LIST               one-route,realistic (default both; smoke realistic)
@@ -81,7 +81,7 @@ const settings: BenchSettings = {
   idleConnections: (values["idle-connections"] ?? (smoke ? "200" : "0,1000,10000")).split(",").map((s) =>
     integerFlag("idle-connections", s.trim(), 0, 0, 50_000)
   ),
-  runs: integerFlag("runs", values.runs, smoke ? 1 : 3, 1, 100),
+  runs: integerFlag("runs", values.runs, smoke ? 1 : 5, 1, 100),
   coldRuns: integerFlag("cold-runs", values["cold-runs"], smoke ? 1 : 5, 1, 100),
   modes: listFlag("modes", values.modes ?? (smoke ? "free" : canPin ? "free,pinned" : "free"), ["free", "pinned"] as const),
   apps: listFlag(

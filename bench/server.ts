@@ -8,10 +8,13 @@
  *                        (default options: default logger, signals, health paths, timeout)
  *
  * BENCH_SHUTDOWN (bare only) picks what a bare server does on SIGTERM:
- *   default  nothing is installed: the runtime's default action (the process dies on the signal)
- *   close    the minimal graceful baseline: on SIGTERM, Node `server.close(() => process.exit(0))`
- *            (Node >= 19 also closes idle keep-alive connections in close()), Bun
- *            `await server.stop(); process.exit(0)`, Deno `await server.shutdown(); Deno.exit(0)`
+ *   default     nothing is installed: the runtime's default action (the process dies on the signal)
+ *   close       the minimal graceful baseline: on SIGTERM, Node `server.close(() => process.exit(0))`
+ *               (Node >= 19 also closes idle keep-alive connections in close()), Bun
+ *               `await server.stop(); process.exit(0)`, Deno `await server.shutdown(); Deno.exit(0)`
+ *   exit-now    exit 0 at the signal, listener and connections left to the exit (bench/exit-anatomy.ts)
+ *   close-now   start that close, then exit 0 in the same turn of the event loop
+ *   close-next  start that close, then exit 0 on the next timer (one event-loop turn later)
  *
  * For profiling: BENCH_OPTIONS is JSON merged into the serveGracefully options (e.g.
  * {"health":false}); BENCH_IMPORT=dist imports the built package (dist/<runtime>.js, what npm
@@ -46,25 +49,37 @@ if (mode === "graceful") {
   const server = serveGracefully(app, { hostname, port: 0, ...extra });
   const info = await server.ready;
   listening(info.port);
-} else if (runtime === "node") {
-  const { serve } = await import("@hono/node-server");
-  const server = serve({ fetch: app.fetch, hostname, port: 0 }, (info) => listening(info.port));
-  if (shutdown === "close") g.process.on("SIGTERM", () => server.close(() => g.process.exit(0)));
-} else if (runtime === "bun") {
-  const server = g.Bun.serve({ fetch: app.fetch, hostname, port: 0 });
-  listening(server.port);
-  if (shutdown === "close") {
-    g.process.on("SIGTERM", async () => {
-      await server.stop();
-      g.process.exit(0);
-    });
-  }
 } else {
-  const server = g.Deno.serve({ hostname, port: 0, onListen: ({ port }: { port: number }) => listening(port) }, app.fetch);
-  if (shutdown === "close") {
-    g.Deno.addSignalListener("SIGTERM", async () => {
-      await server.shutdown();
-      g.Deno.exit(0);
-    });
+  // The bare server, with the runtime's own close (resolves once its connections are gone) and exit.
+  let close: () => Promise<void>;
+  if (runtime === "node") {
+    const { serve } = await import("@hono/node-server");
+    const server = serve({ fetch: app.fetch, hostname, port: 0 }, (info) => listening(info.port));
+    close = () => new Promise((resolve) => server.close(() => resolve()));
+  } else if (runtime === "bun") {
+    const server = g.Bun.serve({ fetch: app.fetch, hostname, port: 0 });
+    listening(server.port);
+    close = () => server.stop();
+  } else {
+    const server = g.Deno.serve({ hostname, port: 0, onListen: ({ port }: { port: number }) => listening(port) }, app.fetch);
+    close = () => server.shutdown();
   }
+  const exit = () => (runtime === "deno" ? g.Deno.exit(0) : g.process.exit(0));
+  const onSigterm = (listener: () => void) =>
+    runtime === "deno" ? g.Deno.addSignalListener("SIGTERM", listener) : g.process.on("SIGTERM", listener);
+  const onSignal: Record<string, (() => void) | undefined> = {
+    close: () => void close().then(exit),
+    "exit-now": exit,
+    "close-now": () => {
+      void close();
+      exit();
+    },
+    "close-next": () => {
+      void close();
+      setTimeout(exit, 0);
+    },
+  };
+  if (shutdown !== "default" && onSignal[shutdown] === undefined) throw new Error(`unknown BENCH_SHUTDOWN ${shutdown}`);
+  const listener = onSignal[shutdown];
+  if (listener !== undefined) onSigterm(listener);
 }

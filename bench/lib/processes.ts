@@ -50,7 +50,8 @@ export function commandLine(command: string, args: string[], cpu?: number): [str
 }
 
 export type Mode = "bare" | "graceful";
-export type BareShutdown = "default" | "close";
+/** What a bare server does on SIGTERM (see bench/server.ts). */
+export type BareShutdown = "default" | "close" | "exit-now" | "close-now" | "close-next";
 export type AppName = "one-route" | "realistic";
 
 export interface ServerSpec {

@@ -9,18 +9,24 @@
  */
 import type { Runtime } from "../../test/support/runtimes.ts";
 import { IdleConnections } from "../lib/idle.ts";
-import { exitWithin, get, now, rssKiB, sleep, startServer, stopServer } from "../lib/processes.ts";
+import { exitWithin, get, now, rssKiB, type ServerSpec, sleep, startServer, stopServer } from "../lib/processes.ts";
 import { max, median, min, round1 } from "../lib/stats.ts";
 import type { ShutdownResult, ShutdownRun, ShutdownVariant, ShutdownVariantResult } from "../results.ts";
 
 /** A server that has not exited this long after the signal counts as hung. */
 const EXIT_DEADLINE_MS = 10_000;
 
-async function shutdownOnce(rt: Runtime, variant: ShutdownVariant, connections: number): Promise<ShutdownRun> {
-  const s = await startServer(rt, { app: "one-route", mode: variant === "bare-close" ? "bare" : "graceful", shutdown: "close" });
+/** One server (`spec`, one-route app) with `connections` idle ones, ended by `signal`: how long until it exits. */
+export async function exitOnce(
+  rt: Runtime,
+  spec: Omit<ServerSpec, "app">,
+  connections: number,
+  signal: "SIGTERM" | "SIGKILL",
+): Promise<ShutdownRun> {
+  const s = await startServer(rt, { app: "one-route", ...spec });
   let idle: IdleConnections | undefined;
   try {
-    if ((await get(s.port)) !== 200) throw new Error(`${rt.name} ${variant}: GET / did not answer 200`);
+    if ((await get(s.port)) !== 200) throw new Error(`${rt.name} ${spec.mode}: GET / did not answer 200`);
     if (connections > 0) {
       idle = new IdleConnections(s.port, connections);
       await idle.ready();
@@ -29,7 +35,7 @@ async function shutdownOnce(rt: Runtime, variant: ShutdownVariant, connections: 
     const rss = rssKiB(s.pid);
     const openAtSignal = idle ? await idle.open() : 0;
     const t0 = now();
-    s.child.kill(variant === "floor" ? "SIGKILL" : "SIGTERM");
+    s.child.kill(signal);
     const exit = await exitWithin(s, EXIT_DEADLINE_MS);
     if (exit === undefined) {
       return { ms: NaN, exit: `still running after ${EXIT_DEADLINE_MS / 1000} s`, rssKiB: rss, openAtSignal, killed: true };
@@ -50,6 +56,14 @@ async function shutdownOnce(rt: Runtime, variant: ShutdownVariant, connections: 
     await stopServer(s);
   }
 }
+
+const shutdownOnce = (rt: Runtime, variant: ShutdownVariant, connections: number): Promise<ShutdownRun> =>
+  exitOnce(
+    rt,
+    { mode: variant === "bare-close" ? "bare" : "graceful", shutdown: "close" },
+    connections,
+    variant === "floor" ? "SIGKILL" : "SIGTERM",
+  );
 
 export interface ShutdownSettings {
   runs: number;
