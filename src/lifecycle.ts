@@ -102,7 +102,9 @@ export class LifecycleController implements ServerLifecycle {
 
   /** Register a part; it starts after every part registered before it (servers included). */
   add(part: PartOptions): this {
-    this.#register(checkPart(part));
+    const checked = checkPart(part);
+    this.#refuseAfterShutdown(`cannot add "${checked.name}"`);
+    this.#register(checked);
     return this;
   }
 
@@ -117,11 +119,17 @@ export class LifecycleController implements ServerLifecycle {
 
   /** Keep the drain waiting for background work that belongs to no request. */
   waitUntil(promise: Promise<unknown>): void {
-    // After a stop, the work belongs to the next run (as a server or part added then would), not
-    // to a finished one that nobody waits for.
     checkTask(promise);
-    if (this.#state === "stopped") this.#reset();
+    // After the stop nothing would wait for it: say so rather than drop it silently.
+    if (this.#state === "stopped") this.#refuseAfterShutdown("cannot wait for a task");
     this.#tasks.add(promise);
+  }
+
+  /** Misuse after the shutdown started (serveGracefully, not add, starts a new run on a stopped lifecycle). */
+  #refuseAfterShutdown(what: string): void {
+    if (this.#shutdownStarted === undefined) return;
+    const where = this.#state === "stopped" ? "has shut down" : "is shutting down";
+    throw new LifecycleError(`${what}: the lifecycle ${where}; use createLifecycle() for a new one`);
   }
 
   /** The same drain a signal starts; idempotent; resolves to the report. */
@@ -146,12 +154,7 @@ export class LifecycleController implements ServerLifecycle {
   log: Log = (record) => (this.#settings?.log ?? toLog(undefined))(record);
 
   #register(part: Part): void {
-    if (this.#state === "stopping") {
-      throw new LifecycleError(
-        `cannot add "${part.name}": the lifecycle is shutting down; add it after the shutdown ends, or use createLifecycle()`,
-      );
-    }
-    // A stopped lifecycle starts a new run: servers and parts of the old one are gone.
+    if (this.#state === "stopping") throw new LifecycleError(`cannot add "${part.name}": the lifecycle is shutting down`);
     if (this.#state === "stopped") this.#reset();
     if (part.kind === "part" && this.#parts.some((p) => p.name === part.name)) {
       throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);

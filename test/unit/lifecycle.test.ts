@@ -201,20 +201,12 @@ describe("lifecycle", () => {
     assert.throws(() => lifecycle.add(part("late")), /cannot add "late": the lifecycle is shutting down/);
     await clock.advance(10);
     await done;
-  });
-
-  it("StartsANewRunWhenAPartJoinsAStoppedLifecycle", async () => {
-    const { lifecycle, part, events } = setup();
-    lifecycle.add(part("db"));
-    await settle();
-    await lifecycle.shutdown();
-    // Like serveGracefully on a stopped lifecycle: the new part starts, and the next shutdown stops it.
-    lifecycle.add(part("db"));
-    await settle();
-    assert.equal(lifecycle.state, "running");
-    const report = await lifecycle.shutdown();
-    assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["db:stopped"]);
-    assert.deepEqual(events, ["start:db", "stop:db", "start:db", "stop:db"]);
+    assert.throws(() => lifecycle.add(part("later")), /has shut down; use createLifecycle\(\)/);
+    // A task nobody would wait for any more is refused too, not dropped silently.
+    assert.throws(() => lifecycle.waitUntil(Promise.resolve()), {
+      name: "LifecycleError",
+      message: "cannot wait for a task: the lifecycle has shut down; use createLifecycle() for a new one",
+    });
   });
 
   it("WaitsForWaitUntilWorkEvenWithoutParts", async () => {
@@ -231,16 +223,6 @@ describe("lifecycle", () => {
     assert.equal(written, true);
     assert.deepEqual(report.tasks, { pendingAtStart: 1, completed: 1, failed: 0, cut: 0 });
     assert.equal(report.exitCode, 0);
-  });
-
-  it("GivesWaitUntilWorkAfterAStopToTheNextRun", async () => {
-    const { lifecycle, clock } = setup();
-    await lifecycle.shutdown();
-    lifecycle.waitUntil(new Promise<void>((resolve) => clock.setTimer(resolve, 500)));
-    assert.equal(lifecycle.state, "idle");
-    const done = lifecycle.shutdown();
-    await clock.advance(500);
-    assert.deepEqual((await done).tasks, { pendingAtStart: 1, completed: 1, failed: 0, cut: 0 });
   });
 
   it("ServesAgainOnAStoppedLifecycleAsANewRun", async () => {
