@@ -31,9 +31,14 @@ export class RequestState {
     return this.inFlight + this.completed;
   }
 
+  /** No handler is running and every response's fate is known (none held). */
+  get idle(): boolean {
+    return this.inFlight === 0 && this.sending === 0;
+  }
+
   /** Resolves once no handler is running and every response's fate is known (at once if so). */
   whenIdle(): Promise<void> {
-    if (this.inFlight === 0 && this.sending === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 

@@ -247,8 +247,14 @@ export class LifecycleController implements ServerLifecycle {
     const release = holdResponses(servers);
     if (servers.length > 0) await waitForQuiet(clock, servers, forced);
 
-    // 4. Stop accepting: close every listener (Bun and Deno close the idle connections too).
-    const closed = servers.map((server) => server.listening!.close());
+    // 4. Stop accepting: close every listener (Bun and Deno close the idle connections too). When
+    //    the process ends right after and nothing is left to do (no request, response, task or part
+    //    to stop), servers that say they are idle are left to the exit, which closes listeners and
+    //    connections at once; no I/O is polled before it, so nothing new arrives meanwhile.
+    const ending = willExit(settings, this.#exitReason(reason));
+    const leftToExit = ending && hookParts().length === 0 && this.#tasks.pending === 0 &&
+      servers.every((s) => s.state.idle && s.listening!.idleForExit?.() === true);
+    const closed = leftToExit ? [] : servers.map((server) => server.listening!.close());
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
     //    A runtime whose close acts later (Deno) gets that moment first.
@@ -258,8 +264,8 @@ export class LifecycleController implements ServerLifecycle {
     // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
     //    connections left idle; then wait for open streams to end. When the process ends right
     //    after, idle connections are left to the exit, which closes them all at once.
-    const exiting = willExit(settings, this.#exitReason(reason)) && servers.every((s) => s.listening!.responsesDone);
-    const drained = await unlessCancelled(forced, async () => {
+    const exiting = ending && servers.every((s) => s.listening!.responsesDone);
+    const drained = leftToExit || await unlessCancelled(forced, async () => {
       await Promise.all([...servers.map((s) => s.state.whenIdle()), this.#tasks.idle()]);
       if (exiting) {
         await Promise.all(servers.map((s) => s.listening!.responsesDone!()));

@@ -52,6 +52,14 @@ export interface ListeningServer extends ListenInfo {
    */
   responsesDone?(): Promise<void>;
   /**
+   * Optional: true when nothing is in progress on this server (no request, no response being
+   * written, no WebSocket). When the process ends right after a drain with nothing left to do, such
+   * a server is not closed: the exit closes its listener and every idle connection at once. For a
+   * runtime that cannot close only its listener (Bun's stop() also closes each idle connection,
+   * ~100 ms for 10,000 of them).
+   */
+  idleForExit?(): boolean;
+  /**
    * Cut every connection still open. Returns false when the runtime has no safe way to do it
    * while the process lives (Deno): only ending the process can.
    */

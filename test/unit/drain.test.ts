@@ -116,6 +116,45 @@ describe("drain", () => {
     assert.deepEqual(runtime.calls, ["close", "closeIdle"]);
   });
 
+  it("LeavesAnIdleServerToTheExitWhenNothingIsLeftToDo", async () => {
+    const { clock, runtime, serve, lifecycle } = fakeWorld((r) => (r.tellsIdleForExit = true));
+    const server = serve({ fetch: () => new Response() }, { logger: false });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    const report = await server.finished;
+    await settle();
+    // Not closed: the exit closes the listener and its idle connections at once.
+    assert.deepEqual(runtime.calls, ["listen:3000", "exit:0"]);
+    assert.equal(report.parts[0]!.outcome, "stopped");
+    // A part left to stop means time (and I/O) before the exit: the server is closed as usual.
+    runtime.calls = [];
+    const again = serve({ fetch: () => new Response() }, { logger: false });
+    lifecycle.add({ name: "db", stop: async () => {} });
+    await again.ready;
+    await settle();
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    await again.finished;
+    await settle();
+    assert.deepEqual(runtime.calls, ["listen:3000", "close", "closeIdle", "exit:0"]);
+  });
+
+  it("ClosesAnIdleServerAsUsualWhileWorkIsInProgress", async () => {
+    const { clock, runtime, serve, lifecycle } = fakeWorld((r) => (r.tellsIdleForExit = true));
+    const server = serve({ fetch: () => new Response() }, { logger: false });
+    await server.ready;
+    // A background task still running at the signal: the listener closes before the wait.
+    lifecycle.waitUntil(new Promise<void>((resolve) => clock.setTimer(resolve, 100)));
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    assert.deepEqual(runtime.calls, ["listen:3000", "close"]);
+    await clock.advance(100);
+    await server.finished;
+    await settle();
+    assert.deepEqual(runtime.calls, ["listen:3000", "close", "closeIdle", "exit:0"]);
+  });
+
   it("HoldsResponsesUntilQuietThenClosesTheListenerBeforeReleasingThem", async () => {
     const { runtime, server, clock } = setup();
     await server.ready;

@@ -73,10 +73,12 @@ export class FakeServer implements ListeningServer {
   #closed: (() => void) | undefined;
   #closePromise: Promise<void> | undefined;
   responsesDone?: () => Promise<void>;
+  idleForExit?: () => boolean;
   constructor(readonly runtime: FakeRuntime, handler: RuntimeHandler, info: ListenInfo) {
     this.handler = handler;
     this.port = info.port || 40_000;
     this.hostname = info.hostname;
+    if (runtime.tellsIdleForExit) this.idleForExit = () => this.open === 0;
     if (runtime.tellsResponsesDone) {
       this.responsesDone = () => {
         runtime.calls.push("responsesDone");
@@ -124,6 +126,8 @@ export class FakeRuntime implements RuntimeAdapter {
   canForce = true;
   /** Whether servers offer responsesDone() (as Node's does). */
   tellsResponsesDone = false;
+  /** Whether servers say when nothing is in progress on them (as Bun's do). */
+  tellsIdleForExit = false;
   listenError: unknown;
 
   listen(handler: RuntimeHandler, info: ListenInfo): Promise<ListeningServer> {
