@@ -31,6 +31,8 @@ const env = (name: string): string | undefined => (runtime === "deno" ? g.Deno.e
 const appName = env("BENCH_APP") || "one-route";
 const mode = env("BENCH_MODE") ?? "bare";
 const shutdown = env("BENCH_SHUTDOWN") ?? "close";
+const SHUTDOWNS = ["default", "close", "exit-now", "close-now", "close-next"];
+if (!SHUTDOWNS.includes(shutdown)) throw new Error(`unknown BENCH_SHUTDOWN ${shutdown} (known: ${SHUTDOWNS.join(", ")})`);
 const hostname = "127.0.0.1";
 const listening = (port: number) => console.log(JSON.stringify({ bench: "listening", runtime, mode, app: appName, port }));
 
@@ -79,7 +81,6 @@ if (mode === "graceful") {
       setTimeout(exit, 0);
     },
   };
-  if (shutdown !== "default" && onSignal[shutdown] === undefined) throw new Error(`unknown BENCH_SHUTDOWN ${shutdown}`);
-  const listener = onSignal[shutdown];
+  const listener = Object.hasOwn(onSignal, shutdown) ? onSignal[shutdown] : undefined;
   if (listener !== undefined) onSigterm(listener);
 }

@@ -72,6 +72,12 @@ export const taskFailed = (error: unknown): LogRecord => ({
   stack: errorStack(error),
 });
 
+export const taskAfterShutdown = (): LogRecord => ({
+  level: "warn",
+  event: "task.after-shutdown",
+  msg: "lifecycle.waitUntil after the shutdown: the task runs but nothing waits for it (createLifecycle() makes a new lifecycle)",
+});
+
 export const partStopped = (part: string): LogRecord => ({ level: "info", event: "part.stopped", msg: `${part} stopped`, part });
 
 export const partStopFailed = (part: string, message: string): LogRecord => ({

@@ -64,7 +64,10 @@ export interface Lifecycle {
    * `streamSSE` stream (or anything with writeSSE/close/closed/aborted).
    */
   endOnDrain(stream: DrainableStream, last?: SSEMessage): void;
-  /** Keep the drain waiting for background work that belongs to no request. */
+  /**
+   * Keep the drain waiting for background work that belongs to no request. After the shutdown
+   * nothing waits: the task still runs, and a `task.after-shutdown` warning says so once.
+   */
   waitUntil(promise: Promise<unknown>): void;
   /** The same drain a signal starts; idempotent; resolves to the report. */
   shutdown(): Promise<ShutdownReport>;

@@ -56,6 +56,7 @@ export class LifecycleController implements ServerLifecycle {
   #forcedBy: ShutdownReport["forcedBy"];
   #force: () => void = () => {};
   #errors = new ReportErrors();
+  #warnedLateTask = false;
   #finished!: Promise<ShutdownReport>;
   #resolveFinished!: (report: ShutdownReport) => void;
   /** What every server's /readyz reads: the startup gate and the parts' checks. */
@@ -103,7 +104,10 @@ export class LifecycleController implements ServerLifecycle {
   /** Register a part; it starts after every part registered before it (servers included). */
   add(part: PartOptions): this {
     const checked = checkPart(part);
-    this.#refuseAfterShutdown(`cannot add "${checked.name}"`);
+    if (this.#shutdownStarted !== undefined) {
+      const where = this.#state === "stopped" ? "has shut down" : "is shutting down";
+      throw new LifecycleError(`cannot add "${checked.name}": the lifecycle ${where}; use createLifecycle() for a new one`);
+    }
     this.#register(checked);
     return this;
   }
@@ -120,16 +124,14 @@ export class LifecycleController implements ServerLifecycle {
   /** Keep the drain waiting for background work that belongs to no request. */
   waitUntil(promise: Promise<unknown>): void {
     checkTask(promise);
-    // After the stop nothing would wait for it: say so rather than drop it silently.
-    if (this.#state === "stopped") this.#refuseAfterShutdown("cannot wait for a task");
+    // After the stop nothing waits for it. Said once per run, not thrown: the caller is often a
+    // timer or a stream callback, where a throw would crash a process that meant to keep running.
+    // The task still runs, and a rejection is still logged.
+    if (this.#state === "stopped" && !this.#warnedLateTask) {
+      this.#warnedLateTask = true;
+      this.log(events.taskAfterShutdown());
+    }
     this.#tasks.add(promise);
-  }
-
-  /** Misuse after the shutdown started (serveGracefully, not add, starts a new run on a stopped lifecycle). */
-  #refuseAfterShutdown(what: string): void {
-    if (this.#shutdownStarted === undefined) return;
-    const where = this.#state === "stopped" ? "has shut down" : "is shutting down";
-    throw new LifecycleError(`${what}: the lifecycle ${where}; use createLifecycle() for a new one`);
   }
 
   /** The same drain a signal starts; idempotent; resolves to the report. */
@@ -252,13 +254,13 @@ export class LifecycleController implements ServerLifecycle {
     //    to stop), servers that say they are idle are left to the exit, which closes listeners and
     //    connections at once; no I/O is polled before it, so nothing new arrives meanwhile.
     const ending = willExit(settings, this.#exitReason(reason));
-    const leftToExit = ending && hookParts().length === 0 && this.#tasks.pending === 0 &&
+    const leftToExit = ending && this.#forcedBy === undefined && hookParts().length === 0 && this.#tasks.pending === 0 &&
       servers.every((s) => s.state.idle && s.listening!.idleForExit?.() === true);
     const closed = leftToExit ? [] : servers.map((server) => server.listening!.close());
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
     //    A runtime whose close acts later (Deno) gets that moment first.
-    await Promise.race([Promise.all(servers.map((s) => s.listening!.closeActed?.())), forced]);
+    if (!leftToExit) await Promise.race([Promise.all(servers.map((s) => s.listening!.closeActed?.())), forced]);
     release();
 
     // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
@@ -354,6 +356,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#shutdownStarted = undefined;
     this.#forcedBy = undefined;
     this.#errors = new ReportErrors();
+    this.#warnedLateTask = false;
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
 }

@@ -56,7 +56,7 @@ export interface ListeningServer extends ListenInfo {
    * written, no WebSocket). When the process ends right after a drain with nothing left to do, such
    * a server is not closed: the exit closes its listener and every idle connection at once. For a
    * runtime that cannot close only its listener (Bun's stop() also closes each idle connection,
-   * ~100 ms for 10,000 of them).
+   * ~100 ms for 10,000 of them). Such a server's closeActed() is not awaited then (no close).
    */
   idleForExit?(): boolean;
   /**

@@ -140,6 +140,20 @@ describe("drain", () => {
     assert.deepEqual(runtime.calls, ["listen:3000", "close", "closeIdle", "exit:0"]);
   });
 
+  it("ReportsAServerCutWhenASecondSignalCameBeforeTheClose", async () => {
+    const { clock, runtime, serve } = fakeWorld((r) => (r.tellsIdleForExit = true));
+    const server = serve({ fetch: () => new Response() }, { logger: false, drainDelay: 1_000 });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(10);
+    runtime.signal("SIGINT");
+    const report = await server.finished;
+    await settle();
+    assert.equal(report.forcedBy, "second-signal");
+    assert.notEqual(report.parts[0]!.outcome, "stopped", "a forced drain is not reported as a clean stop");
+    assert.deepEqual(runtime.exitCodes, [1]);
+  });
+
   it("ClosesAnIdleServerAsUsualWhileWorkIsInProgress", async () => {
     const { clock, runtime, serve, lifecycle } = fakeWorld((r) => (r.tellsIdleForExit = true));
     const server = serve({ fetch: () => new Response() }, { logger: false });

@@ -202,11 +202,22 @@ describe("lifecycle", () => {
     await clock.advance(10);
     await done;
     assert.throws(() => lifecycle.add(part("later")), /has shut down; use createLifecycle\(\)/);
-    // A task nobody would wait for any more is refused too, not dropped silently.
-    assert.throws(() => lifecycle.waitUntil(Promise.resolve()), {
-      name: "LifecycleError",
-      message: "cannot wait for a task: the lifecycle has shut down; use createLifecycle() for a new one",
-    });
+  });
+
+  it("WarnsOnceAboutWaitUntilAfterTheShutdownAndStillLogsItsFailure", async () => {
+    const logs: Record<string, unknown>[] = [];
+    const { lifecycle, serve, clock } = setup();
+    const server = serve({ fetch: () => new Response() }, { logger: (r) => void logs.push(r), signals: false });
+    await server.ready;
+    const done = server.shutdown();
+    await clock.advance(QUIET_MS);
+    await done;
+    // Not thrown: the caller may be a timer in a process that keeps running (exit: false).
+    lifecycle.waitUntil(Promise.reject(new Error("late write failed")));
+    lifecycle.waitUntil(Promise.resolve());
+    await settle();
+    assert.equal(logs.filter((l) => l.event === "task.after-shutdown").length, 1, "said once");
+    assert.ok(logs.some((l) => l.event === "task.failed" && String(l.msg).includes("late write failed")));
   });
 
   it("WaitsForWaitUntilWorkEvenWithoutParts", async () => {
