@@ -31,8 +31,23 @@ const env = (name: string): string | undefined => (runtime === "deno" ? g.Deno.e
 const appName = env("BENCH_APP") || "one-route";
 const mode = env("BENCH_MODE") ?? "bare";
 const shutdown = env("BENCH_SHUTDOWN") ?? "close";
-const SHUTDOWNS = ["default", "close", "exit-now", "close-now", "close-next"];
-if (!SHUTDOWNS.includes(shutdown)) throw new Error(`unknown BENCH_SHUTDOWN ${shutdown} (known: ${SHUTDOWNS.join(", ")})`);
+/** What a bare server does on SIGTERM, given the runtime's close and exit ("default": nothing installed). */
+const ON_SIGTERM: Record<string, (close: () => Promise<void>, exit: () => void) => (() => void) | undefined> = {
+  default: () => undefined,
+  close: (close, exit) => () => void close().then(exit),
+  "exit-now": (_close, exit) => exit,
+  "close-now": (close, exit) => () => {
+    void close();
+    exit();
+  },
+  "close-next": (close, exit) => () => {
+    void close();
+    setTimeout(exit, 0);
+  },
+};
+if (!Object.hasOwn(ON_SIGTERM, shutdown)) {
+  throw new Error(`unknown BENCH_SHUTDOWN ${shutdown} (known: ${Object.keys(ON_SIGTERM).join(", ")})`);
+}
 const hostname = "127.0.0.1";
 const listening = (port: number) => console.log(JSON.stringify({ bench: "listening", runtime, mode, app: appName, port }));
 
@@ -67,20 +82,7 @@ if (mode === "graceful") {
     close = () => server.shutdown();
   }
   const exit = () => (runtime === "deno" ? g.Deno.exit(0) : g.process.exit(0));
-  const onSigterm = (listener: () => void) =>
-    runtime === "deno" ? g.Deno.addSignalListener("SIGTERM", listener) : g.process.on("SIGTERM", listener);
-  const onSignal: Record<string, (() => void) | undefined> = {
-    close: () => void close().then(exit),
-    "exit-now": exit,
-    "close-now": () => {
-      void close();
-      exit();
-    },
-    "close-next": () => {
-      void close();
-      setTimeout(exit, 0);
-    },
-  };
-  const listener = Object.hasOwn(onSignal, shutdown) ? onSignal[shutdown] : undefined;
-  if (listener !== undefined) onSigterm(listener);
+  const listener = ON_SIGTERM[shutdown]!(close, exit);
+  if (listener !== undefined && runtime === "deno") g.Deno.addSignalListener("SIGTERM", listener);
+  else if (listener !== undefined) g.process.on("SIGTERM", listener);
 }

@@ -57,7 +57,7 @@ export class RequestState {
   }
 
   #wakeIfIdle(): void {
-    if (this.inFlight === 0 && this.sending === 0) { for (const wake of this.#waiters.splice(0)) wake(); }
+    if (this.idle) { for (const wake of this.#waiters.splice(0)) wake(); }
   }
 }
 

@@ -34,7 +34,7 @@ import { ReportErrors } from "./report-errors.ts";
 import { buildReport, countsSince, emptyReport, serverReports, snapshot } from "./report.ts";
 import { type LifecycleSettings, mergeSettings, settingsWithoutServers, willExit } from "./settings.ts";
 import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
-import { checkTask, TaskTracker } from "./tasks.ts";
+import { TaskTracker } from "./tasks.ts";
 import type { RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
 
 type Reason = ShutdownReport["reason"];
@@ -123,7 +123,7 @@ export class LifecycleController implements ServerLifecycle {
 
   /** Keep the drain waiting for background work that belongs to no request. */
   waitUntil(promise: Promise<unknown>): void {
-    checkTask(promise);
+    this.#tasks.add(promise);
     // After the stop nothing waits for it. Said once per run, not thrown: the caller is often a
     // timer or a stream callback, where a throw would crash a process that meant to keep running.
     // The task still runs, and a rejection is still logged.
@@ -131,7 +131,6 @@ export class LifecycleController implements ServerLifecycle {
       this.#warnedLateTask = true;
       this.log(events.taskAfterShutdown());
     }
-    this.#tasks.add(promise);
   }
 
   /** The same drain a signal starts; idempotent; resolves to the report. */

@@ -2,13 +2,6 @@
  * Background work that outlives its request (`c.executionCtx.waitUntil`) or belongs to no request
  * (`lifecycle.waitUntil`). The drain waits for it; a rejection is counted and reported, never thrown.
  */
-/** Throws the TypeError `waitUntil` gives anything that is not a thenable. */
-export function checkTask(task: unknown): void {
-  if (task === null || typeof (task as { then?: unknown })?.then !== "function") {
-    throw new TypeError(`waitUntil: expected a promise, got ${task === null ? "null" : typeof task}`);
-  }
-}
-
 export class TaskTracker {
   #pending = 0;
   #settled = 0;
@@ -22,7 +15,9 @@ export class TaskTracker {
 
   /** Track a promise until it settles. Anything that is not a thenable is a TypeError. */
   add(task: Promise<unknown>): void {
-    checkTask(task);
+    if (task === null || typeof (task as { then?: unknown })?.then !== "function") {
+      throw new TypeError(`waitUntil: expected a promise, got ${task === null ? "null" : typeof task}`);
+    }
     this.#pending++;
     Promise.resolve(task).then(
       () => this.#done(),
