@@ -1,6 +1,6 @@
 /**
  * The request path's own cost, without the network: the same Hono app called directly
- * (`app.fetch(request)`) and through src/handler.ts's createHandler (health-path check, shared
+ * (`app.fetch(request)`) and through src/request/handler.ts's createHandler (health-path check, shared
  * executionCtx, inFlight counters; not draining), alternated in batches, on whichever runtime runs it.
  *
  *   node --import tsx bench/handler-micro.ts | bun bench/handler-micro.ts | deno run -A bench/handler-micro.ts
@@ -12,8 +12,9 @@
 import { parseArgs } from "node:util";
 import { integerFlag } from "./lib/flags.ts";
 import { Hono } from "hono";
-import { createHandler, RequestState } from "../src/handler.ts";
-import type { TaskTracker } from "../src/tasks.ts";
+import { RequestState } from "../src/drain/request-state.ts";
+import { createHandler } from "../src/request/handler.ts";
+import type { TaskTracker } from "../src/drain/tasks.ts";
 
 const app = new Hono();
 app.get("/", (c) => c.text("Hello, bench!"));

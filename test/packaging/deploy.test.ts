@@ -13,8 +13,8 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseToml } from "smol-toml";
 import { parseAllDocuments } from "yaml";
-import { resolveOptions } from "../../src/options.ts";
-import { KILL_MARGIN_MS } from "../../src/platform.ts";
+import { resolveOptions } from "../../src/options/options.ts";
+import { KILL_MARGIN_MS } from "../../src/process/platform.ts";
 import { execCommand, instructions } from "./dockerfile.ts";
 import { ROOT } from "./tools.ts";
 

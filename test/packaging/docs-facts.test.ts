@@ -1,6 +1,6 @@
 /**
  * The docs repeat the platform facts (detection variables, kill times, default timeout and drain
- * delay); src/platform.ts's PLATFORMS table is where they live. docs/deploy.md's table is that table,
+ * delay); src/process/platform.ts's PLATFORMS table is where they live. docs/deploy.md's table is that table,
  * printed; every other line of the docs, the deploy examples and the option JSDoc that names a
  * platform next to a number must name one of that platform's facts.
  */
@@ -8,9 +8,15 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { DEFAULT_CHECK_TIMEOUT_MS } from "../../src/parts.ts";
-import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, KILL_MARGIN_MS, type PlatformFacts, PLATFORMS } from "../../src/platform.ts";
-import { CHECK_CACHE_MS } from "../../src/readiness.ts";
+import { DEFAULT_CHECK_TIMEOUT_MS } from "../../src/drain/parts.ts";
+import {
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  KILL_MARGIN_MS,
+  type PlatformFacts,
+  PLATFORMS,
+} from "../../src/process/platform.ts";
+import { CHECK_CACHE_MS } from "../../src/drain/readiness.ts";
 import { ROOT } from "./tools.ts";
 
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
@@ -85,7 +91,7 @@ const FILES = [
   "README.md",
   "docs/deploy.md",
   ...readdirSync(path.join(ROOT, "examples/deploy")).map((f) => `examples/deploy/${f}`),
-  "src/options.ts",
+  "src/options/options.ts",
   "adapters/node.ts",
   "adapters/bun.ts",
   "adapters/deno.ts",
@@ -96,7 +102,7 @@ describe("docs agree with the platform table", () => {
     const text = read("docs/deploy.md");
     assert.ok(
       text.includes(platformTable()),
-      `docs/deploy.md's platform table differs from src/platform.ts; it should read:\n\n${platformTable()}\n`,
+      `docs/deploy.md's platform table differs from src/process/platform.ts; it should read:\n\n${platformTable()}\n`,
     );
     assert.match(text, new RegExp(`grace period\\s+>=\\s+timeout \\+ ${KILL_MARGIN_MS / 1000} s`));
   });

@@ -1,7 +1,7 @@
 /** The drain algorithm on a fake runtime and an injected clock: order, deadlines, signals, exit. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { QUIET_MS } from "../../src/hold.ts";
+import { QUIET_MS } from "../../src/drain/hold.ts";
 import type { FetchApp, LogRecord } from "../../src/types.ts";
 import { fakeWorld, settle } from "./fakes.ts";
 

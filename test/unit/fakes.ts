@@ -2,9 +2,9 @@
  * A fake clock and a fake runtime for the core's unit tests: no real time passes, no socket opens,
  * no signal is sent, and every call the core makes is recorded in order.
  */
-import type { Clock } from "../../src/clock.ts";
-import { LifecycleController } from "../../src/lifecycle.ts";
-import { createServeGracefully } from "../../src/serve.ts";
+import type { Clock } from "../../src/time/clock.ts";
+import { LifecycleController } from "../../src/drain/lifecycle.ts";
+import { createServeGracefully } from "../../src/serve/serve.ts";
 import type { ListenInfo, ListeningServer, RuntimeAdapter, RuntimeHandler, ShutdownSignal } from "../../src/types.ts";
 
 /** Flush pending promise callbacks (several rounds, for chains). */

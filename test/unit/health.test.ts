@@ -1,9 +1,9 @@
 /** Readiness on the injected clock: the startup gate, checks with timeouts, sharing, caching, logging, ?verbose. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { QUIET_MS } from "../../src/hold.ts";
-import { DEFAULT_CHECK_TIMEOUT_MS } from "../../src/parts.ts";
-import { CHECK_CACHE_MS, REASON_MAX_CHARS } from "../../src/readiness.ts";
+import { QUIET_MS } from "../../src/drain/hold.ts";
+import { DEFAULT_CHECK_TIMEOUT_MS } from "../../src/drain/parts.ts";
+import { CHECK_CACHE_MS, REASON_MAX_CHARS } from "../../src/drain/readiness.ts";
 import type { LogRecord } from "../../src/types.ts";
 import { fakeWorld, settle } from "./fakes.ts";
 

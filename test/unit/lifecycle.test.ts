@@ -1,8 +1,8 @@
 /** fx-style lifecycle rules on the injected clock: order, rollback, per-part timeouts, errors. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { QUIET_MS } from "../../src/hold.ts";
-import { LifecycleError } from "../../src/parts.ts";
+import { QUIET_MS } from "../../src/drain/hold.ts";
+import { LifecycleError } from "../../src/drain/parts.ts";
 import { fakeWorld, settle } from "./fakes.ts";
 
 function setup() {

@@ -1,9 +1,9 @@
 /** Log records: the same fields for every logger, pino's call for object loggers, bounded lines. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { QUIET_MS } from "../../src/hold.ts";
-import { fitRecord, MAX_LOG_LINE_BYTES, MAX_RECORD_BYTES } from "../../src/log-bounds.ts";
-import { toLog } from "../../src/logger.ts";
+import { QUIET_MS } from "../../src/drain/hold.ts";
+import { fitRecord, MAX_LOG_LINE_BYTES, MAX_RECORD_BYTES } from "../../src/log/log-bounds.ts";
+import { toLog } from "../../src/log/logger.ts";
 import type { LogRecord } from "../../src/types.ts";
 import { fakeWorld, settle } from "./fakes.ts";
 

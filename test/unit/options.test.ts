@@ -1,8 +1,8 @@
 /** Every option: its default, and a TypeError that names it for bad input. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MAX_TIMER_MS } from "../../src/duration.ts";
-import { DEFAULT_TIMEOUT_MS, resolveOptions } from "../../src/options.ts";
+import { MAX_TIMER_MS } from "../../src/time/duration.ts";
+import { DEFAULT_TIMEOUT_MS, resolveOptions } from "../../src/options/options.ts";
 
 const noEnv = () => undefined;
 

@@ -1,8 +1,8 @@
 /** lifecycle.add checks a part as strictly as serveGracefully checks its options. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { MAX_TIMER_MS } from "../../src/duration.ts";
-import { checkPart, DEFAULT_PART_TIMEOUT_MS, PART_KEYS } from "../../src/parts.ts";
+import { MAX_TIMER_MS } from "../../src/time/duration.ts";
+import { checkPart, DEFAULT_PART_TIMEOUT_MS, PART_KEYS } from "../../src/drain/parts.ts";
 import { fakeWorld } from "./fakes.ts";
 
 const rejects = (part: unknown, message: RegExp) =>

@@ -1,9 +1,15 @@
 /** Platform-aware defaults and the warning for a process that may never get the signal. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveOptions } from "../../src/options.ts";
-import { detectPlatform, signalDeliveryWarning } from "../../src/platform.ts";
-import { commandFromCmdline, MAX_ANCESTORS, parentPidFromStat, readAncestors, readAncestorsIfInitMatters } from "../../src/process-tree.ts";
+import { resolveOptions } from "../../src/options/options.ts";
+import { detectPlatform, signalDeliveryWarning } from "../../src/process/platform.ts";
+import {
+  commandFromCmdline,
+  MAX_ANCESTORS,
+  parentPidFromStat,
+  readAncestors,
+  readAncestorsIfInitMatters,
+} from "../../src/process/process-tree.ts";
 import type { ProcessOrigin } from "../../src/types.ts";
 
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];

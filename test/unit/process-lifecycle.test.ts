@@ -1,8 +1,8 @@
 /** One process-wide lifecycle per process, and the brand that replaces instanceof across copies. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { asServerLifecycle, LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL, type ServerLifecycle } from "../../src/lifecycle-types.ts";
-import { PROCESS_LIFECYCLE_KEY, processLifecycle } from "../../src/process-lifecycle.ts";
+import { asServerLifecycle, LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL, type ServerLifecycle } from "../../src/drain/lifecycle-types.ts";
+import { PROCESS_LIFECYCLE_KEY, processLifecycle } from "../../src/serve/process-lifecycle.ts";
 import { fakeWorld } from "./fakes.ts";
 
 describe("process lifecycle", { timeout: 10_000 }, () => {

@@ -1,8 +1,8 @@
 /** What the report and the drain's lines say: bounded errors, and messages that match what happened. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { QUIET_MS } from "../../src/hold.ts";
-import { MAX_LOG_LINE_BYTES } from "../../src/log-bounds.ts";
+import { QUIET_MS } from "../../src/drain/hold.ts";
+import { MAX_LOG_LINE_BYTES } from "../../src/log/log-bounds.ts";
 import type { LogRecord } from "../../src/types.ts";
 import { fakeWorld, settle } from "./fakes.ts";
 

@@ -1,7 +1,7 @@
 /** endOnDrain: streams end cleanly at the drain, and a stream that ends first leaves nothing behind. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type DrainableStream, endStreamOnAbort } from "../../src/streams.ts";
+import { type DrainableStream, endStreamOnAbort } from "../../src/drain/streams.ts";
 
 function fakeStream(): DrainableStream & { sent: string[] } {
   const sent: string[] = [];

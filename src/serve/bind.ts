@@ -1,10 +1,10 @@
 /** What every adapter exports, bound to its runtime: one place, so the adapters stay thin. */
-import type { LifecycleSetup } from "./lifecycle-types.ts";
-import { LifecycleController } from "./lifecycle.ts";
-import type { Lifecycle, LifecycleOptions } from "./lifecycle-types.ts";
+import type { LifecycleSetup } from "../drain/lifecycle-types.ts";
+import { LifecycleController } from "../drain/lifecycle.ts";
+import type { Lifecycle, LifecycleOptions } from "../drain/lifecycle-types.ts";
 import { processLifecycle } from "./process-lifecycle.ts";
 import { createServeGracefully, type ServeGracefully } from "./serve.ts";
-import type { RuntimeAdapter } from "./types.ts";
+import type { RuntimeAdapter } from "../types.ts";
 
 export interface RuntimeBinding<PassThrough> {
   /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */

@@ -4,7 +4,7 @@
  * themselves (pino: hostname, name, pid): the listen address is `address`, a part is `part`.
  */
 import { errorMessage, errorStack } from "./logger.ts";
-import type { ListenInfo, LogRecord, ShutdownReport, ShutdownSignal } from "./types.ts";
+import type { ListenInfo, LogRecord, ShutdownReport, ShutdownSignal } from "../types.ts";
 
 export const listening = (part: string, runtime: string, info: ListenInfo, startup: Record<string, unknown>): LogRecord => ({
   level: "info",

@@ -4,7 +4,7 @@
  * check fails), /livez whether the process is alive. `?verbose` lists each check, `?exclude=name`
  * skips one (an unknown name is ignored and named in a `warn:` line, as the Kubernetes API server does).
  */
-import type { CheckResult, Readiness } from "./readiness.ts";
+import type { CheckResult, Readiness } from "../drain/readiness.ts";
 
 export type HealthProbe = "ready" | "live";
 

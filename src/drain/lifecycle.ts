@@ -3,9 +3,9 @@
  * together, then the other parts stop in reverse order, all within one deadline, and one report
  * says what happened. The drain algorithm is `#shutdown`, read top to bottom.
  */
-import { type Clock, sleep, systemClock, unlessCancelled } from "./clock.ts";
+import { type Clock, sleep, systemClock, unlessCancelled } from "../time/clock.ts";
 import { cutWhatIsLeft } from "./cut.ts";
-import * as events from "./events.ts";
+import * as events from "../log/events.ts";
 import { holdResponses, waitForQuiet } from "./hold.ts";
 import {
   LIFECYCLE_BRAND,
@@ -15,7 +15,7 @@ import {
   type ServerLifecycle,
   type ServerSettings,
 } from "./lifecycle-types.ts";
-import { errorMessage, type Log, toLog } from "./logger.ts";
+import { errorMessage, type Log, toLog } from "../log/logger.ts";
 import {
   checkPart,
   type HookPart,
@@ -28,14 +28,14 @@ import {
   stopParts,
   stopReserve,
 } from "./parts.ts";
-import { ProcessWatch, signalMeaning } from "./process-watch.ts";
+import { ProcessWatch, signalMeaning } from "../process/process-watch.ts";
 import { Readiness } from "./readiness.ts";
 import { ReportErrors } from "./report-errors.ts";
 import { buildReport, countsSince, emptyReport, serverReports, snapshot } from "./report.ts";
 import { type LifecycleSettings, mergeSettings, settingsWithoutServers, willExit } from "./settings.ts";
 import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
 import { TaskTracker } from "./tasks.ts";
-import type { RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
+import type { RuntimeAdapter, ShutdownReport, ShutdownSignal } from "../types.ts";
 
 type Reason = ShutdownReport["reason"];
 

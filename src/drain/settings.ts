@@ -3,9 +3,9 @@
  * lifecycle share one drain, so it takes the longest budget and delay any of them asked for.
  */
 import type { ServerSettings } from "./lifecycle-types.ts";
-import { type Log, toLog } from "./logger.ts";
-import { DEFAULT_TIMEOUT_MS } from "./platform.ts";
-import type { ShutdownSignal } from "./types.ts";
+import { type Log, toLog } from "../log/logger.ts";
+import { DEFAULT_TIMEOUT_MS } from "../process/platform.ts";
+import type { ShutdownSignal } from "../types.ts";
 
 export interface LifecycleSettings {
   timeout: number;

@@ -1,9 +1,9 @@
 /** The shutdown report: what the last log line says, as an object, and the counts it is made of. */
-import { clip } from "./log-bounds.ts";
+import { clip } from "../log/log-bounds.ts";
 import type { ServerPart } from "./parts.ts";
 import { MAX_ERROR_CHARS } from "./report-errors.ts";
 import type { TaskTracker } from "./tasks.ts";
-import type { PartReport, ShutdownReport } from "./types.ts";
+import type { PartReport, ShutdownReport } from "../types.ts";
 
 export interface DrainCounts {
   requestsInFlightAtStart: number;

@@ -3,7 +3,7 @@
  * app whose CJS dependency requires the package too, or two installed versions). The first copy
  * creates it and registers it on globalThis; the others join it, so one signal starts one drain.
  */
-import { LIFECYCLE_PROTOCOL, type ServerLifecycle } from "./lifecycle-types.ts";
+import { LIFECYCLE_PROTOCOL, type ServerLifecycle } from "../drain/lifecycle-types.ts";
 
 /** Symbol.for: the same key in every copy and every realm of this process. */
 export const PROCESS_LIFECYCLE_KEY: unique symbol = Symbol.for("serve-gracefully.lifecycle") as never;

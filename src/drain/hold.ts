@@ -3,7 +3,7 @@
  * arrived for QUIET_MS, so a busy keep-alive client sends the request it was about to send and
  * every connection still idle after that is truly idle.
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../time/clock.ts";
 import type { ServerPart } from "./parts.ts";
 
 /** A timer that spans at least one I/O poll, so requests already sent are read first. */

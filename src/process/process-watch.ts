@@ -3,9 +3,9 @@
  * into the lifecycle, which starts or forces the drain. Subscribes once per signal however many
  * servers ask for it, and lets go of everything when the run ends.
  */
-import { errorMessage, errorStack, type Log } from "./logger.ts";
+import { errorMessage, errorStack, type Log } from "../log/logger.ts";
 import { signalDeliveryWarning } from "./platform.ts";
-import type { ProcessAdapter, ShutdownSignal } from "./types.ts";
+import type { ProcessAdapter, ShutdownSignal } from "../types.ts";
 
 /** The same signal again within this window is the same event (npm and a terminal both pass on one Ctrl+C). */
 export const SIGNAL_REPEAT_WINDOW_MS = 250;

@@ -2,13 +2,14 @@
  * serveGracefully, built once per runtime: checks the input, builds the request handler and joins
  * the server to a lifecycle, which starts it and, on the signal, drains it.
  */
-import { createHandler, deliveredIfConnected, RequestState, withConnectionClose } from "./handler.ts";
-import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "./lifecycle-types.ts";
+import { RequestState } from "../drain/request-state.ts";
+import { createHandler, deliveredIfConnected, withConnectionClose } from "../request/handler.ts";
+import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "../drain/lifecycle-types.ts";
 import { ListenError } from "./listen-error.ts";
-import { errorMessage, errorStack } from "./logger.ts";
-import { resolveOptions, type ServeOptions } from "./options.ts";
-import type { ServerPart } from "./parts.ts";
-import type { FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "./types.ts";
+import { errorMessage, errorStack } from "../log/logger.ts";
+import { resolveOptions, type ServeOptions } from "../options/options.ts";
+import type { ServerPart } from "../drain/parts.ts";
+import type { FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "../types.ts";
 
 /** What serveGracefully returns. */
 export interface GracefulServer {

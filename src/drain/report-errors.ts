@@ -4,7 +4,7 @@
  * them share one log line, and the others are only counted. Every failure is also logged as it
  * happens, so nothing is lost from the logs.
  */
-import { clip } from "./log-bounds.ts";
+import { clip } from "../log/log-bounds.ts";
 
 /** Messages a report keeps; further ones are counted in `errorsOmitted`. */
 export const MAX_REPORTED_ERRORS = 10;

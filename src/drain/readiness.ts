@@ -6,8 +6,8 @@
  * A check that has not settled within its timeout counts as failing. A change of a check's state
  * is logged once (health.unready / health.ready), not once per probe.
  */
-import type { Clock } from "./clock.ts";
-import { errorMessage, type Log } from "./logger.ts";
+import type { Clock } from "../time/clock.ts";
+import { errorMessage, type Log } from "../log/logger.ts";
 import type { HookPart, Part } from "./parts.ts";
 
 /** How long a check's result is reused before the next probe calls it again. */

@@ -2,10 +2,10 @@
  * The options of serveGracefully, their defaults, and the checks that turn bad input into a clear
  * TypeError before anything listens.
  */
-import { durationMs } from "./duration.ts";
-import type { Lifecycle } from "./lifecycle-types.ts";
-import { DEFAULT_TIMEOUT_MS, detectPlatform, type Platform } from "./platform.ts";
-import type { ListenInfo, LoggerOption, ShutdownSignal } from "./types.ts";
+import { durationMs } from "../time/duration.ts";
+import type { Lifecycle } from "../drain/lifecycle-types.ts";
+import { DEFAULT_TIMEOUT_MS, detectPlatform, type Platform } from "../process/platform.ts";
+import type { ListenInfo, LoggerOption, ShutdownSignal } from "../types.ts";
 
 /** Health endpoint paths; `false` turns one off. */
 export interface HealthOptions {

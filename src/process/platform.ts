@@ -2,7 +2,7 @@
  * Platform-aware defaults: where a platform says who it is (through its environment variables),
  * the timeout and drain delay fit its kill and its routing. An explicit option always wins.
  */
-import type { ProcessOrigin } from "./types.ts";
+import type { ProcessOrigin } from "../types.ts";
 
 /** 5 s inside the 30 s that Kubernetes and ECS give between SIGTERM and SIGKILL. */
 export const DEFAULT_TIMEOUT_MS = 25_000;

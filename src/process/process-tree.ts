@@ -3,7 +3,7 @@
  * passes in (the core touches no file system): parent first, PID 1 last.
  */
 import { initMayWithholdSignals } from "./platform.ts";
-import type { Ancestor } from "./types.ts";
+import type { Ancestor } from "../types.ts";
 
 /** The walk stops here even if PID 1 is not reached (container trees are 2-5 deep). */
 export const MAX_ANCESTORS = 16;

@@ -4,13 +4,13 @@
  * this package loaded into one process (ESM and CJS builds, or two installed versions): they share
  * one process-wide lifecycle, so anything a copy calls on another's lifecycle is listed here.
  */
-import type { Clock } from "./clock.ts";
-import type { Log } from "./logger.ts";
+import type { Clock } from "../time/clock.ts";
+import type { Log } from "../log/logger.ts";
 import type { PartOptions, ServerPart } from "./parts.ts";
 import type { Readiness } from "./readiness.ts";
 import type { DrainableStream, SSEMessage } from "./streams.ts";
 import type { TaskTracker } from "./tasks.ts";
-import type { LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal } from "./types.ts";
+import type { LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal } from "../types.ts";
 
 /**
  * Bump when anything a copy calls on another copy's lifecycle changes: `ServerLifecycle`'s members,

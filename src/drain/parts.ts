@@ -2,12 +2,12 @@
  * The parts a lifecycle starts and stops: servers (which the drain handles) and user hooks
  * (`lifecycle.add`), plus the timed call both go through.
  */
-import type { Clock } from "./clock.ts";
-import { durationMs } from "./duration.ts";
-import type { RequestState } from "./handler.ts";
-import { partStopFailed, partStopped } from "./events.ts";
-import { errorMessage, type Log } from "./logger.ts";
-import type { ListenInfo, ListeningServer, PartReport } from "./types.ts";
+import type { Clock } from "../time/clock.ts";
+import { durationMs } from "../time/duration.ts";
+import type { RequestState } from "./request-state.ts";
+import { partStopFailed, partStopped } from "../log/events.ts";
+import { errorMessage, type Log } from "../log/logger.ts";
+import type { ListenInfo, ListeningServer, PartReport } from "../types.ts";
 
 /** What `lifecycle.add` accepts. */
 export interface PartOptions {

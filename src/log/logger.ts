@@ -1,6 +1,6 @@
 /** Structured log lines: one record per event, JSON on the console unless the user routes them. */
 import { fitRecord } from "./log-bounds.ts";
-import type { LoggerOption, LogRecord } from "./types.ts";
+import type { LoggerOption, LogRecord } from "../types.ts";
 
 export type Log = (record: LogRecord) => void;
 
