@@ -12,6 +12,8 @@ import {
   type ServeGracefully,
 } from "../src/core.ts";
 import { nodeProcess, processOriginReading } from "./node-process.ts";
+import { childWorkers } from "./node-workers.ts";
+import process from "node:process";
 
 /** The slice of Bun's API this adapter uses (typed here so neither tsc nor JSR needs Bun's types). */
 interface BunServer {
@@ -47,7 +49,8 @@ const BUN_PASS_THROUGH_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "webs
 
 const runtime: RuntimeAdapter = {
   name: "bun",
-  listen(handler, { hostname, port, keepAliveTimeout, passThrough }) {
+  listen(handler, options) {
+    const { hostname, port, keepAliveTimeout, passThrough } = options;
     // WebSockets (hono/bun's `websocket` handler): tracked to close with 1001 when the drain starts.
     const webSockets = new Set<ServerWebSocket>();
     const given = passThrough.websocket as WebSocketHandler | undefined;
@@ -69,7 +72,9 @@ const runtime: RuntimeAdapter = {
     let server: BunServer;
     try {
       // Bun.serve binds synchronously and throws when it cannot.
-      server = Bun.serve({ ...passThrough, idleTimeout, websocket, hostname, port, fetch: handler });
+      // Workers share the port: the kernel balances reusePort listeners (Linux).
+      const shared = options.shared ? { reusePort: true } : {};
+      server = Bun.serve({ ...passThrough, ...shared, idleTimeout, websocket, hostname, port, fetch: handler });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -107,6 +112,8 @@ const runtime: RuntimeAdapter = {
   ...nodeProcess,
   // Bun.file reads /proc for the PID 1 check without loading node:fs (~2 MiB of RSS on Bun).
   processOrigin: () => processOriginReading((path) => Bun.file(path).text()),
+  // A worker re-runs the entry with the same bun flags and arguments.
+  workers: childWorkers(() => ({ file: process.execPath, args: [...process.execArgv, ...process.argv.slice(1)] })),
 };
 
 const binding: RuntimeBinding<BunPassThroughOptions> = bindRuntime<BunPassThroughOptions>(runtime, BUN_PASS_THROUGH_KEYS);

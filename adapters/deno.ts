@@ -2,6 +2,7 @@
  * Deno adapter, on Deno.serve (https://docs.deno.com/api/deno/~/Deno.serve). Maps the Deno server
  * and signal listeners onto the core, nothing more.
  */
+import { processChannel, spawnChild } from "./ipc-workers.ts";
 import {
   bindRuntime,
   type Lifecycle,
@@ -12,6 +13,7 @@ import {
   type RuntimeBinding,
   type ServeGracefully,
   type ShutdownSignal,
+  type WorkersAdapter,
 } from "../src/core.ts";
 
 /** The slice of the Deno namespace this adapter uses (typed here so tsc needs no Deno types). */
@@ -27,7 +29,11 @@ interface DenoApi {
   pid: number;
   ppid: number;
   readTextFileSync(path: string): string;
-  permissions: { querySync(descriptor: { name: "read"; path: string }): { state: string } };
+  permissions: { querySync(descriptor: { name: string; path?: string }): { state: string } };
+  execPath(): string;
+  mainModule: string;
+  args: string[];
+  build: { os: string };
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
@@ -42,9 +48,60 @@ const DENO_PASS_THROUGH_KEYS = ["cert", "key", "reusePort"] as const;
 /** Methods whose requests carry no body: every other one (POST, PUT, WebDAV's, custom) may. */
 const BODILESS = new Set(["GET", "HEAD", "TRACE"]);
 
+/** Deno's permissions, as flags a worker is started with: each one granted whole (partial grants are not carried over). */
+const PERMISSIONS = ["read", "write", "net", "env", "run", "ffi", "sys", "import"];
+
+function permissionFlags(): string[] {
+  const granted = PERMISSIONS.filter((name) => Deno.permissions.querySync({ name }).state === "granted");
+  return granted.length === PERMISSIONS.length ? ["--allow-all"] : granted.map((name) => `--allow-${name}`);
+}
+
+/**
+ * node:process, for the IPC channel, only in a primary or a worker: it costs Deno ~5.5 MiB of RSS
+ * (Deno 2's `process` global loads it on first access).
+ */
+const nodeProcess = () =>
+  (globalThis as unknown as {
+    process: Parameters<typeof processChannel>[0] & { env: Record<string, string>; getBuiltinModule(id: string): unknown };
+  })
+    .process;
+
+/** Workers as child processes that each listen with reusePort: `deno run` with the same permissions and entry. */
+const denoWorkers: WorkersAdapter = {
+  mode: "reusePort",
+  sharesPortZero: false,
+  unsupported() {
+    if (Deno.build.os !== "linux") {
+      return `${Deno.build.os} does not balance connections over reusePort listeners: every connection would go to one worker; use workers: 1`;
+    }
+    // A worker that could not read its environment would not know it is one, and start workers too.
+    for (const name of ["env", "run"]) {
+      if (Deno.permissions.querySync({ name }).state !== "granted") return `Deno needs --allow-env and --allow-run to start workers`;
+    }
+    return undefined;
+  },
+  spawn(env, events) {
+    const spawn = (nodeProcess().getBuiltinModule("node:child_process") as { spawn: Parameters<typeof spawnChild>[0] }).spawn;
+    const entry = Deno.mainModule.startsWith("file:") ? decodeURIComponent(new URL(Deno.mainModule).pathname) : Deno.mainModule;
+    return spawnChild(spawn, Deno.execPath(), ["run", ...permissionFlags(), entry, ...Deno.args], nodeProcess().env, env, events);
+  },
+  connect: () => processChannel(nodeProcess()),
+  readText(path) {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch {
+      return undefined;
+    }
+  },
+  cpuCount: () => navigator.hardwareConcurrency,
+  pid: () => Deno.pid,
+};
+
 const runtime: RuntimeAdapter = {
   name: "deno",
-  listen(handler, { hostname, port, passThrough }) {
+  workers: denoWorkers,
+  listen(handler, options) {
+    const { hostname, port, passThrough } = options;
     // Deno's shutdown() breaks request bodies still arriving (denoland/deno#36809): the handler
     // reading one gets an error and the client a 500. Handlers given a body are tracked so that
     // close() can wait for them before it shuts the server down.
@@ -63,10 +120,12 @@ const runtime: RuntimeAdapter = {
       return result;
     };
     let server: ReturnType<DenoApi["serve"]>;
+    // Workers share the port: the kernel balances reusePort listeners (Linux).
+    const shared = options.shared ? { reusePort: true } : {};
     try {
       // Deno.serve binds synchronously and throws when it cannot; an onListen of our own keeps
       // Deno from printing its "Listening on" line.
-      server = Deno.serve({ ...passThrough, hostname, port, onListen: () => {} }, track);
+      server = Deno.serve({ ...passThrough, ...shared, hostname, port, onListen: () => {} }, track);
     } catch (error) {
       return Promise.reject(error);
     }

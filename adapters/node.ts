@@ -18,6 +18,7 @@ import {
   withConnectionClose,
 } from "../src/core.ts";
 import { nodeProcess } from "./node-process.ts";
+import { nodeWorkers } from "./node-workers.ts";
 
 /** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
 export interface NodePassThroughOptions {
@@ -231,6 +232,7 @@ const runtime: RuntimeAdapter = {
   closeConnectionAfter,
   watchDelivery,
   ...nodeProcess,
+  workers: nodeWorkers,
 };
 
 const binding: RuntimeBinding<NodePassThroughOptions> = bindRuntime<NodePassThroughOptions>(runtime, NODE_PASS_THROUGH_KEYS);

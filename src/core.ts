@@ -8,4 +8,14 @@ export { withConnectionClose } from "./request/handler.ts";
 export type { Lifecycle, LifecycleOptions } from "./drain/lifecycle-types.ts";
 export { readAncestors, readAncestorsIfInitMatters } from "./process/process-tree.ts";
 export type { ServeGracefully } from "./serve/serve.ts";
-export type { ListeningServer, ProcessAdapter, ProcessOrigin, RuntimeAdapter, ShutdownSignal } from "./types.ts";
+export type {
+  ListeningServer,
+  ProcessAdapter,
+  ProcessOrigin,
+  RuntimeAdapter,
+  ShutdownSignal,
+  WorkerChannel,
+  WorkerEvents,
+  WorkerProcess,
+  WorkersAdapter,
+} from "./types.ts";

@@ -79,6 +79,8 @@ export interface ListenOptions extends ListenInfo {
   keepAliveTimeout: number;
   /** The adapter's own options the user passed, handed to the runtime's server as they are. */
   passThrough: Record<string, unknown>;
+  /** Set in a worker: other processes listen on the same port (Bun and Deno: `reusePort`). */
+  shared?: boolean;
 }
 
 /** The server side of an adapter: binds servers and speaks for the runtime's HTTP details. */
@@ -102,6 +104,11 @@ export interface ServerAdapter {
 export interface ProcessAdapter {
   /** Subscribe to a process signal; returns the unsubscribe. */
   onSignal(signal: ShutdownSignal, listener: () => void): () => void;
+  /**
+   * Optional: subscribe to an order to force the drain now (a worker's primary got a second signal);
+   * returns the unsubscribe.
+   */
+  onForce?(listener: (signal: ShutdownSignal) => void): () => void;
   /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
   onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void;
   /** End the process now. */
@@ -115,6 +122,55 @@ export interface ProcessAdapter {
 /** What the core asks of a runtime: both sides, and the runtime's name. */
 export interface RuntimeAdapter extends ServerAdapter, ProcessAdapter {
   readonly name: "node" | "bun" | "deno";
+  /** Optional: how this runtime runs several worker processes on one port (`workers`). */
+  readonly workers?: WorkersAdapter;
+}
+
+/**
+ * How a runtime runs workers: the primary starts processes that re-run the same entry with the
+ * same runtime and flags; a worker talks to its primary over a channel that closes when the primary dies.
+ */
+export interface WorkersAdapter {
+  /** "cluster": node:cluster's primary accepts and hands out connections; "reusePort": the kernel balances. */
+  readonly mode: "cluster" | "reusePort";
+  /** True when workers listening on port 0 share one port (node:cluster); else the first worker's port is passed on. */
+  readonly sharesPortZero: boolean;
+  /** Why this OS cannot run workers (macOS does not balance reusePort), else undefined. */
+  unsupported(): string | undefined;
+  /** Start one worker process with these extra environment variables. */
+  spawn(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
+  /** In a worker: the channel to the primary. */
+  connect(): WorkerChannel;
+  /** A file's text, or undefined (for `workers: "auto"`: cgroup and /proc files). */
+  readText(path: string): string | undefined;
+  /** The runtime's own CPU count. */
+  cpuCount(): number;
+  /** This process's id. */
+  pid(): number;
+}
+
+/** What the primary hears from a worker process. */
+export interface WorkerEvents {
+  message(message: unknown): void;
+  exit(code: number | null, signal: string | null): void;
+}
+
+/** A worker process, seen from the primary. */
+export interface WorkerProcess {
+  readonly pid: number;
+  /** Send a message; dropped when the channel is closed. */
+  send(message: unknown): void;
+  kill(signal: "SIGKILL" | "SIGTERM"): void;
+}
+
+/** A worker's channel to its primary. */
+export interface WorkerChannel {
+  /** Resolves once the message is handed to the OS (or the channel is closed). */
+  send(message: unknown): Promise<void>;
+  onMessage(listener: (message: unknown) => void): void;
+  /** The primary is gone: its end of the channel closed (it exited, or was killed). */
+  onClose(listener: () => void): void;
+  readonly closed: boolean;
 }
 
 /** Who started this process: its pid, and the processes above it up to PID 1 (Linux /proc). */
@@ -157,6 +213,8 @@ export type LoggerOption =
 
 /** What a shutdown did: the same facts as the last log line. */
 export interface ShutdownReport {
+  /** With `workers`: each worker's pid and how its drain ended (the primary's report only). */
+  workers?: WorkerReport[];
   /** What started it. */
   reason: "signal" | "shutdown" | "error" | "start-failed";
   /** The signal, when a signal started it. */
@@ -211,6 +269,15 @@ export interface ShutdownReport {
   errorsOmitted: number;
   /** 0 after a clean drain, 1 after a forced one or an error. */
   exitCode: 0 | 1;
+}
+
+/** How one worker fared in the drain (the primary's report). */
+export interface WorkerReport {
+  pid: number;
+  /** "stopped": drained clean; "timeout"/"cut": forced; "failed": drained with errors; "killed": died without a report. */
+  outcome: "stopped" | "failed" | "timeout" | "cut" | "killed";
+  exitCode: number | null;
+  signal?: string;
 }
 
 /** How one lifecycle part fared. */

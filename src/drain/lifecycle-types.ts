@@ -17,7 +17,7 @@ import type { LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal } fro
  * the `ServerPart` it hands over (with its `RequestState` and `ListeningServer`), `TaskTracker` or
  * `Readiness`.
  */
-export const LIFECYCLE_PROTOCOL = 1;
+export const LIFECYCLE_PROTOCOL = 2;
 
 /**
  * Marks a lifecycle (any copy's): a non-enumerable property whose value is the copy's
@@ -101,6 +101,18 @@ export interface ServerLifecycle extends Lifecycle {
   log: Log;
   /** The startup gate and the parts' checks, read by every server's /readyz. */
   readonly readiness: Readiness;
+  /**
+   * This process is the primary of `workers`: its parts never start here (they run in each
+   * worker), and `shutdown()`, `finished` and `signal` are the primary's.
+   */
+  becomePrimary(primary: PrimaryRun): void;
+}
+
+/** What the primary of `workers` hands its process's lifecycle. */
+export interface PrimaryRun {
+  readonly finished: Promise<ShutdownReport>;
+  readonly signal: AbortSignal;
+  shutdown(): Promise<ShutdownReport>;
 }
 
 /**

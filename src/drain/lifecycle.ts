@@ -12,6 +12,7 @@ import {
   LIFECYCLE_PROTOCOL,
   type LifecycleSetup,
   type LifecycleState,
+  type PrimaryRun,
   type ServerLifecycle,
   type ServerSettings,
 } from "./lifecycle-types.ts";
@@ -59,6 +60,7 @@ export class LifecycleController implements ServerLifecycle {
   #warnedLateTask = false;
   #finished!: Promise<ShutdownReport>;
   #resolveFinished!: (report: ShutdownReport) => void;
+  #primary: PrimaryRun | undefined;
   /** What every server's /readyz reads: the startup gate and the parts' checks. */
   readonly readiness: Readiness;
 
@@ -77,6 +79,10 @@ export class LifecycleController implements ServerLifecycle {
     }));
     this.#processWatch = new ProcessWatch(this.#runtime, {
       onSignal: (signal) => this.#onSignal(signal),
+      onForce: (signal) => {
+        this.#begin("signal", signal);
+        this.#forceNow("second-signal", signal);
+      },
       onFatalError: (message) => {
         this.#errors.add(message);
         this.#begin("error");
@@ -88,12 +94,12 @@ export class LifecycleController implements ServerLifecycle {
 
   /** Aborted the moment the drain starts: streaming handlers and consumers watch it to end cleanly. */
   get signal(): AbortSignal {
-    return this.#controller.signal;
+    return this.#primary?.signal ?? this.#controller.signal;
   }
 
   /** The report of the current (or last) run, however its shutdown started. */
   get finished(): Promise<ShutdownReport> {
-    return this.#finished;
+    return this.#primary?.finished ?? this.#finished;
   }
 
   /** Where the lifecycle is: idle, starting, running, stopping, stopped. */
@@ -135,8 +141,15 @@ export class LifecycleController implements ServerLifecycle {
 
   /** The same drain a signal starts; idempotent; resolves to the report. */
   shutdown(): Promise<ShutdownReport> {
+    if (this.#primary !== undefined) return this.#primary.shutdown();
     this.#begin("shutdown");
     return this.#finished;
+  }
+
+  /** The primary of `workers`: parts registered here never start (each worker runs them). */
+  becomePrimary(primary: PrimaryRun): void {
+    this.#primary = primary;
+    this.#state = "running";
   }
 
   /** The tracker every server's `executionCtx.waitUntil` feeds. */
@@ -161,6 +174,7 @@ export class LifecycleController implements ServerLifecycle {
       throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
     }
     this.#parts.push(part);
+    if (this.#primary !== undefined) return;
     if (this.#state === "idle" || this.#state === "running") {
       this.#state = "starting";
       // The start sequence runs right after the synchronous calls that registered the parts.
@@ -170,6 +184,7 @@ export class LifecycleController implements ServerLifecycle {
 
   /** Start every registered part in order; a failure rolls back through the shutdown path. */
   async #runStarts(): Promise<void> {
+    if (this.#primary !== undefined) return void (this.#state = "running");
     for (let i = this.#started.length; i < this.#parts.length; i = this.#started.length) {
       if (this.#state !== "starting") return;
       const part = this.#parts[i]!;

@@ -10,21 +10,24 @@ const silent: Log = () => {};
  * The same record for every logger: `time` (epoch ms, as pino writes it; a Date would cost Deno
  * 1.6 MiB on first use) first, then the event's fields, cut to a bounded size.
  */
-function stamped(record: LogRecord): { record: LogRecord & { time: number }; json: string } {
-  return fitRecord({ time: Date.now(), ...record });
+function stamped(record: LogRecord, fields?: Record<string, unknown>): { record: LogRecord & { time: number }; json: string } {
+  return fitRecord({ time: Date.now(), ...fields, ...record });
 }
 
-function jsonLine(record: LogRecord): void {
-  const { json } = stamped(record);
+function jsonLine(record: LogRecord, fields?: Record<string, unknown>): void {
+  const { json } = stamped(record, fields);
   if (record.level === "error") console.error(json);
   else console.log(json);
 }
 
-/** Turns the `logger` option into one function. */
-export function toLog(option: LoggerOption | undefined): Log {
-  if (option === undefined) return jsonLine;
+/**
+ * Turns the `logger` option into one function. `fields` (a worker's pid) go into every record of
+ * the default JSON lines and of a function logger; a console-like logger (pino) writes its own pid.
+ */
+export function toLog(option: LoggerOption | undefined, fields?: Record<string, unknown>): Log {
+  if (option === undefined) return fields === undefined ? jsonLine : (record) => jsonLine(record, fields);
   if (option === false) return silent;
-  if (typeof option === "function") return (record) => option(stamped(record).record);
+  if (typeof option === "function") return (record) => option(stamped(record, fields).record);
   // pino's (and bunyan's) call: `logger.info(fields, message)`. The logger writes its own level,
   // time and message (and pid, hostname, name), so the fields leave those out and no key appears
   // twice in its line. `console` prints the fields object, then the message.

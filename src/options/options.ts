@@ -61,6 +61,18 @@ export interface ServeOptions {
    * @default 75000 (620000 on Cloud Run, when detected)
    */
   keepAliveTimeout?: number;
+  /**
+   * Worker processes serving this port, each with the same drain: a whole number >= 1, or "auto"
+   * (the CPUs this container may use: cgroup quota, affinity mask, the runtime's count). The
+   * primary serves nothing; it starts the workers, passes signals on, restarts crashed workers and
+   * reports once. @default the WEB_CONCURRENCY environment variable, else 1 (one process, no primary)
+   */
+  workers?: number | "auto";
+  /**
+   * With `workers`: the signal that replaces the workers one at a time, each new one listening
+   * before an old one drains; `false` for none. @default "SIGHUP" (none when `signals` lists SIGHUP)
+   */
+  reloadSignal?: ShutdownSignal | false;
 }
 
 /** Options after defaults and checks. */
@@ -78,6 +90,9 @@ export interface ResolvedOptions {
   name: string | undefined;
   fatalErrors: boolean;
   keepAliveTimeout: number;
+  /** The workers asked for ("auto" resolved later) and where the number came from. */
+  workers: { requested: number | "auto"; from: "option" | "WEB_CONCURRENCY" | "default" };
+  reloadSignal: ShutdownSignal | false;
   /** The platform whose defaults applied to timeout and drainDelay (when not given). */
   platform: Platform;
   /** Where timeout and drainDelay came from, for the startup line. */
@@ -103,7 +118,11 @@ const CORE_KEYS: readonly string[] = [
   "name",
   "fatalErrors",
   "keepAliveTimeout",
+  "workers",
+  "reloadSignal",
 ];
+/** More workers than this is a typo, not a machine. */
+export const MAX_WORKERS = 1024;
 
 function fail(option: string, accepts: string, got: unknown): never {
   const shown = typeof got === "string" ? JSON.stringify(got) : typeof got === "function" ? "a function" : String(got);
@@ -158,6 +177,34 @@ function signals(value: unknown): readonly ShutdownSignal[] {
   return [...new Set(value as ShutdownSignal[])];
 }
 
+function workers(value: unknown, env: (name: string) => string | undefined): ResolvedOptions["workers"] {
+  const accepts = `a whole number from 1 to ${MAX_WORKERS} or "auto"`;
+  if (value === undefined) {
+    const fromEnv = env("WEB_CONCURRENCY");
+    if (fromEnv === undefined || fromEnv.trim() === "") return { requested: 1, from: "default" };
+    const text = fromEnv.trim();
+    if (text === "auto") return { requested: "auto", from: "WEB_CONCURRENCY" };
+    const parsed = Number(text);
+    if (!/^\d+$/.test(text) || parsed < 1 || parsed > MAX_WORKERS) {
+      fail("workers", `${accepts} (from the WEB_CONCURRENCY environment variable)`, fromEnv);
+    }
+    return { requested: parsed, from: "WEB_CONCURRENCY" };
+  }
+  if (value === "auto") return { requested: "auto", from: "option" };
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_WORKERS) fail("workers", accepts, value);
+  return { requested: value, from: "option" };
+}
+
+function reloadSignal(value: unknown, drainSignals: readonly ShutdownSignal[]): ShutdownSignal | false {
+  if (value === undefined) return drainSignals.includes("SIGHUP") ? false : "SIGHUP";
+  if (value === false) return false;
+  if (typeof value !== "string" || !KNOWN_SIGNALS.includes(value)) {
+    fail("reloadSignal", `false or one of ${KNOWN_SIGNALS.join(", ")}`, value);
+  }
+  if (drainSignals.includes(value as ShutdownSignal)) fail("reloadSignal", `a signal not in "signals" (${drainSignals.join(", ")})`, value);
+  return value as ShutdownSignal;
+}
+
 function logger(value: unknown): LoggerOption | undefined {
   if (value === undefined || value === false || typeof value === "function") return value as LoggerOption | undefined;
   if (
@@ -206,12 +253,13 @@ export function resolveOptions(
   const keepAliveTimeout = durationMs("serveGracefully", "keepAliveTimeout", o.keepAliveTimeout, platform.keepAliveTimeout, {
     positive: true,
   });
+  const drainSignals = signals(o.signals);
   return {
     port: port(o.port, env),
     hostname: (o.hostname as string | undefined) ?? DEFAULT_HOSTNAME,
     timeout,
     drainDelay,
-    signals: signals(o.signals),
+    signals: drainSignals,
     health: health(o.health),
     onListen: o.onListen as ResolvedOptions["onListen"],
     exit: (o.exit as boolean | undefined) ?? true,
@@ -219,6 +267,8 @@ export function resolveOptions(
     name: o.name as string | undefined,
     fatalErrors: (o.fatalErrors as boolean | undefined) ?? true,
     keepAliveTimeout,
+    workers: workers(o.workers, env),
+    reloadSignal: reloadSignal(o.reloadSignal, drainSignals),
     platform,
     sources: { timeout: source(o.timeout, platform.timeout, DEFAULT_TIMEOUT_MS), drainDelay: source(o.drainDelay, platform.drainDelay, 0) },
   };

@@ -30,6 +30,8 @@ export type FatalKind = "uncaughtException" | "unhandledRejection";
 export interface ProcessWatchTarget {
   /** A signal arrived. */
   onSignal(signal: ShutdownSignal): void;
+  /** An order to force the drain now (a worker's primary got a second signal). */
+  onForce(signal: ShutdownSignal): void;
   /** An uncaught exception or unhandled rejection, already logged; `message` is for the report. */
   onFatalError(message: string): void;
   log: Log;
@@ -42,6 +44,7 @@ export class ProcessWatch {
   #signals = new Set<ShutdownSignal>();
   #unwatchFatalErrors: (() => void) | undefined;
   #originChecked = false;
+  #forceWatched = false;
 
   constructor(runtime: ProcessAdapter, target: ProcessWatchTarget) {
     this.#runtime = runtime;
@@ -56,6 +59,10 @@ export class ProcessWatch {
       this.#unsubscribe.push(this.#runtime.onSignal(signal, () => this.#target.onSignal(signal)));
     }
     if (signals.size === 0) return;
+    if (this.#runtime.onForce !== undefined && !this.#forceWatched) {
+      this.#forceWatched = true;
+      this.#unsubscribe.push(this.#runtime.onForce((signal) => this.#target.onForce(signal)));
+    }
     if (!this.#originChecked) {
       // Once per process run: a shell or package manager between PID 1 and us may swallow SIGTERM.
       this.#originChecked = true;
@@ -84,6 +91,7 @@ export class ProcessWatch {
   stop(): void {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#signals.clear();
+    this.#forceWatched = false;
     this.#unwatchFatal();
   }
 }

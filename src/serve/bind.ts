@@ -5,6 +5,7 @@ import type { Lifecycle, LifecycleOptions } from "../drain/lifecycle-types.ts";
 import { processLifecycle } from "./process-lifecycle.ts";
 import { createServeGracefully, type ServeGracefully } from "./serve.ts";
 import type { RuntimeAdapter } from "../types.ts";
+import { workerRole, workerRuntime } from "../workers/worker.ts";
 
 export interface RuntimeBinding<PassThrough> {
   /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
@@ -18,16 +19,19 @@ export interface RuntimeBinding<PassThrough> {
 }
 
 export function bindRuntime<PassThrough extends object>(
-  runtime: RuntimeAdapter,
+  given: RuntimeAdapter,
   passThroughKeys: readonly (keyof PassThrough & string)[],
 ): RuntimeBinding<PassThrough> {
+  // A worker of `workers` (its environment says so) takes its drain orders from the primary.
+  const role = workerRole(given);
+  const runtime = role === undefined ? given : workerRuntime(given, role);
   const create = (options: LifecycleOptions = {}) => new LifecycleController({ ...checkLifecycleOptions(options), runtime });
   // Shared with every other copy of this package in the process: one signal, one drain.
   const lifecycle = processLifecycle(runtime.name, () => create());
   return {
     createLifecycle: create,
     lifecycle,
-    serveGracefully: createServeGracefully<PassThrough>(runtime, lifecycle, passThroughKeys),
+    serveGracefully: createServeGracefully<PassThrough>(runtime, lifecycle, passThroughKeys, role),
     endOnDrain: (stream, last) => lifecycle.endOnDrain(stream, last),
   };
 }

@@ -6,7 +6,9 @@ import { RequestState } from "../drain/request-state.ts";
 import { createHandler, deliveredIfConnected, withConnectionClose } from "../request/handler.ts";
 import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "../drain/lifecycle-types.ts";
 import { ListenError } from "./listen-error.ts";
-import { errorMessage, errorStack } from "../log/logger.ts";
+import { errorMessage, errorStack, toLog } from "../log/logger.ts";
+import { startPrimary, type WorkerCount, workerCount } from "../workers/primary.ts";
+import { workerLogger, type WorkerRole } from "../workers/worker.ts";
 import { resolveOptions, type ServeOptions } from "../options/options.ts";
 import type { ServerPart } from "../drain/parts.ts";
 import type { FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "../types.ts";
@@ -35,15 +37,48 @@ export function createServeGracefully<PassThrough extends object>(
   runtime: RuntimeAdapter,
   defaultLifecycle: ServerLifecycle,
   passThroughKeys: readonly (keyof PassThrough & string)[],
+  role?: WorkerRole,
 ): ServeGracefully<PassThrough> {
   const closeConnectionAfter = runtime.closeConnectionAfter ?? withConnectionClose;
   const watchDelivery = runtime.watchDelivery ?? deliveredIfConnected;
+  let isPrimary = false;
   return (app, options) => {
     if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
       throw new TypeError('serveGracefully: "app" must be a Hono app or an object with fetch(request, env, executionCtx)');
     }
+    if (isPrimary) {
+      throw new TypeError(
+        "serveGracefully: this process is the primary of `workers` and serves nothing: call serveGracefully once (each worker runs the whole entry)",
+      );
+    }
     const resolved = resolveOptions(options, (name) => runtime.env(name), passThroughKeys);
     const lifecycle = options?.lifecycle === undefined ? defaultLifecycle : asServerLifecycle(options.lifecycle, "serveGracefully");
+    // More than one worker: this process becomes their primary and serves nothing itself.
+    let count: WorkerCount | undefined;
+    if (role === undefined && resolved.workers.requested !== 1) {
+      count = workerCount(resolved.workers, runtime);
+      if (count.count > 1) {
+        const primary = startPrimary(runtime, resolved, count);
+        isPrimary = true;
+        lifecycle.becomePrimary(primary);
+        return {
+          ready: primary.ready,
+          finished: primary.finished,
+          shutdown: () => primary.shutdown(),
+          get signal() {
+            return primary.signal;
+          },
+          lifecycle,
+        };
+      }
+    }
+    // A worker: its start failure, listening line and report go to the primary; it listens on the
+    // port the primary chose (if it chose one), shared with the other workers.
+    const settings = role === undefined ? resolved : { ...resolved, logger: workerLogger(role, resolved.logger, toLog) };
+    if (role !== undefined && resolved.reloadSignal !== false) {
+      // The reload signal is the primary's: a worker that gets it too (a process group) ignores it.
+      role.raw.onSignal(resolved.reloadSignal, () => {});
+    }
     const passThrough: Record<string, unknown> = {};
     for (const key of passThroughKeys) if (options?.[key] !== undefined) passThrough[key] = options[key];
 
@@ -56,7 +91,8 @@ export function createServeGracefully<PassThrough extends object>(
     });
     // The failure is logged and reported; an unobserved `ready` must not crash the process too.
     ready.catch(() => {});
-    const { hostname, port } = resolved;
+    const hostname = resolved.hostname;
+    const port = role?.port ?? resolved.port;
     const part: ServerPart = {
       kind: "server",
       name: resolved.name ?? `server:${port}`,
@@ -83,7 +119,13 @@ export function createServeGracefully<PassThrough extends object>(
         });
         let listening;
         try {
-          listening = await runtime.listen(handler, { hostname, port, keepAliveTimeout: resolved.keepAliveTimeout, passThrough });
+          listening = await runtime.listen(handler, {
+            hostname,
+            port,
+            keepAliveTimeout: resolved.keepAliveTimeout,
+            passThrough,
+            shared: role !== undefined,
+          });
         } catch (error) {
           throw new ListenError(error, hostname, port);
         }
@@ -103,11 +145,15 @@ export function createServeGracefully<PassThrough extends object>(
         defaults: resolved.sources.timeout === "platform" || resolved.sources.drainDelay === "platform"
           ? `${resolved.platform.name}: ${resolved.platform.why}`
           : "library defaults unless given",
+        ...(count !== undefined && { workers: count.count, workersFrom: count.from }),
       },
       resolveReady,
       rejectReady,
     };
-    lifecycle.addServer(part, resolved);
+    lifecycle.addServer(part, settings);
+    if (role !== undefined) {
+      ready.then((info) => role.send({ sg: "listening", port: info.port, hostname: info.hostname }), () => {});
+    }
     const finished = lifecycle.finished;
     return {
       ready,

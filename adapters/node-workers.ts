@@ -1,0 +1,87 @@
+/**
+ * Workers on Node: node:cluster (https://nodejs.org/api/cluster.html). The primary holds the
+ * listening socket and hands connections to the workers round-robin (Node 20 has no reusePort), so
+ * a worker that stops listening loses no queued connection, and workers asked for port 0 share one.
+ * cluster.fork re-runs the entry with the same execArgv.
+ */
+import process from "node:process";
+import type { WorkersAdapter } from "../src/core.ts";
+import { processChannel, spawnChild } from "./ipc-workers.ts";
+
+type Cluster = typeof import("node:cluster").default;
+
+/** Builtins on first use: loading node:cluster costs ~2.6 MiB and ~14 ms, paid only with workers. */
+function builtin<T>(id: string): T {
+  const load = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  if (load === undefined) {
+    throw new TypeError(`serveGracefully: "workers" needs Node >= 20.16 (process.getBuiltinModule), this is ${process.version}`);
+  }
+  return load(id) as T;
+}
+
+export const nodeWorkers: WorkersAdapter = {
+  mode: "cluster",
+  sharesPortZero: true,
+  unsupported: () => undefined,
+  spawn(env, events) {
+    const cluster = builtin<Cluster>("node:cluster");
+    const worker = cluster.fork(env);
+    let ended = false;
+    worker.on("message", (message: unknown) => events.message(message));
+    worker.on("exit", (code: number | null, signal: string | null) => {
+      if (ended) return;
+      ended = true;
+      events.exit(code, signal);
+    });
+    return {
+      pid: worker.process.pid ?? -1,
+      send(message) {
+        if (!worker.isConnected()) return;
+        try {
+          worker.send(message as never, undefined, () => {});
+        } catch {
+          // the worker is exiting
+        }
+      },
+      kill: (signal) => void worker.process.kill(signal),
+    };
+  },
+  connect() {
+    // A cluster worker whose IPC channel closes exits at once (code 0) unless it disconnected on
+    // purpose: marked so, it stays and drains itself when the primary dies.
+    const cluster = builtin<Cluster>("node:cluster");
+    if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
+    return processChannel(process);
+  },
+  readText(path) {
+    try {
+      return builtin<typeof import("node:fs")>("node:fs").readFileSync(path, "latin1");
+    } catch {
+      return undefined;
+    }
+  },
+  cpuCount: () => builtin<typeof import("node:os")>("node:os").availableParallelism(),
+  pid: () => process.pid,
+};
+
+/**
+ * Workers as child processes that each listen with reusePort (Bun): the same runtime, flags and
+ * entry. Linux balances connections over reusePort listeners; macOS gives them all to one.
+ */
+export const childWorkers = (command: () => { file: string; args: string[] }): WorkersAdapter => ({
+  mode: "reusePort",
+  sharesPortZero: false,
+  unsupported: () =>
+    process.platform === "linux"
+      ? undefined
+      : `${process.platform} does not balance connections over reusePort listeners: every connection would go to one worker; use workers: 1 (or Node's node:cluster)`,
+  spawn(env, events) {
+    const { file, args } = command();
+    const spawn = builtin<typeof import("node:child_process")>("node:child_process").spawn;
+    return spawnChild(spawn as never, file, args, process.env, env, events);
+  },
+  connect: () => processChannel(process),
+  readText: nodeWorkers.readText,
+  cpuCount: nodeWorkers.cpuCount,
+  pid: () => process.pid,
+});

@@ -1,0 +1,84 @@
+/**
+ * The primary's one report: every worker's counts added up, each worker's pid and outcome, and
+ * exit 0 only when every worker drained clean.
+ */
+import { buildReport, type DrainCounts, emptyCounts } from "../drain/report.ts";
+import { ReportErrors } from "../drain/report-errors.ts";
+import type { PartReport, ShutdownReport, WorkerReport } from "../types.ts";
+
+/** One worker at the end of the drain: its report if it sent one, and how its process ended. */
+export interface WorkerEnd {
+  pid: number;
+  report: ShutdownReport | undefined;
+  code: number | null;
+  signal: string | null;
+}
+
+export interface AggregateFacts {
+  reason: ShutdownReport["reason"];
+  signal: string | undefined;
+  startedAt: number;
+  durationMs: number;
+  forcedBy: ShutdownReport["forcedBy"];
+  workers: readonly WorkerEnd[];
+  /** The primary's own errors (a crash loop, a failed start), first. */
+  errors: readonly string[];
+}
+
+export function workerOutcome(end: WorkerEnd): WorkerReport["outcome"] {
+  const report = end.report;
+  if (report === undefined) return "killed";
+  if (report.exitCode === 0 && end.code === 0) return "stopped";
+  if (report.forcedBy === "deadline") return "timeout";
+  if (report.forcedBy === "second-signal") return "cut";
+  return "failed";
+}
+
+export function aggregateReports(facts: AggregateFacts): ShutdownReport {
+  const counts: DrainCounts = emptyCounts();
+  const errors = new ReportErrors();
+  for (const message of facts.errors) errors.add(message);
+  const parts: PartReport[] = [];
+  const workers: WorkerReport[] = [];
+  let drainDelayMs = 0;
+  let drainMs = 0;
+  let forcedBy = facts.forcedBy;
+  let omitted = 0;
+  for (const end of facts.workers) {
+    const outcome = workerOutcome(end);
+    workers.push({ pid: end.pid, outcome, exitCode: end.code, ...(end.signal !== null && { signal: end.signal }) });
+    const r = end.report;
+    if (r === undefined) {
+      errors.add(`worker ${end.pid} ended ${end.signal !== null ? `by ${end.signal}` : `with code ${end.code}`} without a report`);
+      continue;
+    }
+    counts.requestsInFlightAtStart += r.requests.inFlightAtStart;
+    counts.requestsServed += r.requests.served;
+    counts.requestsCut += r.requests.cut;
+    counts.tasksPendingAtStart += r.tasks.pendingAtStart;
+    counts.tasksCompleted += r.tasks.completed;
+    counts.tasksFailed += r.tasks.failed;
+    counts.tasksCut += r.tasks.cut;
+    counts.connectionsCut += r.connectionsCut;
+    drainDelayMs = Math.max(drainDelayMs, r.drainDelayMs);
+    drainMs = Math.max(drainMs, r.drainMs);
+    forcedBy ??= r.forcedBy;
+    for (const part of r.parts) parts.push({ ...part, name: `${part.name} (worker ${end.pid})` });
+    for (const message of r.errors) errors.add(`worker ${end.pid}: ${message}`);
+    omitted += r.errorsOmitted;
+  }
+  const report = buildReport({
+    reason: facts.reason,
+    signal: facts.signal,
+    startedAt: facts.startedAt,
+    durationMs: facts.durationMs,
+    drainDelayMs,
+    drainMs,
+    counts,
+    parts,
+    ...errors.forReport,
+    forcedBy,
+  });
+  const clean = workers.every((w) => w.outcome === "stopped");
+  return { ...report, errorsOmitted: report.errorsOmitted + omitted, workers, exitCode: clean && report.exitCode === 0 ? 0 : 1 };
+}

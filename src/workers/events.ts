@@ -1,0 +1,93 @@
+/** The log records of the primary and of a worker about its primary, one builder per event. */
+import type { ListenInfo, LogRecord, ShutdownSignal } from "../types.ts";
+
+export interface WorkersListening {
+  runtime: string;
+  info: ListenInfo;
+  workers: number;
+  workersFrom: string;
+  mode: string;
+  pids: number[];
+  startup: Record<string, unknown>;
+}
+
+export const listening = (facts: WorkersListening): LogRecord => ({
+  level: "info",
+  event: "listening",
+  msg: `${facts.workers} workers listening on ${facts.info.hostname}:${facts.info.port} (workers from ${facts.workersFrom})`,
+  runtime: facts.runtime,
+  address: facts.info.hostname,
+  port: facts.info.port,
+  workers: facts.workers,
+  workersFrom: facts.workersFrom,
+  mode: facts.mode,
+  pids: facts.pids,
+  ...facts.startup,
+});
+
+export const startFailed = (error: string): LogRecord => ({
+  level: "error",
+  event: "start.failed",
+  msg: `a worker failed to start: ${error}`,
+  error,
+});
+
+const how = (code: number | null, signal: string | null): string => signal !== null ? `by ${signal}` : `with code ${code}`;
+
+export const workerExited = (pid: number, code: number | null, signal: string | null, restartInMs: number, crashes: number): LogRecord => ({
+  level: "warn",
+  event: "worker.exited",
+  msg: `worker ${pid} exited ${how(code, signal)}; restart in ${restartInMs} ms`,
+  worker: pid,
+  exitCode: code,
+  signal: signal ?? undefined,
+  restartInMs,
+  crashes,
+});
+
+export const workerRestarted = (pid: number, previous: number): LogRecord => ({
+  level: "info",
+  event: "worker.restarted",
+  msg: `worker ${pid} listening (replaces ${previous})`,
+  worker: pid,
+  replaces: previous,
+});
+
+export const crashLoop = (pid: number, crashes: number): LogRecord => ({
+  level: "error",
+  event: "workers.crash-loop",
+  msg: `worker ${pid} crashed ${crashes} times in a row right after starting: giving up`,
+  worker: pid,
+  crashes,
+});
+
+export const workerKilled = (pids: number[]): LogRecord => ({
+  level: "error",
+  event: "workers.killed",
+  msg: `workers ${pids.join(", ")} still running past the deadline: killed`,
+  pids,
+});
+
+export const reloadDone = (replaced: { from: number | undefined; to: number }[], durationMs: number): LogRecord => ({
+  level: "info",
+  event: "reload",
+  msg: `reload: ${replaced.length} workers replaced in ${Math.round(durationMs)} ms`,
+  replaced,
+  durationMs: Math.round(durationMs * 10) / 10,
+});
+
+export const reloadFailed = (reason: string, replaced: { from: number | undefined; to: number }[]): LogRecord => ({
+  level: "error",
+  event: "reload.failed",
+  msg: `reload stopped, the old workers keep serving: ${reason}`,
+  error: reason,
+  replaced,
+});
+
+export const reloadSkipped = (why: string): LogRecord => ({ level: "warn", event: "reload.skipped", msg: `reload skipped: ${why}` });
+
+export const primaryGone = (signal: ShutdownSignal | undefined): LogRecord => ({
+  level: "warn",
+  event: "worker.orphaned",
+  msg: `the primary is gone: draining${signal ? ` (as on ${signal})` : ""}`,
+});

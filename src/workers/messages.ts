@@ -1,0 +1,41 @@
+/**
+ * What the primary and its workers say to each other over the IPC channel, and the environment a
+ * worker starts with. Every message carries `sg` so that an app's own IPC messages pass untouched.
+ */
+import type { ShutdownReport, ShutdownSignal } from "../types.ts";
+
+/** Set in a worker's environment: its slot (0-based). Its presence is what makes a process a worker. */
+export const WORKER_ENV = "SERVE_GRACEFULLY_WORKER";
+/** Set in a worker's environment when it must listen on this port (reusePort with port 0 asked). */
+export const PORT_ENV = "SERVE_GRACEFULLY_PORT";
+
+/** Primary to worker: start the drain (as if `signal` came), or force it now. */
+export type ToWorker = { sg: "drain"; signal: ShutdownSignal } | { sg: "force"; signal: ShutdownSignal };
+
+/** Worker to primary: it listens, it could not start, or its drain's report. */
+export type FromWorker =
+  | { sg: "listening"; port: number; hostname: string }
+  | { sg: "start-failed"; error: string }
+  | { sg: "report"; report: ShutdownReport };
+
+const SIGNALS: readonly string[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"];
+
+export function isToWorker(message: unknown): message is ToWorker {
+  const m = message as Partial<ToWorker> | null;
+  return typeof m === "object" && m !== null && (m.sg === "drain" || m.sg === "force") && SIGNALS.includes(m.signal as string);
+}
+
+export function isFromWorker(message: unknown): message is FromWorker {
+  const m = message as Record<string, unknown> | null;
+  if (typeof m !== "object" || m === null) return false;
+  switch (m.sg) {
+    case "listening":
+      return typeof m.port === "number" && typeof m.hostname === "string";
+    case "start-failed":
+      return typeof m.error === "string";
+    case "report":
+      return typeof m.report === "object" && m.report !== null;
+    default:
+      return false;
+  }
+}

@@ -1,0 +1,413 @@
+/**
+ * The primary: starts the workers, waits until every one listens, passes one drain on to all of
+ * them, restarts crashed ones outside a drain (with a bounded backoff, giving up on a crash loop),
+ * replaces them one at a time on a reload, and reports once for all. It serves nothing and runs
+ * none of the user's parts. Time and processes are injected: unit tests drive it with fakes.
+ * gunicorn's arbiter is the model (TERM drains, HUP spawns new workers before the old ones stop,
+ * restarts only while running).
+ */
+import type { Clock } from "../time/clock.ts";
+import type { Log } from "../log/logger.ts";
+import { signalMeaning } from "../process/process-watch.ts";
+import { signalDeliveryWarning } from "../process/platform.ts";
+import * as events from "./events.ts";
+import { aggregateReports, type WorkerEnd } from "./aggregate.ts";
+import { type FromWorker, isFromWorker, PORT_ENV, type ToWorker, WORKER_ENV } from "./messages.ts";
+import type { ListenInfo, ProcessAdapter, ShutdownReport, ShutdownSignal, WorkerEvents, WorkerProcess } from "../types.ts";
+
+/** The first restart waits this long; each quick crash in a row doubles it. */
+export const RESTART_BACKOFF_MS = 100;
+/** The longest wait before a restart. */
+export const RESTART_BACKOFF_MAX_MS = 10_000;
+/** A worker that served this long before it died was not crash-looping: its slot starts over. */
+export const STABLE_AFTER_MS = 10_000;
+/** This many quick crashes in a row of one slot make the primary give up (exit 1). */
+export const MAX_QUICK_CRASHES = 5;
+/** A worker that does not listen within this is a failed start. */
+export const WORKER_START_LIMIT_MS = 60_000;
+/** After the deadline, workers get this long to exit on their own before SIGKILL. */
+export const KILL_GRACE_MS = 2_000;
+
+/** What the supervisor is given: the processes it may start, the primary's process, and the settings. */
+export interface SupervisorSetup {
+  spawn(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
+  /** Workers asked for port 0 share one port without help (node:cluster). */
+  sharesPortZero: boolean;
+  /** The primary's own process: its signals, its exit, who started it. */
+  own: ProcessAdapter;
+  clock: Clock;
+  log: Log;
+  runtime: string;
+  mode: string;
+  count: number;
+  countFrom: string;
+  port: number;
+  hostname: string;
+  timeout: number;
+  signals: readonly ShutdownSignal[];
+  reloadSignal: ShutdownSignal | false;
+  exit: boolean;
+  /** Extra fields of the `listening` line (the workers' drain settings). */
+  startup: Record<string, unknown>;
+  onListen?: (info: ListenInfo) => void;
+}
+
+type State = "starting" | "running" | "draining" | "stopped";
+
+interface Worker {
+  slot: number;
+  proc: WorkerProcess;
+  listenedAt: number | undefined;
+  listening: Promise<ListenInfo>;
+  exited: Promise<void>;
+  exit: { code: number | null; signal: string | null } | undefined;
+  report: ShutdownReport | undefined;
+  startError: string | undefined;
+  /** Told to drain (by the drain or a reload). */
+  drainSent: boolean;
+}
+
+interface Drain {
+  reason: ShutdownReport["reason"];
+  signal: ShutdownSignal | undefined;
+  at: number;
+  wallTime: number;
+  workers: Worker[];
+}
+
+type Replaced = { from: number | undefined; to: number }[];
+
+export class Supervisor {
+  readonly #setup: SupervisorSetup;
+  #state: State = "starting";
+  /** The worker serving each slot (undefined while it waits for a restart). */
+  readonly #slots: (Worker | undefined)[];
+  /** Every worker process alive: slot holders, reload candidates, retiring ones. */
+  readonly #live = new Set<Worker>();
+  readonly #crashes: number[];
+  readonly #restartTimers: ((() => void) | undefined)[];
+  #port: number;
+  #drain: Drain | undefined;
+  #forcedBy: ShutdownReport["forcedBy"];
+  #errors: string[] = [];
+  #reloading = false;
+  #cancelGuard = () => {};
+  #unsubscribe: (() => void)[] = [];
+  readonly #controller = new AbortController();
+  #resolveReady!: (info: ListenInfo) => void;
+  #rejectReady!: (error: Error) => void;
+  #resolveFinished!: (report: ShutdownReport) => void;
+  /** Resolves once every worker listens; rejects when one could not start. */
+  readonly ready: Promise<ListenInfo>;
+  /** The one report, once every worker has exited. */
+  readonly finished: Promise<ShutdownReport>;
+
+  constructor(setup: SupervisorSetup) {
+    this.#setup = setup;
+    this.#port = setup.port;
+    this.#slots = Array.from({ length: setup.count }, () => undefined);
+    this.#crashes = Array.from({ length: setup.count }, () => 0);
+    this.#restartTimers = Array.from({ length: setup.count }, () => undefined);
+    this.ready = new Promise((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    this.ready.catch(() => {});
+    this.finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+  }
+
+  /** Aborted the moment the drain starts. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** The pids of the workers now serving, by slot. */
+  get pids(): number[] {
+    return this.#slots.flatMap((w) => (w ? [w.proc.pid] : []));
+  }
+
+  /** Watch the signals and start the workers. */
+  start(): void {
+    const { own, signals, reloadSignal } = this.#setup;
+    for (const signal of signals) this.#unsubscribe.push(own.onSignal(signal, () => this.#onSignal(signal)));
+    if (reloadSignal) this.#unsubscribe.push(own.onSignal(reloadSignal, () => void this.reload()));
+    void this.#startAll();
+    // The primary is PID 1 in a container: say so when a shell or package manager may swallow SIGTERM.
+    void Promise.resolve(own.processOrigin?.()).then((origin) => {
+      const warning = signalDeliveryWarning(origin);
+      if (warning !== undefined) this.#setup.log({ level: "warn", event: "signals.unreachable", msg: warning });
+    }, () => {});
+  }
+
+  /** The drain a signal starts, as a call (reason "shutdown"); resolves to the one report. */
+  shutdown(): Promise<ShutdownReport> {
+    this.#begin("shutdown", undefined);
+    return this.finished;
+  }
+
+  /**
+   * Replace the workers one at a time: a new worker (the entry as it is on disk now) must listen
+   * before the old one of its slot drains. A new worker that fails stops the reload; the old ones
+   * keep serving.
+   */
+  async reload(): Promise<void> {
+    if (this.#state !== "running") return this.#setup.log(events.reloadSkipped(`the primary is ${this.#state}`));
+    if (this.#reloading) return this.#setup.log(events.reloadSkipped("a reload is in progress"));
+    this.#reloading = true;
+    const t0 = this.#setup.clock.now();
+    const replaced: Replaced = [];
+    try {
+      for (let slot = 0; slot < this.#setup.count; slot++) {
+        if (this.#state !== "running") return;
+        // A slot waiting for its restart gets the new worker now.
+        this.#restartTimers[slot]?.();
+        this.#restartTimers[slot] = undefined;
+        const old = this.#slots[slot];
+        const fresh = this.#spawn(slot);
+        try {
+          await this.#listened(fresh);
+        } catch (error) {
+          if (this.#state !== "running") return;
+          if (fresh.exit === undefined) this.#tellToDrain(fresh);
+          return this.#setup.log(events.reloadFailed((error as Error).message, replaced));
+        }
+        if (this.#state !== "running") return; // the drain took the new worker in
+        this.#slots[slot] = fresh;
+        this.#crashes[slot] = 0;
+        replaced.push({ from: old?.proc.pid, to: fresh.proc.pid });
+        if (old !== undefined && old.exit === undefined) {
+          this.#tellToDrain(old);
+          await this.#exitedWithin(old, this.#setup.timeout + KILL_GRACE_MS);
+        }
+      }
+      this.#setup.log(events.reloadDone(replaced, this.#setup.clock.now() - t0));
+    } finally {
+      this.#reloading = false;
+    }
+  }
+
+  async #startAll(): Promise<void> {
+    try {
+      // With reusePort, port 0 would give each worker its own port: the first one picks it for all.
+      const first = this.#spawn(0);
+      this.#slots[0] = first;
+      if (this.#port === 0 && !this.#setup.sharesPortZero) this.#port = (await this.#listened(first)).port;
+      for (let slot = 1; slot < this.#setup.count && this.#state === "starting"; slot++) this.#slots[slot] = this.#spawn(slot);
+      const infos = await Promise.all(this.#slots.map((w) => this.#listened(w!)));
+      if (this.#state !== "starting") return;
+      this.#state = "running";
+      const info = { port: infos[0]!.port, hostname: this.#setup.hostname };
+      const { runtime, count, countFrom, mode, startup } = this.#setup;
+      this.#setup.log(events.listening({ runtime, info, workers: count, workersFrom: countFrom, mode, pids: this.pids, startup }));
+      this.#setup.onListen?.(info);
+      this.#resolveReady(info);
+    } catch (error) {
+      if (this.#state !== "starting") return; // a drain began meanwhile: it ends the start
+      const message = (error as Error).message;
+      this.#errors.push(message);
+      this.#setup.log(events.startFailed(message));
+      this.#rejectReady(new Error(`serveGracefully: a worker failed to start: ${message}`));
+      this.#begin("start-failed", undefined);
+    }
+  }
+
+  #spawn(slot: number): Worker {
+    let resolveListening!: (info: ListenInfo) => void;
+    let rejectListening!: (error: Error) => void;
+    let resolveExited!: () => void;
+    const listening = new Promise<ListenInfo>((resolve, reject) => {
+      resolveListening = resolve;
+      rejectListening = reject;
+    });
+    listening.catch(() => {});
+    const worker: Worker = {
+      slot,
+      proc: undefined as unknown as WorkerProcess,
+      listenedAt: undefined,
+      listening,
+      exited: new Promise<void>((resolve) => (resolveExited = resolve)),
+      exit: undefined,
+      report: undefined,
+      startError: undefined,
+      drainSent: false,
+    };
+    const env: Record<string, string> = { [WORKER_ENV]: String(slot) };
+    if (this.#port !== 0 && !this.#setup.sharesPortZero) env[PORT_ENV] = String(this.#port);
+    const cancelLimit = this.#setup.clock.setTimer(
+      () => rejectListening(new Error(`worker ${worker.proc.pid} did not listen within ${WORKER_START_LIMIT_MS} ms`)),
+      WORKER_START_LIMIT_MS,
+    );
+    worker.proc = this.#setup.spawn(env, {
+      message: (message) => {
+        if (!isFromWorker(message)) return;
+        this.#onMessage(worker, message, () => {
+          cancelLimit();
+          resolveListening({ port: (message as { port: number }).port, hostname: (message as { hostname: string }).hostname });
+        });
+        if (message.sg === "start-failed") rejectListening(new Error(message.error));
+      },
+      exit: (code, signal) => {
+        cancelLimit();
+        worker.exit = { code, signal };
+        this.#live.delete(worker);
+        const how = signal !== null ? `by ${signal}` : `with code ${code}`;
+        rejectListening(new Error(worker.startError ?? `worker ${worker.proc.pid} exited ${how} before it listened`));
+        resolveExited();
+        this.#onExit(worker);
+      },
+    });
+    this.#live.add(worker);
+    // Spawned during a drain (a reload's candidate cannot be: the reload stops first): drain it too.
+    if (this.#state === "draining") this.#tellToDrain(worker);
+    return worker;
+  }
+
+  #onMessage(worker: Worker, message: FromWorker, listened: () => void): void {
+    if (message.sg === "listening") {
+      worker.listenedAt = this.#setup.clock.now();
+      listened();
+      // A worker that listens after the drain started may have missed the first message: again.
+      if (this.#state === "draining") this.#send(worker, { sg: "drain", signal: this.#drainSignal() });
+    } else if (message.sg === "start-failed") worker.startError = message.error;
+    else worker.report = message.report;
+  }
+
+  #listened(worker: Worker): Promise<ListenInfo> {
+    return worker.listening;
+  }
+
+  #onExit(worker: Worker): void {
+    if (this.#state === "draining") return this.#finishIfDone();
+    // A reload's candidate or a retiring worker is the reload's business; a failed start, the start's.
+    if (this.#state !== "running" || this.#slots[worker.slot] !== worker) return;
+    this.#slots[worker.slot] = undefined;
+    const now = this.#setup.clock.now();
+    const quick = worker.listenedAt === undefined || now - worker.listenedAt < STABLE_AFTER_MS;
+    const crashes = this.#crashes[worker.slot] = quick ? this.#crashes[worker.slot]! + 1 : 1;
+    const { code, signal } = worker.exit!;
+    if (crashes >= MAX_QUICK_CRASHES) {
+      this.#setup.log(events.crashLoop(worker.proc.pid, crashes));
+      this.#errors.push(`worker ${worker.proc.pid} crashed ${crashes} times in a row right after starting`);
+      return this.#begin("error", undefined);
+    }
+    const delay = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MS * 2 ** (crashes - 1));
+    this.#setup.log(events.workerExited(worker.proc.pid, code, signal, delay, crashes));
+    this.#restartTimers[worker.slot] = this.#setup.clock.setTimer(() => {
+      this.#restartTimers[worker.slot] = undefined;
+      if (this.#state !== "running" || this.#slots[worker.slot] !== undefined) return;
+      const fresh = this.#spawn(worker.slot);
+      this.#slots[worker.slot] = fresh;
+      this.#listened(fresh).then(() => this.#setup.log(events.workerRestarted(fresh.proc.pid, worker.proc.pid)), () => {});
+    }, delay);
+  }
+
+  #onSignal(signal: ShutdownSignal): void {
+    const started = this.#drain && { signal: this.#drain.signal, at: this.#drain.at };
+    const meaning = signalMeaning(started, signal, this.#setup.clock.now());
+    if (meaning === "begin") this.#begin("signal", signal);
+    else if (meaning === "adopt") Object.assign(this.#drain!, { signal, reason: "signal" });
+    else if (meaning === "force") this.#force(signal);
+  }
+
+  /** One drain for every worker: each gets the signal once, nothing restarts from now on. */
+  #begin(reason: ShutdownReport["reason"], signal: ShutdownSignal | undefined): void {
+    if (this.#drain !== undefined || this.#state === "stopped") return;
+    const clock = this.#setup.clock;
+    this.#state = "draining";
+    this.#drain = { reason, signal, at: clock.now(), wallTime: clock.wallTime(), workers: [...this.#live] };
+    this.#controller.abort();
+    for (const cancel of this.#restartTimers) cancel?.();
+    if (reason !== "start-failed") {
+      this.#setup.log({
+        level: "info",
+        event: "drain.start",
+        msg: `drain started (${signal ?? reason}) in ${this.#live.size} workers`,
+        reason,
+        signal,
+        pids: [...this.#live].map((w) => w.proc.pid),
+        timeoutMs: this.#setup.timeout,
+      });
+    }
+    for (const worker of this.#live) this.#tellToDrain(worker);
+    // The workers keep their own deadline; one still alive this long after it is killed.
+    this.#cancelGuard = clock.setTimer(() => this.#killTheRest(), this.#setup.timeout + KILL_GRACE_MS);
+    this.#finishIfDone();
+  }
+
+  #force(signal: ShutdownSignal): void {
+    if (this.#forcedBy !== undefined) return;
+    this.#forcedBy = "second-signal";
+    this.#setup.log({
+      level: "warn",
+      event: "drain.forced",
+      msg: `second signal ${signal}: stopping every worker now`,
+      forcedBy: "second-signal",
+      signal,
+    });
+    for (const worker of this.#live) this.#send(worker, { sg: "force", signal });
+  }
+
+  #killTheRest(): void {
+    const left = [...this.#live];
+    if (left.length === 0) return;
+    this.#forcedBy ??= "deadline";
+    this.#setup.log(events.workerKilled(left.map((w) => w.proc.pid)));
+    for (const worker of left) worker.proc.kill("SIGKILL");
+  }
+
+  #drainSignal(): ShutdownSignal {
+    return this.#drain?.signal ?? this.#setup.signals[0] ?? "SIGTERM";
+  }
+
+  #tellToDrain(worker: Worker): void {
+    worker.drainSent = true;
+    this.#send(worker, { sg: "drain", signal: this.#drainSignal() });
+  }
+
+  #send(worker: Worker, message: ToWorker): void {
+    if (worker.exit === undefined) worker.proc.send(message);
+  }
+
+  /** Waits for a worker's exit; kills it when it takes longer than `ms`. */
+  #exitedWithin(worker: Worker, ms: number): Promise<void> {
+    const cancel = this.#setup.clock.setTimer(() => worker.proc.kill("SIGKILL"), ms);
+    return worker.exited.then(cancel);
+  }
+
+  #finishIfDone(): void {
+    if (this.#state !== "draining" || this.#live.size > 0) return;
+    this.#state = "stopped";
+    this.#cancelGuard();
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    const drain = this.#drain!;
+    const ends: WorkerEnd[] = drain.workers.map((w) => ({ pid: w.proc.pid, report: w.report, code: w.exit!.code, signal: w.exit!.signal }));
+    const report = aggregateReports({
+      reason: drain.reason,
+      signal: drain.signal,
+      startedAt: drain.wallTime,
+      durationMs: this.#setup.clock.now() - drain.at,
+      forcedBy: this.#forcedBy,
+      // A failed start reports on the workers that did start; the start.failed line said the rest.
+      workers: drain.reason === "start-failed" ? ends.filter((e) => e.report !== undefined) : ends,
+      errors: this.#errors,
+    });
+    if (drain.reason !== "start-failed") this.#setup.log(drainEnd(report, this.#exits(drain.reason)));
+    this.#resolveFinished(report);
+    if (this.#exits(drain.reason)) this.#setup.own.exit(report.exitCode);
+  }
+
+  #exits(reason: ShutdownReport["reason"]): boolean {
+    // As with one process: a shutdown() call leaves the process running; a signal ends it.
+    return this.#setup.exit && reason !== "shutdown";
+  }
+}
+
+function drainEnd(report: ShutdownReport, exits: boolean) {
+  const outcome = report.forced ? `forced (${report.forcedBy})` : "complete";
+  const next = exits ? `exit ${report.exitCode}` : "process left running";
+  const workers = report.workers ?? [];
+  const msg = `drain ${outcome} in ${Math.round(report.durationMs)} ms over ${workers.length} workers (${
+    workers.map((w) => `${w.pid} ${w.outcome}`).join(", ")
+  }), ${next}`;
+  return { level: report.exitCode === 0 ? "info" as const : "error" as const, event: "drain.end", msg, ...report };
+}

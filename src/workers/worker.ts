@@ -1,0 +1,139 @@
+/**
+ * A worker's side: the runtime as the worker's lifecycle sees it. The primary's drain order
+ * arrives as the signal it passes on, once: the same signal sent to the whole process group (Ctrl+C,
+ * `tini -g`) reaches the worker directly too, and both make one drain, not a forced one. A force
+ * order forces. When the primary is gone (its channel closed: killed, OOM) the worker drains itself
+ * within its own deadline. Exit waits until the report has been handed to the primary.
+ */
+import type { Log } from "../log/logger.ts";
+import { type Clock, systemClock } from "../time/clock.ts";
+import * as events from "./events.ts";
+import { type FromWorker, isToWorker, PORT_ENV, WORKER_ENV } from "./messages.ts";
+import type { LoggerOption, LogRecord, RuntimeAdapter, ShutdownReport, ShutdownSignal, WorkerChannel } from "../types.ts";
+
+/** How long exit waits for the last messages to reach the primary. */
+export const EXIT_SEND_LIMIT_MS = 2_000;
+
+/** A worker process: its slot, its port (when the primary chose it), and its channel. */
+export interface WorkerRole {
+  slot: number;
+  port: number | undefined;
+  pid: number;
+  send(message: FromWorker): void;
+  /** Resolves once every message sent so far has been handed over (or the channel closed). */
+  sent(): Promise<void>;
+  readonly channel: WorkerChannel;
+  /** The runtime's own process side, for a signal the worker must ignore (the reload signal). */
+  readonly raw: RuntimeAdapter;
+  /** Where the worker's own lines go (the first server's logger), for the orphan warning. */
+  log: Log | undefined;
+}
+
+/** This process's worker role, or undefined when it is not a worker (the environment says). */
+export function workerRole(runtime: RuntimeAdapter): WorkerRole | undefined {
+  const slot = runtime.env(WORKER_ENV);
+  if (slot === undefined || runtime.workers === undefined) return undefined;
+  const channel = runtime.workers.connect();
+  const portText = runtime.env(PORT_ENV);
+  const pending = new Set<Promise<void>>();
+  return {
+    slot: Number(slot),
+    port: portText === undefined ? undefined : Number(portText),
+    pid: runtime.workers.pid(),
+    channel,
+    raw: runtime,
+    log: undefined,
+    send(message) {
+      const sent = channel.send(message);
+      pending.add(sent);
+      void sent.finally(() => pending.delete(sent));
+    },
+    sent: () => Promise.all(pending).then(() => {}),
+  };
+}
+
+/** The runtime with the primary's orders as signals, no PID 1 check of its own, and an exit that lets the report out first. */
+export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: Clock = systemClock): RuntimeAdapter {
+  const listeners = new Map<ShutdownSignal, Set<() => void>>();
+  const forceListeners = new Set<(signal: ShutdownSignal) => void>();
+  // The first drain order wins, from the primary or the process group; the others are the same event.
+  let drainStarted = false;
+  const deliver = (signal: ShutdownSignal) => {
+    for (const listener of [...(listeners.get(signal) ?? [])]) listener();
+  };
+  role.channel.onMessage((message) => {
+    if (!isToWorker(message)) return;
+    if (message.sg === "force") {
+      for (const listener of [...forceListeners]) listener(message.signal);
+    } else if (!drainStarted) {
+      drainStarted = true;
+      deliver(message.signal);
+    }
+  });
+  role.channel.onClose(() => {
+    if (drainStarted) return;
+    drainStarted = true;
+    const signal = listeners.keys().next().value as ShutdownSignal | undefined;
+    role.log?.(events.primaryGone(signal));
+    if (signal !== undefined) deliver(signal);
+    else runtime.exit(1); // nothing listens for a drain: nothing to drain
+  });
+  return {
+    ...runtime,
+    onSignal(signal, listener) {
+      const set = listeners.get(signal) ?? new Set();
+      listeners.set(signal, set);
+      set.add(listener);
+      const off = runtime.onSignal(signal, () => {
+        drainStarted = true;
+        listener();
+      });
+      return () => {
+        off();
+        set.delete(listener);
+      };
+    },
+    onForce(listener) {
+      forceListeners.add(listener);
+      return () => forceListeners.delete(listener);
+    },
+    // The primary checks who started it; a worker's answer would repeat it once per worker.
+    processOrigin: undefined,
+    exit(code) {
+      let cancel = () => {};
+      const limit = new Promise<void>((resolve) => (cancel = clock.setTimer(resolve, EXIT_SEND_LIMIT_MS)));
+      void Promise.race([role.sent(), limit]).then(() => {
+        cancel();
+        runtime.exit(code);
+      });
+    },
+  };
+}
+
+/**
+ * The worker's logger: its start failure, its `listening` line and its report go to the primary,
+ * which says them once for all workers; every other line is the worker's own, with its pid.
+ * When the primary is gone, everything is logged here.
+ */
+export function workerLogger(
+  role: WorkerRole,
+  option: LoggerOption | undefined,
+  toLog: (option: LoggerOption | undefined, fields: Record<string, unknown>) => Log,
+): Log {
+  const out = toLog(option, { pid: role.pid });
+  const log: Log = (record: LogRecord) => {
+    if (!role.channel.closed) {
+      if (record.event === "listening") return;
+      if (record.event === "start.failed") return role.send({ sg: "start-failed", error: String(record.error ?? record.msg) });
+      if (record.event === "drain.end") return role.send({ sg: "report", report: reportOf(record) });
+    }
+    out(record);
+  };
+  role.log ??= out;
+  return log;
+}
+
+function reportOf(record: LogRecord): ShutdownReport {
+  const { level: _level, event: _event, msg: _msg, time: _time, ...report } = record;
+  return report as unknown as ShutdownReport;
+}
