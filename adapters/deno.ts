@@ -83,7 +83,9 @@ const denoWorkers: WorkersAdapter = {
   spawn(env, events) {
     const spawn = (nodeProcess().getBuiltinModule("node:child_process") as { spawn: Parameters<typeof spawnChild>[0] }).spawn;
     const entry = Deno.mainModule.startsWith("file:") ? decodeURIComponent(new URL(Deno.mainModule).pathname) : Deno.mainModule;
-    return spawnChild(spawn, Deno.execPath(), ["run", ...permissionFlags(), entry, ...Deno.args], nodeProcess().env, env, events);
+    // reusePort is still unstable in Deno 2.9 (--unstable-net).
+    const flags = ["run", "--unstable-net", ...permissionFlags()];
+    return spawnChild(spawn, Deno.execPath(), [...flags, entry, ...Deno.args], nodeProcess().env, env, events);
   },
   connect: () => processChannel(nodeProcess()),
   readText(path) {
