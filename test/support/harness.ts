@@ -43,9 +43,11 @@ export class Fixture {
   #watchers: (() => void)[] = [];
   port = 0;
 
-  constructor(runtime: Runtime, file: string, options: Record<string, unknown> = {}, env: Record<string, string> = {}) {
+  /** `detached`: in a process group of its own (its pid is the group's id), for a signal to the whole group. */
+  constructor(runtime: Runtime, file: string, options: Record<string, unknown> = {}, env: Record<string, string> = {}, detached = false) {
     this.child = spawn(runtime.command, runtime.args(path.join(ROOT, file)), {
       cwd: ROOT,
+      detached,
       env: { ...process.env, ...env, SG_OPTIONS: JSON.stringify(options), NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });

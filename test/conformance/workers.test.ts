@@ -1,0 +1,211 @@
+/**
+ * `workers: 2` on Node, Bun and Deno, from the outside: one signal drains every worker once, one
+ * report adds them up, crashes outside a drain are restarted, none during it, a killed primary
+ * leaves no process behind, a port in use is one line and exit 1, and `"auto"` follows the
+ * affinity mask that `taskset` sets.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import net from "node:net";
+import { after, describe, it } from "node:test";
+import { Fixture, type Line, type Runtime, selectedRuntimes } from "../support/harness.ts";
+import { KeepAliveClient } from "../support/keepalive-client.ts";
+
+const FIXTURE = "test/fixtures/workers.ts";
+const started: Fixture[] = [];
+const pids = new Set<number>();
+after(() => {
+  for (const fixture of started) fixture.kill();
+  for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (bounded) until `check` holds, polling every 20 ms. */
+async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+interface Started {
+  fixture: Fixture;
+  port: number;
+  workerPids: number[];
+}
+
+/** Starts the fixture with workers and waits for the primary's one `listening` line. */
+async function start(runtime: Runtime, options: Record<string, unknown>, detached = false): Promise<Started> {
+  const fixture = new Fixture(runtime, FIXTURE, { workers: 2, timeout: 8_000, ...options }, {}, detached);
+  started.push(fixture);
+  const line = await fixture.waitFor((l) => l.event === "listening" && l.workers === 2, 30_000, "the primary's listening line");
+  const workerPids = line.pids as number[];
+  for (const pid of workerPids) pids.add(pid);
+  return { fixture, port: line.port as number, workerPids };
+}
+
+/** One keep-alive connection to each worker (found by asking who answers; the balancing decides). */
+async function connectionPerWorker(port: number, workerPids: number[]): Promise<Map<number, KeepAliveClient>> {
+  const found = new Map<number, KeepAliveClient>();
+  for (let attempt = 0; attempt < 60 && found.size < workerPids.length; attempt++) {
+    const client = new KeepAliveClient(port);
+    const answer = await client.request("/");
+    const pid = Number(answer.body.split(" ")[1]);
+    if (found.has(pid)) client.close();
+    else found.set(pid, client);
+  }
+  assert.equal(found.size, workerPids.length, "every worker answered on some connection");
+  return found;
+}
+
+const reportLines = (fixture: Fixture): Line[] => fixture.lines.filter((l) => l.event === "drain.end");
+
+for (const runtime of selectedRuntimes()) {
+  describe(`workers on ${runtime.name}`, { concurrency: false }, () => {
+    it("SigtermToThePrimaryDrainsEveryWorkerOnceWithOneReport", async () => {
+      const { fixture, port, workerPids } = await start(runtime, { drainDelay: 600 });
+      const slowOn = await connectionPerWorker(port, workerPids);
+      const healthOn = await connectionPerWorker(port, workerPids);
+      const slow = [...slowOn.values()].map((client) => client.request("/slow?ms=1500"));
+      await fixture.waitFor(() => fixture.lines.filter((l) => l.fixture === "slow.start").length >= 2, 10_000, "both slow requests");
+      fixture.signal("SIGTERM");
+      await fixture.waitFor((l) => l.event === "drain.start" && l.pids !== undefined, 5_000, "the primary's drain.start");
+      await until(() => fixture.lines.filter((l) => l.event === "drain.start").length >= 3, 5_000, "every worker's drain.start");
+      // Inside the drain delay: every worker answers /readyz with 503 on its open connection.
+      const health = await Promise.all([...healthOn.values()].map((client) => client.request("/readyz")));
+      assert.deepEqual(health.map((a) => a.status), [503, 503]);
+      const answers = await Promise.all(slow);
+      assert.deepEqual(answers.map((a) => a.status), [200, 200]);
+      const exit = await fixture.exit(15_000);
+      assert.equal(exit.code, 0);
+      const reports = reportLines(fixture);
+      assert.equal(reports.length, 1, "one report line, the primary's");
+      const report = reports[0]!;
+      assert.equal(report.forced, false);
+      assert.equal((report.requests as { served: number }).served >= 2, true);
+      assert.deepEqual(
+        (report.workers as { pid: number; outcome: string }[]).map((w) => [w.pid, w.outcome]).sort(),
+        workerPids.map((pid) => [pid, "stopped"]).sort(),
+      );
+      for (const client of [...slowOn.values(), ...healthOn.values()]) client.close();
+    });
+
+    it("TheSameSignalToTheWholeProcessGroupIsOneDrainNotForced", async () => {
+      const { fixture, port, workerPids } = await start(runtime, { drainDelay: 300 }, true);
+      const slowOn = await connectionPerWorker(port, workerPids);
+      const slow = [...slowOn.values()].map((client) => client.request("/slow?ms=1200"));
+      await fixture.waitFor(() => fixture.lines.filter((l) => l.fixture === "slow.start").length >= 2, 10_000, "both slow requests");
+      process.kill(-fixture.child.pid!, "SIGINT"); // Ctrl+C: the primary and every worker at once
+      assert.deepEqual((await Promise.all(slow)).map((a) => a.status), [200, 200]);
+      const exit = await fixture.exit(15_000);
+      assert.equal(exit.code, 0);
+      assert.equal(fixture.lines.some((l) => l.event === "drain.forced"), false, "no line says forced");
+      const report = reportLines(fixture)[0]!;
+      assert.equal(report.forced, false);
+      assert.equal(report.exitCode, 0);
+      for (const client of slowOn.values()) client.close();
+    });
+
+    it("AWorkerKilledOutsideADrainIsRestartedAndServes", async () => {
+      const { fixture, port, workerPids } = await start(runtime, {});
+      const [victim, survivor] = workerPids as [number, number];
+      process.kill(victim, "SIGKILL");
+      const exited = await fixture.waitFor((l) => l.event === "worker.exited" && l.worker === victim, 10_000, "worker.exited");
+      assert.equal(exited.signal, "SIGKILL");
+      const restarted = await fixture.waitFor((l) => l.event === "worker.restarted", 20_000, "worker.restarted");
+      const fresh = restarted.worker as number;
+      pids.add(fresh);
+      assert.notEqual(fresh, victim);
+      // The new worker answers (both workers are found again).
+      const clients = await connectionPerWorker(port, [survivor, fresh]);
+      assert.deepEqual([...clients.keys()].sort(), [survivor, fresh].sort());
+      for (const client of clients.values()) client.close();
+      fixture.signal("SIGTERM");
+      assert.equal((await fixture.exit(15_000)).code, 0);
+      assert.equal(alive(victim), false);
+    });
+
+    it("AWorkerKilledDuringTheDrainIsNotRestartedAndTheExitIs1", async () => {
+      const { fixture, port, workerPids } = await start(runtime, { drainDelay: 300 });
+      const slowOn = await connectionPerWorker(port, workerPids);
+      const [victim] = workerPids as [number];
+      const slow = slowOn.get(victim)!.request("/slow?ms=3000").catch((error: Error) => error);
+      await fixture.waitFor((l) => l.fixture === "slow.start" && l.pid === victim, 10_000, "the slow request on the victim");
+      fixture.signal("SIGTERM");
+      await fixture.waitFor((l) => l.event === "drain.start" && l.pids !== undefined, 5_000, "the primary's drain.start");
+      process.kill(victim, "SIGKILL");
+      const exit = await fixture.exit(15_000);
+      assert.equal(exit.code, 1);
+      assert.ok(await slow instanceof Error, "the killed worker's request did not get an answer");
+      assert.equal(fixture.lines.some((l) => l.event === "worker.restarted" || l.event === "worker.exited"), false, "no restart");
+      const report = reportLines(fixture)[0]!;
+      const outcomes = Object.fromEntries((report.workers as { pid: number; outcome: string }[]).map((w) => [w.pid, w.outcome]));
+      assert.equal(outcomes[victim], "killed");
+      for (const client of slowOn.values()) client.close();
+    });
+
+    it("AKilledPrimaryLeavesNoProcessAndNoListenerBehind", async () => {
+      const timeout = 3_000;
+      const { fixture, port, workerPids } = await start(runtime, { timeout });
+      const killedAt = performance.now();
+      fixture.signal("SIGKILL");
+      await until(() => workerPids.every((pid) => !alive(pid)), timeout + 3_000, "every worker to exit");
+      assert.ok(performance.now() - killedAt < timeout + 3_000);
+      // Nobody keeps the port.
+      const refused = await new Promise<boolean>((resolve) => {
+        const socket = net.connect(port, "127.0.0.1");
+        socket.once("connect", () => (socket.destroy(), resolve(false)));
+        socket.once("error", () => resolve(true));
+      });
+      assert.equal(refused, true, "the port is free");
+    });
+
+    it("APortInUseExits1WithOneLine", async () => {
+      const holder = net.createServer();
+      await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+      const port = (holder.address() as net.AddressInfo).port;
+      try {
+        const fixture = new Fixture(runtime, FIXTURE, { workers: 2, port, timeout: 5_000 });
+        started.push(fixture);
+        const exit = await fixture.exit(30_000);
+        assert.equal(exit.code, 1);
+        const logLines = fixture.lines.filter((l) => typeof l.event === "string");
+        assert.equal(logLines.length, 1, `one log line, got:\n${logLines.map((l) => JSON.stringify(l)).join("\n")}`);
+        assert.equal(logLines[0]!.event, "start.failed");
+        assert.match(String(logLines[0]!.msg), /in use|EADDRINUSE/);
+      } finally {
+        holder.close();
+      }
+    });
+
+    it("AutoFollowsTheAffinityMaskFromTaskset", { skip: !hasTaskset() && "taskset is not installed" }, async () => {
+      const pinned: Runtime = { ...runtime, command: "taskset", args: (file) => ["-c", "0", runtime.command, ...runtime.args(file)] };
+      const fixture = new Fixture(pinned, FIXTURE, { workers: "auto", timeout: 3_000 });
+      started.push(fixture);
+      // One CPU allowed: one process, no primary; its listening line says why.
+      const line = await fixture.waitFor((l) => l.event === "listening", 30_000, "the listening line");
+      assert.equal(line.workers, 1);
+      assert.match(String(line.workersFrom), /affinity/);
+      fixture.signal("SIGTERM");
+      assert.equal((await fixture.exit(10_000)).code, 0);
+    });
+  });
+}
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync("taskset", ["-c", "0", "true"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
