@@ -52,7 +52,10 @@ export class KeepAliveClient {
     const answer = new Promise<Answer>((resolve, reject) => (this.#waiting = { resolve, reject }));
     socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer to ${path} in ${timeoutMs} ms`)), timeoutMs)));
+    const timeout = new Promise<never>((
+      _,
+      reject,
+    ) => (timer = setTimeout(() => reject(new Error(`no answer to ${path} in ${timeoutMs} ms`)), timeoutMs)));
     try {
       const result = await Promise.race([answer, timeout]);
       if (result.headers.connection?.toLowerCase() === "close") {

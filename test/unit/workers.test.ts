@@ -1,0 +1,403 @@
+/**
+ * The primary of `workers` with fake processes and a fake clock: start, one drain, one report,
+ * restarts with backoff outside a drain, none during it, the crash loop, reload one at a time; and
+ * the CPU count of `"auto"` from real file contents.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { FakeClock, settle } from "./fakes.ts";
+import { affinityFromStatus, availableCpus, cgroupLimit, parseCfsQuota, parseCpuList, parseCpuMax } from "../../src/workers/cpus.ts";
+import {
+  KILL_GRACE_MS,
+  MAX_QUICK_CRASHES,
+  RESTART_BACKOFF_MS,
+  STABLE_AFTER_MS,
+  Supervisor,
+  type SupervisorSetup,
+} from "../../src/workers/supervisor.ts";
+import { PORT_ENV } from "../../src/workers/messages.ts";
+import { resolveOptions } from "../../src/options/options.ts";
+import type { LogRecord, ShutdownReport, ShutdownSignal, WorkerEvents } from "../../src/types.ts";
+
+class FakeWorker {
+  readonly sent: unknown[] = [];
+  readonly killed: string[] = [];
+  exited = false;
+  constructor(readonly pid: number, readonly env: Record<string, string>, readonly events: WorkerEvents) {}
+  listen(port = 40_000): void {
+    this.events.message({ sg: "listening", port, hostname: "127.0.0.1" });
+  }
+  failToStart(error: string): void {
+    this.events.message({ sg: "start-failed", error });
+    this.exit(1, null);
+  }
+  /** Drains clean: sends its report, exits 0. */
+  drainClean(served = 1): void {
+    this.events.message({ sg: "report", report: workerReport(served) });
+    this.exit(0, null);
+  }
+  exit(code: number | null, signal: string | null): void {
+    this.exited = true;
+    this.events.exit(code, signal);
+  }
+  get drainOrders(): unknown[] {
+    return this.sent.filter((m) => (m as { sg: string }).sg === "drain");
+  }
+}
+
+function workerReport(served: number): ShutdownReport {
+  return {
+    reason: "signal",
+    signal: "SIGTERM",
+    startedAt: 0,
+    durationMs: 10,
+    drainDelayMs: 0,
+    drainMs: 5,
+    requests: { inFlightAtStart: served, served, cut: 0 },
+    tasks: { pendingAtStart: 0, completed: 1, failed: 0, cut: 0 },
+    connectionsCut: 0,
+    parts: [{ name: "server:40000", kind: "server", outcome: "stopped", durationMs: 5 }],
+    forced: false,
+    errors: [],
+    errorsOmitted: 0,
+    exitCode: 0,
+  };
+}
+
+function world(overrides: Partial<SupervisorSetup> = {}) {
+  const clock = new FakeClock();
+  const workers: FakeWorker[] = [];
+  const logs: LogRecord[] = [];
+  const exits: number[] = [];
+  const signalListeners = new Map<ShutdownSignal, () => void>();
+  let nextPid = 100;
+  const supervisor = new Supervisor({
+    spawn(env, events) {
+      const worker = new FakeWorker(nextPid++, env, events);
+      workers.push(worker);
+      return { pid: worker.pid, send: (m) => worker.sent.push(m), kill: (s) => worker.killed.push(s) };
+    },
+    sharesPortZero: true,
+    own: {
+      onSignal(signal, listener) {
+        signalListeners.set(signal, listener);
+        return () => signalListeners.delete(signal);
+      },
+      onFatalError: () => () => {},
+      exit: (code) => void exits.push(code),
+      env: () => undefined,
+    },
+    clock,
+    log: (record) => void logs.push(record),
+    runtime: "node",
+    mode: "cluster",
+    count: 2,
+    countFrom: "the workers option",
+    port: 0,
+    hostname: "127.0.0.1",
+    timeout: 5_000,
+    signals: ["SIGTERM", "SIGINT"],
+    reloadSignal: "SIGHUP",
+    exit: true,
+    startup: {},
+    ...overrides,
+  });
+  const signal = (name: ShutdownSignal) => signalListeners.get(name)!();
+  const events = (name: string) => logs.filter((l) => l.event === name);
+  const live = () => workers.filter((w) => !w.exited);
+  return { clock, workers, logs, exits, supervisor, signal, events, live };
+}
+
+async function running(w: ReturnType<typeof world>) {
+  w.supervisor.start();
+  await settle();
+  for (const worker of w.workers) worker.listen();
+  await settle();
+  assert.equal(w.events("listening").length, 1);
+}
+
+describe("workers: the primary", () => {
+  it("ListensOnceAfterEveryWorkerListens", async () => {
+    const w = world();
+    w.supervisor.start();
+    await settle();
+    assert.equal(w.workers.length, 2);
+    w.workers[0]!.listen();
+    await settle();
+    assert.equal(w.events("listening").length, 0, "not before the second one listens");
+    w.workers[1]!.listen();
+    await settle();
+    const line = w.events("listening")[0]!;
+    assert.equal(line.workers, 2);
+    assert.equal(line.workersFrom, "the workers option");
+    assert.deepEqual(line.pids, [100, 101]);
+    assert.deepEqual(await w.supervisor.ready, { port: 40_000, hostname: "127.0.0.1" });
+  });
+
+  it("WithReusePortThePortTheFirstWorkerGotGoesToTheOthers", async () => {
+    const w = world({ sharesPortZero: false, count: 3 });
+    w.supervisor.start();
+    await settle();
+    assert.equal(w.workers.length, 1, "the others wait for the first one's port");
+    w.workers[0]!.listen(41_234);
+    await settle();
+    assert.equal(w.workers.length, 3);
+    assert.deepEqual(w.workers.slice(1).map((x) => x.env[PORT_ENV]), ["41234", "41234"]);
+  });
+
+  it("OneSignalDrainsEveryWorkerOnceAndReportsOnceWithEveryPid", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGTERM");
+    w.signal("SIGTERM"); // the same signal again at once (a process group and a terminal): one event
+    await settle();
+    for (const worker of w.workers) assert.deepEqual(worker.drainOrders, [{ sg: "drain", signal: "SIGTERM" }]);
+    w.workers[0]!.drainClean(3);
+    await settle();
+    assert.equal(w.events("drain.end").length, 0, "not before every worker exited");
+    w.workers[1]!.drainClean(4);
+    await settle();
+    const [end] = w.events("drain.end");
+    assert.equal((end!.requests as { served: number }).served, 7);
+    assert.deepEqual(end!.workers, [{ pid: 100, outcome: "stopped", exitCode: 0 }, { pid: 101, outcome: "stopped", exitCode: 0 }]);
+    assert.equal(end!.exitCode, 0);
+    assert.deepEqual(w.exits, [0]);
+    assert.equal(w.events("drain.forced").length, 0);
+  });
+
+  it("ASecondSignalLaterForcesEveryWorker", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGTERM");
+    await w.clock.advance(1_000);
+    w.signal("SIGTERM");
+    await settle();
+    for (const worker of w.workers) assert.deepEqual(worker.sent.at(-1), { sg: "force", signal: "SIGTERM" });
+    assert.equal(w.events("drain.forced").length, 1);
+  });
+
+  it("ACrashOutsideADrainIsRestartedWithABackoffThatDoublesForQuickCrashes", async () => {
+    const w = world();
+    await running(w);
+    w.workers[0]!.exit(null, "SIGKILL");
+    await settle();
+    assert.equal(w.events("worker.exited")[0]!.restartInMs, RESTART_BACKOFF_MS);
+    assert.equal(w.workers.length, 2, "not at once");
+    await w.clock.advance(RESTART_BACKOFF_MS);
+    assert.equal(w.workers.length, 3);
+    w.workers[2]!.listen();
+    await settle();
+    assert.equal(w.events("worker.restarted")[0]!.worker, 102);
+    // It dies again right after its start: twice the wait.
+    w.workers[2]!.exit(1, null);
+    await settle();
+    assert.equal(w.events("worker.exited")[1]!.restartInMs, RESTART_BACKOFF_MS * 2);
+    // A worker that served long enough before dying starts the count over.
+    await w.clock.advance(RESTART_BACKOFF_MS * 2);
+    w.workers[3]!.listen();
+    await w.clock.advance(STABLE_AFTER_MS);
+    w.workers[3]!.exit(1, null);
+    await settle();
+    assert.equal(w.events("worker.exited")[2]!.restartInMs, RESTART_BACKOFF_MS);
+  });
+
+  it("AWorkerThatKeepsCrashingRightAfterItsStartMakesThePrimaryGiveUp", async () => {
+    const w = world();
+    await running(w);
+    for (let crash = 1; crash < MAX_QUICK_CRASHES; crash++) {
+      w.workers.at(-1 - (crash === 1 ? 1 : 0))!.exit(1, null);
+      await w.clock.advance(60_000);
+    }
+    assert.equal(w.events("workers.crash-loop").length, 0);
+    w.workers.at(-1)!.exit(1, null);
+    await settle();
+    assert.equal(w.events("workers.crash-loop").length, 1);
+    // Gives up: drains the rest, exit 1.
+    for (const worker of w.live()) worker.drainClean();
+    await settle();
+    assert.deepEqual(w.exits, [1]);
+    assert.ok(w.workers.length <= 2 + MAX_QUICK_CRASHES, "bounded restarts");
+  });
+
+  it("NoRestartDuringADrainAndAWorkerThatDiesInItMakesTheExit1", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGTERM");
+    await settle();
+    w.workers[0]!.exit(null, "SIGKILL");
+    await w.clock.advance(60_000);
+    assert.equal(w.workers.length, 2, "no new worker");
+    w.workers[1]!.drainClean();
+    await settle();
+    const [end] = w.events("drain.end");
+    assert.deepEqual((end!.workers as { outcome: string }[]).map((x) => x.outcome), ["killed", "stopped"]);
+    assert.deepEqual(w.exits, [1]);
+  });
+
+  it("AWorkerThatCannotStartFailsTheWholeStartInOneLineWithoutARestart", async () => {
+    const w = world();
+    w.supervisor.start();
+    await settle();
+    w.workers[1]!.listen();
+    w.workers[0]!.failToStart("cannot listen on 127.0.0.1:80: port 80 is already in use (EADDRINUSE)");
+    await settle();
+    assert.equal(w.events("start.failed").length, 1);
+    await assert.rejects(w.supervisor.ready, /EADDRINUSE/);
+    assert.deepEqual(w.workers[1]!.drainOrders.length, 1, "the one that started drains");
+    w.workers[1]!.drainClean();
+    await w.clock.advance(60_000);
+    assert.equal(w.workers.length, 2, "no restart");
+    assert.deepEqual(w.exits, [1]);
+    assert.deepEqual(w.logs.map((l) => l.event), ["start.failed"], "one line");
+  });
+
+  it("WorkersStillAliveAfterTheDeadlineAreKilled", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGTERM");
+    await settle();
+    w.workers[0]!.drainClean();
+    await w.clock.advance(5_000 + KILL_GRACE_MS);
+    assert.deepEqual(w.workers[1]!.killed, ["SIGKILL"]);
+    w.workers[1]!.exit(null, "SIGKILL");
+    await settle();
+    assert.equal(w.events("drain.end")[0]!.forcedBy, "deadline");
+    assert.deepEqual(w.exits, [1]);
+  });
+
+  it("ReloadStartsEachNewWorkerBeforeTheOldOneDrainsOneAtATime", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    assert.equal(w.workers.length, 3, "one new worker");
+    assert.equal(w.workers[0]!.drainOrders.length, 0, "the old one serves until the new one listens");
+    w.workers[2]!.listen();
+    await settle();
+    assert.equal(w.workers[0]!.drainOrders.length, 1);
+    assert.equal(w.workers.length, 3, "the next one waits for the old one's exit");
+    w.workers[0]!.drainClean();
+    await settle();
+    assert.equal(w.workers.length, 4);
+    assert.equal(w.workers[1]!.drainOrders.length, 0);
+    w.workers[3]!.listen();
+    await settle();
+    w.workers[1]!.drainClean();
+    await settle();
+    const [line] = w.events("reload");
+    assert.deepEqual(line!.replaced, [{ from: 100, to: 102 }, { from: 101, to: 103 }]);
+    assert.equal(w.events("worker.exited").length, 0, "retired workers are not crashes");
+    assert.deepEqual(w.supervisor.pids, [102, 103]);
+  });
+
+  it("ANewWorkerThatFailsStopsTheReloadAndTheOldOnesKeepServing", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    w.workers[2]!.failToStart("SyntaxError: Unexpected token");
+    await w.clock.advance(60_000);
+    assert.equal(w.events("reload.failed").length, 1);
+    assert.match(String(w.events("reload.failed")[0]!.msg), /SyntaxError/);
+    assert.equal(w.workers.length, 3, "no further new worker, no restart of the failed one");
+    assert.equal(w.workers[0]!.drainOrders.length + w.workers[1]!.drainOrders.length, 0);
+    assert.deepEqual(w.supervisor.pids, [100, 101]);
+  });
+
+  it("ADrainDuringAReloadDrainsTheNewWorkerToo", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    w.signal("SIGTERM");
+    await settle();
+    for (const worker of w.workers) assert.equal(worker.drainOrders.length, 1);
+    for (const worker of w.workers) worker.drainClean();
+    await settle();
+    assert.deepEqual(w.exits, [0]);
+  });
+});
+
+describe("workers: options", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  it("WorkersComesFromTheOptionThenWEB_CONCURRENCYElse1", () => {
+    assert.deepEqual(resolveOptions({}, env({})).workers, { requested: 1, from: "default" });
+    assert.deepEqual(resolveOptions({}, env({ WEB_CONCURRENCY: "3" })).workers, { requested: 3, from: "WEB_CONCURRENCY" });
+    assert.deepEqual(resolveOptions({ workers: 2 }, env({ WEB_CONCURRENCY: "3" })).workers, { requested: 2, from: "option" });
+    assert.deepEqual(resolveOptions({ workers: "auto" }, env({})).workers, { requested: "auto", from: "option" });
+  });
+  it("BadWorkersAreATypeError", () => {
+    for (const bad of [0, -1, 1.5, "2", "all", 100_000, Number.NaN]) {
+      assert.throws(() => resolveOptions({ workers: bad }, env({})), /"workers" must be a whole number from 1 to 1024 or "auto"/);
+    }
+    assert.throws(() => resolveOptions({}, env({ WEB_CONCURRENCY: "two" })), /WEB_CONCURRENCY/);
+  });
+  it("ReloadSignalIsSIGHUPUnlessSIGHUPDrains", () => {
+    assert.equal(resolveOptions({}, env({})).reloadSignal, "SIGHUP");
+    assert.equal(resolveOptions({ signals: ["SIGTERM", "SIGHUP"] }, env({})).reloadSignal, false);
+    assert.throws(() => resolveOptions({ reloadSignal: "SIGTERM" }, env({})), /"reloadSignal" must be a signal not in "signals"/);
+  });
+});
+
+describe('workers: the CPUs of "auto"', () => {
+  it("ParsesCgroupV2CpuMax", () => {
+    assert.equal(parseCpuMax("max 100000\n"), undefined);
+    assert.equal(parseCpuMax("200000 100000\n"), 2);
+    assert.equal(parseCpuMax("150000 100000\n"), 1.5);
+    assert.equal(parseCpuMax("50000 100000"), 0.5);
+    assert.equal(parseCpuMax("garbage"), undefined);
+  });
+  it("ParsesCgroupV1Quota", () => {
+    assert.equal(parseCfsQuota("-1\n", "100000\n"), undefined);
+    assert.equal(parseCfsQuota("400000\n", "100000\n"), 4);
+  });
+  it("ParsesTheAffinityListAsTasksetSetsIt", () => {
+    assert.equal(parseCpuList("0-3,8-11"), 8);
+    assert.equal(parseCpuList("0"), 1);
+    assert.equal(parseCpuList("1,3"), 2);
+    assert.equal(parseCpuList("3-1"), undefined);
+    let pinned: string | undefined;
+    try {
+      pinned = execFileSync("taskset", ["-c", "0", "cat", "/proc/self/status"], { encoding: "utf8" });
+    } catch {
+      // no taskset or no /proc: the parser is still checked on the text below
+    }
+    assert.equal(affinityFromStatus(pinned ?? "Name:\tcat\nCpus_allowed:\t1\nCpus_allowed_list:\t0\n"), 1);
+    const own = (() => {
+      try {
+        return readFileSync("/proc/self/status", "utf8");
+      } catch {
+        return undefined;
+      }
+    })();
+    if (own !== undefined) assert.ok(affinityFromStatus(own)! >= 1);
+  });
+  it("TakesTheSmallestQuotaOfTheCgroupAndItsParentsRoundedUp", () => {
+    const files: Record<string, string> = {
+      "/proc/self/cgroup": "0::/kubepods/pod1/container1\n",
+      "/sys/fs/cgroup/kubepods/pod1/container1/cpu.max": "max 100000\n",
+      "/sys/fs/cgroup/kubepods/pod1/cpu.max": "150000 100000\n",
+      "/sys/fs/cgroup/kubepods/cpu.max": "max 100000\n",
+      "/proc/self/status": "Cpus_allowed_list:\t0-63\n",
+    };
+    const read = (path: string) => files[path];
+    assert.deepEqual(cgroupLimit(read), { cpus: 1.5, from: "cgroup cpu.max 150000 100000" });
+    assert.deepEqual(availableCpus(read, 64), { cpus: 2, from: "cgroup cpu.max 150000 100000" });
+  });
+  it("ReadsCgroupV1AndFallsBackToTheRuntimeCount", () => {
+    const v1: Record<string, string> = {
+      "/proc/self/cgroup": "4:memory:/x\n1:cpu,cpuacct:/\n0::/\n",
+      "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "300000\n",
+      "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000\n",
+    };
+    assert.deepEqual(availableCpus((p) => v1[p], 8), { cpus: 3, from: "cgroup cpu.cfs_quota_us 300000/100000" });
+    assert.deepEqual(availableCpus(() => undefined, 6), { cpus: 6, from: "the runtime's CPU count" });
+    assert.deepEqual(
+      availableCpus((p) => ({ "/sys/fs/cgroup/cpu.max": "10000 100000" } as Record<string, string>)[p], 4).cpus,
+      1,
+      "at least 1",
+    );
+  });
+});
