@@ -1,0 +1,88 @@
+/**
+ * Reload under load on Node, Bun and Deno: SIGHUP to the primary while keep-alive clients send
+ * requests back to back, with the entry file changed on disk. 0 failed requests, the answers
+ * switch to the new code, and the old workers are gone.
+ */
+import assert from "node:assert/strict";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { Fixture, ROOT, selectedRuntimes } from "../support/harness.ts";
+import { KeepAliveClient } from "../support/keepalive-client.ts";
+
+const CLIENTS = 4;
+const MAX_REQUESTS = 20_000; // a bound on the load
+const cleanup: (() => void)[] = [];
+after(() => cleanup.forEach((fn) => fn()));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Result {
+  at: number;
+  status?: number;
+  body?: string;
+  error?: string;
+}
+
+for (const runtime of selectedRuntimes()) {
+  describe(`workers reload on ${runtime.name}`, () => {
+    it("SighupUnderKeepAliveLoadFailsNoRequestAndSwitchesToTheNewCode", async () => {
+      // A copy of the fixture that the test edits, next to it (so its imports resolve).
+      const entry = `test/fixtures/.reload-${runtime.name}-${process.pid}.ts`;
+      const file = path.join(ROOT, entry);
+      copyFileSync(path.join(ROOT, "test/fixtures/workers.ts"), file);
+      cleanup.push(() => rmSync(file, { force: true }));
+      const fixture = new Fixture(runtime, entry, { workers: 2, timeout: 8_000 });
+      cleanup.push(() => fixture.kill());
+      const listening = await fixture.waitFor((l) => l.event === "listening" && l.workers === 2, 30_000, "the primary's listening line");
+      const oldPids = listening.pids as number[];
+      cleanup.push(() => oldPids.forEach((pid) => alive(pid) && process.kill(pid, "SIGKILL")));
+      const port = listening.port as number;
+
+      const results: Result[] = [];
+      let stop = false;
+      const load = Array.from({ length: CLIENTS }, async () => {
+        const client = new KeepAliveClient(port);
+        while (!stop && results.length < MAX_REQUESTS) {
+          const at = performance.now();
+          try {
+            const answer = await client.request("/", 5_000);
+            results.push({ at, status: answer.status, body: answer.body });
+          } catch (error) {
+            results.push({ at, error: (error as Error).message });
+          }
+        }
+        client.close();
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      writeFileSync(file, readFileSync(file, "utf8").replace('const VERSION = "v1";', 'const VERSION = "v2";'));
+      fixture.signal("SIGHUP");
+      const reload = await fixture.waitFor((l) => l.event === "reload" || l.event === "reload.failed", 60_000, "the reload line");
+      assert.equal(reload.event, "reload", JSON.stringify(reload));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      stop = true;
+      await Promise.all(load);
+
+      const failed = results.filter((r) => r.error !== undefined || r.status !== 200);
+      assert.equal(failed.length, 0, `failed requests: ${JSON.stringify(failed.slice(0, 5))}`);
+      const after = results.filter((r) => r.at > reload.at);
+      assert.ok(after.length > 0, "load after the reload");
+      assert.ok(after.every((r) => r.body!.startsWith("v2 ")), "only the new code answers after the reload");
+      assert.ok(results.some((r) => r.body!.startsWith("v1 ")), "the old code answered before");
+      const replaced = reload.replaced as { from: number; to: number }[];
+      assert.deepEqual(replaced.map((r) => r.from).sort(), [...oldPids].sort());
+      for (const pid of oldPids) assert.equal(alive(pid), false, `old worker ${pid} is gone`);
+      for (const { to } of replaced) cleanup.push(() => alive(to) && process.kill(to, "SIGKILL"));
+
+      fixture.signal("SIGTERM");
+      assert.equal((await fixture.exit(15_000)).code, 0);
+    });
+  });
+}
