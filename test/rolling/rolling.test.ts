@@ -138,11 +138,11 @@ after(async () => {
   await Promise.all(proxies.map((p) => p.stop()));
 });
 
-async function rollingRestart(t: TestContext, runtime: Runtime): Promise<void> {
+async function rollingRestart(t: TestContext, runtime: Runtime, options: Record<string, unknown> = OPTIONS): Promise<void> {
   const t0 = performance.now();
   const rel = (at: number | undefined) => (at === undefined ? "-" : `${Math.round(at - t0)}ms`);
   const startInstance = async (name: string) => {
-    const fixture = await Fixture.start(runtime, FIXTURE, OPTIONS, { SG_INSTANCE: name });
+    const fixture = await Fixture.start(runtime, FIXTURE, options, { SG_INSTANCE: name });
     started.push(fixture);
     return fixture;
   };
@@ -210,7 +210,7 @@ async function rollingRestart(t: TestContext, runtime: Runtime): Promise<void> {
   const summary = {
     runtime: runtime.name,
     haproxy: version,
-    options: OPTIONS,
+    options,
     requests: load.sent.length,
     clientSocketsReused: load.sent.filter((r) => r.reusedSocket).length,
     serverConnections,
@@ -305,6 +305,12 @@ describe("rolling restart behind HAProxy", { concurrency: false }, () => {
       `${runtime.name}: two replacements under load, 0 errors, 0 lost writes, exit 0`,
       { timeout: 45_000 },
       (t) => rollingRestart(t, runtime),
+    );
+    // Each instance a primary with two workers: the same drain, behind the same balancer.
+    it(
+      `${runtime.name} with workers: 2: two replacements under load, 0 errors, 0 lost writes, exit 0`,
+      { timeout: 60_000 },
+      (t) => rollingRestart(t, runtime, { ...OPTIONS, workers: 2 }),
     );
   }
 });
