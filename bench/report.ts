@@ -157,6 +157,10 @@ export function problems(report: BenchResults): string[] {
   const found: string[] = [];
   for (const [name, r] of entries(report)) {
     for (const t of r.throughput) if (t.errors > 0) found.push(`${name} ${t.app}: ${t.errors} load errors`);
+    if (r.workers && r.workers.throughput.errors > 0) found.push(`${name} workers: ${r.workers.throughput.errors} load errors`);
+    for (const e of r.workers ? [...r.workers.exit.bareExit, ...r.workers.exit.gracefulExit] : []) {
+      if (e !== "0") found.push(`${name} workers: exit ${e} on SIGTERM`);
+    }
     for (const level of r.shutdown) {
       for (const [variant, v] of Object.entries(level.variants)) {
         if (v.runs.some((x) => x.killed)) {

@@ -4,6 +4,7 @@
  */
 import type { RuntimeName } from "../test/support/runtimes.ts";
 import type { AppName } from "./lib/processes.ts";
+import type { WorkersResult } from "./measure/workers.ts";
 
 /** One round: each of the three servers loaded once, in a rotating order. */
 export interface ThroughputRound {
@@ -81,6 +82,8 @@ export interface RuntimeResults {
   throughput: ThroughputResult[];
   shutdown: ShutdownResult[];
   coldStart: ColdStartResult;
+  /** `workers: 2` against the bare multi-process server (absent in results from before it). */
+  workers?: WorkersResult;
 }
 
 export interface BenchSettings {

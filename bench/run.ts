@@ -17,6 +17,9 @@
  *                to the floor (the same serveGracefully process SIGKILLed) and to a bare server
  *                with a minimal close handler; RSS with those connections.
  *   cold start   spawn() to the end of the first successful GET /.
+ *   workers      serveGracefully with workers: 2 against bare node:cluster / reusePort copies of the
+ *                same app (A, A', B as above), the scaling from 1 to 2, RSS of the primary and per
+ *                worker, and the exit after SIGTERM with idle connections over the workers.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -29,6 +32,7 @@ import { wrkVersion } from "./lib/wrk.ts";
 import { coldStart } from "./measure/cold-start.ts";
 import { shutdown } from "./measure/shutdown.ts";
 import { throughput } from "./measure/throughput.ts";
+import { workersBench } from "./measure/workers.ts";
 import { problems, summarize, writeReport } from "./report.ts";
 import { type BenchResults, type BenchSettings, type RuntimeResults, SHUTDOWN_VARIANTS } from "./results.ts";
 import { integerFlag, listFlag } from "./lib/flags.ts";
@@ -153,7 +157,9 @@ async function main(): Promise<void> {
       sd.push(await shutdown(rt, connections, { runs: settings.runs, variants, log }));
     }
     const cs = await coldStart(rt, { runs: settings.coldRuns, warm: !smoke, log });
-    results[rt.name] = { version: versions[rt.name]!, throughput: tp, shutdown: sd, coldStart: cs };
+    const idle = Math.min(1_000, ...settings.idleConnections.filter((n) => n > 0));
+    const wk = await workersBench(rt, { ...settings, idleConnections: Number.isFinite(idle) ? idle : 200, log });
+    results[rt.name] = { version: versions[rt.name]!, throughput: tp, shutdown: sd, coldStart: cs, workers: wk };
   }
 
   const report: BenchResults = {

@@ -16,6 +16,10 @@
  *   close-now   start that close, then exit 0 in the same turn of the event loop
  *   close-next  start that close, then exit 0 on the next timer (one event-loop turn later)
  *
+ * BENCH_WORKERS=N (N > 1): N worker processes on one port. graceful: serveGracefully's `workers: N`;
+ * bare: node:cluster (Node) or N copies of this file listening with reusePort (Bun, Deno), see
+ * bench/bare-workers.ts.
+ *
  * For profiling: BENCH_OPTIONS is JSON merged into the serveGracefully options (e.g.
  * {"health":false}); BENCH_IMPORT=dist imports the built package (dist/<runtime>.js, what npm
  * users get) instead of adapters/<runtime>.ts.
@@ -50,6 +54,9 @@ if (!Object.hasOwn(ON_SIGTERM, shutdown)) {
 }
 const hostname = "127.0.0.1";
 const listening = (port: number) => console.log(JSON.stringify({ bench: "listening", runtime, mode, app: appName, port }));
+const workers = Number(env("BENCH_WORKERS") || "1");
+/** A worker of the bare multi-process server (bench/bare-workers.ts), with the port to share. */
+const bareWorker = env("BENCH_BARE_WORKER") === "1";
 
 const { app } = (appName === "realistic" ? await import("./apps/realistic.ts") : await import("./apps/one-route.ts")) as { app: Hono };
 
@@ -63,22 +70,28 @@ if (mode === "graceful") {
     ? await import("../adapters/bun.ts")
     : await import("../adapters/node.ts")) as typeof import("../adapters/node.ts");
   const extra = JSON.parse(env("BENCH_OPTIONS") ?? "{}");
-  const server = serveGracefully(app, { hostname, port: 0, ...extra });
+  const server = serveGracefully(app, { hostname, port: 0, ...(workers > 1 && { workers }), ...extra });
   const info = await server.ready;
-  listening(info.port);
+  // With workers, the primary's ready says every worker listens; the workers say nothing.
+  if (env("SERVE_GRACEFULLY_WORKER") === undefined) listening(info.port);
+} else if (workers > 1 && !bareWorker) {
+  const { barePrimary } = await import("./bare-workers.ts");
+  await barePrimary(workers, listening);
 } else {
   // The bare server, with the runtime's own close (resolves once its connections are gone) and exit.
   let close: () => Promise<void>;
+  const port = Number(env("BENCH_PORT") || "0");
+  const reusePort = bareWorker ? { reusePort: true } : {};
   if (runtime === "node") {
     const { serve } = await import("@hono/node-server");
-    const server = serve({ fetch: app.fetch, hostname, port: 0 }, (info) => listening(info.port));
+    const server = serve({ fetch: app.fetch, hostname, port }, (info) => listening(info.port));
     close = () => new Promise((resolve) => server.close(() => resolve()));
   } else if (runtime === "bun") {
-    const server = g.Bun.serve({ fetch: app.fetch, hostname, port: 0 });
+    const server = g.Bun.serve({ fetch: app.fetch, hostname, port, ...reusePort });
     listening(server.port);
     close = () => server.stop();
   } else {
-    const server = g.Deno.serve({ hostname, port: 0, onListen: ({ port }: { port: number }) => listening(port) }, app.fetch);
+    const server = g.Deno.serve({ hostname, port, ...reusePort, onListen: ({ port }: { port: number }) => listening(port) }, app.fetch);
     close = () => server.shutdown();
   }
   const exit = () => (runtime === "deno" ? g.Deno.exit(0) : g.process.exit(0));

@@ -17,6 +17,8 @@ export interface ThroughputSettings {
   connections: number;
   /** Servers on CPU 1 and wrk on CPU 0 (taskset); otherwise the scheduler places them. */
   pinned: boolean;
+  /** More environment for every server (BENCH_WORKERS). */
+  env?: Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -25,7 +27,7 @@ export async function throughput(rt: Runtime, app: AppName, s: ThroughputSetting
   const load = { connections: s.connections, cpu: s.pinned ? 0 : undefined };
   const servers: Server[] = [];
   try {
-    const starting = (["bare", "bare", "graceful"] as const).map((mode) => startServer(rt, { app, mode, cpu: serverCpu }));
+    const starting = (["bare", "bare", "graceful"] as const).map((mode) => startServer(rt, { app, mode, cpu: serverCpu, env: s.env }));
     const outcomes = await Promise.allSettled(starting);
     for (const o of outcomes) if (o.status === "fulfilled") servers.push(o.value);
     for (const o of outcomes) if (o.status === "rejected") throw o.reason;
@@ -50,7 +52,7 @@ export async function throughput(rt: Runtime, app: AppName, s: ThroughputSetting
         ba: round3(graceful / bare),
       });
       s.log(
-        `  ${rt.name} ${app} ${s.pinned ? "pinned" : "free"} round ${i + 1}/${s.rounds}: A ${Math.round(bare)}, A' ${
+        `  ${rt.name} ${app} ${s.pinned ? "pinned" : "free"}${s.env?.BENCH_WORKERS ? ` workers ${s.env.BENCH_WORKERS}` : ""} round ${i + 1}/${s.rounds}: A ${Math.round(bare)}, A' ${
           Math.round(bareAgain)
         }, B ${Math.round(graceful)} req/s; A'/A ${round3(bareAgain / bare)}, B/A ${round3(graceful / bare)}`,
       );
