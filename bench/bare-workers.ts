@@ -34,7 +34,7 @@ export async function barePrimary(count: number, listening: (port: number) => vo
       let buffer = "";
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
         buffer += chunk;
-        const found = /"bench":"listening".*"port":(\d+)/.exec(buffer)?.[1];
+        const found = /"bench":"worker\.listening".*"port":(\d+)/.exec(buffer)?.[1];
         if (found) resolve(Number(found));
       });
     });

@@ -53,10 +53,12 @@ if (!Object.hasOwn(ON_SIGTERM, shutdown)) {
   throw new Error(`unknown BENCH_SHUTDOWN ${shutdown} (known: ${Object.keys(ON_SIGTERM).join(", ")})`);
 }
 const hostname = "127.0.0.1";
-const listening = (port: number) => console.log(JSON.stringify({ bench: "listening", runtime, mode, app: appName, port }));
 const workers = Number(env("BENCH_WORKERS") || "1");
 /** A worker of the bare multi-process server (bench/bare-workers.ts), with the port to share. */
 const bareWorker = env("BENCH_BARE_WORKER") === "1";
+// A bare worker's line is its primary's to read: the bench waits for the primary's.
+const listening = (port: number) =>
+  console.log(JSON.stringify({ bench: bareWorker ? "worker.listening" : "listening", runtime, mode, app: appName, port }));
 
 const { app } = (appName === "realistic" ? await import("./apps/realistic.ts") : await import("./apps/one-route.ts")) as { app: Hono };
 
