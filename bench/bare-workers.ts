@@ -40,7 +40,10 @@ export async function barePrimary(count: number, listening: (port: number) => vo
     });
   };
   port = await start({ BENCH_BARE_WORKER: "1", BENCH_PORT: "0" });
-  const rest = Array.from({ length: count - 1 }, () => start({ BENCH_BARE_WORKER: "1", BENCH_PORT: runtime === "node" ? "0" : String(port) }));
+  const rest = Array.from(
+    { length: count - 1 },
+    () => start({ BENCH_BARE_WORKER: "1", BENCH_PORT: runtime === "node" ? "0" : String(port) }),
+  );
   await Promise.all(rest);
   const onTerm = () => {
     for (const child of children) child.kill("SIGTERM");

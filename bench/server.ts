@@ -75,7 +75,9 @@ if (mode === "graceful") {
   const server = serveGracefully(app, { hostname, port: 0, ...(workers > 1 && { workers }), ...extra });
   const info = await server.ready;
   // With workers, the primary's ready says every worker listens; the workers say nothing.
-  if (env("SERVE_GRACEFULLY_WORKER") === undefined) listening(info.port);
+  if (env("SERVE_GRACEFULLY_WORKER") === undefined) {
+    listening(info.port);
+  }
 } else if (workers > 1 && !bareWorker) {
   const { barePrimary } = await import("./bare-workers.ts");
   await barePrimary(workers, listening);

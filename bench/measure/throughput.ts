@@ -52,9 +52,11 @@ export async function throughput(rt: Runtime, app: AppName, s: ThroughputSetting
         ba: round3(graceful / bare),
       });
       s.log(
-        `  ${rt.name} ${app} ${s.pinned ? "pinned" : "free"}${s.env?.BENCH_WORKERS ? ` workers ${s.env.BENCH_WORKERS}` : ""} round ${i + 1}/${s.rounds}: A ${Math.round(bare)}, A' ${
-          Math.round(bareAgain)
-        }, B ${Math.round(graceful)} req/s; A'/A ${round3(bareAgain / bare)}, B/A ${round3(graceful / bare)}`,
+        `  ${rt.name} ${app} ${s.pinned ? "pinned" : "free"}${s.env?.BENCH_WORKERS ? ` workers ${s.env.BENCH_WORKERS}` : ""} round ${
+          i + 1
+        }/${s.rounds}: A ${Math.round(bare)}, A' ${Math.round(bareAgain)}, B ${Math.round(graceful)} req/s; A'/A ${
+          round3(bareAgain / bare)
+        }, B/A ${round3(graceful / bare)}`,
       );
     }
     const aa = rounds.map((r) => r.aa);

@@ -98,9 +98,11 @@ export async function workersBench(rt: Runtime, s: WorkersSettings): Promise<Wor
   };
   const mib = (kib: number) => round1(kib / 1024);
   s.log(
-    `  ${rt.name} workers ${WORKERS}: RSS primary ${mib(result.rss.graceful.primary)} MiB (bare ${mib(result.rss.bare.primary)}), per worker ${
-      mib(result.rss.graceful.worker)
-    } MiB (bare ${mib(result.rss.bare.worker)}); exit with ${s.idleConnections} idle connections ${result.exit.gracefulMs} ms (bare ${result.exit.bareMs} ms)`,
+    `  ${rt.name} workers ${WORKERS}: RSS primary ${mib(result.rss.graceful.primary)} MiB (bare ${
+      mib(result.rss.bare.primary)
+    }), per worker ${mib(result.rss.graceful.worker)} MiB (bare ${
+      mib(result.rss.bare.worker)
+    }); exit with ${s.idleConnections} idle connections ${result.exit.gracefulMs} ms (bare ${result.exit.bareMs} ms)`,
   );
   return result;
 }

@@ -42,7 +42,10 @@ describe("process lifecycle", { timeout: 10_000 }, () => {
     const foreign = Object.defineProperty({}, LIFECYCLE_BRAND, { value: LIFECYCLE_PROTOCOL }) as ServerLifecycle;
     assert.equal(asServerLifecycle(foreign, "serveGracefully"), foreign);
     const newer = Object.defineProperty({}, LIFECYCLE_BRAND, { value: LIFECYCLE_PROTOCOL + 1 });
-    assert.throws(() => asServerLifecycle(newer, "serveGracefully"), /another copy of serve-gracefully that speaks lifecycle protocol 2/);
+    assert.throws(
+      () => asServerLifecycle(newer, "serveGracefully"),
+      new RegExp(`another copy of serve-gracefully that speaks lifecycle protocol ${LIFECYCLE_PROTOCOL + 1}`),
+    );
     assert.throws(() => asServerLifecycle({ shutdown() {} }, "serveGracefully"), /"lifecycle" must come from createLifecycle\(\)/);
   });
 
