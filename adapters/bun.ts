@@ -135,6 +135,8 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  *   `keepAliveTimeout` @default 75000 ms, an idle kept-alive connection's life (Cloud Run: 620000) ·
  *   `exit` @default true · `logger` @default JSON lines on the console · `fatalErrors` @default true ·
  *   `name` @default "server:<port>" · `onListen` called once listening ·
+ *   `workers` @default the WEB_CONCURRENCY variable, else 1: worker processes on one port, or "auto" ·
+ *   `reloadSignal` @default "SIGHUP" (with workers: replace them one at a time) ·
  *   `lifecycle` @default the process-wide one · plus Bun.serve's own options (`idleTimeout`, `tls`, `websocket`, ...).
  * @returns `{ ready, shutdown(), finished, signal, lifecycle }`; `ready` rejects with a ListenError.
  * @example

@@ -71,7 +71,10 @@ for (const runtime of selectedRuntimes()) {
       await Promise.all(load);
 
       const failed = results.filter((r) => r.error !== undefined || r.status !== 200);
-      assert.equal(failed.length, 0, `failed requests: ${JSON.stringify(failed.slice(0, 5))}`);
+      const story = () =>
+        fixture.lines.filter((l) => typeof l.event === "string").map((l) => `${Math.round(l.at)} ${l.pid ?? ""} ${l.event} ${l.msg}`)
+          .join("\n");
+      assert.equal(failed.length, 0, `failed requests: ${JSON.stringify(failed.slice(0, 5))}\n${story()}`);
       const after = results.filter((r) => r.at > reload.at);
       assert.ok(after.length > 0, "load after the reload");
       assert.ok(after.every((r) => r.body!.startsWith("v2 ")), "only the new code answers after the reload");
