@@ -65,7 +65,9 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     if (!isToWorker(message)) return;
     if (message.sg === "force") {
       for (const listener of [...forceListeners]) listener(message.signal);
-    } else if (!drainStarted) {
+    } else if (!drainStarted && (listeners.get(message.signal)?.size ?? 0) > 0) {
+      // An order that comes before anything listens (the entry still loading) is not taken: the
+      // primary sends it again once this worker listens.
       drainStarted = true;
       deliver(message.signal);
     }

@@ -401,3 +401,41 @@ describe('workers: the CPUs of "auto"', () => {
     );
   });
 });
+
+describe("workers: the worker side", () => {
+  it("ADrainOrderBeforeAnythingListensIsTakenWhenItComesAgain", async () => {
+    const { workerRuntime } = await import("../../src/workers/worker.ts");
+    let onMessage: (m: unknown) => void = () => {};
+    const channel = {
+      closed: false,
+      send: async () => {},
+      onMessage: (l: (m: unknown) => void) => void (onMessage = l),
+      onClose: () => {},
+    };
+    const role = {
+      slot: 0,
+      port: undefined,
+      pid: 7,
+      channel,
+      raw: undefined as never,
+      log: undefined,
+      send: () => {},
+      sent: async () => {},
+    };
+    const base = {
+      name: "node" as const,
+      listen: () => Promise.reject(),
+      onSignal: () => () => {},
+      onFatalError: () => () => {},
+      exit: () => {},
+      env: () => undefined,
+    };
+    const runtime = workerRuntime(base, role);
+    onMessage({ sg: "drain", signal: "SIGTERM" }); // the entry is still loading: nothing listens
+    let drains = 0;
+    runtime.onSignal("SIGTERM", () => drains++);
+    onMessage({ sg: "drain", signal: "SIGTERM" }); // sent again once the worker listens
+    onMessage({ sg: "drain", signal: "SIGTERM" }); // and a third time: the same drain
+    assert.equal(drains, 1);
+  });
+});
