@@ -37,7 +37,6 @@ for (const line of block.split("\n").slice(1)) {
 
 const tsNames = (text: string) => [...text.matchAll(/(?<![\w./-])([\w.-]+\.ts)\b/g)].map((m) => m[1]!);
 const srcFolders = entries.filter((e) => /^src\/[\w.-]+\/$/.test(e.path));
-const srcHasFolders = readdirSync(path.join(ROOT, "src"), { withFileTypes: true }).some((d) => d.isDirectory());
 
 /** Every .ts file under `dir`, as a path from the repository root. */
 function sources(dir: string): string[] {
@@ -50,21 +49,19 @@ describe("README layout", { timeout: 10_000 }, () => {
   it("NamesEverySourceAndAdapterFile", () => {
     const text = (where: string) => entries.filter((e) => e.path.startsWith(where)).map((e) => e.text).join("\n");
     const missing = [...sources("src"), ...sources("adapters")].filter((file) => {
-      // src/drain/hold.ts on the drain/ entry; src/types.ts (and, before src/ had folders, every
-      // src file) anywhere under src/; adapters/bun.ts on the adapters/ entry.
+      // src/drain/hold.ts on the drain/ entry; src/types.ts anywhere under src/; adapters/bun.ts on
+      // the adapters/ entry.
       const where = `${path.posix.dirname(file)}/`;
       return !tsNames(text(where === "src/" ? "src/" : where)).includes(path.posix.basename(file));
     });
     assert.deepEqual(missing, [], "files the Layout section does not mention");
   });
 
-  it("DescribesOnlyFoldersThatExist", (t) => {
+  it("DescribesOnlyFoldersThatExist", () => {
     const folders = entries.filter((e) => e.path.endsWith("/") && !e.path.startsWith("src/")).map((e) => e.path);
     assert.ok(folders.length >= 10, `found the folders: ${folders.join(" ")}`);
     assert.ok(srcFolders.length >= 5, `found the folders of src/: ${srcFolders.map((e) => e.path).join(" ")}`);
-    // Until src/ is split into folders (issue 20), the folders of src/ named here are the plan.
-    if (!srcHasFolders) t.diagnostic(`src/ has no folders yet: ${srcFolders.map((e) => e.path).join(" ")} not checked`);
-    const named = ["src/", ...folders, ...(srcHasFolders ? srcFolders.map((e) => e.path) : [])];
+    const named = ["src/", ...folders, ...srcFolders.map((e) => e.path)];
     assert.deepEqual(named.filter((folder) => !existsSync(path.join(ROOT, folder))), []);
   });
 
@@ -72,7 +69,7 @@ describe("README layout", { timeout: 10_000 }, () => {
     const named = entries.flatMap((e) => {
       if (e.path === "adapters/") return tsNames(e.text).map((name) => `adapters/${name}`);
       if (/^src\/[\w.-]+\.ts$/.test(e.path)) return [e.path];
-      if (srcHasFolders && srcFolders.includes(e)) return tsNames(e.text).map((name) => `${e.path}${name}`);
+      if (srcFolders.includes(e)) return tsNames(e.text).map((name) => `${e.path}${name}`);
       return [];
     });
     assert.ok(named.length >= 4, `found the files: ${named.join(" ")}`);
