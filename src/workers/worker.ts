@@ -34,6 +34,9 @@ export function workerRole(runtime: RuntimeAdapter): WorkerRole | undefined {
   const slot = runtime.env(WORKER_ENV);
   if (slot === undefined || runtime.workers === undefined) return undefined;
   const channel = runtime.workers.connect();
+  // The variable without a channel: a process that inherited it from a worker (a worker's own child
+  // process), not a worker of ours. It serves as usual.
+  if (channel.closed) return undefined;
   const portText = runtime.env(PORT_ENV);
   const pending = new Set<Promise<void>>();
   return {

@@ -439,3 +439,31 @@ describe("workers: the worker side", () => {
     assert.equal(drains, 1);
   });
 });
+
+describe("workers: who is a worker", () => {
+  it("AProcessThatInheritedTheVariableWithoutAChannelIsNoWorker", async () => {
+    const { workerRole } = await import("../../src/workers/worker.ts");
+    const channel = (closed: boolean) => ({ closed, send: async () => {}, onMessage: () => {}, onClose: () => {} });
+    const runtime = (closed: boolean) => ({
+      name: "node" as const,
+      listen: () => Promise.reject(),
+      onSignal: () => () => {},
+      onFatalError: () => () => {},
+      exit: () => {},
+      env: (name: string) => (name === "SERVE_GRACEFULLY_WORKER" ? "1" : undefined),
+      workers: {
+        mode: "cluster" as const,
+        sharesPortZero: true,
+        unsupported: () => undefined,
+        spawn: () => ({ pid: 1, send: () => {}, kill: () => {} }),
+        connect: () => channel(closed),
+        readText: () => undefined,
+        cpuCount: () => 2,
+        pid: () => 9,
+      },
+    });
+    assert.equal(workerRole(runtime(false))?.slot, 1);
+    // A worker's own child process inherits the variable but has no channel: it serves as usual.
+    assert.equal(workerRole(runtime(true)), undefined);
+  });
+});
