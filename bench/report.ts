@@ -61,6 +61,45 @@ function throughputTable(report: BenchResults): Table {
   return { head: ["runtime", "app", "mode", "bare req/s", "serveGracefully req/s", "B/A (rounds)", "A/A (rounds)", "reading"], rows };
 }
 
+/** `workers: 2` against the bare multi-process server: throughput with its floor, scaling, RSS, exit. */
+function workersTable(report: BenchResults): Table {
+  const rows: string[][] = [];
+  const mib = (kib: number) => `${round1(kib / 1024)}`;
+  const vs = (b: number, a: number) => `${mib(b)} vs ${mib(a)} (${signed(((b - a) / a) * 100, " %")})`;
+  for (const [name, r] of entries(report)) {
+    const w = r.workers;
+    if (!w) continue;
+    const t = w.throughput;
+    rows.push([
+      name,
+      String(t.bareRps),
+      String(t.gracefulRps),
+      `${t.ba.toFixed(3)}x (${t.baMin.toFixed(3)}-${t.baMax.toFixed(3)})`,
+      `${t.aa.toFixed(3)}x (${t.aaMin.toFixed(3)}-${t.aaMax.toFixed(3)})`,
+      `${w.scaling.bare.toFixed(2)}x / ${w.scaling.graceful.toFixed(2)}x`,
+      vs(w.rss.graceful.primary, w.rss.bare.primary),
+      vs(w.rss.graceful.worker, w.rss.bare.worker),
+      `${w.exit.gracefulMs} ms vs ${w.exit.bareMs} ms (${w.exit.idleConnections} idle)`,
+      report.smoke ? "(smoke)" : throughputReading(t).text,
+    ]);
+  }
+  return {
+    head: [
+      "runtime",
+      "bare req/s",
+      "serveGracefully req/s",
+      "B/A (rounds)",
+      "A/A (rounds)",
+      "scaling 1 to 2 (bare / ours)",
+      "RSS primary MiB (ours vs bare)",
+      "RSS per worker MiB",
+      "exit after SIGTERM",
+      "reading",
+    ],
+    rows,
+  };
+}
+
 const ms = (v: ShutdownVariantResult | undefined) =>
   v ? `${v.ms} ms (${v.msMin}-${v.msMax})${v.exit.some((e) => e !== "0" && e !== "SIGKILL") ? `, exit ${v.exit.join("/")}` : ""}` : "-";
 
@@ -146,7 +185,13 @@ function asMarkdown(t: Table): string {
 
 /** The four tables, as text for the console and as markdown for the document. */
 export function summarize(report: BenchResults): { text: string; markdown: Record<string, string> } {
-  const tables = { throughput: throughputTable(report), exit: exitTable(report), rss: rssTable(report), cold: coldTable(report) };
+  const tables = {
+    throughput: throughputTable(report),
+    exit: exitTable(report),
+    rss: rssTable(report),
+    cold: coldTable(report),
+    workers: workersTable(report),
+  };
   const text = Object.entries(tables).map(([name, t]) => `${name}:\n${asText(t)}`).join("\n\n");
   const markdown = Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, asMarkdown(t)]));
   return { text, markdown };
@@ -193,6 +238,7 @@ export function renderDocs(report: BenchResults): string {
     exitTable: markdown.exit!,
     rssTable: markdown.rss!,
     coldTable: markdown.cold!,
+    workersTable: markdown.workers!,
     rounds: String(s.rounds),
     durationS: String(s.durationS),
     warmupS: String(s.warmupS),
