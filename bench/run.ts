@@ -48,6 +48,7 @@ const USAGE = `node --import tsx bench/run.ts [node|bun|deno ...] [options]
   --cold-runs N             cold starts per side (default 5; smoke 1)
   --modes LIST              free,pinned (default both; smoke free)
   --apps LIST               one-route,realistic (default both; smoke realistic)
+  --sections LIST           throughput,exit,cold,workers (default all)
   --out FILE                results file (default bench/results.json)
   --no-docs                 do not rewrite docs/benchmarks.md`;
 
@@ -65,6 +66,7 @@ const { values, positionals } = parseArgs({
     "cold-runs": { type: "string" },
     modes: { type: "string" },
     apps: { type: "string" },
+    sections: { type: "string" },
     out: { type: "string", default: path.join(ROOT, "bench", "results.json") },
     "no-docs": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -95,6 +97,11 @@ const settings: BenchSettings = {
   ),
 };
 if (settings.modes.includes("pinned") && !canPin) throw new Error("pinned mode needs taskset and at least 2 CPUs");
+const sections = listFlag(
+  "sections",
+  values.sections ?? "throughput,exit,cold,workers",
+  ["throughput", "exit", "cold", "workers"] as const,
+);
 const chosen = listFlag("runtime", positionals.join(",") || "node,bun,deno", ["node", "bun", "deno"] as const);
 const runtimes: Runtime[] = RUNTIMES.filter((r) => chosen.includes(r.name));
 
@@ -141,11 +148,11 @@ async function main(): Promise<void> {
   for (const rt of runtimes) {
     log(`${rt.name}:`);
     const tp: RuntimeResults["throughput"] = [];
-    for (const app of settings.apps) {
+    for (const app of sections.includes("throughput") ? settings.apps : []) {
       for (const mode of settings.modes) tp.push(await throughput(rt, app, { ...settings, pinned: mode === "pinned", log }));
     }
     const sd: RuntimeResults["shutdown"] = [];
-    for (const connections of settings.idleConnections) {
+    for (const connections of sections.includes("exit") ? settings.idleConnections : []) {
       // The holder and the server each need one descriptor per connection, plus their own.
       if (connections + 256 > fileLimit) {
         sd.push({ connections, skipped: `open-file hard limit ${fileLimit} is below ${connections + 256}`, variants: {} });
@@ -156,10 +163,14 @@ async function main(): Promise<void> {
       const variants = smoke ? SHUTDOWN_VARIANTS.filter((v) => v !== "floor") : SHUTDOWN_VARIANTS;
       sd.push(await shutdown(rt, connections, { runs: settings.runs, variants, log }));
     }
-    const cs = await coldStart(rt, { runs: settings.coldRuns, warm: !smoke, log });
+    const cs = sections.includes("cold")
+      ? await coldStart(rt, { runs: settings.coldRuns, warm: !smoke, log })
+      : { bareMs: NaN, gracefulMs: NaN, deltaMs: NaN, runs: { bare: [], graceful: [] } };
     const idle = Math.min(1_000, ...settings.idleConnections.filter((n) => n > 0));
-    const wk = await workersBench(rt, { ...settings, idleConnections: Number.isFinite(idle) ? idle : 200, log });
-    results[rt.name] = { version: versions[rt.name]!, throughput: tp, shutdown: sd, coldStart: cs, workers: wk };
+    const wk = sections.includes("workers")
+      ? await workersBench(rt, { ...settings, idleConnections: Number.isFinite(idle) ? idle : 200, log })
+      : undefined;
+    results[rt.name] = { version: versions[rt.name]!, throughput: tp, shutdown: sd, coldStart: cs, ...(wk && { workers: wk }) };
   }
 
   const report: BenchResults = {
