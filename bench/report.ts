@@ -162,7 +162,8 @@ function rssTable(report: BenchResults): Table {
 }
 
 function coldTable(report: BenchResults): Table {
-  const rows = entries(report).map(([name, r]) => {
+  // A run with --sections leaving cold starts out has NaN there: no row.
+  const rows = entries(report).filter(([, r]) => !Number.isNaN(r.coldStart.bareMs)).map(([name, r]) => {
     const c = r.coldStart;
     return [
       name,
