@@ -60,6 +60,12 @@ export interface ServerPart {
 
 export type Part = HookPart | ServerPart;
 
+/** A server that listens: its `listening` is set once `listen()` resolved. */
+export type StartedServer = ServerPart & { listening: ListeningServer };
+
+/** A part whose start succeeded. */
+export type StartedPart = HookPart | StartedServer;
+
 /** Misuse of a lifecycle: adding while it stops, a duplicate name, a bad part. */
 export class LifecycleError extends Error {
   override name = "LifecycleError";
@@ -168,16 +174,16 @@ export async function stopParts(parts: readonly HookPart[], context: StopContext
 
 /**
  * Start one part: a server listens (and, when we named it after port 0, takes the port it got); a
- * hook part runs its start within its timeout. Resolves to where a server listens.
+ * hook part runs its start within its timeout. Resolves to the part, started.
  */
-export async function startPart(part: Part, clock: Clock): Promise<ListenInfo | undefined> {
+export async function startPart(part: Part, clock: Clock): Promise<StartedPart> {
   if (part.kind === "part") {
     if (part.start) await callWithin(clock, `start of "${part.name}"`, part.start, part.timeout);
-    return undefined;
+    return part;
   }
-  part.listening = await part.listen();
-  if (part.renameOnListen) part.name = `server:${part.listening.port}`;
-  return { port: part.listening.port, hostname: part.listening.hostname };
+  const started = Object.assign(part, { listening: await part.listen() });
+  if (started.renameOnListen) started.name = `server:${started.listening.port}`;
+  return started;
 }
 
 /** Hook parts keep this much of the budget for their stops, so a stream that never ends cannot starve them. */
