@@ -28,6 +28,20 @@ export const LIFECYCLE_BRAND: unique symbol = Symbol.for("serve-gracefully.lifec
 /** Where a lifecycle is: idle (nothing added), starting, running, stopping (draining), stopped. */
 export type LifecycleState = "idle" | "starting" | "running" | "stopping" | "stopped";
 
+/**
+ * How a drain began and what happened to it since (internal: what a lifecycle holds while stopping
+ * and once stopped); replaced whole, never changed in place. `signalledLater`: a signal came during
+ * a drain that shutdown() or an error began (the process now ends with it); `signal` and `at` are
+ * then that signal's, so its repeat is recognised.
+ */
+export interface Drain {
+  readonly reason: ShutdownReport["reason"];
+  readonly signal: ShutdownSignal | undefined;
+  readonly at: number;
+  readonly signalledLater: boolean;
+  readonly forcedBy: ShutdownReport["forcedBy"];
+}
+
 /** Options of `createLifecycle()`. */
 export interface LifecycleOptions {
   /** Start the same graceful shutdown (exit 1) on an uncaught exception or unhandled rejection. @default true */
@@ -97,7 +111,7 @@ export interface ServerLifecycle extends Lifecycle {
   readonly tasks: TaskTracker;
   /** Joins a server and merges its settings into the lifecycle's. */
   addServer(part: ServerPart, settings: ServerSettings): void;
-  /** Logs through the first server's logger. */
+  /** Logs through the first server's logger (console JSON when there is none). */
   log: Log;
   /** The startup gate and the parts' checks, read by every server's /readyz. */
   readonly readiness: Readiness;

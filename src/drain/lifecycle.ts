@@ -8,9 +8,9 @@ import { cutWhatIsLeft } from "./cut.ts";
 import * as events from "../log/events.ts";
 import { holdResponses, waitForQuiet } from "./hold.ts";
 import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
-import type { LifecycleSetup, LifecycleState, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
+import type { Drain, LifecycleSetup, LifecycleState, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
 import { errorMessage, type Log, toLog } from "../log/logger.ts";
-import { checkPart, LifecycleError, skipUnstarted } from "./parts.ts";
+import { announceStart, announceStartFailed, checkPart, LifecycleError, skipUnstarted } from "./parts.ts";
 import { startPart, stopParts, stopReserve } from "./parts.ts";
 import type { HookPart, Part, PartOptions, ServerPart, StartedPart, StartedServer } from "./parts.ts";
 import { ProcessWatch, signalMeaning } from "../process/process-watch.ts";
@@ -22,21 +22,8 @@ import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./strea
 import { TaskTracker } from "./tasks.ts";
 import type { RuntimeAdapter, ShutdownReport, ShutdownSignal } from "../types.ts";
 
-type Reason = ShutdownReport["reason"];
-type ForcedBy = NonNullable<ShutdownReport["forcedBy"]>;
-
-/**
- * How the drain began and what happened to it since; replaced whole, never changed in place.
- * `signalledLater`: a signal came during a drain that shutdown() or an error began (the process now
- * ends with it); `signal` and `at` are then that signal's, so its repeat is recognised.
- */
-interface Drain {
-  readonly reason: Reason;
-  readonly signal: ShutdownSignal | undefined;
-  readonly at: number;
-  readonly signalledLater: boolean;
-  readonly forcedBy: ForcedBy | undefined;
-}
+type Reason = Drain["reason"];
+type ForcedBy = NonNullable<Drain["forcedBy"]>;
 
 /** The lifecycle's one state: before the drain, or in it (with how it began). */
 type Run =
@@ -149,8 +136,8 @@ export class LifecycleController implements ServerLifecycle {
   log: Log = (record) => (this.#settings?.log ?? toLog(undefined))(record);
 
   /**
-   * Nothing joins a lifecycle while it stops. Once stopped, a server begins a new run (serveGracefully
-   * again after shutdown()); a hook part may not, as its owner cannot tell which run it joined.
+   * Nothing joins a lifecycle while it stops. Once it has stopped, a server that joins begins a new
+   * run (serveGracefully again after shutdown()); a part is refused, pointing to createLifecycle().
    */
   #register(part: Part): void {
     const { state } = this.#run;
@@ -178,16 +165,9 @@ export class LifecycleController implements ServerLifecycle {
       try {
         const started = await startPart(part, this.#clock);
         this.#started.push(started);
-        if (started.kind === "part") this.log(events.partStarted(started.name));
-        else {
-          const info = { port: started.listening.port, hostname: started.listening.hostname };
-          this.log(events.listening(started.name, this.#runtime.name, info, started.startup));
-          started.onListen(info);
-          started.resolveReady(info);
-        }
+        announceStart(started, this.log, this.#runtime.name);
       } catch (error) {
-        if (part.kind === "server") part.rejectReady(error);
-        this.log(events.startFailed(part.name, error));
+        announceStartFailed(part, error, this.log);
         this.#errors.add(`${part.name}: ${errorMessage(error)}`);
         this.#begin("start-failed");
         return;

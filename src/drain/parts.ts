@@ -5,7 +5,7 @@
 import type { Clock } from "../time/clock.ts";
 import { durationMs } from "../time/duration.ts";
 import type { RequestState } from "./request-state.ts";
-import { partStopFailed, partStopped } from "../log/events.ts";
+import { listening, partStarted, partStopFailed, partStopped, startFailed } from "../log/events.ts";
 import { errorMessage, type Log } from "../log/logger.ts";
 import type { ListenInfo, ListeningServer, PartReport } from "../types.ts";
 
@@ -184,6 +184,21 @@ export async function startPart(part: Part, clock: Clock): Promise<StartedPart> 
   const started = Object.assign(part, { listening: await part.listen() });
   if (started.renameOnListen) started.name = `server:${started.listening.port}`;
   return started;
+}
+
+/** Say that a part started; a server's `onListen` runs and its `ready` resolves. */
+export function announceStart(part: StartedPart, log: Log, runtime: string): void {
+  if (part.kind === "part") return log(partStarted(part.name));
+  const info = { port: part.listening.port, hostname: part.listening.hostname };
+  log(listening(part.name, runtime, info, part.startup));
+  part.onListen(info);
+  part.resolveReady(info);
+}
+
+/** Say that a part failed to start; a server's `ready` rejects. */
+export function announceStartFailed(part: Part, error: unknown, log: Log): void {
+  if (part.kind === "server") part.rejectReady(error);
+  log(startFailed(part.name, error));
 }
 
 /** Hook parts keep this much of the budget for their stops, so a stream that never ends cannot starve them. */
