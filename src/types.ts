@@ -132,8 +132,11 @@ export interface Ancestor {
   command: string[];
 }
 
+/** The signals a drain can be started by (the `signals` option accepts these and no other). */
+export const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"] as const;
+
 /** The signals a drain can be started by. */
-export type ShutdownSignal = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR2";
+export type ShutdownSignal = typeof SHUTDOWN_SIGNALS[number];
 
 /**
  * A structured log record; `event` names what happened. A function logger gets every record with

@@ -3,6 +3,7 @@
  * (`lifecycle.add`), plus the timed call both go through.
  */
 import type { Clock } from "../time/clock.ts";
+import { invalid, type KeyListOf, knownKeys } from "../check/input.ts";
 import { durationMs } from "../time/duration.ts";
 import type { RequestState } from "./request-state.ts";
 import { listening, partStarted, partStopFailed, partStopped, startFailed } from "../log/events.ts";
@@ -78,32 +79,24 @@ export class PartTimeoutError extends Error {
 
 /** Every key `lifecycle.add` accepts; any other is a TypeError, as in serveGracefully's options. */
 export const PART_KEYS = ["name", "start", "stop", "timeout", "check", "checkTimeout"] as const;
+const _partKeysMatchPartOptions: KeyListOf<PartOptions, typeof PART_KEYS> = true;
 
 export function checkPart(part: unknown): HookPart {
-  if (typeof part !== "object" || part === null || Array.isArray(part)) {
-    throw new TypeError(
-      `lifecycle.add: expected { ${PART_KEYS.join(", ")} }, got ${part === null ? "null" : Array.isArray(part) ? "an array" : typeof part}`,
-    );
-  }
-  const p = part as Record<string, unknown>;
-  if (typeof p.name !== "string" || p.name === "") throw new TypeError('lifecycle.add: "name" must be a non-empty string');
-  const owner = `lifecycle.add("${p.name}")`;
-  for (const key of Object.keys(p)) {
-    if (!(PART_KEYS as readonly string[]).includes(key)) {
-      throw new TypeError(`${owner}: unknown option "${key}" (known: ${PART_KEYS.join(", ")})`);
-    }
-  }
+  // The whole argument first, then the name, so that every later message can name the part.
+  if (typeof part !== "object" || part === null || Array.isArray(part)) knownKeys("lifecycle.add", undefined, part, PART_KEYS);
+  const name = (part as Record<string, unknown>).name;
+  if (typeof name !== "string" || name === "") invalid("lifecycle.add", "name", "a non-empty string", name);
+  const owner = `lifecycle.add("${name}")`;
+  const p = knownKeys(owner, undefined, part, PART_KEYS);
   for (const hook of ["start", "stop", "check"] as const) {
-    if (p[hook] !== undefined && typeof p[hook] !== "function") {
-      throw new TypeError(`${owner}: "${hook}" must be a function`);
-    }
+    if (p[hook] !== undefined && typeof p[hook] !== "function") invalid(owner, hook, "a function", p[hook]);
   }
   if (p.checkTimeout !== undefined && p.check === undefined) {
     throw new TypeError(`${owner}: "checkTimeout" is set but the part has no "check"`);
   }
   return {
     kind: "part",
-    name: p.name,
+    name,
     start: p.start as HookPart["start"],
     stop: p.stop as HookPart["stop"],
     timeout: durationMs(owner, "timeout", p.timeout, DEFAULT_PART_TIMEOUT_MS, { positive: true }),

@@ -1,3 +1,5 @@
+import { invalid } from "../check/input.ts";
+
 /**
  * Background work that outlives its request (`c.executionCtx.waitUntil`) or belongs to no request
  * (`lifecycle.waitUntil`). The drain waits for it; a rejection is counted and reported, never thrown.
@@ -16,7 +18,7 @@ export class TaskTracker {
   /** Track a promise until it settles. Anything that is not a thenable is a TypeError. */
   add(task: Promise<unknown>): void {
     if (task === null || typeof (task as { then?: unknown })?.then !== "function") {
-      throw new TypeError(`waitUntil: expected a promise, got ${task === null ? "null" : typeof task}`);
+      invalid("waitUntil", undefined, "a promise", task);
     }
     this.#pending++;
     Promise.resolve(task).then(

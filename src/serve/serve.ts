@@ -2,6 +2,7 @@
  * serveGracefully, built once per runtime: checks the input, builds the request handler and joins
  * the server to a lifecycle, which starts it and, on the signal, drains it.
  */
+import { invalid } from "../check/input.ts";
 import { RequestState } from "../drain/request-state.ts";
 import { createHandler, deliveredIfConnected, withConnectionClose } from "../request/handler.ts";
 import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "../drain/lifecycle-types.ts";
@@ -40,7 +41,7 @@ export function createServeGracefully<PassThrough extends object>(
   const watchDelivery = runtime.watchDelivery ?? deliveredIfConnected;
   return (app, options) => {
     if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
-      throw new TypeError('serveGracefully: "app" must be a Hono app or an object with fetch(request, env, executionCtx)');
+      invalid("serveGracefully", "app", "a Hono app or an object with fetch(request, env, executionCtx)", app);
     }
     const resolved = resolveOptions(options, (name) => runtime.env(name), passThroughKeys);
     const lifecycle = options?.lifecycle === undefined ? defaultLifecycle : asServerLifecycle(options.lifecycle, "serveGracefully");
