@@ -1,5 +1,5 @@
 /**
- * The hold before the listeners close (phase 3 of the drain): responses wait until no request has
+ * The hold, just before the listeners close in the drain: responses wait until no request has
  * arrived for QUIET_MS, so a busy keep-alive client sends the request it was about to send and
  * every connection still idle after that is truly idle.
  */
@@ -13,7 +13,7 @@ export const HOLD_MAX_MS = 250;
 
 /** Resolves once no request has arrived on any server for QUIET_MS (at most HOLD_MAX_MS), or when forced. */
 export function waitForQuiet(clock: Clock, servers: readonly ServerPart[], forced: Promise<void>): Promise<void> {
-  const arrived = () => servers.reduce((n, s) => n + s.state.arrived, 0);
+  const arrived = () => servers.reduce((n, s) => n + s.traffic.arrived, 0);
   const until = clock.now() + HOLD_MAX_MS;
   return new Promise((resolve) => {
     let cancel = () => {};
@@ -41,9 +41,9 @@ export function waitForQuiet(clock: Clock, servers: readonly ServerPart[], force
 export function holdResponses(servers: readonly ServerPart[]): () => void {
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
-  for (const server of servers) server.state.held = held;
+  for (const server of servers) server.traffic.held = held;
   return () => {
-    for (const server of servers) server.state.held = undefined;
+    for (const server of servers) server.traffic.held = undefined;
     release();
   };
 }

@@ -14,7 +14,7 @@ import type { LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal } fro
 
 /**
  * Bump when anything a copy calls on another copy's lifecycle changes: `ServerLifecycle`'s members,
- * the `ServerPart` it hands over (with its `RequestState` and `ListeningServer`), `TaskTracker` or
+ * the `ServerPart` it hands over (with its `ServerTraffic` and `ListeningServer`), `TaskTracker` or
  * `Readiness`.
  */
 export const LIFECYCLE_PROTOCOL = 1;

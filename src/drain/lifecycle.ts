@@ -141,12 +141,12 @@ export class LifecycleController implements ServerLifecycle {
    */
   #register(part: Part): void {
     const { state } = this.#run;
-    if (state === "stopping" || (state === "stopped" && part.kind === "part")) {
+    if (state === "stopping" || (state === "stopped" && part.kind === "hook")) {
       const where = state === "stopped" ? "has shut down" : "is shutting down";
       throw new LifecycleError(`cannot add "${part.name}": the lifecycle ${where}; use createLifecycle() for a new one`);
     }
     if (state === "stopped") this.#newRun();
-    if (part.kind === "part" && this.#parts.some((p) => p.name === part.name)) {
+    if (part.kind === "hook" && this.#parts.some((p) => p.name === part.name)) {
       throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
     }
     this.#parts.push(part);
@@ -211,7 +211,7 @@ export class LifecycleController implements ServerLifecycle {
     const startedAt = clock.wallTime();
     const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));
-    const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "part");
+    const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "hook");
     const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
     // The stops' reserve comes out of the time after the drain delay, so the delay never eats it.
     const untilDeadline = settings.timeout - stopReserve(hookParts(), settings.timeout - drainDelay);
@@ -223,7 +223,7 @@ export class LifecycleController implements ServerLifecycle {
     //    every server (even one still starting) answers /readyz with 503 and closes each
     //    connection after its response. Then wait for a start in progress to end.
     const registered = () => this.#parts.filter((p): p is ServerPart => p.kind === "server");
-    for (const server of registered()) server.state.draining = true;
+    for (const server of registered()) server.traffic.draining = true;
     this.#controller.abort();
     const atStart = snapshot(registered(), this.#tasks);
     // A failed start already said so (start.failed): a rollback is not announced as a drain.
@@ -252,12 +252,12 @@ export class LifecycleController implements ServerLifecycle {
     //    connections at once; no I/O is polled before it, so nothing new arrives meanwhile.
     const processEnds = endsProcess();
     const leaveServersToExit = processEnds && this.#drain?.forcedBy === undefined && hookParts().length === 0 &&
-      this.#tasks.pending === 0 && servers.every((s) => s.state.idle && s.listening.idleForExit?.() === true);
+      this.#tasks.pending === 0 && servers.every((s) => s.traffic.idle && s.listening.idleForExit?.() === true);
     const closed = leaveServersToExit ? [] : servers.map((server) => server.listening.close());
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
     //    A runtime whose close acts later (Deno) gets that moment first.
-    if (!leaveServersToExit) await Promise.race([Promise.all(servers.map((s) => s.listening.closeActed?.())), forced]);
+    if (!leaveServersToExit) await Promise.race([Promise.all(servers.map((s) => s.listening.stoppedAccepting?.())), forced]);
     release();
 
     // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
@@ -265,7 +265,7 @@ export class LifecycleController implements ServerLifecycle {
     //    after, idle connections are left to the exit, which closes them all at once.
     const leaveIdleConnectionsToExit = processEnds && servers.every((s) => s.listening.responsesDone);
     const drained = leaveServersToExit || await unlessCancelled(forced, async () => {
-      await Promise.all([...servers.map((s) => s.state.whenIdle()), this.#tasks.idle()]);
+      await Promise.all([...servers.map((s) => s.traffic.whenIdle()), this.#tasks.idle()]);
       if (leaveIdleConnectionsToExit) {
         await Promise.all(servers.map((s) => s.listening.responsesDone!()));
       } else {

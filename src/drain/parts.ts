@@ -1,11 +1,11 @@
 /**
  * The parts a lifecycle starts and stops: servers (which the drain handles) and user hooks
- * (`lifecycle.add`), plus the timed call both go through.
+ * (`lifecycle.add`): how a hook part is checked, and how each part starts and stops.
  */
-import type { Clock } from "../time/clock.ts";
+import { type Clock, withTimeout } from "../time/clock.ts";
 import { invalid, type KeyListOf, knownKeys } from "../check/input.ts";
 import { durationMs } from "../time/duration.ts";
-import type { RequestState } from "./request-state.ts";
+import type { ServerTraffic } from "./traffic.ts";
 import { listening, partStarted, partStopFailed, partStopped, startFailed } from "../log/events.ts";
 import { errorMessage, type Log } from "../log/logger.ts";
 import type { ListenInfo, ListeningServer, PartReport } from "../types.ts";
@@ -34,8 +34,9 @@ export const DEFAULT_PART_TIMEOUT_MS = 5_000;
 /** Below the 1 s `timeoutSeconds` of a Kubernetes probe, so /readyz answers before the probe gives up. */
 export const DEFAULT_CHECK_TIMEOUT_MS = 500;
 
+/** A part added with `lifecycle.add`: its hooks, checked (the report calls it kind "part"). */
 export interface HookPart {
-  kind: "part";
+  kind: "hook";
   name: string;
   start: (() => unknown) | undefined;
   stop: (() => unknown) | undefined;
@@ -44,12 +45,13 @@ export interface HookPart {
   checkTimeout: number;
 }
 
+/** A server that serveGracefully joined to the lifecycle. */
 export interface ServerPart {
   kind: "server";
   name: string;
   /** Named by us after port 0: takes the real port once listening. A name the user gave is kept. */
   renameOnListen: boolean;
-  state: RequestState;
+  traffic: ServerTraffic;
   listen: () => Promise<ListeningServer>;
   listening: ListeningServer | undefined;
   onListen: (info: ListenInfo) => void;
@@ -95,7 +97,7 @@ export function checkPart(part: unknown): HookPart {
     throw new TypeError(`${owner}: "checkTimeout" is set but the part has no "check"`);
   }
   return {
-    kind: "part",
+    kind: "hook",
     name,
     start: p.start as HookPart["start"],
     stop: p.stop as HookPart["stop"],
@@ -105,21 +107,9 @@ export function checkPart(part: unknown): HookPart {
   };
 }
 
-/** Calls `fn` and waits for it at most `ms`; rejects with its error or a PartTimeoutError. */
-export function callWithin(clock: Clock, what: string, fn: () => unknown, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cancel = clock.setTimer(() => reject(new PartTimeoutError(`${what} did not finish within ${Math.round(ms)} ms`)), ms);
-    new Promise((run) => run(fn())).then(
-      () => {
-        cancel();
-        resolve();
-      },
-      (error) => {
-        cancel();
-        reject(error);
-      },
-    );
-  });
+/** What a hook that outlives its `ms` is rejected with (see withTimeout). */
+function timedOut(what: string, ms: number): () => PartTimeoutError {
+  return () => new PartTimeoutError(`${what} did not finish within ${Math.round(ms)} ms`);
 }
 
 /** What stopping the hook parts needs from the drain. */
@@ -151,7 +141,8 @@ export async function stopParts(parts: readonly HookPart[], context: StopContext
     else if (left <= 0) report("timeout", "no time left before the deadline");
     else {
       try {
-        await callWithin(clock, `stop of "${part.name}"`, part.stop, Math.min(part.timeout, left));
+        const ms = Math.min(part.timeout, left);
+        await withTimeout(clock, ms, part.stop, timedOut(`stop of "${part.name}"`, ms));
         report("stopped");
         log(partStopped(part.name));
       } catch (error) {
@@ -170,8 +161,8 @@ export async function stopParts(parts: readonly HookPart[], context: StopContext
  * hook part runs its start within its timeout. Resolves to the part, started.
  */
 export async function startPart(part: Part, clock: Clock): Promise<StartedPart> {
-  if (part.kind === "part") {
-    if (part.start) await callWithin(clock, `start of "${part.name}"`, part.start, part.timeout);
+  if (part.kind === "hook") {
+    if (part.start) await withTimeout(clock, part.timeout, part.start, timedOut(`start of "${part.name}"`, part.timeout));
     return part;
   }
   const started = Object.assign(part, { listening: await part.listen() });
@@ -181,7 +172,7 @@ export async function startPart(part: Part, clock: Clock): Promise<StartedPart> 
 
 /** Say that a part started; a server's `onListen` runs and its `ready` resolves. */
 export function announceStart(part: StartedPart, log: Log, runtime: string): void {
-  if (part.kind === "part") return log(partStarted(part.name));
+  if (part.kind === "hook") return log(partStarted(part.name));
   const info = { port: part.listening.port, hostname: part.listening.hostname };
   log(listening(part.name, runtime, info, part.startup));
   part.onListen(info);
@@ -203,6 +194,6 @@ export function stopReserve(started: readonly HookPart[], timeout: number): numb
 export function skipUnstarted(parts: readonly Part[], started: readonly Part[]): PartReport[] {
   return parts.filter((p) => !started.includes(p)).map((part) => {
     if (part.kind === "server") part.rejectReady(new LifecycleError(`"${part.name}" did not start: the lifecycle shut down first`));
-    return { name: part.name, kind: part.kind, outcome: "skipped", durationMs: 0 };
+    return { name: part.name, kind: part.kind === "hook" ? "part" : "server", outcome: "skipped", durationMs: 0 };
   });
 }
