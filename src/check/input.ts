@@ -36,27 +36,35 @@ export function invalid(owner: string, option: string | undefined, accepts: stri
   throw new TypeError(`${owner}: ${what} ${accepts}, got ${shown(got)}`);
 }
 
-/**
- * `value` as a plain object whose keys are all in `known`; anything else (null, an array, a
- * function, a primitive) or an unknown key is a TypeError. `option` names a nested object (its keys
- * are then shown as `option.key`; `orElse` says what else it accepts); without it, `value` is the
- * whole argument.
- */
-export function knownKeys(
-  owner: string,
-  option: string | undefined,
-  value: unknown,
-  known: readonly string[],
-  orElse = "",
-): Record<string, unknown> {
-  const prefix = option === undefined ? "" : `${option}.`;
+/** An object a user passes: who asked, the option that holds it (none: the whole argument), its keys. */
+export interface ObjectShape {
+  owner: string;
+  option?: string;
+  known: readonly string[];
+  /** What else the option accepts, said after the object: `" or false"`. */
+  orElse?: string;
+}
+
+/** `value` as an object; anything else (null, an array, a function, a primitive) is a TypeError. */
+export function asObject(shape: ObjectShape, value: unknown): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    invalid(owner, option, `${option === undefined ? "" : "an object "}{ ${known.join(", ")} }${orElse}`, value);
+    const object = `${shape.option === undefined ? "" : "an object "}{ ${shape.known.join(", ")} }${shape.orElse ?? ""}`;
+    invalid(shape.owner, shape.option, object, value);
   }
-  const record = value as Record<string, unknown>;
+  return value as Record<string, unknown>;
+}
+
+/**
+ * `value` as an object whose keys are all known (see asObject); an unknown key is a TypeError that
+ * names it (as `option.key` in a nested object) and lists the known ones.
+ */
+export function knownKeys(shape: ObjectShape, value: unknown): Record<string, unknown> {
+  const record = asObject(shape, value);
+  const prefix = shape.option === undefined ? "" : `${shape.option}.`;
   for (const key of Object.keys(record)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`${owner}: unknown option "${prefix}${key}" (known: ${known.map((k) => prefix + k).join(", ")})`);
+    if (!shape.known.includes(key)) {
+      const known = shape.known.map((k) => prefix + k).join(", ");
+      throw new TypeError(`${shape.owner}: unknown option "${prefix}${key}" (known: ${known})`);
     }
   }
   return record;

@@ -3,7 +3,7 @@
  * (`lifecycle.add`): how a hook part is checked, and how each part starts and stops.
  */
 import { type Clock, withTimeout } from "../time/clock.ts";
-import { invalid, type KeyListOf, knownKeys } from "../check/input.ts";
+import { asObject, invalid, type KeyListOf, knownKeys } from "../check/input.ts";
 import { durationMs } from "../time/duration.ts";
 import type { ServerTraffic } from "./traffic.ts";
 import { listening, partStarted, partStopFailed, partStopped, startFailed } from "../log/events.ts";
@@ -84,12 +84,11 @@ export const PART_KEYS = ["name", "start", "stop", "timeout", "check", "checkTim
 const _partKeysMatchPartOptions: KeyListOf<PartOptions, typeof PART_KEYS> = true;
 
 export function checkPart(part: unknown): HookPart {
-  // The whole argument first, then the name, so that every later message can name the part.
-  if (typeof part !== "object" || part === null || Array.isArray(part)) knownKeys("lifecycle.add", undefined, part, PART_KEYS);
-  const name = (part as Record<string, unknown>).name;
+  // The shape first, then the name, so that every later message can name the part.
+  const name = asObject({ owner: "lifecycle.add", known: PART_KEYS }, part).name;
   if (typeof name !== "string" || name === "") invalid("lifecycle.add", "name", "a non-empty string", name);
   const owner = `lifecycle.add("${name}")`;
-  const p = knownKeys(owner, undefined, part, PART_KEYS);
+  const p = knownKeys({ owner, known: PART_KEYS }, part);
   for (const hook of ["start", "stop", "check"] as const) {
     if (p[hook] !== undefined && typeof p[hook] !== "function") invalid(owner, hook, "a function", p[hook]);
   }

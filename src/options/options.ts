@@ -139,7 +139,7 @@ function healthPath(option: string, value: unknown, fallback: string): string | 
 function health(value: unknown): ResolvedOptions["health"] {
   if (value === false) return { ready: false, live: false };
   if (value === undefined) return { ready: "/readyz", live: "/livez" };
-  const paths = knownKeys("serveGracefully", "health", value, HEALTH_KEYS, " or false");
+  const paths = knownKeys({ owner: "serveGracefully", option: "health", known: HEALTH_KEYS, orElse: " or false" }, value);
   const ready = healthPath("health.ready", paths.ready, "/readyz");
   const live = healthPath("health.live", paths.live, "/livez");
   if (ready !== false && ready === live) fail("health.live", "a different path from health.ready", live);
@@ -173,7 +173,10 @@ export function resolveOptions(
   env: (name: string) => string | undefined,
   passThroughKeys: readonly string[] = [],
 ): ResolvedOptions {
-  const o = knownKeys("serveGracefully", undefined, options === undefined ? {} : options, [...SERVE_OPTION_KEYS, ...passThroughKeys]);
+  const o = knownKeys(
+    { owner: "serveGracefully", known: [...SERVE_OPTION_KEYS, ...passThroughKeys] },
+    options === undefined ? {} : options,
+  );
   if (o.hostname !== undefined && (typeof o.hostname !== "string" || o.hostname === "")) {
     fail("hostname", "a non-empty string", o.hostname);
   }

@@ -38,7 +38,7 @@ const LIFECYCLE_OPTION_KEYS = ["fatalErrors"] as const;
 const _keysMatchLifecycleOptions: KeyListOf<LifecycleOptions, typeof LIFECYCLE_OPTION_KEYS> = true;
 
 function checkLifecycleOptions(options: unknown): Pick<LifecycleSetup, "fatalErrors"> {
-  const { fatalErrors } = knownKeys("createLifecycle", undefined, options, LIFECYCLE_OPTION_KEYS);
+  const { fatalErrors } = knownKeys({ owner: "createLifecycle", known: LIFECYCLE_OPTION_KEYS }, options);
   if (fatalErrors !== undefined && typeof fatalErrors !== "boolean") invalid("createLifecycle", "fatalErrors", "a boolean", fatalErrors);
   return { fatalErrors };
 }
