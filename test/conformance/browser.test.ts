@@ -75,7 +75,7 @@ describe("a real browser through the drain", { concurrency: true }, () => {
     describe(`Chromium on ${runtime.name}`, { concurrency: true }, () => {
       it("a page's spare connection does not hold the drain: SIGTERM with a request in flight exits 0 right after the response", {
         timeout: 40_000,
-      }, async () => {
+      }, async (t) => {
         const f = await start(runtime, { timeout: 10_000 });
         const page = await newPage();
         try {
@@ -88,6 +88,7 @@ describe("a real browser through the drain", { concurrency: true }, () => {
           assert.equal(text, "slept 1000");
           const exit = await f.exit(15_000);
           const afterResponse = exit.at - at;
+          t.diagnostic(`spare ${runtime.name}: exit ${exit.code} ${Math.round(afterResponse)} ms after the response`);
           assert.equal(exit.code, 0, `exit ${exit.code}: ${JSON.stringify(f.log("drain.end"))}`);
           assert.ok(afterResponse < 3_000, `exit ${Math.round(afterResponse)} ms after the response (the deadline is 10 s)`);
           assert.equal(f.report()!.forced, false);
@@ -96,7 +97,52 @@ describe("a real browser through the drain", { concurrency: true }, () => {
         }
       });
 
-      it("an EventSource ended by the drain does not reconnect into the draining instance", { timeout: 40_000 }, async () => {
+      it("a page's fetch loop through the drain: every request the app began is answered, then refused once closed, exit 0", {
+        timeout: 40_000,
+      }, async () => {
+        const f = await start(runtime, { drainDelay: 1_000, timeout: 10_000 });
+        const page = await newPage();
+        try {
+          await page.goto(`http://127.0.0.1:${f.port}/`, { timeout: 10_000 });
+          // One fetch after another until one fails (the listener closed), bounded in count and time.
+          const loop = page.evaluate(`(async () => {
+            const results = [];
+            const until = Date.now() + 20000;
+            for (let i = 0; i < 2000 && Date.now() < until; i++) {
+              try {
+                const response = await fetch("/slow?ms=20&i=" + i);
+                results.push({ status: response.status, body: await response.text() });
+              } catch (error) {
+                results.push({ error: String(error) });
+                break;
+              }
+            }
+            return results;
+          })()`) as Promise<{ status?: number; body?: string; error?: string }[]>;
+          await f.waitFor(
+            (l) => f.lines.filter((x) => x.fixture === "slow.start").length >= 10 && l.fixture === "slow.start",
+            10_000,
+            "10 fetches",
+          );
+          f.signal("SIGTERM");
+          const exit = await f.exit(15_000);
+          const results = await loop;
+          const answered = results.filter((r) => r.status !== undefined);
+          assert.ok(
+            answered.every((r) => r.status === 200 && r.body === "slept 20"),
+            JSON.stringify(answered.filter((r) => r.status !== 200)),
+          );
+          const began = f.lines.filter((l) => l.fixture === "slow.start").length;
+          assert.equal(answered.length, began, `the app began ${began} requests, the page got ${answered.length} answers`);
+          assert.ok(results.at(-1)!.error !== undefined, "the loop ended on the closed listener");
+          assert.equal(exit.code, 0);
+          assert.deepEqual([f.report()!.forced, (f.report()!.requests as { cut: number }).cut], [false, 0]);
+        } finally {
+          await page.close();
+        }
+      });
+
+      it("an EventSource ended by the drain does not reconnect into the draining instance", { timeout: 40_000 }, async (t) => {
         const f = await start(runtime, { drainDelay: DRAIN_DELAY_MS, timeout: 15_000 });
         const page = await newPage();
         try {
@@ -108,6 +154,11 @@ describe("a real browser through the drain", { concurrency: true }, () => {
           const seen = (await page.evaluate("window.seen")) as Seen[];
           const since = (e: Seen) => `${e.type}${e.data ? `(${e.data})` : ""}@${e.at - signalledAt}`;
           const story = seen.filter((e) => e.at >= signalledAt - 500).map(since).join(" ");
+          t.diagnostic(
+            `eventsource ${runtime.name}: exit ${exit.code} at ${Date.now() - signalledAt - Math.round(performance.now() - exit.at)} ms: ${
+              story.replace(/message\([^)]*\)@\d+ /g, "")
+            }`,
+          );
           const reopened = f.lines.filter((l) => l.fixture === "sse.open" && l.at > sent).length;
           assert.equal(reopened, 0, `the browser reconnected into the draining instance: ${story}`);
           const bye = seen.find((e) => e.type === "bye");

@@ -7,6 +7,7 @@
  * The browser itself (Chromium) is driven in browser.test.ts.
  */
 import assert from "node:assert/strict";
+import { execFile, spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { Connection, exchange } from "../support/client.ts";
 import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
@@ -16,6 +17,19 @@ const start = fixtureStarter("test/fixtures/server.ts");
 const HAPROXY_HTTPCHK = "GET /readyz HTTP/1.0\r\n\r\n";
 /** The age past which Bun's stop() waited for a never-used connection (~1 s), with a margin. */
 const SPARE_AGE_MS = 1_500;
+const hasCurl = spawnSync("curl", ["--version"]).status === 0;
+
+/** curl over HTTP/1.0 (it sends a Host header, and no keep-alive): the body and the status. */
+function curl10(port: number, target: string): Promise<{ body: string; status: number }> {
+  return new Promise((resolve, reject) => {
+    const url = `http://127.0.0.1:${port}${target}`;
+    execFile("curl", ["--http1.0", "-sS", "--max-time", "10", "-w", "\n%{http_code}", url], (error, stdout, stderr) => {
+      if (error) return reject(new Error(`curl ${url}: ${stderr || error.message}`));
+      const cut = stdout.lastIndexOf("\n");
+      resolve({ body: stdout.slice(0, cut), status: Number(stdout.slice(cut + 1)) });
+    });
+  });
+}
 
 for (const runtime of selectedRuntimes()) {
   describe(`real clients' bytes on ${runtime.name}`, { concurrency: true }, () => {
@@ -38,7 +52,7 @@ for (const runtime of selectedRuntimes()) {
 
     it("a connection that sent nothing for 1.5 s does not hold a drain with a request in flight: exit 0 right after the response", {
       timeout: 30_000,
-    }, async () => {
+    }, async (t) => {
       const f = await start(runtime, { timeout: 10_000 });
       const spare = await Connection.open(f.port);
       // The age is the condition under test (Bun waited for such connections older than ~1 s).
@@ -51,6 +65,7 @@ for (const runtime of selectedRuntimes()) {
       assert.deepEqual([answer.status, answer.body], [200, "slept 800"]);
       const exit = await f.exit(15_000);
       const afterResponse = exit.at - answer.at;
+      t.diagnostic(`spare ${runtime.name}: exit ${exit.code} ${Math.round(afterResponse)} ms after the response`);
       assert.equal(
         exit.code,
         0,
@@ -61,6 +76,21 @@ for (const runtime of selectedRuntimes()) {
       await spare.closed(5_000);
       assert.equal(spare.error, undefined, "the spare connection ends with a FIN, not a reset");
       busy.close();
+    });
+
+    it("curl over HTTP/1.0 through the drain: the request in flight and one in the drain delay get 200, exit 0", {
+      skip: hasCurl ? false : "curl is not installed",
+    }, async () => {
+      const f = await start(runtime, { drainDelay: 800, timeout: 10_000 });
+      const inFlight = curl10(f.port, "/slow?ms=600");
+      await f.waitFor((l) => l.fixture === "slow.start", 5_000, "curl's request to be in flight");
+      f.signal("SIGTERM");
+      await f.waitFor((l) => l.event === "drain.start", 5_000, "the drain to start");
+      const during = await curl10(f.port, "/");
+      assert.deepEqual(during, { body: "hello", status: 200 });
+      assert.deepEqual(await inFlight, { body: "slept 600", status: 200 });
+      assert.equal((await f.exit(10_000)).code, 0);
+      assert.equal(f.report()!.forced, false);
     });
   });
 }
