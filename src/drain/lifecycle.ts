@@ -22,9 +22,6 @@ import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./strea
 import { TaskTracker } from "./tasks.ts";
 import type { RuntimeAdapter, ShutdownReport, ShutdownSignal } from "../types.ts";
 
-type Reason = Drain["reason"];
-type ForcedBy = NonNullable<Drain["forcedBy"]>;
-
 /** The lifecycle's one state: before the drain, or in it (with how it began). */
 type Run =
   | { readonly state: "idle" | "starting" | "running" }
@@ -35,10 +32,8 @@ const MOVES: Record<LifecycleState, readonly LifecycleState[]> = {
   idle: ["starting", "stopping", "stopped"],
   starting: ["running", "stopping"],
   running: ["starting", "stopping"],
-  // A signal during the drain changes how it began or forces it: still stopping.
-  stopping: ["stopping", "stopped"],
-  // A server joining a stopped lifecycle begins a new run.
-  stopped: ["starting"],
+  stopping: ["stopping", "stopped"], // a signal during the drain is adopted or forces it: still stopping
+  stopped: ["starting"], // a server joining a stopped lifecycle begins a new run
 };
 
 /** The one implementation of `Lifecycle` (members documented there and on `ServerLifecycle`); users only see the interface. */
@@ -51,6 +46,8 @@ export class LifecycleController implements ServerLifecycle {
   #started: StartedPart[] = [];
   #tasks!: TaskTracker;
   #controller = new AbortController();
+  /** Aborted once the listeners have closed: endOnDrain ends streams then (see endOnDrain). */
+  #listenersClosed = new AbortController();
   #settings: LifecycleSettings | undefined;
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
@@ -104,14 +101,13 @@ export class LifecycleController implements ServerLifecycle {
   }
 
   endOnDrain(stream: DrainableStream, last?: SSEMessage): void {
-    endStreamOnAbort(this.#controller.signal, stream, last);
+    endStreamOnAbort(this.#listenersClosed.signal, stream, last);
   }
 
   waitUntil(promise: Promise<unknown>): void {
     this.#tasks.add(promise);
-    // After the stop nothing waits for it. Said once per run, not thrown: the caller is often a
-    // timer or a stream callback, where a throw would crash a process that meant to keep running.
-    // The task still runs, and a rejection is still logged.
+    // After the stop nothing waits for it (it runs, a rejection is logged). Said once per run, not thrown:
+    // the caller is often a timer or a stream callback, where a throw would crash a running process.
     if (this.#run.state === "stopped" && !this.#warnedLateTask) {
       this.#warnedLateTask = true;
       this.log(events.taskAfterShutdown());
@@ -189,7 +185,7 @@ export class LifecycleController implements ServerLifecycle {
     return "drain" in this.#run ? this.#run.drain : undefined;
   }
 
-  #begin(reason: Reason, signal?: ShutdownSignal): void {
+  #begin(reason: Drain["reason"], signal?: ShutdownSignal): void {
     if (this.#drain !== undefined) return;
     const drain: Drain = { reason, signal, at: this.#clock.now(), signalledLater: false, forcedBy: undefined };
     if (this.#run.state === "idle" && this.#tasks.pending === 0) {
@@ -205,7 +201,7 @@ export class LifecycleController implements ServerLifecycle {
     });
   }
 
-  async #shutdown(reason: Reason, signal: ShutdownSignal | undefined): Promise<ShutdownReport> {
+  async #shutdown(reason: Drain["reason"], signal: ShutdownSignal | undefined): Promise<ShutdownReport> {
     const clock = this.#clock;
     const settings = this.#settings ?? settingsWithoutServers(this.log);
     const startedAt = clock.wallTime();
@@ -256,8 +252,10 @@ export class LifecycleController implements ServerLifecycle {
     const closed = leaveServersToExit ? [] : servers.map((server) => server.listening.close());
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
-    //    A runtime whose close acts later (Deno) gets that moment first.
+    //    A runtime whose close acts later (Deno) gets that moment first. Streams given to endOnDrain
+    //    end now: a client that reconnects can no longer reach this instance.
     if (!leaveServersToExit) await Promise.race([Promise.all(servers.map((s) => s.listening.stoppedAccepting?.())), forced]);
+    this.#listenersClosed.abort();
     release();
 
     // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
@@ -309,7 +307,7 @@ export class LifecycleController implements ServerLifecycle {
     return report;
   }
 
-  #forceNow(by: ForcedBy, signal?: ShutdownSignal): void {
+  #forceNow(by: NonNullable<Drain["forcedBy"]>, signal?: ShutdownSignal): void {
     const drain = this.#drain;
     if (this.#run.state !== "stopping" || drain === undefined || drain.forcedBy !== undefined) return;
     this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by } });
@@ -336,6 +334,7 @@ export class LifecycleController implements ServerLifecycle {
       this.log(events.taskFailed(error));
     });
     this.#controller = new AbortController();
+    this.#listenersClosed = new AbortController();
     this.#settings = undefined;
     this.#errors = new ReportErrors();
     this.#warnedLateTask = false;
