@@ -6,11 +6,24 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Connection, type RawResponse, refused } from "../support/client.ts";
-import { measureArrivals } from "../support/arrivals-load.ts";
+import { type ArrivalCounts, measureArrivals } from "../support/arrivals-load.ts";
 import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
 
 const SERVER = "test/fixtures/server.ts";
 const start = fixtureStarter(SERVER);
+
+/** New connections a second through the close, and the drain delay before it (ours and bare alike). */
+const ARRIVALS_PER_S = 1_000;
+const ARRIVALS_DELAY_MS = 500;
+/** Pairs of runs (bare, ours): at least this many, and more, up to the most, while ours is over. */
+const ARRIVALS_MIN_PAIRS = 3;
+const ARRIVALS_MAX_PAIRS = 8;
+/** Ours may lose this many more per run than bare: a few milliseconds of arrivals at the close. */
+const ARRIVALS_MARGIN_PER_RUN = 3;
+/** A bare run that loses more than this met a stall of the machine at its close (20 ms of arrivals). */
+const ARRIVALS_ERRATIC_RUN = 20;
+/** Ours' listener closes no later than bare's plus this (it was 250 ms later). */
+const ARRIVALS_CLOSE_LATER_MS = 100;
 
 const get = (target: string) => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
 
@@ -151,39 +164,59 @@ for (const runtime of selectedRuntimes()) {
       assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 1, cut: 0 });
     });
 
-    // On Deno, shutdown() closes connections it has accepted but not read yet, bare or not, so a
-    // run loses a burst of 5 or none by chance (30 alternated runs: bare lost one in 8, ours in 11):
-    // more runs and a margin of two bursts per run there. A systematic loss (20 per run on Deno
-    // before the fix) still fails.
-    const [runs, marginPerRun] = runtime.name === "deno" ? [6, 10] : [4, 5];
+    // New connections at 1,000 a second through the close, ours and the runtime's own close (after
+    // the same drain delay) interleaved pair by pair, the order alternating, so both meet the same
+    // load. Every run loses what the kernel had queued but not handed over at the close (a reset),
+    // bare too; a single stall of the machine at the close swings one run by tens.
     it(
-      "under steady arrivals at close, no more ambiguous failures than the bare server",
-      { timeout: 120_000 },
-      async () => {
-        const perRun = { bare: [] as number[], ours: [] as number[] };
-        for (let i = 0; i < runs; i++) {
-          const bare = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { bare: true }, { perTick: 5 });
-          const ours = await measureArrivals(runtime, "test/fixtures/arrivals.ts", { drainDelay: 300 }, { perTick: 5 });
-          assert.ok(bare.answered > 0 && ours.answered > 0 && ours.refused > 0, "arrivals before and after the close");
-          assert.equal(ours.exitCode, 0);
-          perRun.bare.push(bare.ambiguous);
-          perRun.ours.push(ours.ambiguous);
+      "under steady arrivals through the close, closes when the runtime's own close does and cuts no more than it",
+      { timeout: 170_000 },
+      async (t) => {
+        const perRun = { bare: [] as ArrivalCounts[], ours: [] as ArrivalCounts[] };
+        const closedLate: number[] = [];
+        const ambiguous = (side: ArrivalCounts[]) => side.reduce((sum, c) => sum + c.ambiguous, 0);
+        const allowed = () => ambiguous(perRun.bare) + ARRIVALS_MARGIN_PER_RUN * perRun.bare.length;
+        const told = () =>
+          `ambiguous per run: ours ${perRun.ours.map((c) => c.ambiguous).join(", ")}; bare ${
+            perRun.bare.map((c) => c.ambiguous).join(", ")
+          }` +
+          ` (listener closed at ${perRun.ours.map((c) => c.firstRefusedAt).join(", ")} ms; bare ${
+            perRun.bare.map((c) => c.firstRefusedAt).join(", ")
+          })`;
+        for (let pair = 0; pair < ARRIVALS_MAX_PAIRS; pair++) {
+          for (const side of pair % 2 === 0 ? (["bare", "ours"] as const) : (["ours", "bare"] as const)) {
+            const options = side === "bare" ? { bare: true, drainDelay: ARRIVALS_DELAY_MS } : { drainDelay: ARRIVALS_DELAY_MS };
+            const counts = await measureArrivals(runtime, "test/fixtures/arrivals.ts", options, { rate: ARRIVALS_PER_S });
+            assert.ok(
+              counts.answered > 0 && counts.refused > 0,
+              `${side}: arrivals before and after the close (${JSON.stringify(counts)})`,
+            );
+            assert.equal(counts.exitCode, 0, `${side} exited ${counts.exitCode}`);
+            perRun[side].push(counts);
+          }
+          // The listener closes as the delay ends, as the runtime's own close does (it closed 250 ms
+          // later while a hold waited for a quiet that steady arrivals never give).
+          const [ours, bare] = [perRun.ours.at(-1)!, perRun.bare.at(-1)!];
+          const later = ours.firstRefusedAt! - bare.firstRefusedAt!;
+          if (later > ARRIVALS_CLOSE_LATER_MS) closedLate.push(later);
+          if (pair + 1 >= ARRIVALS_MIN_PAIRS && ambiguous(perRun.ours) <= allowed()) break;
         }
-        // Both lose what the kernel had queued at the close (about one burst of 5, now and then), and
-        // single runs swing on a busy machine: medians, with a margin for that noise, not for a
-        // systematic loss (which was 20 per run on Deno before the fix).
-        const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+        t.diagnostic(told());
+        // In most pairs: one stalled run on either side may not decide it.
         assert.ok(
-          median(perRun.ours) <= median(perRun.bare) + 10,
-          `ambiguous per run: ours ${perRun.ours.join(", ")}; bare ${perRun.bare.join(", ")}`,
+          closedLate.length <= perRun.ours.length / 2,
+          `ours closed more than ${ARRIVALS_CLOSE_LATER_MS} ms after bare in ${closedLate.length} of ${perRun.ours.length} pairs: ${told()}`,
         );
-        // A systematic loss shows in the totals even when it skips a run (Deno lost 25-50 in one run
-        // in four while a late quiet check ended the hold).
-        const total = (values: number[]) => values.reduce((sum, n) => sum + n, 0);
-        assert.ok(
-          total(perRun.ours) <= total(perRun.bare) + marginPerRun * runs,
-          `ambiguous in total: ours ${perRun.ours.join(" + ")}; bare ${perRun.bare.join(" + ")}`,
-        );
+        if (ambiguous(perRun.ours) <= allowed()) return;
+        // Bare itself lost a long stretch of arrivals at its close: the machine stalled around it,
+        // and a stall decides a run either way. Say so, loudly, rather than pass or fail on it.
+        const bareWorst = Math.max(...perRun.bare.map((c) => c.ambiguous));
+        if (bareWorst > ARRIVALS_ERRATIC_RUN) {
+          const why = `machine too busy to decide: the bare server itself lost ${bareWorst} in one run; ${told()}`;
+          console.error(`\n!!! SKIPPED (arrivals on ${runtime.name}): ${why}\n`);
+          return t.skip(why);
+        }
+        assert.fail(`ours lost more than bare + ${ARRIVALS_MARGIN_PER_RUN} per run: ${told()}`);
       },
     );
   });
