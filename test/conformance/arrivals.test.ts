@@ -20,10 +20,12 @@ const ARRIVALS_MIN_PAIRS = 3;
 const ARRIVALS_MAX_PAIRS = 8;
 /** Ours may lose this many more per run than bare: a few milliseconds of arrivals at the close. */
 const ARRIVALS_MARGIN_PER_RUN = 3;
-/** A bare run that loses more than this met a stall of the machine at its close (20 ms of arrivals). */
+/** A bare run that loses more than this (20 ms of arrivals), or closes this much after its delay, met a stall of the machine. */
 const ARRIVALS_ERRATIC_RUN = 20;
-/** Ours' listener closes no later than bare's plus this (it was 250 ms later). */
+const ARRIVALS_ERRATIC_CLOSE_MS = 100;
+/** Ours' listener closes no later than bare's plus this, in the median pair (it was 250 ms later). */
 const ARRIVALS_CLOSE_LATER_MS = 100;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 const get = (target: string) => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
 
@@ -173,14 +175,22 @@ for (const runtime of selectedRuntimes()) {
       { timeout: 170_000 },
       async (t) => {
         const perRun = { bare: [] as ArrivalCounts[], ours: [] as ArrivalCounts[] };
-        const closedLate: number[] = [];
-        const ambiguous = (side: ArrivalCounts[]) => side.reduce((sum, c) => sum + c.ambiguous, 0);
-        const allowed = () => ambiguous(perRun.bare) + ARRIVALS_MARGIN_PER_RUN * perRun.bare.length;
+        // Each side's total without its worst run: one stall of the machine, on either side, is
+        // forgiven; a loss in most runs still shows.
+        const ambiguous = (side: ArrivalCounts[]) =>
+          side.map((c) => c.ambiguous).sort((a, b) => a - b).slice(0, -1).reduce((a, b) => a + b, 0);
+        // How much later ours' listener closed than bare's, pair by pair: the median.
+        const later = () => median(perRun.ours.map((c, i) => c.firstRefusedAt! - perRun.bare[i]!.firstRefusedAt!));
+        const failures = () => [
+          ...(later() > ARRIVALS_CLOSE_LATER_MS ? [`ours' listener closed ${later()} ms after bare's (median of the pairs)`] : []),
+          ...(ambiguous(perRun.ours) > ambiguous(perRun.bare) + ARRIVALS_MARGIN_PER_RUN * perRun.bare.length
+            ? [`ours lost more than bare + ${ARRIVALS_MARGIN_PER_RUN} per run (each side's worst run aside)`]
+            : []),
+        ];
         const told = () =>
           `ambiguous per run: ours ${perRun.ours.map((c) => c.ambiguous).join(", ")}; bare ${
             perRun.bare.map((c) => c.ambiguous).join(", ")
-          }` +
-          ` (listener closed at ${perRun.ours.map((c) => c.firstRefusedAt).join(", ")} ms; bare ${
+          } (listener closed at ${perRun.ours.map((c) => c.firstRefusedAt).join(", ")} ms; bare ${
             perRun.bare.map((c) => c.firstRefusedAt).join(", ")
           })`;
         for (let pair = 0; pair < ARRIVALS_MAX_PAIRS; pair++) {
@@ -194,29 +204,25 @@ for (const runtime of selectedRuntimes()) {
             assert.equal(counts.exitCode, 0, `${side} exited ${counts.exitCode}`);
             perRun[side].push(counts);
           }
-          // The listener closes as the delay ends, as the runtime's own close does (it closed 250 ms
-          // later while a hold waited for a quiet that steady arrivals never give).
-          const [ours, bare] = [perRun.ours.at(-1)!, perRun.bare.at(-1)!];
-          const later = ours.firstRefusedAt! - bare.firstRefusedAt!;
-          if (later > ARRIVALS_CLOSE_LATER_MS) closedLate.push(later);
-          if (pair + 1 >= ARRIVALS_MIN_PAIRS && ambiguous(perRun.ours) <= allowed()) break;
+          if (pair + 1 >= ARRIVALS_MIN_PAIRS && failures().length === 0) break;
         }
         t.diagnostic(told());
-        // In most pairs: one stalled run on either side may not decide it.
-        assert.ok(
-          closedLate.length <= perRun.ours.length / 2,
-          `ours closed more than ${ARRIVALS_CLOSE_LATER_MS} ms after bare in ${closedLate.length} of ${perRun.ours.length} pairs: ${told()}`,
+        const failed = failures();
+        if (failed.length === 0) return;
+        // Bare itself lost a long stretch of arrivals at its close, or closed long after its delay:
+        // the machine stalled around the close, and a stall decides a run either way. Say so,
+        // loudly, rather than pass or fail on it.
+        const erratic = perRun.bare.filter((c) =>
+          c.ambiguous > ARRIVALS_ERRATIC_RUN || c.firstRefusedAt! - ARRIVALS_DELAY_MS > ARRIVALS_ERRATIC_CLOSE_MS
         );
-        if (ambiguous(perRun.ours) <= allowed()) return;
-        // Bare itself lost a long stretch of arrivals at its close: the machine stalled around it,
-        // and a stall decides a run either way. Say so, loudly, rather than pass or fail on it.
-        const bareWorst = Math.max(...perRun.bare.map((c) => c.ambiguous));
-        if (bareWorst > ARRIVALS_ERRATIC_RUN) {
-          const why = `machine too busy to decide: the bare server itself lost ${bareWorst} in one run; ${told()}`;
+        if (erratic.length > 0) {
+          const why = `machine too busy to decide (${failed.join("; ")}), as the bare server itself lost ${
+            erratic[0]!.ambiguous
+          } or closed ${erratic[0]!.firstRefusedAt! - ARRIVALS_DELAY_MS} ms after its delay in a run; ${told()}`;
           console.error(`\n!!! SKIPPED (arrivals on ${runtime.name}): ${why}\n`);
           return t.skip(why);
         }
-        assert.fail(`ours lost more than bare + ${ARRIVALS_MARGIN_PER_RUN} per run: ${told()}`);
+        assert.fail(`${failed.join("; ")}: ${told()}`);
       },
     );
   });
