@@ -70,7 +70,10 @@ export interface ArrivalLoad {
    */
   rate?: number;
   maxBurst?: number;
-  /** Arrivals start this long before the signal. */
+  /**
+   * Arrivals start this long before the signal: the server has been serving a while, warm, as in
+   * production (a cold start still compiling its code at 1,000 a second fell behind at once).
+   */
   leadMs?: number;
   target?: string;
   maxMs?: number;
@@ -86,7 +89,7 @@ export async function measureArrivals(
   runtime: Runtime,
   file: string,
   options: Record<string, unknown>,
-  { rate = 1_000, maxBurst = 3, leadMs = 200, target = "/slow?ms=20", maxMs = 10_000, keepAlive = false }: ArrivalLoad = {},
+  { rate = 1_000, maxBurst = 3, leadMs = 1_000, target = "/slow?ms=20", maxMs = 10_000, keepAlive = false }: ArrivalLoad = {},
 ): Promise<ArrivalCounts> {
   const fixture = await Fixture.start(runtime, file, options);
   const outcomes: Promise<Outcome>[] = [];
