@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { Connection, type RawResponse, refused } from "../support/client.ts";
 import { type ArrivalCounts, measureArrivals } from "../support/arrivals-load.ts";
 import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
+import { FIRST_REQUEST_GRACE_MS } from "../../src/request/first-request.ts";
 
 const SERVER = "test/fixtures/server.ts";
 const start = fixtureStarter(SERVER);
@@ -146,24 +147,42 @@ for (const runtime of selectedRuntimes()) {
     // Bun's stop() and Deno's shutdown() close such a connection themselves, bare too (a runtime limit).
     const adapterSeesConnections = runtime.name === "node" ? it : it.skip;
 
-    adapterSeesConnections("answers a connection accepted just before the listener closed whose request comes after", async () => {
-      const f = await start(runtime, { drainDelay: 200 });
-      f.signal("SIGTERM");
-      await f.waitFor((l) => l.event === "drain.start", 3_000, "the drain to start");
-      await new Promise((resolve) => setTimeout(resolve, 170));
-      const late = await Connection.open(f.port);
-      const closedAt = performance.now();
-      // The request leaves only once the listener is closed (new connections refused), within
-      // the first-request grace of the connection's accept.
-      for (let i = 0; i < 100 && !(await refused(f.port)); i++) await new Promise((resolve) => setTimeout(resolve, 2));
-      assert.equal(await refused(f.port), true, "the listener closed");
-      const waited = performance.now() - closedAt;
-      const response = await late.request("GET", "/");
-      assert.equal(response.status, 200, `answered (request sent ${Math.round(waited)} ms after the connect)`);
-      assert.equal(response.headers.connection, "close");
-      const exit = await f.exit(5_000);
-      assert.equal(exit.code, 0);
-      assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 1, cut: 0 });
+    adapterSeesConnections("answers a connection accepted just before the listener closed whose request comes after", async (t) => {
+      // The premise needs this test's own client on time: connected before the close, its request
+      // sent after it but well within the grace of the accept. A busy machine can miss that (the
+      // request then comes after the grace, and is rightly not waited for): the setup is made again.
+      for (let attempt = 1;; attempt++) {
+        const f = await start(runtime, { drainDelay: 200 });
+        f.signal("SIGTERM");
+        await f.waitFor((l) => l.event === "drain.start", 3_000, "the drain to start");
+        await new Promise((resolve) => setTimeout(resolve, 170));
+        const late = await Connection.open(f.port).catch(() => undefined);
+        const connectedAt = performance.now();
+        // The request leaves only once the listener is closed (new connections refused).
+        for (let i = 0; late && i < 100 && !(await refused(f.port)); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+        const waited = performance.now() - connectedAt;
+        const onTime = late !== undefined && (await refused(f.port)) && waited < FIRST_REQUEST_GRACE_MS * 0.7;
+        if (!onTime) {
+          late?.close();
+          f.kill();
+          const why = late === undefined
+            ? "connected only after the close"
+            : `the close seen ${Math.round(waited)} ms after the connect (grace ${FIRST_REQUEST_GRACE_MS} ms)`;
+          if (attempt < 3) {
+            t.diagnostic(`attempt ${attempt}: ${why}; again`);
+            continue;
+          }
+          console.error(`\n!!! SKIPPED (arrivals on ${runtime.name}): machine too busy to set up the late connection: ${why}\n`);
+          return t.skip(`machine too busy to set up the late connection in 3 attempts: ${why}`);
+        }
+        const response = await late!.request("GET", "/");
+        assert.equal(response.status, 200, `answered (request sent ${Math.round(waited)} ms after the connect)`);
+        assert.equal(response.headers.connection, "close");
+        const exit = await f.exit(5_000);
+        assert.equal(exit.code, 0);
+        assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 1, cut: 0 });
+        return;
+      }
     });
 
     // New connections at 1,000 a second through the close, ours and the runtime's own close (after
