@@ -5,7 +5,9 @@
  * so both see the same load. Counts, per run, the clients that sent a whole request and got a reset
  * or an empty close (ambiguous), beside the answered and the refused ones; notes the load average.
  *
- *   node --import tsx bench/arrivals.ts [node|bun|deno ...] [--runs N] [--rate PER_S] [--delay MS] [--verbose]
+ *   node --import tsx bench/arrivals.ts [node|bun|deno ...] [--runs N] [--rate PER_S] [--delay MS] [--keep-alive] [--verbose]
+ *
+ * --keep-alive: clients that do not ask to close (a browser, a pool); by default each sends `Connection: close`.
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
