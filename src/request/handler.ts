@@ -88,6 +88,8 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
       if (kind !== undefined) return healthResponse(kind, request.url, request.method, traffic, options.readiness);
     }
     traffic.handlerStarted();
+    // Only while draining (a header read per request otherwise): what the hold waits for.
+    if (traffic.draining && !asksToClose(request)) traffic.keptAliveArrived++;
     let result: Response | Promise<Response>;
     try {
       result = app.fetch(request, env, executionCtx);
