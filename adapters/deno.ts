@@ -143,7 +143,7 @@ const runtime: RuntimeAdapter = {
       close: () => (stopped ??= Promise.all(withBody).then(shutdown)),
       // Deno closes its listener on a later turn of the event loop than shutdown()'s call; a 1 ms
       // timer lets it poll its I/O first (measured: half the dropped arrivals at close, or less).
-      closeActed: () => new Promise((resolve) => setTimeout(resolve, 1)),
+      stoppedAccepting: () => new Promise((resolve) => setTimeout(resolve, 1)),
       closeIdle() {},
       // At the deadline the listener closes even if a handler with a body still runs. Aborting
       // Deno's server after shutdown() crashes the process: only ending it cuts connections.
@@ -239,7 +239,7 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  * ```
  */
 export const serveGracefully: ServeGracefully<DenoPassThroughOptions> = binding.serveGracefully;
-/** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
+/** End a stream (hono/streaming's streamSSE) cleanly when the drain closes the listeners (after the drain delay). */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
 export * from "../src/exports.ts";

@@ -14,7 +14,7 @@ import type { LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal } fro
 
 /**
  * Bump when anything a copy calls on another copy's lifecycle changes: `ServerLifecycle`'s members,
- * the `ServerPart` it hands over (with its `RequestState` and `ListeningServer`), `TaskTracker` or
+ * the `ServerPart` it hands over (with its `ServerTraffic` and `ListeningServer`), `TaskTracker` or
  * `Readiness`.
  */
 export const LIFECYCLE_PROTOCOL = 2;
@@ -27,6 +27,20 @@ export const LIFECYCLE_BRAND: unique symbol = Symbol.for("serve-gracefully.lifec
 
 /** Where a lifecycle is: idle (nothing added), starting, running, stopping (draining), stopped. */
 export type LifecycleState = "idle" | "starting" | "running" | "stopping" | "stopped";
+
+/**
+ * How a drain began and what happened to it since (internal: what a lifecycle holds while stopping
+ * and once stopped); replaced whole, never changed in place. `signalledLater`: a signal came during
+ * a drain that shutdown() or an error began (the process now ends with it); `signal` and `at` are
+ * then that signal's, so its repeat is recognised.
+ */
+export interface Drain {
+  readonly reason: ShutdownReport["reason"];
+  readonly signal: ShutdownSignal | undefined;
+  readonly at: number;
+  readonly signalledLater: boolean;
+  readonly forcedBy: ShutdownReport["forcedBy"];
+}
 
 /** Options of `createLifecycle()`. */
 export interface LifecycleOptions {
@@ -59,9 +73,11 @@ export interface Lifecycle {
    */
   add(part: PartOptions): this;
   /**
-   * End a stream when the drain starts: send `last` (an SSE message) if given, then close it, so
-   * the client sees a clean end instead of a cut at the deadline. Works with hono/streaming's
-   * `streamSSE` stream (or anything with writeSSE/close/closed/aborted).
+   * End a stream when the drain closes the listeners (after the drain delay, as WebSockets get
+   * their 1001): send `last` (an SSE message) if given, then close it, so the client sees a clean
+   * end instead of a cut at the deadline, and a browser's EventSource, reconnecting 3 s later,
+   * cannot land on this instance again. Works with hono/streaming's `streamSSE` stream (or anything
+   * with writeSSE/close/closed/aborted).
    */
   endOnDrain(stream: DrainableStream, last?: SSEMessage): void;
   /**
@@ -97,7 +113,7 @@ export interface ServerLifecycle extends Lifecycle {
   readonly tasks: TaskTracker;
   /** Joins a server and merges its settings into the lifecycle's. */
   addServer(part: ServerPart, settings: ServerSettings): void;
-  /** Logs through the first server's logger. */
+  /** Logs through the first server's logger (console JSON when there is none). */
   log: Log;
   /** The startup gate and the parts' checks, read by every server's /readyz. */
   readonly readiness: Readiness;

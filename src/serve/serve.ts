@@ -2,11 +2,13 @@
  * serveGracefully, built once per runtime: checks the input, builds the request handler and joins
  * the server to a lifecycle, which starts it and, on the signal, drains it.
  */
-import { RequestState } from "../drain/request-state.ts";
+import { invalid } from "../check/input.ts";
+import { ServerTraffic } from "../drain/traffic.ts";
 import { createHandler, deliveredIfConnected, withConnectionClose } from "../request/handler.ts";
 import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "../drain/lifecycle-types.ts";
 import { ListenError } from "./listen-error.ts";
-import { errorMessage, errorStack, toLog } from "../log/logger.ts";
+import { handlerError } from "../log/events.ts";
+import { toLog } from "../log/logger.ts";
 import { startPrimary, type WorkerCount, workerCount } from "../workers/primary.ts";
 import { workerLogger, type WorkerRole } from "../workers/worker.ts";
 import { resolveOptions, type ServeOptions } from "../options/options.ts";
@@ -44,7 +46,7 @@ export function createServeGracefully<PassThrough extends object>(
   let isPrimary = false;
   return (app, options) => {
     if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
-      throw new TypeError('serveGracefully: "app" must be a Hono app or an object with fetch(request, env, executionCtx)');
+      invalid("serveGracefully", "app", "a Hono app or an object with fetch(request, env, executionCtx)", app);
     }
     if (isPrimary) {
       throw new TypeError(
@@ -82,7 +84,7 @@ export function createServeGracefully<PassThrough extends object>(
     const passThrough: Record<string, unknown> = {};
     for (const key of passThroughKeys) if (options?.[key] !== undefined) passThrough[key] = options[key];
 
-    const state = new RequestState();
+    const traffic = new ServerTraffic();
     let resolveReady!: (info: ListenInfo) => void;
     let rejectReady!: (error: unknown) => void;
     const ready = new Promise<ListenInfo>((resolve, reject) => {
@@ -97,25 +99,18 @@ export function createServeGracefully<PassThrough extends object>(
       kind: "server",
       name: resolved.name ?? `server:${port}`,
       renameOnListen: resolved.name === undefined && port === 0,
-      state,
+      traffic,
       listening: undefined,
       listen: async () => {
         const handler = createHandler({
           app,
           health: resolved.health,
           readiness: lifecycle.readiness,
-          state,
+          traffic,
           tasks: lifecycle.tasks,
           closeConnectionAfter,
           watchDelivery,
-          onHandlerError: (error) =>
-            lifecycle.log({
-              level: "error",
-              event: "handler.error",
-              msg: `handler threw: ${errorMessage(error)}`,
-              error: errorMessage(error),
-              stack: errorStack(error),
-            }),
+          onHandlerError: (error) => lifecycle.log(handlerError(error)),
         });
         let listening;
         try {

@@ -2,7 +2,7 @@
  * What the primary and its workers say to each other over the IPC channel, and the environment a
  * worker starts with. Every message carries `sg` so that an app's own IPC messages pass untouched.
  */
-import type { ShutdownReport, ShutdownSignal } from "../types.ts";
+import { SHUTDOWN_SIGNALS, type ShutdownReport, type ShutdownSignal } from "../types.ts";
 
 /** Set in a worker's environment: its slot (0-based). Its presence is what makes a process a worker. */
 export const WORKER_ENV = "SERVE_GRACEFULLY_WORKER";
@@ -18,11 +18,10 @@ export type FromWorker =
   | { sg: "start-failed"; error: string }
   | { sg: "report"; report: ShutdownReport };
 
-const SIGNALS: readonly string[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"];
-
 export function isToWorker(message: unknown): message is ToWorker {
   const m = message as Partial<ToWorker> | null;
-  return typeof m === "object" && m !== null && (m.sg === "drain" || m.sg === "force") && SIGNALS.includes(m.signal as string);
+  return typeof m === "object" && m !== null && (m.sg === "drain" || m.sg === "force") &&
+    (SHUTDOWN_SIGNALS as readonly unknown[]).includes(m.signal);
 }
 
 export function isFromWorker(message: unknown): message is FromWorker {
