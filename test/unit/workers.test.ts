@@ -467,3 +467,24 @@ describe("workers: who is a worker", () => {
     assert.equal(workerRole(runtime(true)), undefined);
   });
 });
+
+describe("workers: the primary's lifecycle", () => {
+  it("StartsNoPartAndHandsShutdownAndFinishedToThePrimary", async () => {
+    const { fakeWorld } = await import("./fakes.ts");
+    const { lifecycle } = fakeWorld();
+    const started: string[] = [];
+    lifecycle.add({ name: "db", start: () => void started.push("db"), stop: () => {} });
+    const report = { exitCode: 0 } as ShutdownReport;
+    const controller = new AbortController();
+    let shutdowns = 0;
+    lifecycle.becomePrimary({ finished: Promise.resolve(report), signal: controller.signal, shutdown: async () => (shutdowns++, report) });
+    lifecycle.add({ name: "cache", start: () => void started.push("cache"), stop: () => {} });
+    await settle();
+    assert.deepEqual(started, [], "parts run in the workers, never in the primary");
+    assert.equal(lifecycle.state, "running");
+    assert.equal(await lifecycle.shutdown(), report);
+    assert.equal(shutdowns, 1);
+    assert.equal(await lifecycle.finished, report);
+    assert.equal(lifecycle.signal, controller.signal);
+  });
+});
