@@ -17,6 +17,7 @@ import {
   type ServeGracefully,
   withConnectionClose,
 } from "../src/core.ts";
+import { Http2Sessions } from "./node-http2.ts";
 import { nodeProcess } from "./node-process.ts";
 
 /** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
@@ -89,6 +90,7 @@ const runtime: RuntimeAdapter = {
   name: "node",
   listen(handler, { hostname, port, keepAliveTimeout, passThrough }) {
     const custom = passThrough.createServer !== undefined; // https or http2: may need headers stripped
+    const sessions = new Http2Sessions();
     const fetch = custom
       ? async (request: Request, env: unknown) => {
         const response = await handler(request, env);
@@ -106,16 +108,12 @@ const runtime: RuntimeAdapter = {
     // never sent a byte, which Node's closeIdleConnections() leaves open.
     // Each socket with the time it was accepted.
     const sockets = new Map<Socket, number>();
-    const sessions = new Set<Http2Session>();
     const upgraded = new WeakSet<Socket>();
     server.on("connection", (socket: Socket) => {
       sockets.set(socket, performance.now());
       socket.once("close", () => sockets.delete(socket));
     });
-    server.on("session", (session: Http2Session) => {
-      sessions.add(session);
-      session.once("close", () => sessions.delete(session));
-    });
+    server.on("session", (session: Http2Session) => sessions.add(session));
     // WebSockets (@hono/node-server's `websocket: { server: wss }`): tracked to close with 1001.
     const webSockets = new Set<ClosableWebSocket>();
     const wss = (passThrough.websocket as { server?: unknown } | undefined)?.server as {
@@ -137,6 +135,7 @@ const runtime: RuntimeAdapter = {
     };
 
     let closed: Promise<void> | undefined;
+    let wentAway: Promise<void> | undefined;
     const listening: ListeningServer = {
       port,
       hostname,
@@ -146,10 +145,11 @@ const runtime: RuntimeAdapter = {
           // connections at once and cut a busy client between two requests. closeIdle() does that
           // later, when no handler runs.
           NetServer.prototype.close.call(server, () => resolve());
-          // HTTP/2: GOAWAY, open streams finish, then the session closes.
-          for (const session of sessions) session.close();
+          wentAway = sessions.goAway();
           for (const ws of webSockets) ws.close(1001, "server shutting down");
         }),
+      // HTTP/2: the held responses go once every session has its GOAWAY.
+      closeActed: () => wentAway ?? Promise.resolve(),
       closeIdle() {
         // http's close(): closes idle keep-alive connections and clears its own timer.
         server.close();
@@ -193,7 +193,7 @@ const runtime: RuntimeAdapter = {
         }),
       forceClose() {
         server.closeAllConnections?.();
-        for (const session of sessions) session.destroy();
+        sessions.destroy();
         for (const socket of sockets.keys()) socket.destroy();
         return true;
       },
