@@ -12,6 +12,7 @@ import {
   type ServeGracefully,
 } from "../src/core.ts";
 import { nodeProcess, processOriginReading } from "./node-process.ts";
+import { OpenWebSockets } from "./web-sockets.ts";
 
 /** The slice of Bun's API this adapter uses (typed here so neither tsc nor JSR needs Bun's types). */
 interface BunServer {
@@ -49,16 +50,16 @@ const runtime: RuntimeAdapter = {
   name: "bun",
   listen(handler, { hostname, port, keepAliveTimeout, passThrough }) {
     // WebSockets (hono/bun's `websocket` handler): tracked to close with 1001 when the drain starts.
-    const webSockets = new Set<ServerWebSocket>();
+    const webSockets = new OpenWebSockets();
     const given = passThrough.websocket as WebSocketHandler | undefined;
     const websocket = given && {
       ...given,
       open(ws: ServerWebSocket) {
-        webSockets.add(ws);
+        webSockets.opened(ws);
         return given.open?.call(given, ws);
       },
       close(ws: ServerWebSocket, code: number, reason: string) {
-        webSockets.delete(ws);
+        webSockets.closed(ws);
         return given.close?.call(given, ws, code, reason);
       },
     };
@@ -79,10 +80,7 @@ const runtime: RuntimeAdapter = {
       hostname,
       // stop(): closes the listener and idle connections, lets in-flight responses finish, and
       // resolves when the last connection is gone.
-      close() {
-        for (const ws of webSockets) ws.close(1001, "server shutting down");
-        return (stopped ??= server.stop());
-      },
+      close: () => (stopped ??= Promise.all([webSockets.goAway(), server.stop()]).then(() => {})),
       closeIdle: () => server.closeIdleConnections?.(),
       // Bun counts a request as pending until its response is written (measured: a 64 MiB body to a
       // client that does not read stays pending until it has read it), so 0 means nothing to lose.

@@ -13,6 +13,7 @@ import {
   type ServeGracefully,
   type ShutdownSignal,
 } from "../src/core.ts";
+import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
 
 /** The slice of the Deno namespace this adapter uses (typed here so tsc needs no Deno types). */
 interface DenoApi {
@@ -20,6 +21,7 @@ interface DenoApi {
     options: Record<string, unknown>,
     handler: (request: Request, info: unknown) => Response | Promise<Response>,
   ): { addr: { port: number }; shutdown(): Promise<void>; finished: Promise<void> };
+  upgradeWebSocket(request: Request, options?: unknown): { socket: DenoWebSocket; response: Response };
   addSignalListener(signal: ShutdownSignal, listener: () => void): void;
   removeSignalListener(signal: ShutdownSignal, listener: () => void): void;
   exit(code: number): never;
@@ -28,6 +30,9 @@ interface DenoApi {
   ppid: number;
   readTextFileSync(path: string): string;
   permissions: { querySync(descriptor: { name: "read"; path: string }): { state: string } };
+}
+interface DenoWebSocket extends ClosableWebSocket {
+  addEventListener(type: "close", listener: () => void): void;
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 
@@ -42,6 +47,32 @@ const DENO_PASS_THROUGH_KEYS = ["cert", "key", "reusePort"] as const;
 /** Methods whose requests carry no body: every other one (POST, PUT, WebDAV's, custom) may. */
 const BODILESS = new Set(["GET", "HEAD", "TRACE"]);
 
+/** The open WebSockets of the server each GET request came to: the one it may upgrade to joins them. */
+const webSocketsOf = new WeakMap<Request, OpenWebSockets>();
+let upgradesTracked = false;
+
+/**
+ * Deno shows a WebSocket only to the code that upgrades the request (hono/deno's upgradeWebSocket),
+ * and shutdown() drops open ones without waiting for the client's close frame: Deno.upgradeWebSocket
+ * is wrapped, once, so that each server knows its WebSockets and closes them itself first.
+ */
+function trackUpgrades(): void {
+  if (upgradesTracked) return;
+  upgradesTracked = true;
+  const upgrade = Deno.upgradeWebSocket;
+  Deno.upgradeWebSocket = (request, options) => {
+    const upgraded = upgrade.call(Deno, request, options);
+    const webSockets = webSocketsOf.get(request);
+    if (webSockets !== undefined) {
+      const { socket } = upgraded;
+      // 'close' comes once the client's close frame has arrived (or the connection ended).
+      socket.addEventListener("close", () => webSockets.closed(socket));
+      webSockets.opened(socket);
+    }
+    return upgraded;
+  };
+}
+
 const runtime: RuntimeAdapter = {
   name: "deno",
   listen(handler, { hostname, port, passThrough }) {
@@ -52,8 +83,13 @@ const runtime: RuntimeAdapter = {
     // The method, not `request.body`: reading that getter makes Deno build a body stream, and the
     // app's json()/text() then take the slow path (measured: 0.87x on a JSON API). A POST without a
     // body is tracked too, which only means close() waits for its handler.
+    const webSockets = new OpenWebSockets();
+    trackUpgrades();
     const track = (request: Request, info: unknown): Response | Promise<Response> => {
-      if (BODILESS.has(request.method)) return handler(request, info);
+      if (BODILESS.has(request.method)) {
+        if (request.method === "GET") webSocketsOf.set(request, webSockets);
+        return handler(request, info);
+      }
       // The core's handler never throws (it answers errors with a 500); one that answered at once
       // has nothing left to read.
       const result = handler(request, info);
@@ -77,9 +113,10 @@ const runtime: RuntimeAdapter = {
       port: server.addr.port,
       hostname,
       // shutdown(): closes the listener and idle connections, lets in-flight responses finish.
-      // It waits first for the handlers that were given a request body (bounded by the drain's
-      // deadline); new arrivals meanwhile are served and their connections closed after.
-      close: () => (stopped ??= Promise.all(withBody).then(shutdown)),
+      // It waits first for the handlers that were given a request body, and for the closing
+      // handshake of every WebSocket (both bounded by the drain's deadline); new arrivals
+      // meanwhile are served and their connections closed after.
+      close: () => (stopped ??= Promise.all([...withBody, webSockets.goAway()]).then(shutdown)),
       // Deno closes its listener on a later turn of the event loop than shutdown()'s call; a 1 ms
       // timer lets it poll its I/O first (measured: half the dropped arrivals at close, or less).
       closeActed: () => new Promise((resolve) => setTimeout(resolve, 1)),

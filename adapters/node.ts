@@ -18,6 +18,7 @@ import {
   withConnectionClose,
 } from "../src/core.ts";
 import { Http2Sessions } from "./node-http2.ts";
+import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
 import { nodeProcess } from "./node-process.ts";
 
 /** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
@@ -33,8 +34,8 @@ const NODE_PASS_THROUGH_KEYS = ["createServer", "serverOptions", "overrideGlobal
 // Headers HTTP/2 forbids; Hono's streamSSE sets some of them and Node's http2 would throw.
 const HTTP2_FORBIDDEN = ["connection", "transfer-encoding", "keep-alive", "upgrade", "proxy-connection"];
 
-interface ClosableWebSocket {
-  close(code: number, reason: string): void;
+/** A `ws` WebSocket, as far as the drain uses it. */
+interface WsWebSocket extends ClosableWebSocket {
   on(event: "close", fn: () => void): void;
 }
 
@@ -115,15 +116,16 @@ const runtime: RuntimeAdapter = {
     });
     server.on("session", (session: Http2Session) => sessions.add(session));
     // WebSockets (@hono/node-server's `websocket: { server: wss }`): tracked to close with 1001.
-    const webSockets = new Set<ClosableWebSocket>();
+    const webSockets = new OpenWebSockets();
     const wss = (passThrough.websocket as { server?: unknown } | undefined)?.server as {
-      on?(event: "connection", fn: (ws: ClosableWebSocket) => void): void;
+      on?(event: "connection", fn: (ws: WsWebSocket) => void): void;
     } | undefined;
     if (wss !== undefined) {
       server.prependListener("upgrade", (_req: IncomingMessage, socket: Socket) => upgraded.add(socket));
       wss.on?.("connection", (ws) => {
-        webSockets.add(ws);
-        ws.on("close", () => webSockets.delete(ws));
+        webSockets.opened(ws);
+        // 'close' comes once the closing handshake is done and the TCP connection has ended.
+        ws.on("close", () => webSockets.closed(ws));
       });
     }
 
@@ -146,7 +148,7 @@ const runtime: RuntimeAdapter = {
           // later, when no handler runs.
           NetServer.prototype.close.call(server, () => resolve());
           wentAway = sessions.goAway();
-          for (const ws of webSockets) ws.close(1001, "server shutting down");
+          void webSockets.goAway();
         }),
       // HTTP/2: the held responses go once every session has its GOAWAY.
       closeActed: () => wentAway ?? Promise.resolve(),
@@ -187,7 +189,8 @@ const runtime: RuntimeAdapter = {
               }
             }
             if (sessions.size > 0) return void closed!.then(() => resolve());
-            resolve();
+            // WebSockets: their closing handshakes, which the exit would cut.
+            void webSockets.whenAllClosed().then(resolve);
           };
           next();
         }),
