@@ -7,13 +7,15 @@ import {
   type Lifecycle,
   type LifecycleOptions,
   type ListeningServer,
-  readAncestorsIfInitMatters,
+  onEachFatalKind,
+  processOriginReading,
   type RuntimeAdapter,
   type RuntimeBinding,
   type ServeGracefully,
   type ShutdownSignal,
 } from "../src/core.ts";
 import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
+export * from "../src/exports.ts";
 
 /** The slice of the Deno namespace this adapter uses (typed here so tsc needs no Deno types). */
 interface DenoApi {
@@ -75,7 +77,7 @@ function trackUpgrades(): void {
 
 const runtime: RuntimeAdapter = {
   name: "deno",
-  listen(handler, { hostname, port, passThrough }) {
+  async listen(handler, { hostname, port, passThrough }) {
     // Deno's shutdown() breaks request bodies still arriving (denoland/deno#36809): the handler
     // reading one gets an error and the client a 500. Handlers given a body are tracked so that
     // close() can wait for them before it shuts the server down.
@@ -98,14 +100,9 @@ const runtime: RuntimeAdapter = {
       withBody.add(settled);
       return result;
     };
-    let server: ReturnType<DenoApi["serve"]>;
-    try {
-      // Deno.serve binds synchronously and throws when it cannot; an onListen of our own keeps
-      // Deno from printing its "Listening on" line.
-      server = Deno.serve({ ...passThrough, hostname, port, onListen: () => {} }, track);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // Deno.serve binds synchronously and throws when it cannot: listen() rejects with that error. An
+    // onListen of our own keeps Deno from printing its "Listening on" line.
+    const server = Deno.serve({ ...passThrough, hostname, port, onListen: () => {} }, track);
     let shutDown: Promise<void> | undefined;
     const shutdown = () => (shutDown ??= server.shutdown());
     let stopped: Promise<void> | undefined;
@@ -132,7 +129,7 @@ const runtime: RuntimeAdapter = {
       // (or shutdown()) closes it, so it never closes one under a balancer.
       keepAlive: { timeoutMs: null, note: "Deno.serve never closes idle keep-alive connections" },
     };
-    return Promise.resolve(listening);
+    return listening;
   },
   // Served once Deno says the response is complete (the handler info's `completed`), cut if that
   // rejects. Not request.signal: Deno aborts it after every response and warns once read.
@@ -147,30 +144,23 @@ const runtime: RuntimeAdapter = {
     Deno.addSignalListener(signal, listener);
     return () => Deno.removeSignalListener(signal, listener);
   },
-  onFatalError(listener) {
-    const onError = (event: ErrorEvent) => {
-      event.preventDefault();
-      listener(event.error, "uncaughtException");
-    };
-    const onRejection = (event: PromiseRejectionEvent) => {
-      event.preventDefault();
-      listener(event.reason, "unhandledRejection");
-    };
-    globalThis.addEventListener("error", onError);
-    globalThis.addEventListener("unhandledrejection", onRejection);
-    return () => {
-      globalThis.removeEventListener("error", onError);
-      globalThis.removeEventListener("unhandledrejection", onRejection);
-    };
-  },
+  // The global error events, whose default (printing, ending the process) the drain replaces.
+  onFatalError: (listener) =>
+    onEachFatalKind(listener, (kind, handler) => {
+      const type = kind === "uncaughtException" ? "error" : "unhandledrejection";
+      const onEvent = (event: Event) => {
+        event.preventDefault();
+        handler(kind === "uncaughtException" ? (event as ErrorEvent).error : (event as PromiseRejectionEvent).reason);
+      };
+      globalThis.addEventListener(type, onEvent);
+      return () => globalThis.removeEventListener(type, onEvent);
+    }),
   exit: (code) => Deno.exit(code),
-  async processOrigin() {
-    if (Deno.pid === 1) return { pid: 1, ppid: Deno.ppid, ancestors: [] };
+  processOrigin() {
     // Without read permission for /proc, asking would prompt on a terminal: stay silent instead.
-    if (Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") return undefined;
+    if (Deno.pid !== 1 && Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") return undefined;
     // Sync reads (a /proc file is read at once): the async ones cost ~0.5 MiB more RSS (measured).
-    const ancestors = await readAncestorsIfInitMatters(Deno.ppid, async (path) => Deno.readTextFileSync(path));
-    return ancestors && { pid: Deno.pid, ppid: Deno.ppid, ancestors }; // undefined: not Linux
+    return processOriginReading(Deno.pid, Deno.ppid, async (path) => Deno.readTextFileSync(path));
   },
   env(name) {
     try {
@@ -181,39 +171,9 @@ const runtime: RuntimeAdapter = {
   },
 };
 
-const binding: RuntimeBinding<DenoPassThroughOptions> = bindRuntime<DenoPassThroughOptions>(runtime, DENO_PASS_THROUGH_KEYS);
-
-/** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
-export const createLifecycle: (options?: LifecycleOptions) => Lifecycle = binding.createLifecycle;
-/** The process-wide lifecycle every server joins unless told otherwise (one per process, shared by every copy of this package). */
-export const lifecycle: Lifecycle = binding.lifecycle;
-/**
- * Serve a Hono app (or any fetch handler) on Deno, with graceful shutdown: on SIGTERM or SIGINT,
- * `/readyz` answers 503, in-flight requests and `waitUntil` tasks finish, connections close after
- * their responses, parts stop in reverse order, and the process exits (0 when nothing was cut).
- *
- * @param app - A Hono app, or anything with `fetch(request, env, executionCtx)`.
- * @param options - Every field optional. `port` @default the PORT variable, else 3000 ·
- *   `hostname` @default "0.0.0.0" · `timeout` @default 25000 ms, from the signal to the forced
- *   stop (Cloud Run: 8000, Fly.io: 3000, when detected) · `drainDelay` @default 0 (Kubernetes: 5000) ·
- *   `signals` @default ["SIGTERM", "SIGINT"] · `health` @default { ready: "/readyz", live: "/livez" } ·
- *   `keepAliveTimeout` @default 75000 ms, an idle kept-alive connection's life (Cloud Run: 620000) ·
- *   `exit` @default true · `logger` @default JSON lines on the console · `fatalErrors` @default true ·
- *   `name` @default "server:<port>" · `onListen` called once listening ·
- *   `lifecycle` @default the process-wide one · plus Deno.serve's own options (`cert`, `key`, `reusePort`).
- * @returns `{ ready, shutdown(), finished, signal, lifecycle }`; `ready` rejects with a ListenError.
- * @example
- * ```ts
- * import { Hono } from "hono";
- * import { serveGracefully } from "serve-gracefully/deno";
- *
- * const app = new Hono().get("/", (c) => c.text("hello"));
- * const server = serveGracefully(app, { port: 3000 });
- * await server.ready; // listening; a SIGTERM now drains and exits
- * ```
- */
+// Bound to this runtime; each is documented where it is defined (ServeGracefully, Lifecycle).
+const binding: RuntimeBinding<DenoPassThroughOptions> = bindRuntime(runtime, DENO_PASS_THROUGH_KEYS);
 export const serveGracefully: ServeGracefully<DenoPassThroughOptions> = binding.serveGracefully;
-/** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
+export const lifecycle: Lifecycle = binding.lifecycle;
+export const createLifecycle: (options?: LifecycleOptions) => Lifecycle = binding.createLifecycle;
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
-
-export * from "../src/exports.ts";
