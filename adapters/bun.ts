@@ -47,6 +47,8 @@ export interface BunPassThroughOptions {
   development?: boolean;
 }
 const BUN_MAX_IDLE_S = 255;
+/** How often the drain looks whether Bun still has a response or WebSocket pending. */
+const PENDING_POLL_MS = 5;
 const BUN_PASS_THROUGH_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "websocket", "reusePort", "ipv6Only", "development"] as const;
 
 const runtime: RuntimeAdapter = {
@@ -70,16 +72,43 @@ const runtime: RuntimeAdapter = {
     // An explicit idleTimeout wins.
     const seconds = Math.min(BUN_MAX_IDLE_S, Math.ceil(keepAliveTimeout / 1000));
     const idleTimeout = (passThrough.idleTimeout as number | undefined) ?? seconds;
+    // A request without a Host header (HTTP/1.0 may omit it; HAProxy's `option httpchk GET /readyz`
+    // does) reaches the handler with a bare path as its URL ("/readyz"), and Hono routes no bare
+    // path: such a request gets the default host Deno gives it, http://localhost:<port>.
+    const scheme = passThrough.tls ? "https" : "http";
+    const withHost = (request: Request, bunServer: unknown) =>
+      handler(
+        request.url.charCodeAt(0) === 47 ? new Request(`${scheme}://localhost:${server.port}${request.url}`, request) : request,
+        bunServer,
+      );
     // Bun.serve binds synchronously and throws when it cannot: listen() rejects with that error.
-    const server = Bun.serve({ ...passThrough, idleTimeout, websocket, hostname, port, fetch: handler });
+    const server: BunServer = Bun.serve({ ...passThrough, idleTimeout, websocket, hostname, port, fetch: withHost });
     let stopped: Promise<void> | undefined;
+    let settled = false;
+    let watching = false;
+    // Bun's stop() never resolves while a connection that never sent a request and is older than
+    // ~1 s is open (Chromium keeps such a spare connection; measured on 1.4.5: at 900 ms stop()
+    // closes it, at 1.1 s it waits forever), and closeIdleConnections() leaves it open. Once nothing
+    // is pending (every response written, no WebSocket) what is left is idle: stop(true) closes it
+    // (a clean FIN) and resolves stop(). Polled, as Bun tells no event when a response is written;
+    // it ends when stop() settles, at the latest at the deadline's forceClose.
+    const closeLeftIdle = () => {
+      if (settled) return;
+      if (server.pendingRequests === 0 && server.pendingWebSockets === 0) return void server.stop(true);
+      setTimeout(closeLeftIdle, PENDING_POLL_MS);
+    };
     const listening: ListeningServer = {
       port: server.port ?? port,
       hostname,
       // stop(): closes the listener and idle connections, lets in-flight responses finish, and
       // resolves when the last connection is gone.
-      close: () => (stopped ??= Promise.all([webSockets.goAway(), server.stop()]).then(() => {})),
-      closeIdle: () => server.closeIdleConnections?.(),
+      close: () => (stopped ??= Promise.all([webSockets.goAway(), server.stop().finally(() => (settled = true))]).then(() => {})),
+      closeIdle() {
+        server.closeIdleConnections?.();
+        if (stopped === undefined || watching) return;
+        watching = true;
+        closeLeftIdle();
+      },
       // Bun counts a request as pending until its response is written (measured: a 64 MiB body to a
       // client that does not read stays pending until it has read it), so 0 means nothing to lose.
       idleForExit: () => server.pendingRequests === 0 && server.pendingWebSockets === 0,
