@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { type CommandRuntime, runCommand } from "../src/cli/command.ts";
 import { EntryError } from "../src/cli/entry.ts";
@@ -49,7 +49,8 @@ const TYPESCRIPT = /\.(ts|mts|cts|tsx)$/;
 async function importEntry(file: string): Promise<Record<string, unknown>> {
   try {
     return await import(pathToFileURL(path.resolve(file)).href);
-  } catch (error) {
+  } catch (thrown) {
+    const error = withoutCommandFrames(thrown);
     const code = (error as { code?: string } | null)?.code;
     if (runtimeName === "node" && TYPESCRIPT.test(file) && code === "ERR_UNKNOWN_FILE_EXTENSION") {
       throw new EntryError(
@@ -59,10 +60,29 @@ async function importEntry(file: string): Promise<Record<string, unknown>> {
           })`,
       );
     }
-    if (error instanceof SyntaxError) throw new EntryError(`${file} has a syntax error: ${error.message.split("\n")[0]}`, { cause: error });
-    const message = error instanceof Error ? error.message : String(error);
-    throw new EntryError(`${file} threw while loading: ${message.split("\n")[0]}`, { cause: error });
+    const message = (error as { message?: unknown } | null)?.message;
+    const text = typeof message === "string" ? message : String(error);
+    // Node: a SyntaxError; Deno: a TypeError saying "SyntaxError: ..."; Bun: a BuildMessage with its position.
+    const name = (error as { name?: unknown } | null)?.name;
+    if (error instanceof SyntaxError || name === "BuildMessage" || /^SyntaxError: /.test(text)) {
+      const position = (error as { position?: { line?: number; column?: number } } | null)?.position;
+      const at = position?.line === undefined ? "" : ` (line ${position.line}, column ${position.column})`;
+      throw new EntryError(`${file} has a syntax error: ${text.replace(/^SyntaxError: /, "").split("\n")[0]}${at}`, { cause: error });
+    }
+    throw new EntryError(`${file} threw while loading: ${text.split("\n")[0]}`, { cause: error });
   }
+}
+
+/** The entry's error with the command's own frames (and the runtime's internals) left out of its stack. */
+function withoutCommandFrames(error: unknown): unknown {
+  if (!(error instanceof Error) || typeof error.stack !== "string") return error;
+  const self = [import.meta.url, fileURLToPath(import.meta.url), "node:internal"];
+  try {
+    error.stack = error.stack.split("\n").filter((line) => !/^\s+at /.test(line) || !self.some((s) => line.includes(s))).join("\n");
+  } catch {
+    // A frozen error keeps its stack.
+  }
+  return error;
 }
 
 /** The nearest node_modules/<name>/package.json above the working directory, parsed. */
