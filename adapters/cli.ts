@@ -90,12 +90,11 @@ function installedPackage(name: string): { version?: string } | undefined {
   let dir = process.cwd();
   for (let depth = 0; depth < 64; depth++) {
     const file = path.join(dir, "node_modules", name, "package.json");
-    if (existsSync(file)) {
-      try {
-        return JSON.parse(readFileSync(file, "utf8"));
-      } catch {
-        return undefined;
-      }
+    try {
+      // Deno throws outside --allow-read: then it is not found.
+      if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
+    } catch {
+      return undefined;
     }
     const parent = path.dirname(dir);
     if (parent === dir) return undefined;
