@@ -62,7 +62,7 @@ describe("flags and variables", () => {
   it("ACombinationNamesBothFlags", () => {
     assert.throws(
       () => settle({ timeout: "1000", "drain-delay": "2000" }),
-      /^--timeout, --drain-delay: "drainDelay" must be less than "timeout"/,
+      /^UsageError: --timeout, --drain-delay: "drainDelay" must be less than "timeout"/,
     );
   });
 
@@ -112,7 +112,7 @@ describe("runCommand", () => {
       runtime: "node 20.0.0",
       packageVersion: "0.0.0",
       honoVersion: () => "4.0.0",
-      serveGracefully: (a, o) => {
+      serveGracefully: (_app, o) => {
         served.push(o);
         return {} as ReturnType<CommandRuntime["serveGracefully"]>;
       },
