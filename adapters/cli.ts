@@ -4,8 +4,8 @@
  * shebang, `bun <this file>` and `deno run -A npm:serve-gracefully` run it themselves; the server
  * runs in this same process (no child), so in a container the runtime is PID 1 and gets the signal.
  * Arguments: node:util parseArgs (https://nodejs.org/api/util.html#utilparseargsconfig), which
- * Bun and Deno implement too. Deno gets its files, environment and exit from the Deno namespace:
- * node:fs, node:path, node:url and node:process cost it ~65 ms of CPU at start (measured, 2.9.6).
+ * Bun and Deno implement too. Nothing else from node:* at start: node:fs, node:path, node:url and
+ * node:process cost Deno ~65 ms of CPU and Bun ~13 ms (measured, 2.9.6 and 1.4.5).
  */
 import { parseArgs } from "node:util";
 import { type CommandRuntime, runCommand } from "../src/cli/command.ts";
@@ -21,8 +21,8 @@ interface Host {
   cwd: string;
   env(name: string): string | undefined;
   /** The file's text; undefined when it is absent or cannot be read. */
-  readText(path: string): string | undefined;
-  exists(path: string): boolean;
+  readText(path: string): Promise<string | undefined>;
+  exists(path: string): Promise<boolean>;
   exit(code: number): void;
 }
 
@@ -35,45 +35,61 @@ interface DenoHost {
   readTextFileSync(path: string): string;
   exit(code: number): never;
 }
+interface BunHost {
+  file(path: string): { exists(): Promise<boolean>; text(): Promise<string> };
+}
+interface NodeProcess {
+  argv: string[];
+  versions: { node: string; bun?: string };
+  env: Record<string, string | undefined>;
+  cwd(): string;
+  exit(code: number): never;
+}
 
-async function host(): Promise<Host> {
-  const deno = (globalThis as { Deno?: DenoHost }).Deno;
+/** undefined when it throws: absent, or not permitted (Deno's --allow-read, --allow-env). */
+async function attempt<T>(read: () => T | Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The process through each runtime's cheapest door: the Deno namespace on Deno, Bun.file on Bun,
+ * node:fs (loaded only when a file is read) on Node; `process` is a global on Node and Bun.
+ */
+function host(): Host {
+  const { Deno: deno, Bun: bun, process } = globalThis as { Deno?: DenoHost; Bun?: BunHost; process?: NodeProcess };
   if (deno !== undefined) {
-    const attempt = <T>(read: () => T): T | undefined => {
-      try {
-        return read();
-      } catch {
-        return undefined; // absent, or not permitted (--allow-read, --allow-env)
-      }
-    };
     return {
       name: "deno",
       version: deno.version.deno,
       args: deno.args,
       cwd: deno.cwd(),
-      env: (name) => attempt(() => deno.env.get(name)),
+      env: (name) => {
+        try {
+          return deno.env.get(name);
+        } catch {
+          return undefined;
+        }
+      },
       readText: (path) => attempt(() => deno.readTextFileSync(path)),
-      exists: (path) => attempt(() => deno.statSync(path)) !== undefined,
+      exists: async (path) => (await attempt(() => deno.statSync(path))) !== undefined,
       exit: (code) => deno.exit(code),
     };
   }
-  const [{ default: process }, fs] = await Promise.all([import("node:process"), import("node:fs")]);
-  const bun = (process.versions as { bun?: string }).bun;
+  const node = process!;
+  const fs = () => import("node:fs");
   return {
     name: bun === undefined ? "node" : "bun",
-    version: bun ?? process.versions.node,
-    args: process.argv.slice(2),
-    cwd: process.cwd(),
-    env: (name) => process.env[name],
-    readText: (path) => {
-      try {
-        return fs.readFileSync(path, "utf8");
-      } catch {
-        return undefined;
-      }
-    },
-    exists: (path) => fs.existsSync(path),
-    exit: (code) => process.exit(code),
+    version: node.versions.bun ?? node.versions.node,
+    args: node.argv.slice(2),
+    cwd: node.cwd(),
+    env: (name) => node.env[name],
+    readText: (path) => attempt(async () => bun ? bun.file(path).text() : (await fs()).readFileSync(path, "utf8")),
+    exists: async (path) => (await attempt(async () => bun ? bun.file(path).exists() : (await fs()).existsSync(path))) === true,
+    exit: (code) => node.exit(code),
   };
 }
 
@@ -131,7 +147,7 @@ async function importEntry(h: Host, file: string): Promise<Record<string, unknow
       throw new EntryError(
         `${file} is TypeScript, which Node ${h.version} does not run: use Node 22.18 or newer, or ` +
           `node --import tsx node_modules/.bin/serve-gracefully ${file} (${
-            installedPackage(h, "tsx") ? "tsx is installed" : "after npm install -D tsx"
+            (await installedPackage(h, "tsx")) ? "tsx is installed" : "after npm install -D tsx"
           })`,
       );
     }
@@ -149,10 +165,10 @@ async function importEntry(h: Host, file: string): Promise<Record<string, unknow
 }
 
 /** The nearest node_modules/<name>/package.json at or above the working directory, parsed. */
-function installedPackage(h: Host, name: string): { version?: string } | undefined {
+async function installedPackage(h: Host, name: string): Promise<{ version?: string } | undefined> {
   let dir = fileUrl("./", h.cwd);
   for (let depth = 0; depth < 64; depth++) {
-    const text = h.readText(urlPath(new URL(`node_modules/${name}/package.json`, dir)));
+    const text = await h.readText(urlPath(new URL(`node_modules/${name}/package.json`, dir)));
     if (text !== undefined) {
       try {
         return JSON.parse(text);
@@ -168,7 +184,7 @@ function installedPackage(h: Host, name: string): { version?: string } | undefin
 }
 
 async function main(): Promise<void> {
-  const h = await host();
+  const h = host();
   // Only this runtime's adapter is loaded (Bun and Deno never load @hono/node-server).
   const adapter = h.name === "bun" ? await import("./bun.ts") : h.name === "deno" ? await import("./deno.ts") : await import("./node.ts");
   const outcome = await runCommand({
@@ -178,7 +194,7 @@ async function main(): Promise<void> {
     importEntry: (file) => importEntry(h, file),
     runtime: `${h.name} ${h.version}`,
     packageVersion: PACKAGE_VERSION,
-    honoVersion: () => installedPackage(h, "hono")?.version,
+    honoVersion: async () => (await installedPackage(h, "hono"))?.version,
     serveGracefully: adapter.serveGracefully,
     lifecycle: adapter.lifecycle,
     out: (text) => console.log(text),

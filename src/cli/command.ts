@@ -20,14 +20,14 @@ export interface CommandRuntime {
   parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] } | { error: string };
   env(name: string): string | undefined;
   /** Whether a file exists, relative to the working directory. */
-  exists(file: string): boolean;
+  exists(file: string): boolean | Promise<boolean>;
   /** Imports the entry; rejects with an EntryError whose message names the file. */
   importEntry(file: string): Promise<Record<string, unknown>>;
   /** `node 22.18.0`, `bun 1.4.5`, `deno 2.9.6`. */
   runtime: string;
   packageVersion: string;
   /** Hono's version as the entry would load it, if it can be found. */
-  honoVersion(): string | undefined;
+  honoVersion(): string | undefined | Promise<string | undefined>;
   serveGracefully(app: FetchApp, options: ServeOptions): GracefulServer;
   lifecycle: Lifecycle;
   out(text: string): void;
@@ -45,7 +45,7 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
     return 0;
   }
   if (values.version === true) {
-    rt.out(`${COMMAND} ${rt.packageVersion}\n${rt.runtime}\nhono ${rt.honoVersion() ?? "not found"}`);
+    rt.out(`${COMMAND} ${rt.packageVersion}\n${rt.runtime}\nhono ${(await rt.honoVersion()) ?? "not found"}`);
     return 0;
   }
   if (positionals.length > 1) return usageError(rt, `one entry file expected, got ${positionals.length}: ${positionals.join(" ")}`);
@@ -62,12 +62,17 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
   // The entry: the one given, else the first of Hono's usual places, said in the log.
   let file = positionals[0];
   if (file === undefined) {
-    file = DEFAULT_ENTRIES.find((candidate) => rt.exists(candidate));
+    for (const candidate of DEFAULT_ENTRIES) {
+      if (await rt.exists(candidate)) {
+        file = candidate;
+        break;
+      }
+    }
     if (file === undefined) {
       return entryFailed(rt, new EntryError(`no entry given, and none of ${DEFAULT_ENTRIES.join(", ")} exists here`));
     }
     if (!flags.check) log({ level: "info", event: "cli.entry", msg: `no entry given: serving ${file}`, entry: file });
-  } else if (!rt.exists(file)) {
+  } else if (!(await rt.exists(file))) {
     return entryFailed(rt, new EntryError(`${file} not found`));
   }
 
