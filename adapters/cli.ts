@@ -5,9 +5,9 @@
  * runs in this same process (no child), so in a container the runtime is PID 1 and gets the signal.
  * Arguments: node:util parseArgs (https://nodejs.org/api/util.html#utilparseargsconfig), which
  * Bun and Deno implement too. Nothing else from node:* at start: node:fs, node:path, node:url and
- * node:process cost Deno ~65 ms of CPU and Bun ~13 ms (measured, 2.9.6 and 1.4.5).
+ * node:process cost Deno ~65 ms of CPU and Bun ~13 ms (measured, 2.9.6 and 1.4.5), and node:util
+ * is loaded only when a flag is given.
  */
-import { parseArgs } from "node:util";
 import { type CommandRuntime, runCommand } from "../src/cli/command.ts";
 import { EntryError } from "../src/cli/entry.ts";
 import { parseArgsOptions } from "../src/cli/flags.ts";
@@ -93,7 +93,12 @@ function host(): Host {
   };
 }
 
-function parse(args: string[]): CommandRuntime["parsed"] {
+async function parse(args: string[]): Promise<CommandRuntime["parsed"]> {
+  // Only positionals (`serve-gracefully server.mjs`, configured by the environment, as in a
+  // container): what parseArgs would return, without loading node:util (~10 ms of CPU on Bun and
+  // Deno at start).
+  if (!args.some((arg) => arg.startsWith("-"))) return { values: {}, positionals: args };
+  const { parseArgs } = await import("node:util");
   try {
     const { values, positionals } = parseArgs({ args, options: parseArgsOptions(), allowPositionals: true, strict: true });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
@@ -188,7 +193,7 @@ async function main(): Promise<void> {
   // Only this runtime's adapter is loaded (Bun and Deno never load @hono/node-server).
   const adapter = h.name === "bun" ? await import("./bun.ts") : h.name === "deno" ? await import("./deno.ts") : await import("./node.ts");
   const outcome = await runCommand({
-    parsed: parse(h.args),
+    parsed: await parse(h.args),
     env: (name) => h.env(name),
     exists: (file) => h.exists(urlPath(fileUrl(file, h.cwd))),
     importEntry: (file) => importEntry(h, file),

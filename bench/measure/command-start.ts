@@ -23,7 +23,8 @@ type Side = "own" | "command";
 
 /** How each runtime serves the module itself, and how the command does (both on PORT, quiet). */
 function argv(rt: Runtime, side: Side, port: number): string[] {
-  const command = ["--host", "127.0.0.1", "--log-format", "silent", APP];
+  // Configured by the environment, as in a container (HOST, LOG_FORMAT below; PORT for both sides).
+  const command = [APP];
   if (rt.name === "node") return side === "own" ? [rt.command, NODE_ENTRY] : [rt.command, CLI, ...command];
   if (rt.name === "bun") return side === "own" ? [rt.command, "run", APP] : [rt.command, CLI, ...command];
   return side === "own"
@@ -67,7 +68,13 @@ async function once(rt: Runtime, side: Side): Promise<{ ms: number; cpuMs: numbe
   const port = await freePort();
   const [command, ...args] = argv(rt, side, port);
   const spawnedAt = now();
-  const child = track(spawn(command!, args, { cwd: ROOT, env: { ...process.env, PORT: String(port), NO_COLOR: "1" }, stdio: "ignore" }));
+  const child = track(
+    spawn(command!, args, {
+      cwd: ROOT,
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "silent", NO_COLOR: "1" },
+      stdio: "ignore",
+    }),
+  );
   const exited = new Promise((resolve) => child.once("exit", resolve));
   try {
     const deadline = spawnedAt + 20_000;
