@@ -13,6 +13,11 @@ import { EntryError } from "../src/cli/entry.ts";
 import { parseArgsOptions } from "../src/cli/flags.ts";
 import { PACKAGE_VERSION } from "../src/cli/version.ts";
 
+// Specifiers in variables: Deno loads every literal import into its module graph at start, dynamic
+// ones too, and its node: modules cost it CPU even unused (node:util ~15 ms).
+const NODE_FS = "node:fs";
+const NODE_UTIL = "node:util";
+
 /** What the command needs from the process, on each runtime. */
 interface Host {
   name: "node" | "bun" | "deno";
@@ -60,7 +65,8 @@ async function attempt<T>(read: () => T | Promise<T>): Promise<T | undefined> {
  * node:fs (loaded only when a file is read) on Node; `process` is a global on Node and Bun.
  */
 function host(): Host {
-  const { Deno: deno, Bun: bun, process } = globalThis as { Deno?: DenoHost; Bun?: BunHost; process?: NodeProcess };
+  // `process` is read only off Deno: there, touching the global loads Deno's node:process (~40 ms).
+  const deno = (globalThis as { Deno?: DenoHost }).Deno;
   if (deno !== undefined) {
     return {
       name: "deno",
@@ -79,8 +85,8 @@ function host(): Host {
       exit: (code) => deno.exit(code),
     };
   }
-  const node = process!;
-  const fs = () => import("node:fs");
+  const { Bun: bun, process: node } = globalThis as unknown as { Bun?: BunHost; process: NodeProcess };
+  const fs = (): Promise<typeof import("node:fs")> => import(NODE_FS);
   return {
     name: bun === undefined ? "node" : "bun",
     version: node.versions.bun ?? node.versions.node,
@@ -98,7 +104,7 @@ async function parse(args: string[]): Promise<CommandRuntime["parsed"]> {
   // container): what parseArgs would return, without loading node:util (~10 ms of CPU on Bun and
   // Deno at start).
   if (!args.some((arg) => arg.startsWith("-"))) return { values: {}, positionals: args };
-  const { parseArgs } = await import("node:util");
+  const { parseArgs } = await import(NODE_UTIL) as typeof import("node:util");
   try {
     const { values, positionals } = parseArgs({ args, options: parseArgsOptions(), allowPositionals: true, strict: true });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
@@ -188,10 +194,21 @@ async function installedPackage(h: Host, name: string): Promise<{ version?: stri
   return undefined;
 }
 
+type Adapter = Pick<typeof import("./deno.ts"), "serveGracefully" | "lifecycle">;
+
+/** Only this runtime's adapter is loaded (Bun and Deno never load @hono/node-server). */
+async function adapterFor(name: Host["name"]): Promise<Adapter> {
+  if (name === "deno") return await import("./deno.ts");
+  // Not a string literal: Deno builds its module graph from every literal import, dynamic ones
+  // included, and would load the Node adapter (@hono/node-server, node:net) to run on Deno (~45 ms
+  // of CPU at start). Beside this file: ./node.ts in the sources, ./node.js in dist/.
+  const extension = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  return await import(new URL(`./${name}${extension}`, import.meta.url).href);
+}
+
 async function main(): Promise<void> {
   const h = host();
-  // Only this runtime's adapter is loaded (Bun and Deno never load @hono/node-server).
-  const adapter = h.name === "bun" ? await import("./bun.ts") : h.name === "deno" ? await import("./deno.ts") : await import("./node.ts");
+  const adapter = await adapterFor(h.name);
   const outcome = await runCommand({
     parsed: await parse(h.args),
     env: (name) => h.env(name),
