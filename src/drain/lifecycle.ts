@@ -49,6 +49,8 @@ export class LifecycleController implements ServerLifecycle {
   #started: Part[] = [];
   #tasks!: TaskTracker;
   #controller = new AbortController();
+  /** Aborted once the listeners have closed: endOnDrain ends streams then (see endOnDrain). */
+  #listenersClosed = new AbortController();
   #settings: LifecycleSettings | undefined;
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
@@ -113,12 +115,12 @@ export class LifecycleController implements ServerLifecycle {
   }
 
   /**
-   * End a stream when the drain starts: send `last` (an SSE message) if given, then close it, so
-   * the client sees a clean end instead of a cut at the deadline. Works with hono/streaming's
-   * `streamSSE` stream (or anything with writeSSE/close/closed/aborted).
+   * End a stream once the listeners close (after the drain delay, like WebSockets): send `last`
+   * (an SSE message) if given, then close it. Not at the signal: an EventSource reconnects 3 s
+   * after the end, and during the drain delay the balancer may still route it back here.
    */
   endOnDrain(stream: DrainableStream, last?: SSEMessage): void {
-    endStreamOnAbort(this.#controller.signal, stream, last);
+    endStreamOnAbort(this.#listenersClosed.signal, stream, last);
   }
 
   /** Keep the drain waiting for background work that belongs to no request. */
@@ -258,8 +260,10 @@ export class LifecycleController implements ServerLifecycle {
     const closed = leftToExit ? [] : servers.map((server) => server.listening!.close());
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
-    //    A runtime whose close acts later (Deno) gets that moment first.
+    //    A runtime whose close acts later (Deno) gets that moment first. Streams given to endOnDrain
+    //    end now: a client that reconnects can no longer reach this instance.
     if (!leftToExit) await Promise.race([Promise.all(servers.map((s) => s.listening!.closeActed?.())), forced]);
+    this.#listenersClosed.abort();
     release();
 
     // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
@@ -351,6 +355,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#started = [];
     this.#tasks = this.#newTaskTracker();
     this.#controller = new AbortController();
+    this.#listenersClosed = new AbortController();
     this.#settings = undefined;
     this.#shutdownStarted = undefined;
     this.#forcedBy = undefined;

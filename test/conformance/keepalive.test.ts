@@ -4,7 +4,7 @@
  * close and fails with a 502. Each runtime runs its cases at the same time, to keep the wall time
  * near the longest wait (15 s).
  *
- * What each runtime can do (measured, see README "Keep-alive behind a load balancer"):
+ * What each runtime can do (measured, see docs/keep-alive.md):
  * - Node: keepAliveTimeout (closes 1 s after it); headersTimeout cuts half-sent headers.
  * - Bun: idleTimeout in whole seconds (closes up to ~1 s after it); half-sent headers are cut after
  *   ~10-12 s whatever idleTimeout is.
