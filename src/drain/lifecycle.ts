@@ -6,7 +6,7 @@
 import { type Clock, sleep, systemClock, unlessCancelled } from "../time/clock.ts";
 import { cutWhatIsLeft } from "./cut.ts";
 import * as events from "../log/events.ts";
-import { holdResponses, waitForQuiet } from "./hold.ts";
+import { HOLD_MAX_MS, holdResponses, waitForQuiet } from "./hold.ts";
 import {
   LIFECYCLE_BRAND,
   LIFECYCLE_PROTOCOL,
@@ -243,12 +243,13 @@ export class LifecycleController implements ServerLifecycle {
     await sleep(clock, drainDelay, forced);
     const t1 = clock.now();
 
-    // 3. Hold: responses wait until no request has arrived for QUIET_MS. A busy keep-alive client
-    //    sends the request it was about to send and waits for its answer, so any connection still
-    //    idle after that is truly idle and closing it cuts nobody (not even a request the runtime
-    //    has not read yet).
+    // 3. Hold: responses wait until no kept-alive request has arrived for QUIET_MS. A busy keep-alive
+    //    client sends the request it was about to send and waits for its answer, so any connection
+    //    still idle after that is truly idle and closing it cuts nobody (not even a request the
+    //    runtime has not read yet). It ends HOLD_MAX_MS after the delay began at the latest: a
+    //    longer delay has rotated the busy clients already, so the listeners close as it ends.
     const release = holdResponses(servers);
-    if (servers.length > 0) await waitForQuiet(clock, servers, forced);
+    if (servers.length > 0) await waitForQuiet(clock, servers, forced, tAnnounced + HOLD_MAX_MS);
 
     // 4. Stop accepting: close every listener (Bun and Deno close the idle connections too). When
     //    the process ends right after and nothing is left to do (no request, response, task or part
