@@ -176,6 +176,22 @@ function coldTable(report: BenchResults): Table {
   return { head: ["runtime", "bare", "serveGracefully", "B - A", "target"], rows };
 }
 
+function commandTable(report: BenchResults): Table {
+  const rows = entries(report).map(([name, r]) => {
+    const c = r.commandStart;
+    if (c === undefined) return [name, "not measured", "", "", "", ""];
+    return [
+      name,
+      `${c.own}: ${c.ownMs} ms`,
+      `${c.commandMs} ms`,
+      signed(c.deltaMs, " ms"),
+      `${c.ownCpuMs} / ${c.commandCpuMs} ms (${signed(c.cpuDeltaMs, " ms")})`,
+      report.smoke ? "(smoke)" : c.deltaMs <= 15 ? "<= +15 ms: yes" : "<= +15 ms: NO",
+    ];
+  });
+  return { head: ["runtime", "the runtime's own", "serve-gracefully", "B - A", "CPU A / B", "target"], rows };
+}
+
 function asText(t: Table): string {
   const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i]!.length)));
   return [t.head, ...t.rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
@@ -184,7 +200,7 @@ function asMarkdown(t: Table): string {
   return [`| ${t.head.join(" | ")} |`, `|${t.head.map(() => "---").join("|")}|`, ...t.rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
 
-/** The four tables, as text for the console and as markdown for the document. */
+/** The tables, as text for the console and as markdown for the document. */
 export function summarize(report: BenchResults): { text: string; markdown: Record<string, string> } {
   const tables = {
     throughput: throughputTable(report),
@@ -192,6 +208,7 @@ export function summarize(report: BenchResults): { text: string; markdown: Recor
     rss: rssTable(report),
     cold: coldTable(report),
     workers: workersTable(report),
+    command: commandTable(report),
   };
   const text = Object.entries(tables).map(([name, t]) => `${name}:\n${asText(t)}`).join("\n\n");
   const markdown = Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, asMarkdown(t)]));
@@ -240,6 +257,7 @@ export function renderDocs(report: BenchResults): string {
     rssTable: markdown.rss!,
     coldTable: markdown.cold!,
     workersTable: markdown.workers!,
+    commandTable: markdown.command!,
     rounds: String(s.rounds),
     durationS: String(s.durationS),
     warmupS: String(s.warmupS),

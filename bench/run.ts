@@ -30,6 +30,7 @@ import { type Runtime, RUNTIMES } from "../test/support/runtimes.ts";
 import { type AppName, hardFileLimit, now, ROOT } from "./lib/processes.ts";
 import { wrkVersion } from "./lib/wrk.ts";
 import { coldStart } from "./measure/cold-start.ts";
+import { commandStart } from "./measure/command-start.ts";
 import { shutdown } from "./measure/shutdown.ts";
 import { throughput } from "./measure/throughput.ts";
 import { workersBench } from "./measure/workers.ts";
@@ -45,7 +46,7 @@ const USAGE = `node --import tsx bench/run.ts [node|bun|deno ...] [options]
   --connections C           wrk connections (default 32)
   --idle-connections LIST   idle keep-alive levels for exit and RSS (default 0,1000,10000; smoke 200)
   --runs N                  exit/RSS runs per variant and level (default 5; smoke 1)
-  --cold-runs N             cold starts per side (default 5; smoke 1)
+  --cold-runs N             cold starts per side, of the library and of the command (default 5; smoke 1)
   --modes LIST              free,pinned (default both; smoke free)
   --apps LIST               one-route,realistic (default both; smoke realistic)
   --sections LIST           throughput,exit,cold,workers (default all)
@@ -123,8 +124,10 @@ const log = (line: string) => console.log(line);
 async function main(): Promise<void> {
   const wrk = wrkVersion();
   if (!wrk) throw new Error("wrk is not installed (Debian: apt-get install -y wrk)");
-  if (!existsSync(path.join(ROOT, "dist", "node.js"))) {
-    throw new Error("dist/node.js is missing: run `npm run build` first (Node's graceful side imports it)");
+  for (const file of ["node.js", "cli.js"]) {
+    if (!existsSync(path.join(ROOT, "dist", file))) {
+      throw new Error(`dist/${file} is missing: run \`npm run build\` first (Node's graceful side and the command run the build)`);
+    }
   }
   const versions = Object.fromEntries(runtimes.map((r) => [r.name, versionOf(r.command)]));
   for (const r of runtimes) if (!versions[r.name]) throw new Error(`${r.name} not found at ${r.command}: run npm install`);
@@ -166,11 +169,19 @@ async function main(): Promise<void> {
     const cs = sections.includes("cold")
       ? await coldStart(rt, { runs: settings.coldRuns, warm: !smoke, log })
       : { bareMs: NaN, gracefulMs: NaN, deltaMs: NaN, runs: { bare: [], graceful: [] } };
+    const cmd = sections.includes("cold") ? await commandStart(rt, { runs: settings.coldRuns, warm: !smoke, log }) : undefined;
     const idle = Math.min(1_000, ...settings.idleConnections.filter((n) => n > 0));
     const wk = sections.includes("workers")
       ? await workersBench(rt, { ...settings, idleConnections: Number.isFinite(idle) ? idle : 200, log })
       : undefined;
-    results[rt.name] = { version: versions[rt.name]!, throughput: tp, shutdown: sd, coldStart: cs, ...(wk && { workers: wk }) };
+    results[rt.name] = {
+      version: versions[rt.name]!,
+      throughput: tp,
+      shutdown: sd,
+      coldStart: cs,
+      ...(cmd && { commandStart: cmd }),
+      ...(wk && { workers: wk }),
+    };
   }
 
   const report: BenchResults = {
