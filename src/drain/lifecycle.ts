@@ -15,6 +15,7 @@ import {
   type ServerLifecycle,
   type ServerSettings,
 } from "./lifecycle-types.ts";
+import { flushBudget, flushWithin } from "../log/flush.ts";
 import { errorMessage, type Log, toLog } from "../log/logger.ts";
 import {
   checkPart,
@@ -312,6 +313,8 @@ export class LifecycleController implements ServerLifecycle {
       // A few promise turns first, so code awaiting `finished` runs before the process ends (not a
       // timer: with 1,000 sockets just closed, a timer waits behind their close events).
       for (let turn = 0; turn < 3; turn++) await Promise.resolve();
+      // The report is the last line: a logger that writes asynchronously (pino) gets it out first.
+      await flushWithin(clock, settings.flush, flushBudget(t0 + settings.timeout - clock.now()));
       this.#runtime.exit(report.exitCode);
     }
     return report;
