@@ -1,0 +1,79 @@
+/**
+ * The report is the last line an operator reads: with pino's default (asynchronous) destination
+ * and with a plain console-style logger, and a part registered, `drain.end` is the last line of
+ * the output on every runtime, also when the drain is forced. Before: on Deno the line was lost in
+ * every run (Deno.exit emits no exit event, so pino never flushed), on Node it could come out
+ * ahead of `part.stopped`. stdout and stderr share one pipe here (console writes errors to
+ * stderr), so the order between them is the order of the writes.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { request } from "../support/client.ts";
+import { Fixture, type Runtime, selectedRuntimes } from "../support/harness.ts";
+
+const FIXTURE = "test/fixtures/last-line.ts";
+const PINO_RUNS = 3;
+const started: Fixture[] = [];
+after(() => started.forEach((f) => f.kill()));
+
+/** The runtime, with its stderr sent into its stdout (exec: the signal goes to the runtime itself). */
+const merged = (runtime: Runtime): Runtime => ({
+  name: runtime.name,
+  command: "/bin/sh",
+  args: (file) => ["-c", 'exec "$@" 2>&1', "sh", runtime.command, ...runtime.args(file)],
+});
+
+/** One SIGTERM run; returns every line written, in order, and the exit code. */
+async function run(runtime: Runtime, logger: "pino" | "console", force: boolean): Promise<{ texts: string[]; code: number | null }> {
+  const env = { SG_LOGGER: logger, SG_FORCE: force ? "1" : "0" };
+  const f = await Fixture.start(merged(runtime), FIXTURE, {}, env);
+  started.push(f);
+  if (force) {
+    void request(f.port, "GET", "/hang", 20_000).catch(() => {});
+    await f.waitFor((l) => l.fixture === "hang.start", 10_000, "the request that never ends");
+  }
+  f.signal("SIGTERM");
+  const exit = await f.exit(15_000);
+  return { texts: f.texts.filter((t) => t.trim() !== ""), code: exit.code };
+}
+
+for (const runtime of selectedRuntimes()) {
+  describe(`the report is the last line on ${runtime.name}`, { concurrency: false }, () => {
+    const pinoEvents = (texts: string[]) => texts.filter((t) => t.startsWith('{"level":')).map((t) => JSON.parse(t).event as string);
+
+    it(`with pino's default destination and a part, in each of ${PINO_RUNS} runs`, async () => {
+      for (let i = 0; i < PINO_RUNS; i++) {
+        const { texts, code } = await run(runtime, "pino", false);
+        assert.equal(code, 0);
+        const last = JSON.parse(texts.at(-1)!);
+        assert.equal(last.event, "drain.end", `run ${i + 1}: the last line is ${texts.at(-1)}`);
+        const events = pinoEvents(texts);
+        assert.ok(events.indexOf("part.stopped") >= 0 && events.indexOf("part.stopped") < events.indexOf("drain.end"), `${events}`);
+      }
+    });
+
+    it("with pino's default destination when the drain is forced", async () => {
+      const { texts, code } = await run(runtime, "pino", true);
+      assert.equal(code, 1);
+      const last = JSON.parse(texts.at(-1)!);
+      assert.equal(last.event, "drain.end", `the last line is ${texts.at(-1)}`);
+      assert.equal(last.forced, true);
+      const events = pinoEvents(texts);
+      for (const event of ["drain.start", "drain.forced", "part.stopped"]) {
+        assert.ok(events.includes(event) && events.indexOf(event) < events.indexOf("drain.end"), `${event} before drain.end: ${events}`);
+      }
+    });
+
+    for (const force of [false, true]) {
+      it(`with a console-style logger${force ? " when the drain is forced" : ""}`, async () => {
+        const { texts, code } = await run(runtime, "console", force);
+        assert.equal(code, force ? 1 : 0);
+        // console.info(fields, msg): the fields object over several lines, then the message.
+        const outcome = force ? "forced \\(deadline\\)" : "complete";
+        assert.match(texts.at(-1)!, new RegExp(`drain ${outcome} in \\d+ ms, exit ${force ? 1 : 0}$`), texts.slice(-5).join("\n"));
+        const stopped = texts.findIndex((t) => /db stopped$/.test(t));
+        assert.ok(stopped >= 0 && stopped < texts.length - 1, "part.stopped came before");
+      });
+    }
+  });
+}
