@@ -161,6 +161,11 @@ export class LifecycleController implements ServerLifecycle {
     if (part.kind === "part" && this.#parts.some((p) => p.name === part.name)) {
       throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
     }
+    if (part.kind === "server") {
+      // What `ready` rejects with was logged and reported here: it must not come back as fatal.
+      const reject = part.rejectReady;
+      part.rejectReady = (error) => (this.#processWatch.answered(error), reject(error));
+    }
     this.#parts.push(part);
     if (this.#state === "idle" || this.#state === "running") {
       this.#state = "starting";
@@ -304,8 +309,8 @@ export class LifecycleController implements ServerLifecycle {
       forcedBy: this.#forcedBy,
     });
     const exits = willExit(settings, this.#exitReason(reason));
-    // A failed start with nothing to roll back has said all in its start.failed line.
-    if (reason !== "start-failed" || this.#started.length > 0) this.log(events.drainEnd(report, exits));
+    // A failed start said so in its one start.failed line; its rollback logs each part it stops.
+    if (reason !== "start-failed") this.log(events.drainEnd(report, exits));
     this.#state = "stopped";
     this.#processWatch.stop();
     this.#resolveFinished(report);

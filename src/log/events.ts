@@ -56,7 +56,7 @@ export const drainLeftOpen = (runtime: string): LogRecord => ({
 
 /** Says how the drain went and what the process does next, with the whole report. */
 export function drainEnd(report: ShutdownReport, exits: boolean): LogRecord {
-  const outcome = report.forced ? `forced (${report.forcedBy})` : report.reason === "start-failed" ? "rolled back" : "complete";
+  const outcome = report.forced ? `forced (${report.forcedBy})` : "complete";
   const next = exits ? `exit ${report.exitCode}` : "process left running";
   const msg = `drain ${outcome} in ${Math.round(report.durationMs)} ms, ${next}`;
   return { level: report.exitCode === 0 ? "info" : "error", event: "drain.end", msg, ...report };

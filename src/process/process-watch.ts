@@ -42,6 +42,8 @@ export class ProcessWatch {
   #signals = new Set<ShutdownSignal>();
   #unwatchFatalErrors: (() => void) | undefined;
   #originChecked = false;
+  /** Errors already answered (what `ready` rejected with): weakly held, so nothing is kept. */
+  #answered = new WeakSet<object>();
 
   constructor(runtime: ProcessAdapter, target: ProcessWatchTarget) {
     this.#runtime = runtime;
@@ -68,11 +70,21 @@ export class ProcessWatch {
     if (!fatalErrors) this.#unwatchFatal();
     else if (this.#unwatchFatalErrors === undefined) {
       this.#unwatchFatalErrors = this.#runtime.onFatalError((error, kind: FatalKind) => {
+        if (typeof error === "object" && error !== null && this.#answered.has(error)) return;
         const message = `${kind}: ${errorMessage(error)}`;
         this.#target.log({ level: "error", event: kind, msg: message, error: errorMessage(error), stack: errorStack(error) });
         this.#target.onFatalError(message);
       });
     }
+  }
+
+  /**
+   * An error the lifecycle has answered (logged, reported, and handed to the caller as a rejected
+   * `ready`). The same error reaching the process later, from an `await server.ready` at the top
+   * level of a module, is that answer coming back, not a second, fatal error.
+   */
+  answered(error: unknown): void {
+    if (typeof error === "object" && error !== null) this.#answered.add(error);
   }
 
   #unwatchFatal(): void {
