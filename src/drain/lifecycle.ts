@@ -5,7 +5,9 @@
  */
 import { type Clock, sleep, systemClock, unlessCancelled } from "../time/clock.ts";
 import { cutWhatIsLeft } from "./cut.ts";
+import { deadlineBudget, describeWaiting, DrainWaits } from "./forced.ts";
 import * as events from "../log/events.ts";
+import type { ForcedFacts } from "../log/events.ts";
 import { holdResponses, waitForQuiet } from "./hold.ts";
 import {
   LIFECYCLE_BRAND,
@@ -36,7 +38,7 @@ import { buildReport, countsSince, emptyReport, serverReports, snapshot } from "
 import { type LifecycleSettings, mergeSettings, settingsWithoutServers, willExit } from "./settings.ts";
 import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
 import { TaskTracker } from "./tasks.ts";
-import type { RuntimeAdapter, ShutdownReport, ShutdownSignal } from "../types.ts";
+import type { DeadlineBudget, RuntimeAdapter, ShutdownReport, ShutdownSignal, WaitingFor } from "../types.ts";
 
 type Reason = ShutdownReport["reason"];
 
@@ -55,6 +57,9 @@ export class LifecycleController implements ServerLifecycle {
   #startSequence: Promise<void> = Promise.resolve();
   #shutdownStarted: { signal?: string; at: number; signalledLater?: boolean } | undefined;
   #forcedBy: ShutdownReport["forcedBy"];
+  /** What a forced drain says: the budget that ran out, and what it was waiting for. */
+  #forcing: { budget: DeadlineBudget; waitingFor: () => WaitingFor } | undefined;
+  #forced: ForcedFacts | undefined;
   #force: () => void = () => {};
   #errors = new ReportErrors();
   #warnedLateTask = false;
@@ -224,8 +229,11 @@ export class LifecycleController implements ServerLifecycle {
     const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "part");
     const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
     // The stops' reserve comes out of the time after the drain delay, so the delay never eats it.
-    const untilDeadline = settings.timeout - stopReserve(hookParts(), settings.timeout - drainDelay);
-    const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), untilDeadline);
+    const budget = deadlineBudget(settings.timeout, stopReserve(hookParts(), settings.timeout - drainDelay));
+    const waits = new DrainWaits();
+    const startedServers = () => this.#started.filter((p): p is ServerPart => p.kind === "server");
+    this.#forcing = { budget, waitingFor: () => waits.now(startedServers(), this.#tasks) };
+    const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), budget.budgetMs);
 
     // 1. Announce: parts not yet started never start; streams and consumers see lifecycle.signal;
     //    every server (even one still starting) answers /readyz with 503 and closes each
@@ -239,8 +247,9 @@ export class LifecycleController implements ServerLifecycle {
       const facts = { requestsInFlight: atStart.inFlight, tasksPending: atStart.tasksPending, drainDelayMs: drainDelay };
       this.log(events.drainStart({ reason, signal, ...facts, timeoutMs: settings.timeout }));
     }
-    await Promise.race([this.#startSequence, forced]);
-    const servers = this.#started.filter((p): p is ServerPart => p.kind === "server");
+    const starting = this.#parts[this.#started.length];
+    await Promise.race([waits.during(starting && `start of "${starting.name}"`, this.#startSequence), forced]);
+    const servers = startedServers();
 
     // 2. Drain delay: keep serving while load balancers notice the 503 and stop routing here.
     const tAnnounced = clock.now();
@@ -261,7 +270,7 @@ export class LifecycleController implements ServerLifecycle {
     const ending = willExit(settings, this.#exitReason(reason));
     const leftToExit = ending && this.#forcedBy === undefined && hookParts().length === 0 && this.#tasks.pending === 0 &&
       servers.every((s) => s.state.idle && s.listening!.idleForExit?.() === true);
-    const closed = leftToExit ? [] : servers.map((server) => server.listening!.close());
+    const closed = leftToExit ? [] : servers.map((server) => waits.closing(server.name, server.listening!.close()));
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
     //    A runtime whose close acts later (Deno) gets that moment first.
@@ -292,7 +301,7 @@ export class LifecycleController implements ServerLifecycle {
     // 8. Stop the other parts in reverse start order, each within its timeout and the time left.
     cancelDeadline();
     const [onError, secondSignal] = [(message: string) => this.#errors.add(message), () => this.#forcedBy === "second-signal"];
-    const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError };
+    const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError, during: waits.during.bind(waits) };
     const parts = [...(await stopParts(hookParts().reverse(), stops)), ...skipUnstarted(this.#parts, this.#started)];
 
     // 9. Report once, stop listening to the process, and exit when the process is ours to end.
@@ -307,6 +316,7 @@ export class LifecycleController implements ServerLifecycle {
       parts: allParts,
       ...this.#errors.forReport,
       forcedBy: this.#forcedBy,
+      forced: this.#forced,
     });
     const exits = willExit(settings, this.#exitReason(reason));
     // A failed start said so in its one start.failed line; its rollback logs each part it stops.
@@ -328,7 +338,11 @@ export class LifecycleController implements ServerLifecycle {
   #forceNow(by: NonNullable<ShutdownReport["forcedBy"]>, signal?: ShutdownSignal): void {
     if (this.#forcedBy !== undefined) return;
     this.#forcedBy = by;
-    this.log(events.drainForced(by, signal));
+    // Before the drain ran (a lifecycle that never had a part), only tasks can be pending.
+    const waitingFor = this.#forcing?.waitingFor() ?? new DrainWaits().now([], this.#tasks);
+    const budget = by === "deadline" ? this.#forcing?.budget : undefined;
+    this.#forced = { budget, waitingFor, waiting: describeWaiting(waitingFor) };
+    this.log(events.drainForced(by, this.#forced, signal));
     this.#force();
   }
 
@@ -362,6 +376,8 @@ export class LifecycleController implements ServerLifecycle {
     this.#settings = undefined;
     this.#shutdownStarted = undefined;
     this.#forcedBy = undefined;
+    this.#forcing = undefined;
+    this.#forced = undefined;
     this.#errors = new ReportErrors();
     this.#warnedLateTask = false;
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));

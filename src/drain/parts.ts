@@ -133,6 +133,8 @@ export interface StopContext {
   log: Log;
   /** A stop that failed or timed out, for the report's errors. */
   onError(message: string): void;
+  /** Marks a stop in progress, for what a forced drain names as waited for. */
+  during?<T>(step: string, work: Promise<T>): Promise<T>;
 }
 
 /**
@@ -152,7 +154,8 @@ export async function stopParts(parts: readonly HookPart[], context: StopContext
     else if (left <= 0) report("timeout", "no time left before the deadline");
     else {
       try {
-        await callWithin(clock, `stop of "${part.name}"`, part.stop, Math.min(part.timeout, left));
+        const stopping = callWithin(clock, `stop of "${part.name}"`, part.stop, Math.min(part.timeout, left));
+        await (context.during ? context.during(`stop of "${part.name}"`, stopping) : stopping);
         report("stopped");
         log(partStopped(part.name));
       } catch (error) {

@@ -149,7 +149,10 @@ describe("report", () => {
     const report = await server.finished;
     const forced = logs.find((l) => l.event === "drain.forced")!;
     assert.equal(forced.signal, "SIGINT");
-    assert.equal(forced.msg, "second signal SIGINT: stopping now");
+    assert.match(forced.msg, /^second signal SIGINT: stopping now; it was waiting for 1 request in flight/);
+    assert.equal((forced.waitingFor as { requests: number }).requests, 1);
+    assert.equal(report.waitingFor?.requests, 1, "the report names it too");
+    assert.equal(report.budget, undefined, "no budget ran out: a signal forced it");
     assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["server:40000:cut", "db:cut"]);
     assert.equal(report.exitCode, 1);
   });
