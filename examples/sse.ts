@@ -1,10 +1,13 @@
 /**
  * Server-sent events that end cleanly on shutdown: endOnDrain sends a last event and closes the
  * stream the moment the drain starts, so clients reconnect elsewhere instead of seeing a cut.
- * Run: npx tsx examples/sse.ts, then curl -N localhost:3000/events and press Ctrl+C on the server.
+ * Run: node --import tsx examples/sse.ts (or node_modules/.bin/bun examples/sse.ts, or
+ * node_modules/.bin/deno run -A examples/sse.ts), then curl -N localhost:3000/events and press
+ * Ctrl+C on the server. HOST and PORT choose the address.
  */
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
+import { hostname } from "./address.ts";
 import { endOnDrain, serveGracefully } from "./runtime.ts";
 
 const app = new Hono();
@@ -17,4 +20,4 @@ app.get("/events", (c) =>
     }
   }));
 
-serveGracefully(app);
+serveGracefully(app, { hostname });
