@@ -24,6 +24,9 @@ it("TheVersionIsTheChangelogsNewestAndTheLockFilesRoot", () => {
   const lock = readJson("package-lock.json");
   assert.equal(lock.version, pkg.version, "package-lock.json's root version");
   assert.equal(lock.packages[""].version, pkg.version, "package-lock.json's root package version");
+  // The deploy example installs this version (a ^0.1.0 range would never reach 0.2.0).
+  const deploy = readJson("examples/deploy/package.json");
+  assert.equal(deploy.dependencies["serve-gracefully"], `^${pkg.version}`, "examples/deploy/package.json");
 });
 
 it("NpmAndJsrExportTheSameEntryPoints", () => {
