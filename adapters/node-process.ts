@@ -18,11 +18,20 @@ export const nodeProcess: ProcessAdapter = {
   onFatalError(listener) {
     const onException = (error: unknown) => listener(error, "uncaughtException");
     const onRejection = (reason: unknown) => listener(reason, "unhandledRejection");
+    // A write to stdout or stderr after its reader went away (a log shipper that died, `| head`)
+    // fails with EPIPE; unhandled, that error is an uncaught exception, whose log line fails the
+    // same way: a loop that kept the process spinning and never exiting after a SIGTERM. Nobody
+    // reads the output any more: not the app's failure, so not fatal.
+    const onOutputError = () => {};
     process.on("uncaughtException", onException);
     process.on("unhandledRejection", onRejection);
+    process.stdout.on("error", onOutputError);
+    process.stderr.on("error", onOutputError);
     return () => {
       process.off("uncaughtException", onException);
       process.off("unhandledRejection", onRejection);
+      process.stdout.off("error", onOutputError);
+      process.stderr.off("error", onOutputError);
     };
   },
   exit: (code) => process.exit(code),

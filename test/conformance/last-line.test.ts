@@ -92,3 +92,20 @@ for (const runtime of selectedRuntimes()) {
     }
   });
 }
+
+// A log reader that went away (a shipper that died, `| head`): the process's writes fail with EPIPE.
+// Before: on Node the failed write was an uncaught exception whose log line failed the same way, a
+// loop that kept the process spinning after SIGTERM, never exiting.
+for (const runtime of selectedRuntimes()) {
+  describe(`output closed under the process on ${runtime.name}`, () => {
+    it("a SIGTERM still drains and exits", async () => {
+      const f = await Fixture.start(runtime, "test/fixtures/server.ts");
+      started.push(f);
+      f.child.stdout!.destroy();
+      f.child.stderr!.destroy();
+      f.signal("SIGTERM");
+      const exit = await f.exit(10_000);
+      assert.equal(exit.code, 0);
+    });
+  });
+}
