@@ -253,7 +253,7 @@ export class LifecycleController implements ServerLifecycle {
 
     // 2. Drain delay: keep serving while load balancers notice the 503 and stop routing here.
     const tAnnounced = clock.now();
-    await sleep(clock, drainDelay, forced);
+    await waits.during(drainDelay > 0 ? "drain delay" : undefined, sleep(clock, drainDelay, forced));
     const t1 = clock.now();
 
     // 3. Hold: responses wait until no request has arrived for QUIET_MS. A busy keep-alive client

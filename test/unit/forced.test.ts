@@ -111,6 +111,17 @@ describe("a forced drain", () => {
     assert.match(line.msg, /it was waiting for the stop of "db"$/);
   });
 
+  it("NamesTheDrainDelayWhenASecondSignalCameDuringIt", async () => {
+    const w = world();
+    const server = w.serve({ fetch: () => new Response("ok") }, { port: 1, timeout: 10_000, drainDelay: 5_000, logger: w.logger });
+    await server.ready;
+    w.runtime.signal("SIGTERM");
+    await w.clock.advance(1_000);
+    w.runtime.signal("SIGINT");
+    await settle();
+    assert.match(w.forcedLine()!.msg, /it was waiting for the drain delay$/);
+  });
+
   it("NamesAPartsStartInProgress", async () => {
     const w = world();
     w.lifecycle.add({ name: "warmup", start: () => new Promise(() => {}), timeout: 60_000 });
