@@ -43,6 +43,8 @@ export interface BunPassThroughOptions {
   development?: boolean;
 }
 const BUN_MAX_IDLE_S = 255;
+/** How often the drain looks whether Bun still has a response or WebSocket pending. */
+const PENDING_POLL_MS = 5;
 const BUN_PASS_THROUGH_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "websocket", "reusePort", "ipv6Only", "development"] as const;
 
 const runtime: RuntimeAdapter = {
@@ -67,13 +69,35 @@ const runtime: RuntimeAdapter = {
     const seconds = Math.min(BUN_MAX_IDLE_S, Math.ceil(keepAliveTimeout / 1000));
     const idleTimeout = (passThrough.idleTimeout as number | undefined) ?? seconds;
     let server: BunServer;
+    // A request without a Host header (HTTP/1.0 may omit it; HAProxy's `option httpchk GET /readyz`
+    // does) reaches the handler with a bare path as its URL ("/readyz"), and Hono routes no bare
+    // path: such a request gets the default host Deno gives it, http://localhost:<port>.
+    const scheme = passThrough.tls ? "https" : "http";
+    const withHost = (request: Request, bunServer: unknown) =>
+      handler(
+        request.url.charCodeAt(0) === 47 ? new Request(`${scheme}://localhost:${server.port}${request.url}`, request) : request,
+        bunServer,
+      );
     try {
       // Bun.serve binds synchronously and throws when it cannot.
-      server = Bun.serve({ ...passThrough, idleTimeout, websocket, hostname, port, fetch: handler });
+      server = Bun.serve({ ...passThrough, idleTimeout, websocket, hostname, port, fetch: withHost });
     } catch (error) {
       return Promise.reject(error);
     }
     let stopped: Promise<void> | undefined;
+    let settled = false;
+    let watching = false;
+    // Bun's stop() never resolves while a connection that never sent a request and is older than
+    // ~1 s is open (Chromium keeps such a spare connection; measured on 1.4.5: at 900 ms stop()
+    // closes it, at 1.1 s it waits forever), and closeIdleConnections() leaves it open. Once nothing
+    // is pending (every response written, no WebSocket) what is left is idle: stop(true) closes it
+    // (a clean FIN) and resolves stop(). Polled, as Bun tells no event when a response is written;
+    // it ends when stop() settles, at the latest at the deadline's forceClose.
+    const closeLeftIdle = () => {
+      if (settled) return;
+      if (server.pendingRequests === 0 && server.pendingWebSockets === 0) return void server.stop(true);
+      setTimeout(closeLeftIdle, PENDING_POLL_MS);
+    };
     const listening: ListeningServer = {
       port: server.port ?? port,
       hostname,
@@ -81,9 +105,14 @@ const runtime: RuntimeAdapter = {
       // resolves when the last connection is gone.
       close() {
         for (const ws of webSockets) ws.close(1001, "server shutting down");
-        return (stopped ??= server.stop());
+        return (stopped ??= server.stop().finally(() => (settled = true)));
       },
-      closeIdle: () => server.closeIdleConnections?.(),
+      closeIdle() {
+        server.closeIdleConnections?.();
+        if (stopped === undefined || watching) return;
+        watching = true;
+        closeLeftIdle();
+      },
       // Bun counts a request as pending until its response is written (measured: a 64 MiB body to a
       // client that does not read stays pending until it has read it), so 0 means nothing to lose.
       idleForExit: () => server.pendingRequests === 0 && server.pendingWebSockets === 0,
@@ -141,7 +170,7 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  * ```
  */
 export const serveGracefully: ServeGracefully<BunPassThroughOptions> = binding.serveGracefully;
-/** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
+/** End a stream (hono/streaming's streamSSE) cleanly when the drain closes the listeners (after the drain delay). */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
 export * from "../src/exports.ts";

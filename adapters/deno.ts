@@ -176,7 +176,7 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  * ```
  */
 export const serveGracefully: ServeGracefully<DenoPassThroughOptions> = binding.serveGracefully;
-/** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
+/** End a stream (hono/streaming's streamSSE) cleanly when the drain closes the listeners (after the drain delay). */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
 export * from "../src/exports.ts";

@@ -95,7 +95,13 @@ const runtime: RuntimeAdapter = {
         return isHttp2(env) ? forHttp2(response) : response;
       }
       : handler;
-    const server = createAdaptorServer({ ...passThrough, fetch } as Parameters<typeof createAdaptorServer>[0]) as unknown as AnyServer;
+    // The host for a request URL when the request names none (HTTP/1.0 may omit Host, and HAProxy's
+    // `option httpchk GET /readyz` does): without it @hono/node-server answers 400 before the app
+    // or /readyz sees the request. Deno says localhost too; Bun gives the bare path.
+    const defaultHost = port === 0 ? "localhost" : `localhost:${port}`;
+    const server = createAdaptorServer(
+      { ...passThrough, hostname: defaultHost, fetch } as Parameters<typeof createAdaptorServer>[0],
+    ) as unknown as AnyServer;
     // Idle keep-alive time (Node closes 1 s after it). A serverOptions.keepAliveTimeout wins.
     // headersTimeout (60 s) stays as is: since Node 18 it times the headers of a request, not
     // the idle time between requests, so slow clients are still cut after it (tested).
@@ -265,7 +271,7 @@ export const lifecycle: Lifecycle = binding.lifecycle;
  * ```
  */
 export const serveGracefully: ServeGracefully<NodePassThroughOptions> = binding.serveGracefully;
-/** End a stream (hono/streaming's streamSSE) cleanly when the drain starts. */
+/** End a stream (hono/streaming's streamSSE) cleanly when the drain closes the listeners (after the drain delay). */
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
 
 export * from "../src/exports.ts";

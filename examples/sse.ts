@@ -1,6 +1,7 @@
 /**
  * Server-sent events that end cleanly on shutdown: endOnDrain sends a last event and closes the
- * stream the moment the drain starts, so clients reconnect elsewhere instead of seeing a cut.
+ * stream when the drain closes the listeners (after the drain delay), so clients reconnect
+ * elsewhere, not into this instance, instead of seeing a cut.
  * Run: node --import tsx examples/sse.ts (or node_modules/.bin/bun examples/sse.ts, or
  * node_modules/.bin/deno run -A examples/sse.ts), then curl -N localhost:3000/events and press
  * Ctrl+C on the server. HOST and PORT choose the address.

@@ -59,9 +59,11 @@ export interface Lifecycle {
    */
   add(part: PartOptions): this;
   /**
-   * End a stream when the drain starts: send `last` (an SSE message) if given, then close it, so
-   * the client sees a clean end instead of a cut at the deadline. Works with hono/streaming's
-   * `streamSSE` stream (or anything with writeSSE/close/closed/aborted).
+   * End a stream when the drain closes the listeners (after the drain delay, as WebSockets get
+   * their 1001): send `last` (an SSE message) if given, then close it, so the client sees a clean
+   * end instead of a cut at the deadline, and a browser's EventSource, reconnecting 3 s later,
+   * cannot land on this instance again. Works with hono/streaming's `streamSSE` stream (or anything
+   * with writeSSE/close/closed/aborted).
    */
   endOnDrain(stream: DrainableStream, last?: SSEMessage): void;
   /**

@@ -8,7 +8,7 @@ import { cutWhatIsLeft } from "./cut.ts";
 import { deadlineBudget, describeWaiting, DrainWaits } from "./forced.ts";
 import * as events from "../log/events.ts";
 import type { ForcedFacts } from "../log/events.ts";
-import { holdResponses, waitForQuiet } from "./hold.ts";
+import { HOLD_MAX_MS, holdResponses, waitForQuiet } from "./hold.ts";
 import {
   LIFECYCLE_BRAND,
   LIFECYCLE_PROTOCOL,
@@ -52,6 +52,8 @@ export class LifecycleController implements ServerLifecycle {
   #started: Part[] = [];
   #tasks!: TaskTracker;
   #controller = new AbortController();
+  /** Aborted once the listeners have closed: endOnDrain ends streams then (see endOnDrain). */
+  #listenersClosed = new AbortController();
   #settings: LifecycleSettings | undefined;
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
@@ -119,12 +121,12 @@ export class LifecycleController implements ServerLifecycle {
   }
 
   /**
-   * End a stream when the drain starts: send `last` (an SSE message) if given, then close it, so
-   * the client sees a clean end instead of a cut at the deadline. Works with hono/streaming's
-   * `streamSSE` stream (or anything with writeSSE/close/closed/aborted).
+   * End a stream once the listeners close (after the drain delay, like WebSockets): send `last`
+   * (an SSE message) if given, then close it. Not at the signal: an EventSource reconnects 3 s
+   * after the end, and during the drain delay the balancer may still route it back here.
    */
   endOnDrain(stream: DrainableStream, last?: SSEMessage): void {
-    endStreamOnAbort(this.#controller.signal, stream, last);
+    endStreamOnAbort(this.#listenersClosed.signal, stream, last);
   }
 
   /** Keep the drain waiting for background work that belongs to no request. */
@@ -256,12 +258,13 @@ export class LifecycleController implements ServerLifecycle {
     await waits.during(drainDelay > 0 ? "drain delay" : undefined, sleep(clock, drainDelay, forced));
     const t1 = clock.now();
 
-    // 3. Hold: responses wait until no request has arrived for QUIET_MS. A busy keep-alive client
-    //    sends the request it was about to send and waits for its answer, so any connection still
-    //    idle after that is truly idle and closing it cuts nobody (not even a request the runtime
-    //    has not read yet).
+    // 3. Hold: responses wait until no kept-alive request has arrived for QUIET_MS. A busy keep-alive
+    //    client sends the request it was about to send and waits for its answer, so any connection
+    //    still idle after that is truly idle and closing it cuts nobody (not even a request the
+    //    runtime has not read yet). It ends HOLD_MAX_MS after the delay began at the latest: a
+    //    longer delay has rotated the busy clients already, so the listeners close as it ends.
     const release = holdResponses(servers);
-    if (servers.length > 0) await waitForQuiet(clock, servers, forced);
+    if (servers.length > 0) await waitForQuiet(clock, servers, forced, tAnnounced + HOLD_MAX_MS);
 
     // 4. Stop accepting: close every listener (Bun and Deno close the idle connections too). When
     //    the process ends right after and nothing is left to do (no request, response, task or part
@@ -273,8 +276,10 @@ export class LifecycleController implements ServerLifecycle {
     const closed = leftToExit ? [] : servers.map((server) => waits.closing(server.name, server.listening!.close()));
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
-    //    A runtime whose close acts later (Deno) gets that moment first.
+    //    A runtime whose close acts later (Deno) gets that moment first. Streams given to endOnDrain
+    //    end now: a client that reconnects can no longer reach this instance.
     if (!leftToExit) await Promise.race([Promise.all(servers.map((s) => s.listening!.closeActed?.())), forced]);
+    this.#listenersClosed.abort();
     release();
 
     // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
@@ -373,6 +378,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#started = [];
     this.#tasks = this.#newTaskTracker();
     this.#controller = new AbortController();
+    this.#listenersClosed = new AbortController();
     this.#settings = undefined;
     this.#shutdownStarted = undefined;
     this.#forcedBy = undefined;

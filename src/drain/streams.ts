@@ -1,6 +1,6 @@
 /**
- * Streams that end themselves when the drain starts (`endOnDrain`): an SSE client gets a last
- * event and a clean end instead of a cut at the deadline.
+ * Streams that end themselves when the drain closes the listeners (`endOnDrain`): an SSE client
+ * gets a last event and a clean end instead of a cut at the deadline.
  */
 /** An SSE message, as hono/streaming's writeSSE takes it. */
 export interface SSEMessage {

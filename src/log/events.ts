@@ -1,6 +1,6 @@
 /**
  * The log records the lifecycle writes, one builder per event, so each event's fields are named in
- * one place (the README's Logging section lists them). No field takes a name that loggers write
+ * one place (docs/logging.md lists them). No field takes a name that loggers write
  * themselves (pino: hostname, name, pid): the listen address is `address`, a part is `part`.
  */
 import { errorMessage, errorStack } from "./logger.ts";

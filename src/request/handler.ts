@@ -90,6 +90,8 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
       if (kind !== undefined) return healthResponse(kind, request.url, request.method, state, options.readiness);
     }
     state.inFlight++;
+    // Only while draining (a header read per request otherwise): what the hold waits for.
+    if (state.draining && !asksToClose(request)) state.keptAliveArrived++;
     let result: Response | Promise<Response>;
     try {
       result = app.fetch(request, env, executionCtx);

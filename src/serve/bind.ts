@@ -13,7 +13,7 @@ export interface RuntimeBinding<PassThrough> {
   lifecycle: Lifecycle;
   /** Serve a Hono app (or any fetch handler) with graceful shutdown. */
   serveGracefully: ServeGracefully<PassThrough>;
-  /** End a stream cleanly when the process-wide lifecycle starts draining. */
+  /** End a stream cleanly when the process-wide lifecycle's drain closes the listeners. */
   endOnDrain: Lifecycle["endOnDrain"];
 }
 

@@ -72,7 +72,7 @@ const checks: [string, () => Promise<void>][] = [
     const began = performance.now();
     const report = await server.shutdown();
     assert.equal(report.exitCode, 0);
-    assert.ok(performance.now() - began < 1_000, "not held by the idle client");
+    assert.ok(performance.now() - began < 3_000, "not held by the idle client (until its keep-alive time)");
     await idle.closed();
   }],
   ["shutdown() finishes an in-flight request with Connection: close", async () => {

@@ -25,7 +25,8 @@ for (const runtime of selectedRuntimes()) {
       await connection.closed(2_000);
       const exit = await f.exit(5_000);
       assert.equal(exit.code, 0);
-      assert.ok(exit.at - res.at < 600, `exited ${Math.round(exit.at - res.at)} ms after the last response`);
+      // At once, not after a keep-alive time (5 s bare, 75 s ours); generous for a busy machine.
+      assert.ok(exit.at - res.at < 2_000, `exited ${Math.round(exit.at - res.at)} ms after the last response`);
       const report = f.report()!;
       assert.deepEqual(report.requests, { inFlightAtStart: 1, served: 1, cut: 0 });
       assert.equal(report.exitCode, 0);
@@ -40,7 +41,7 @@ for (const runtime of selectedRuntimes()) {
       const sent = f.signal("SIGTERM");
       const exit = await f.exit(5_000);
       assert.equal(exit.code, 0);
-      assert.ok(exit.at - sent < 1_000, `idle client held the exit ${Math.round(exit.at - sent)} ms`);
+      assert.ok(exit.at - sent < 2_500, `idle client held the exit ${Math.round(exit.at - sent)} ms`);
       await idle.closed(1_000);
       assert.equal(idle.error, undefined, "the idle connection ends cleanly, not with a reset");
     });
@@ -92,7 +93,7 @@ for (const runtime of selectedRuntimes()) {
       const exit = await f.exit(6_000);
       assert.equal(exit.code, 1);
       const elapsed = exit.at - sent;
-      assert.ok(elapsed >= 1_300 && elapsed < 3_500, `exited ${Math.round(elapsed)} ms after the signal (timeout 1500)`);
+      assert.ok(elapsed >= 1_300 && elapsed < 4_500, `exited ${Math.round(elapsed)} ms after the signal (timeout 1500)`);
       const report = f.report()!;
       assert.equal(report.forced, true);
       assert.equal(report.forcedBy, "deadline");
@@ -120,9 +121,10 @@ for (const runtime of selectedRuntimes()) {
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.equal(f.child.exitCode, null, "a repeated signal does not force");
       const sent = f.signal("SIGTERM");
-      const exit = await f.exit(3_000);
+      const exit = await f.exit(5_000);
       assert.equal(exit.code, 1);
-      assert.ok(exit.at - sent < 1_000, `second signal took ${Math.round(exit.at - sent)} ms`);
+      // At once, not when the 20 s handler ends; generous for a busy machine.
+      assert.ok(exit.at - sent < 2_500, `second signal took ${Math.round(exit.at - sent)} ms`);
       assert.equal(f.report()!.forcedBy, "second-signal");
       assert.equal(f.log("drain.forced")!.signal, "SIGTERM", "the line names the second signal");
       assert.equal((f.report()!.parts as { outcome: string }[])[0]!.outcome, "cut", "not a timeout: the signal cut it");

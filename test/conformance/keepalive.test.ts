@@ -4,7 +4,7 @@
  * close and fails with a 502. Each runtime runs its cases at the same time, to keep the wall time
  * near the longest wait (15 s).
  *
- * What each runtime can do (measured, see README "Keep-alive behind a load balancer"):
+ * What each runtime can do (measured, see docs/keep-alive.md):
  * - Node: keepAliveTimeout (closes 1 s after it); headersTimeout cuts half-sent headers.
  * - Bun: idleTimeout in whole seconds (closes up to ~1 s after it); half-sent headers are cut after
  *   ~10-12 s whatever idleTimeout is.
@@ -85,7 +85,7 @@ describe("keep-alive idle timeouts", { concurrency: true }, () => {
         assert.equal(f.log("listening")!.keepAliveTimeoutMs, 3_000);
         const closedAfter = await idleFor(f.port, 10_000);
         assert.ok(closedAfter !== undefined, "still open after 10 s");
-        assert.ok(closedAfter >= 2_000 && closedAfter <= 6_000, `closed after ${Math.round(closedAfter)} ms, expected 2-6 s`);
+        assert.ok(closedAfter >= 2_000 && closedAfter <= 8_000, `closed after ${Math.round(closedAfter)} ms, expected 2-8 s`);
       });
 
       it("cuts a client that sends half a header on the header timeout, not after the keep-alive time", {

@@ -47,10 +47,10 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(m.body, "metrics done");
       const closedAt = await sse.closed(3_000);
       assert.equal(sse.error, undefined, "the SSE client sees a clean end, not a reset");
-      assert.ok(closedAt - sent < 1_000, "the cooperating stream ended at the drain, not the deadline");
+      assert.ok(closedAt - sent < 2_500, "the cooperating stream ended at the drain, not the deadline (25 s)");
       const exit = await f.exit(5_000);
       assert.equal(exit.code, 0);
-      assert.ok(exit.at - sent < 1_500, `exit ${Math.round(exit.at - sent)} ms after the signal`);
+      assert.ok(exit.at - sent < 3_000, `exit ${Math.round(exit.at - sent)} ms after the signal`);
       const stops = f.lines.filter((l) => l.fixture === "part.stop").map((l) => l.name);
       assert.deepEqual(stops, ["queue", "db"], "stops in reverse registration order");
       const firstStop = f.lines.find((l) => l.fixture === "part.stop")!;

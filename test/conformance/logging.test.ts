@@ -60,7 +60,7 @@ for (const runtime of selectedRuntimes()) {
       assert.ok(libraryLines.filter((t) => t.includes('"event":"task.failed"')).length >= 20_050, "each failure logged");
       assert.ok(Math.max(...lineBytes) < MAX_LINE_BYTES, `longest line ${Math.max(...lineBytes)} bytes`);
       const finished = f.report()!;
-      // Printed for the README's numbers (node --test shows it with --test-reporter=spec).
+      // Printed for docs/logging.md's numbers (node --test shows it with --test-reporter=spec).
       console.log(
         `${runtime.name}: longest line ${Math.max(...lineBytes)} B, drain.end ${Buffer.byteLength(end) + 1} B, report ${
           JSON.stringify(finished).length

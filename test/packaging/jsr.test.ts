@@ -17,6 +17,8 @@ it("DenoPublishDryRunSucceeds", async () => {
   // Only the source a Deno user needs is published: no tests, examples or build output.
   const files = [...output.matchAll(/^\s+(file:\/\/\S+) \(/gm)].map((m) => path.relative(ROOT, fileURLToPath(m[1]!)));
   assert.ok(files.some((f) => f === "adapters/deno.ts"), `adapters/deno.ts is not published:\n${output}`);
-  const stray = files.filter((f) => !/^(src|adapters)\/([\w-]+\/)?[\w.-]+\.ts$/.test(f) && !["README.md", "LICENSE", "deno.json"].includes(f));
+  const stray = files.filter((f) =>
+    !/^(src|adapters)\/([\w-]+\/)?[\w.-]+\.ts$/.test(f) && !["README.md", "LICENSE", "deno.json"].includes(f)
+  );
   assert.deepEqual(stray, [], "files JSR users do not need");
 });

@@ -52,6 +52,13 @@ export interface LogLine {
 export const SLOTS = ["s1", "s2", "s3"] as const;
 export type Slot = (typeof SLOTS)[number];
 
+/**
+ * How haproxy asks /readyz: `http-check send` (HTTP/1.1 with a Host header), or the older one-line
+ * `option httpchk GET /readyz` that many configs still use, which sends exactly
+ * "GET /readyz HTTP/1.0\r\n\r\n": HTTP/1.0 without a Host header.
+ */
+export type HealthCheck = "http-check send" | "option httpchk";
+
 export interface ServerStat {
   status: string; // UP, DOWN, MAINT, "UP 1/2"...
   checkStatus: string; // L7OK, L7STS, L4CON...
@@ -87,10 +94,10 @@ export class HAProxy {
   }
 
   /** Starts haproxy in front of `firstPort` (slot s1) and waits until it accepts connections. */
-  static async start(firstPort: number): Promise<HAProxy> {
+  static async start(firstPort: number, check: HealthCheck = "http-check send"): Promise<HAProxy> {
     const dir = mkdtempSync(path.join(os.tmpdir(), "sg-rolling-"));
     const port = await freePort();
-    const proxy = new HAProxy(dir, config(port, path.join(dir, "admin.sock"), firstPort));
+    const proxy = new HAProxy(dir, config(port, path.join(dir, "admin.sock"), firstPort, check));
     proxy.port = port;
     const deadline = performance.now() + 5_000;
     let exited = false;
@@ -200,9 +207,12 @@ export class HAProxy {
  *   request that a closing server dropped would show up as a client error instead of being
  *   hidden by a retry. `empty-response` / `response-timeout` would be unsafe for the POSTs.
  */
-function config(port: number, socket: string, firstPort: number): string {
+function config(port: number, socket: string, firstPort: number, check: HealthCheck): string {
   // SG_ROLLING_RETRIES=0 takes haproxy's safety net away, for control experiments.
   const retries = Number(process.env.SG_ROLLING_RETRIES ?? 3);
+  const checkLines = check === "option httpchk"
+    ? "    option httpchk GET /readyz"
+    : "    option httpchk\n    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost";
   return `global
     log stdout format raw local0
     stats socket ${socket} mode 600 level admin
@@ -233,8 +243,7 @@ frontend fe
 backend be
     balance roundrobin
     http-reuse safe
-    option httpchk
-    http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host localhost
+${checkLines}
     http-check expect status 200
     default-server inter 100 fall 1 rise 1
     server s1 127.0.0.1:${firstPort} check

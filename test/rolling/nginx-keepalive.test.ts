@@ -100,7 +100,20 @@ function burst(agents: http.Agent[], port: number, prefix: string, until: number
   })).then((lanes) => lanes.flat());
 }
 
-async function race(t: TestContext, runtime: Runtime, control: boolean) {
+/** A control that did not reproduce the race (a busy machine can miss the ~1 ms window) runs again, this many times at most. */
+const CONTROL_ATTEMPTS = 3;
+
+/** The control, again while it does not reproduce the race: only a race shown proves the test can fail. */
+async function control(t: TestContext, runtime: Runtime) {
+  for (let attempt = 1;; attempt++) {
+    const reproduced = await race(t, runtime, true, attempt === CONTROL_ATTEMPTS);
+    if (reproduced) return;
+    t.diagnostic(`control attempt ${attempt} of ${CONTROL_ATTEMPTS} did not reproduce the race: again`);
+  }
+}
+
+/** Runs the race; for a control, resolves false when it showed no failure and `last` is not set (the caller retries). */
+async function race(t: TestContext, runtime: Runtime, control: boolean, last = true): Promise<boolean> {
   const options = { drainDelay: 0, timeout: 10_000, ...(control ? { keepAliveTimeout: CONTROL_KEEP_ALIVE_MS } : {}) };
   const fixture = await Fixture.start(runtime, FIXTURE, options, { SG_INSTANCE: control ? "control" : "ours" });
   started.push(fixture);
@@ -183,6 +196,7 @@ async function race(t: TestContext, runtime: Runtime, control: boolean) {
   assert.equal(exit.code, 0, `the instance exited ${exit.code}`);
   assert.equal(lost.length, 0, `${lost.length} acknowledged writes lost: ${lost.slice(0, 10).map((p) => p.id).join(", ")}`);
   if (control) {
+    if (failed.length === 0 && !last) return false;
     assert.ok(
       failed.length > 0,
       `the control (server idle timeout ${CONTROL_KEEP_ALIVE_MS} ms < nginx's ${NGINX_UPSTREAM_IDLE_MS} ms) showed no failure in ${posts.length} POSTs: the race was not reproduced, so this test proves nothing\n${
@@ -197,6 +211,7 @@ async function race(t: TestContext, runtime: Runtime, control: boolean) {
       `${failed.length} failed POSTs: ${JSON.stringify(summary.statuses)}\nnginx error log:\n${proxy.errorLog()}`,
     );
   }
+  return true;
 }
 
 describe("keep-alive race behind nginx (upstream keepalive pool)", { concurrency: true }, () => {
@@ -215,14 +230,14 @@ describe("keep-alive race behind nginx (upstream keepalive pool)", { concurrency
     if (runtime.name !== "deno") {
       it(
         `${runtime.name}: control, server idle timeout 1 s under nginx's 10 s: 502s on POSTs`,
-        { timeout: 50_000 },
-        (t) => race(t, runtime, true),
+        { timeout: 50_000 * CONTROL_ATTEMPTS },
+        (t) => control(t, runtime),
       );
     }
     it(
       `${runtime.name}: default keepAliveTimeout outlasts nginx's: 0 failed POSTs, 0 acknowledged writes lost`,
       { timeout: 50_000 },
-      (t) => race(t, runtime, false),
+      async (t) => void (await race(t, runtime, false)),
     );
   }
 });

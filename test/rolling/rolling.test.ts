@@ -288,6 +288,35 @@ async function rollingRestart(t: TestContext, runtime: Runtime): Promise<void> {
   }
 }
 
+/**
+ * The check form older configs use sends HTTP/1.0 without a Host header (issue 21: Node answered it
+ * 400, so the backend stayed DOWN and never got traffic). UP, a request through the proxy, then
+ * DOWN within the drain delay after SIGTERM, and exit 0.
+ */
+async function httpchkUpThenDown(t: TestContext, runtime: Runtime): Promise<void> {
+  const fixture = await Fixture.start(runtime, FIXTURE, { drainDelay: 1_000, timeout: 10_000 }, { SG_INSTANCE: "A" });
+  started.push(fixture);
+  const proxy = await HAProxy.start(fixture.port, "option httpchk");
+  proxies.push(proxy);
+  const up = await proxy.waitUntilUp("s1", 5_000).catch((error: Error) => {
+    const checks = proxy.logs.filter((l) => /Health check|is (UP|DOWN)/.test(l.text)).map((l) => l.text);
+    throw new Error(`${error.message}\nhaproxy:\n${checks.slice(0, 5).join("\n")}`);
+  });
+  const answer = await fetch(`http://127.0.0.1:${proxy.port}/slow?ms=1`);
+  assert.deepEqual([answer.status, answer.headers.get("x-instance")], [200, "A"]);
+  await answer.text();
+  const termAt = fixture.signal("SIGTERM");
+  const exit = await fixture.exit(12_000);
+  const down = proxy.logs.find((l) => l.at > termAt && l.text.includes("be/s1 is DOWN"));
+  t.diagnostic(`httpchk ${JSON.stringify({ runtime: runtime.name, up, downAfterTermMs: down && Math.round(down.at - termAt) })}`);
+  assert.ok(
+    down !== undefined && down.at < exit.at,
+    `haproxy saw the drain (503) before the exit:\n${proxy.logs.map((l) => l.text).join("\n")}`,
+  );
+  assert.equal(exit.code, 0);
+  await proxy.stop();
+}
+
 describe("rolling restart behind HAProxy", { concurrency: false }, () => {
   if (version === undefined) {
     const how =
@@ -301,6 +330,9 @@ describe("rolling restart behind HAProxy", { concurrency: false }, () => {
     return;
   }
   for (const runtime of selectedRuntimes()) {
+    it(`${runtime.name}: HAProxy's \`option httpchk GET /readyz\` (HTTP/1.0, no Host) sees the server UP, then DOWN at the signal`, {
+      timeout: 20_000,
+    }, (t) => httpchkUpThenDown(t, runtime));
     it(
       `${runtime.name}: two replacements under load, 0 errors, 0 lost writes, exit 0`,
       { timeout: 45_000 },

@@ -173,3 +173,35 @@ export function canConnect(port: number): Promise<boolean> {
 
 /** Whether a new connection is refused. */
 export const refused = async (port: number): Promise<boolean> => !(await canConnect(port));
+
+/** What a one-shot exchange saw: the bytes the server sent until it closed, and how it closed. */
+export interface Exchange {
+  raw: string;
+  status: number;
+  body: string;
+  reset: boolean;
+}
+
+/**
+ * Sends exactly `bytes` on a fresh connection and reads until the server closes it (an HTTP/1.0
+ * exchange without keep-alive), within `ms`.
+ */
+export function exchange(port: number, bytes: string, ms = 5_000): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: "127.0.0.1" }, () => socket.write(bytes));
+    let raw = "";
+    let reset = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within ${ms} ms after ${JSON.stringify(bytes)}; got ${JSON.stringify(raw)}`));
+    }, ms);
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (raw += chunk));
+    socket.on("error", () => (reset = true));
+    socket.on("close", () => {
+      clearTimeout(timer);
+      const headEnd = raw.indexOf("\r\n\r\n");
+      resolve({ raw, status: Number(raw.split(" ")[1]), body: headEnd < 0 ? "" : raw.slice(headEnd + 4), reset });
+    });
+  });
+}

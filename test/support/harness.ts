@@ -87,7 +87,12 @@ export class Fixture {
     env: Record<string, string> = {},
   ): Promise<Fixture> {
     const fixture = new Fixture(runtime, file, options, env);
-    const line = await fixture.waitFor((l) => l.fixture === "listening", 15_000, "the fixture to listen");
+    // A fixture that did not start in time is ended here: no one else holds it, and its open pipes
+    // would keep the test file running until its own timeout.
+    const line = await fixture.waitFor((l) => l.fixture === "listening", 15_000, "the fixture to listen").catch((error) => {
+      fixture.kill();
+      throw error;
+    });
     fixture.port = line.port as number;
     return fixture;
   }

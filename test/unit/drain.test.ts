@@ -1,7 +1,7 @@
 /** The drain algorithm on a fake runtime and an injected clock: order, deadlines, signals, exit. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { QUIET_MS } from "../../src/drain/hold.ts";
+import { HOLD_MAX_MS, QUIET_MS } from "../../src/drain/hold.ts";
 import type { FetchApp, LogRecord } from "../../src/types.ts";
 import { fakeWorld, settle } from "./fakes.ts";
 
@@ -237,6 +237,51 @@ describe("drain", () => {
     assert.ok(!runtime.calls.includes("close"), "a late check is no proof of quiet, however many came before");
     await clock.advance(QUIET_MS);
     assert.ok(runtime.calls.includes("close"), "an on-time quiet check closes");
+    await server.finished;
+  });
+
+  it("EndsTheHoldWhileOnlyRequestsThatAskedToCloseKeepArriving", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    runtime.signal("SIGTERM");
+    // New connections, each with one request that asks to close, every millisecond: none of them
+    // can send another, so they are no reason to keep the listener open.
+    for (let ms = 0; ms < 2 * QUIET_MS && !runtime.calls.includes("close"); ms++) {
+      void fake.fetch("/", { headers: { connection: "close" } });
+      await clock.advance(1);
+    }
+    assert.ok(runtime.calls.includes("close"), `closed after ${QUIET_MS} ms, not held open by arrivals that close`);
+    await server.finished;
+  });
+
+  it("ClosesTheListenerAsADrainDelayOfHoldMaxEndsWhileArrivalsContinue", async () => {
+    const { runtime, server, clock } = setup({ drainDelay: HOLD_MAX_MS });
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    runtime.signal("SIGTERM");
+    let answered = 0;
+    // Kept-alive arrivals every millisecond across the end of the delay.
+    for (let ms = 0; ms < HOLD_MAX_MS && !runtime.calls.includes("close"); ms++) {
+      void Promise.resolve(fake.fetch("/")).then(() => answered++);
+      await clock.advance(1);
+    }
+    assert.ok(runtime.calls.includes("close"), "the delay rotated every busy client: no hold after it");
+    assert.equal(clock.now(), HOLD_MAX_MS, "closed as the delay ended");
+    await server.finished;
+    assert.equal(answered, HOLD_MAX_MS);
+  });
+
+  it("EndsTheHoldHoldMaxAfterAShortDrainDelayBegan", async () => {
+    const { runtime, server, clock } = setup({ drainDelay: 100 });
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    runtime.signal("SIGTERM");
+    for (let ms = 0; ms < 2 * HOLD_MAX_MS && !runtime.calls.includes("close"); ms++) {
+      void fake.fetch("/");
+      await clock.advance(1);
+    }
+    assert.equal(clock.now(), HOLD_MAX_MS, "held while kept-alive requests kept arriving, until HOLD_MAX_MS after the delay began");
     await server.finished;
   });
 

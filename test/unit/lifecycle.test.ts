@@ -186,6 +186,35 @@ describe("lifecycle", () => {
     assert.equal(stream.closed, true);
   });
 
+  it("EndsAStreamWhenTheListenersCloseNotAtTheSignal", async () => {
+    // An EventSource reconnects 3 s after its stream ends: ended at the signal, it came back into
+    // this instance during a 5 s drain delay (issue 21). Ended once the listener is closed, it cannot.
+    const { lifecycle, serve, runtime, clock } = setup();
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false, drainDelay: 5_000 });
+    await server.ready;
+    const written: string[] = [];
+    const stream = {
+      closed: false,
+      aborted: false,
+      async writeSSE(m: { event?: string; data: string }) {
+        written.push(`${m.event}:${m.data}@${runtime.calls.includes("close") ? "closed" : "listening"}`);
+      },
+      async close() {
+        this.closed = true;
+      },
+    };
+    lifecycle.endOnDrain(stream, { event: "bye", data: "draining" });
+    runtime.signal("SIGTERM");
+    await clock.advance(4_999);
+    assert.equal(lifecycle.signal.aborted, true, "the drain started");
+    assert.deepEqual(written, [], "the stream keeps flowing through the drain delay");
+    assert.equal(stream.closed, false);
+    await clock.advance(1 + QUIET_MS);
+    assert.deepEqual(written, ["bye:draining@closed"], "the last event comes after the listener closed");
+    assert.equal(stream.closed, true);
+    assert.equal((await lifecycle.finished).exitCode, 0);
+  });
+
   it("RejectsMisuseWithClearErrors", async () => {
     const { lifecycle, part, clock } = setup();
     lifecycle.add(part("db"));

@@ -92,7 +92,7 @@ describe("logging", () => {
   it("MapsToGoogleCloudLoggingWithTheReadmeFunction", () => {
     const lines: string[] = [];
     const print = (line: string) => lines.push(line);
-    // The README's mapping, with console.log swapped for `print`.
+    // The mapping docs/logging.md gives (Google Cloud Logging), with console.log swapped for `print`.
     const severity = { info: "INFO", warn: "WARNING", error: "ERROR" } as const;
     const logger = ({ level, msg, time, ...fields }: LogRecord & { time: number }) =>
       print(JSON.stringify({ severity: severity[level], message: msg, time: new Date(time).toISOString(), ...fields }));

@@ -1,0 +1,96 @@
+/**
+ * What real third-party clients send, byte for byte (issue 21), on Node, Bun and Deno:
+ * - HAProxy's `option httpchk GET /readyz` and older checkers: HTTP/1.0 without a Host header
+ *   (captured from HAProxy 2.6: exactly "GET /readyz HTTP/1.0\r\n\r\n"). Node answered 400.
+ * - Chromium's spare connection: a connection that never sends a request. On Bun, one older than
+ *   ~1 s held the drain until the deadline whenever a request was in flight at the listener close.
+ * The browser itself (Chromium) is driven in browser.test.ts.
+ */
+import assert from "node:assert/strict";
+import { execFile, spawnSync } from "node:child_process";
+import { describe, it } from "node:test";
+import { Connection, exchange } from "../support/client.ts";
+import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
+
+const start = fixtureStarter("test/fixtures/server.ts");
+/** HAProxy 2.6's `option httpchk GET /readyz`, as it writes it on the wire. */
+const HAPROXY_HTTPCHK = "GET /readyz HTTP/1.0\r\n\r\n";
+/** The age past which Bun's stop() waited for a never-used connection (~1 s), with a margin. */
+const SPARE_AGE_MS = 1_500;
+const hasCurl = spawnSync("curl", ["--version"]).status === 0;
+
+/** curl over HTTP/1.0 (it sends a Host header, and no keep-alive): the body and the status. */
+function curl10(port: number, target: string): Promise<{ body: string; status: number }> {
+  return new Promise((resolve, reject) => {
+    const url = `http://127.0.0.1:${port}${target}`;
+    execFile("curl", ["--http1.0", "-sS", "--max-time", "10", "-w", "\n%{http_code}", url], (error, stdout, stderr) => {
+      if (error) return reject(new Error(`curl ${url}: ${stderr || error.message}`));
+      const cut = stdout.lastIndexOf("\n");
+      resolve({ body: stdout.slice(0, cut), status: Number(stdout.slice(cut + 1)) });
+    });
+  });
+}
+
+for (const runtime of selectedRuntimes()) {
+  describe(`real clients' bytes on ${runtime.name}`, { concurrency: true }, () => {
+    it("answers HTTP/1.0 requests without a Host header: health endpoints and the app, 503 while draining", async () => {
+      const f = await start(runtime, { drainDelay: 1_500, timeout: 10_000 });
+      const ready = await exchange(f.port, HAPROXY_HTTPCHK);
+      assert.deepEqual([ready.status, ready.body, ready.reset], [200, "ok\n", false], ready.raw);
+      const live = await exchange(f.port, "GET /livez HTTP/1.0\r\n\r\n");
+      assert.deepEqual([live.status, live.body], [200, "ok\n"], live.raw);
+      const app = await exchange(f.port, "GET /?from=checker HTTP/1.0\r\nUser-Agent: old-checker\r\n\r\n");
+      assert.deepEqual([app.status, app.body], [200, "hello"], app.raw);
+      assert.ok(f.lines.some((l) => l.fixture === "app.request" && l.path === "/"), "the app saw the request");
+
+      f.signal("SIGTERM");
+      await f.waitFor((l) => l.event === "drain.start", 5_000, "the drain to start");
+      const draining = await exchange(f.port, HAPROXY_HTTPCHK);
+      assert.equal(draining.status, 503, `a checker sees the drain: ${draining.raw}`);
+      assert.equal((await f.exit(10_000)).code, 0);
+    });
+
+    it("a connection that sent nothing for 1.5 s does not hold a drain with a request in flight: exit 0 right after the response", {
+      timeout: 30_000,
+    }, async (t) => {
+      const f = await start(runtime, { timeout: 10_000 });
+      const spare = await Connection.open(f.port);
+      // The age is the condition under test (Bun waited for such connections older than ~1 s).
+      await new Promise((resolve) => setTimeout(resolve, SPARE_AGE_MS));
+      const busy = await Connection.open(f.port);
+      const response = busy.request("GET", "/slow?ms=800");
+      await f.waitFor((l) => l.fixture === "slow.start", 5_000, "the request to be in flight");
+      f.signal("SIGTERM");
+      const answer = await response;
+      assert.deepEqual([answer.status, answer.body], [200, "slept 800"]);
+      const exit = await f.exit(15_000);
+      const afterResponse = exit.at - answer.at;
+      t.diagnostic(`spare ${runtime.name}: exit ${exit.code} ${Math.round(afterResponse)} ms after the response`);
+      assert.equal(
+        exit.code,
+        0,
+        `exit ${exit.code} ${Math.round(afterResponse)} ms after the response: ${JSON.stringify(f.log("drain.end"))}`,
+      );
+      assert.ok(afterResponse < 3_000, `exit ${Math.round(afterResponse)} ms after the response (the deadline is 10 s)`);
+      assert.equal(f.report()!.forced, false);
+      await spare.closed(5_000);
+      assert.equal(spare.error, undefined, "the spare connection ends with a FIN, not a reset");
+      busy.close();
+    });
+
+    it("curl over HTTP/1.0 through the drain: the request in flight and one in the drain delay get 200, exit 0", {
+      skip: hasCurl ? false : "curl is not installed",
+    }, async () => {
+      const f = await start(runtime, { drainDelay: 800, timeout: 10_000 });
+      const inFlight = curl10(f.port, "/slow?ms=600");
+      await f.waitFor((l) => l.fixture === "slow.start", 5_000, "curl's request to be in flight");
+      f.signal("SIGTERM");
+      await f.waitFor((l) => l.event === "drain.start", 5_000, "the drain to start");
+      const during = await curl10(f.port, "/");
+      assert.deepEqual(during, { body: "hello", status: 200 });
+      assert.deepEqual(await inFlight, { body: "slept 600", status: 200 });
+      assert.equal((await f.exit(10_000)).code, 0);
+      assert.equal(f.report()!.forced, false);
+    });
+  });
+}
