@@ -82,7 +82,7 @@ const runtime: RuntimeAdapter = {
       close: () => (stopped ??= Promise.all(withBody).then(shutdown)),
       // Deno closes its listener on a later turn of the event loop than shutdown()'s call; a 1 ms
       // timer lets it poll its I/O first (measured: half the dropped arrivals at close, or less).
-      closeActed: () => new Promise((resolve) => setTimeout(resolve, 1)),
+      stoppedAccepting: () => new Promise((resolve) => setTimeout(resolve, 1)),
       closeIdle() {},
       // At the deadline the listener closes even if a handler with a body still runs. Aborting
       // Deno's server after shutdown() crashes the process: only ending it cuts connections.

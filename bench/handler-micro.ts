@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { integerFlag } from "./lib/flags.ts";
 import { Hono } from "hono";
-import { RequestState } from "../src/drain/request-state.ts";
+import { ServerTraffic } from "../src/drain/traffic.ts";
 import { createHandler } from "../src/request/handler.ts";
 import type { TaskTracker } from "../src/drain/tasks.ts";
 
@@ -20,7 +20,15 @@ const app = new Hono();
 app.get("/", (c) => c.text("Hello, bench!"));
 const tasks = { add() {} } as unknown as TaskTracker;
 const make = (health: { ready: string | false; live: string | false }) =>
-  createHandler({ app, health, state: new RequestState(), tasks, closeConnectionAfter: (r) => r, watchDelivery() {}, onHandlerError() {} });
+  createHandler({
+    app,
+    health,
+    traffic: new ServerTraffic(),
+    tasks,
+    closeConnectionAfter: (r) => r,
+    watchDelivery() {},
+    onHandlerError() {},
+  });
 const variants: Record<string, (request: Request) => Response | Promise<Response>> = {
   "app.fetch (bare)": (request) => app.fetch(request),
   "createHandler, health on": make({ ready: "/readyz", live: "/livez" }) as (r: Request) => Response | Promise<Response>,

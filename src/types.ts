@@ -34,11 +34,12 @@ export interface ListeningServer extends ListenInfo {
    */
   close(): Promise<void>;
   /**
-   * Optional: resolves once the runtime has acted on close(), when it does so on a later turn of
-   * the event loop (Deno's shutdown()). The drain releases the held responses after it: a burst of
-   * them first would delay the close while the listener still accepts connections it then drops.
+   * Optional: resolves once the server has stopped accepting connections after close(), when the
+   * runtime does so on a later turn of the event loop (Deno's shutdown()). The drain releases the
+   * held responses after it: a burst of them first would delay the close while the listener still
+   * accepts connections it then drops.
    */
-  closeActed?(): Promise<void>;
+  stoppedAccepting?(): Promise<void>;
   /**
    * Close connections with no request in progress, including ones that never sent a byte. The
    * drain calls it once no handler runs, so a busy keep-alive client between two requests is not
@@ -56,7 +57,7 @@ export interface ListeningServer extends ListenInfo {
    * written, no WebSocket). When the process ends right after a drain with nothing left to do, such
    * a server is not closed: the exit closes its listener and every idle connection at once. For a
    * runtime that cannot close only its listener (Bun's stop() also closes each idle connection,
-   * ~100 ms for 10,000 of them). Such a server's closeActed() is not awaited then (no close).
+   * ~100 ms for 10,000 of them). Such a server's stoppedAccepting() is not awaited then (no close).
    */
   idleForExit?(): boolean;
   /**
@@ -132,8 +133,11 @@ export interface Ancestor {
   command: string[];
 }
 
+/** The signals a drain can be started by (the `signals` option accepts these and no other). */
+export const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"] as const;
+
 /** The signals a drain can be started by. */
-export type ShutdownSignal = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGQUIT" | "SIGUSR2";
+export type ShutdownSignal = typeof SHUTDOWN_SIGNALS[number];
 
 /**
  * A structured log record; `event` names what happened. A function logger gets every record with

@@ -53,8 +53,8 @@ export class DrainWaits {
       if (open !== undefined) connections = (connections ?? 0) + open;
     }
     const waiting: WaitingFor = {
-      requests: servers.reduce((n, s) => n + s.state.inFlight, 0),
-      responses: servers.reduce((n, s) => n + s.state.sending, 0),
+      requests: servers.reduce((n, s) => n + s.traffic.inFlight, 0),
+      responses: servers.reduce((n, s) => n + s.traffic.sending, 0),
       tasks: tasks.pending,
       serversClosing: [...this.#closing],
     };

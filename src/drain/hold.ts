@@ -1,5 +1,5 @@
 /**
- * The hold before the listeners close (phase 3 of the drain): responses wait until no request has
+ * The hold, just before the listeners close in the drain: responses wait until no request has
  * arrived for QUIET_MS, so a busy keep-alive client sends the request it was about to send and
  * every connection still idle after that is truly idle. A request that asked to close its connection
  * is no keep-alive client's: it neither restarts the quiet period nor waits (see the handler).
@@ -24,7 +24,7 @@ export const HOLD_MAX_MS = 250;
  */
 export function waitForQuiet(clock: Clock, servers: readonly ServerPart[], forced: Promise<void>, until: number): Promise<void> {
   if (clock.now() >= until) return Promise.resolve();
-  const arrived = () => servers.reduce((n, s) => n + s.state.keptAliveArrived, 0);
+  const arrived = () => servers.reduce((n, s) => n + s.traffic.keptAliveArrived, 0);
   return new Promise((resolve) => {
     let cancel = () => {};
     void forced.then(() => {
@@ -51,9 +51,9 @@ export function waitForQuiet(clock: Clock, servers: readonly ServerPart[], force
 export function holdResponses(servers: readonly ServerPart[]): () => void {
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
-  for (const server of servers) server.state.held = held;
+  for (const server of servers) server.traffic.held = held;
   return () => {
-    for (const server of servers) server.state.held = undefined;
+    for (const server of servers) server.traffic.held = undefined;
     release();
   };
 }

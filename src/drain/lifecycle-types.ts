@@ -14,7 +14,7 @@ import type { LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal } fro
 
 /**
  * Bump when anything a copy calls on another copy's lifecycle changes: `ServerLifecycle`'s members,
- * the `ServerPart` it hands over (with its `RequestState` and `ListeningServer`), `TaskTracker` or
+ * the `ServerPart` it hands over (with its `ServerTraffic` and `ListeningServer`), `TaskTracker` or
  * `Readiness`.
  */
 export const LIFECYCLE_PROTOCOL = 1;
@@ -27,6 +27,20 @@ export const LIFECYCLE_BRAND: unique symbol = Symbol.for("serve-gracefully.lifec
 
 /** Where a lifecycle is: idle (nothing added), starting, running, stopping (draining), stopped. */
 export type LifecycleState = "idle" | "starting" | "running" | "stopping" | "stopped";
+
+/**
+ * How a drain began and what happened to it since (internal: what a lifecycle holds while stopping
+ * and once stopped); replaced whole, never changed in place. `signalledLater`: a signal came during
+ * a drain that shutdown() or an error began (the process now ends with it); `signal` and `at` are
+ * then that signal's, so its repeat is recognised.
+ */
+export interface Drain {
+  readonly reason: ShutdownReport["reason"];
+  readonly signal: ShutdownSignal | undefined;
+  readonly at: number;
+  readonly signalledLater: boolean;
+  readonly forcedBy: ShutdownReport["forcedBy"];
+}
 
 /** Options of `createLifecycle()`. */
 export interface LifecycleOptions {
@@ -99,7 +113,7 @@ export interface ServerLifecycle extends Lifecycle {
   readonly tasks: TaskTracker;
   /** Joins a server and merges its settings into the lifecycle's. */
   addServer(part: ServerPart, settings: ServerSettings): void;
-  /** Logs through the first server's logger. */
+  /** Logs through the first server's logger (console JSON when there is none). */
   log: Log;
   /** The startup gate and the parts' checks, read by every server's /readyz. */
   readonly readiness: Readiness;

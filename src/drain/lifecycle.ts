@@ -8,29 +8,14 @@ import { cutWhatIsLeft } from "./cut.ts";
 import { deadlineBudget, describeWaiting, DrainWaits } from "./forced.ts";
 import * as events from "../log/events.ts";
 import type { ForcedFacts } from "../log/events.ts";
-import { HOLD_MAX_MS, holdResponses, waitForQuiet } from "./hold.ts";
-import {
-  LIFECYCLE_BRAND,
-  LIFECYCLE_PROTOCOL,
-  type LifecycleSetup,
-  type LifecycleState,
-  type ServerLifecycle,
-  type ServerSettings,
-} from "./lifecycle-types.ts";
 import { flushBudget, flushWithin } from "../log/flush.ts";
+import { HOLD_MAX_MS, holdResponses, waitForQuiet } from "./hold.ts";
+import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
+import type { Drain, LifecycleSetup, LifecycleState, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
 import { errorMessage, type Log, toLog } from "../log/logger.ts";
-import {
-  checkPart,
-  type HookPart,
-  LifecycleError,
-  type Part,
-  type PartOptions,
-  type ServerPart,
-  skipUnstarted,
-  startPart,
-  stopParts,
-  stopReserve,
-} from "./parts.ts";
+import { announceStart, announceStartFailed, checkPart, LifecycleError, skipUnstarted } from "./parts.ts";
+import { startPart, stopParts, stopReserve } from "./parts.ts";
+import type { HookPart, Part, PartOptions, ServerPart, StartedPart, StartedServer } from "./parts.ts";
 import { ProcessWatch, signalMeaning } from "../process/process-watch.ts";
 import { Readiness } from "./readiness.ts";
 import { ReportErrors } from "./report-errors.ts";
@@ -40,16 +25,28 @@ import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./strea
 import { TaskTracker } from "./tasks.ts";
 import type { DeadlineBudget, RuntimeAdapter, ShutdownReport, ShutdownSignal, WaitingFor } from "../types.ts";
 
-type Reason = ShutdownReport["reason"];
+/** The lifecycle's one state: before the drain, or in it (with how it began). */
+type Run =
+  | { readonly state: "idle" | "starting" | "running" }
+  | { readonly state: "stopping" | "stopped"; readonly drain: Drain };
 
-/** The one implementation of `Lifecycle`; users only see the interface. */
+/** The moves a run may make (as fx checks its state in Start and Stop); anything else is a bug here. */
+const MOVES: Record<LifecycleState, readonly LifecycleState[]> = {
+  idle: ["starting", "stopping", "stopped"],
+  starting: ["running", "stopping"],
+  running: ["starting", "stopping"],
+  stopping: ["stopping", "stopped"], // a signal during the drain is adopted or forces it: still stopping
+  stopped: ["starting"], // a server joining a stopped lifecycle begins a new run
+};
+
+/** The one implementation of `Lifecycle` (members documented there and on `ServerLifecycle`); users only see the interface. */
 export class LifecycleController implements ServerLifecycle {
   readonly #runtime: RuntimeAdapter;
   readonly #clock: Clock;
   readonly #fatalErrors: boolean;
-  #state: LifecycleState = "idle";
+  #run: Run = { state: "idle" };
   #parts: Part[] = [];
-  #started: Part[] = [];
+  #started: StartedPart[] = [];
   #tasks!: TaskTracker;
   #controller = new AbortController();
   /** Aborted once the listeners have closed: endOnDrain ends streams then (see endOnDrain). */
@@ -57,12 +54,10 @@ export class LifecycleController implements ServerLifecycle {
   #settings: LifecycleSettings | undefined;
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
-  #shutdownStarted: { signal?: string; at: number; signalledLater?: boolean } | undefined;
-  #forcedBy: ShutdownReport["forcedBy"];
+  #force: () => void = () => {};
   /** What a forced drain says: the budget that ran out, and what it was waiting for. */
   #forcing: { budget: DeadlineBudget; waitingFor: () => WaitingFor } | undefined;
   #forced: ForcedFacts | undefined;
-  #force: () => void = () => {};
   #errors = new ReportErrors();
   #warnedLateTask = false;
   #finished!: Promise<ShutdownReport>;
@@ -78,8 +73,8 @@ export class LifecycleController implements ServerLifecycle {
     this.#fatalErrors = options.fatalErrors ?? true;
     // The startup gate: /readyz is 503 until every part registered in this run has started.
     this.readiness = new Readiness(this.#clock, (record) => this.log(record), () => ({
-      running: this.#state === "running",
-      stopping: this.#state === "stopping" || this.#state === "stopped",
+      running: this.#run.state === "running",
+      stopping: "drain" in this.#run,
       parts: this.#parts,
       started: this.#started,
     }));
@@ -91,81 +86,69 @@ export class LifecycleController implements ServerLifecycle {
       },
       log: (record) => this.log(record),
     });
-    this.#reset();
+    this.#newRun();
   }
 
-  /** Aborted the moment the drain starts: streaming handlers and consumers watch it to end cleanly. */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
 
-  /** The report of the current (or last) run, however its shutdown started. */
   get finished(): Promise<ShutdownReport> {
     return this.#finished;
   }
 
-  /** Where the lifecycle is: idle, starting, running, stopping, stopped. */
   get state(): LifecycleState {
-    return this.#state;
+    return this.#run.state;
   }
 
-  /** Register a part; it starts after every part registered before it (servers included). */
   add(part: PartOptions): this {
-    const checked = checkPart(part);
-    if (this.#shutdownStarted !== undefined) {
-      const where = this.#state === "stopped" ? "has shut down" : "is shutting down";
-      throw new LifecycleError(`cannot add "${checked.name}": the lifecycle ${where}; use createLifecycle() for a new one`);
-    }
-    this.#register(checked);
+    this.#register(checkPart(part));
     return this;
   }
 
-  /**
-   * End a stream once the listeners close (after the drain delay, like WebSockets): send `last`
-   * (an SSE message) if given, then close it. Not at the signal: an EventSource reconnects 3 s
-   * after the end, and during the drain delay the balancer may still route it back here.
-   */
   endOnDrain(stream: DrainableStream, last?: SSEMessage): void {
     endStreamOnAbort(this.#listenersClosed.signal, stream, last);
   }
 
-  /** Keep the drain waiting for background work that belongs to no request. */
   waitUntil(promise: Promise<unknown>): void {
     this.#tasks.add(promise);
-    // After the stop nothing waits for it. Said once per run, not thrown: the caller is often a
-    // timer or a stream callback, where a throw would crash a process that meant to keep running.
-    // The task still runs, and a rejection is still logged.
-    if (this.#state === "stopped" && !this.#warnedLateTask) {
+    // After the stop nothing waits for it (it runs, a rejection is logged). Said once per run, not thrown:
+    // the caller is often a timer or a stream callback, where a throw would crash a running process.
+    if (this.#run.state === "stopped" && !this.#warnedLateTask) {
       this.#warnedLateTask = true;
       this.log(events.taskAfterShutdown());
     }
   }
 
-  /** The same drain a signal starts; idempotent; resolves to the report. */
   shutdown(): Promise<ShutdownReport> {
     this.#begin("shutdown");
     return this.#finished;
   }
 
-  /** The tracker every server's `executionCtx.waitUntil` feeds. */
   get tasks(): TaskTracker {
     return this.#tasks;
   }
 
-  /** Used by serveGracefully: joins a server and merges its settings into the lifecycle's. */
   addServer(part: ServerPart, settings: ServerSettings): void {
     this.#register(part);
     this.#settings = mergeSettings(this.#settings, settings);
     this.#processWatch.watch(this.#settings.signals, this.#fatalErrors && this.#settings.fatalErrors);
   }
 
-  /** Logs through the first server's logger (console JSON when there is none). */
   log: Log = (record) => (this.#settings?.log ?? toLog(undefined))(record);
 
+  /**
+   * Nothing joins a lifecycle while it stops. Once it has stopped, a server that joins begins a new
+   * run (serveGracefully again after shutdown()); a part is refused, pointing to createLifecycle().
+   */
   #register(part: Part): void {
-    if (this.#state === "stopping") throw new LifecycleError(`cannot add "${part.name}": the lifecycle is shutting down`);
-    if (this.#state === "stopped") this.#reset();
-    if (part.kind === "part" && this.#parts.some((p) => p.name === part.name)) {
+    const { state } = this.#run;
+    if (state === "stopping" || (state === "stopped" && part.kind === "hook")) {
+      const where = state === "stopped" ? "has shut down" : "is shutting down";
+      throw new LifecycleError(`cannot add "${part.name}": the lifecycle ${where}; use createLifecycle() for a new one`);
+    }
+    if (state === "stopped") this.#newRun();
+    if (part.kind === "hook" && this.#parts.some((p) => p.name === part.name)) {
       throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
     }
     if (part.kind === "server") {
@@ -174,8 +157,8 @@ export class LifecycleController implements ServerLifecycle {
       part.rejectReady = (error) => (this.#processWatch.answered(error), reject(error));
     }
     this.#parts.push(part);
-    if (this.#state === "idle" || this.#state === "running") {
-      this.#state = "starting";
+    if (state !== "starting") {
+      this.#moveTo({ state: "starting" });
       // The start sequence runs right after the synchronous calls that registered the parts.
       this.#startSequence = Promise.resolve().then(() => this.#runStarts());
     }
@@ -184,37 +167,44 @@ export class LifecycleController implements ServerLifecycle {
   /** Start every registered part in order; a failure rolls back through the shutdown path. */
   async #runStarts(): Promise<void> {
     for (let i = this.#started.length; i < this.#parts.length; i = this.#started.length) {
-      if (this.#state !== "starting") return;
+      if (this.#run.state !== "starting") return;
       const part = this.#parts[i]!;
       try {
-        const info = await startPart(part, this.#clock);
-        this.#started.push(part);
-        if (part.kind === "part") this.log(events.partStarted(part.name));
-        else {
-          this.log(events.listening(part.name, this.#runtime.name, info!, part.startup));
-          part.onListen(info!);
-          part.resolveReady(info!);
-        }
+        const started = await startPart(part, this.#clock);
+        this.#started.push(started);
+        announceStart(started, this.log, this.#runtime.name);
       } catch (error) {
-        if (part.kind === "server") part.rejectReady(error);
+        announceStartFailed(part, error, this.log);
         this.#errors.add(`${part.name}: ${errorMessage(error)}`);
-        this.log(events.startFailed(part.name, error));
         this.#begin("start-failed");
         return;
       }
     }
-    if (this.#state === "starting") this.#state = "running";
+    if (this.#run.state === "starting") this.#moveTo({ state: "running" });
   }
 
-  #begin(reason: Reason, signal?: string): void {
-    if (this.#shutdownStarted !== undefined) return;
-    this.#shutdownStarted = { signal, at: this.#clock.now() };
-    if (this.#state === "idle" && this.#tasks.pending === 0) {
+  /** The one place the run's state changes; a move the table does not allow is a bug here. */
+  #moveTo(next: Run): void {
+    if (!MOVES[this.#run.state].includes(next.state)) {
+      throw new Error(`serve-gracefully: internal error: lifecycle moved from ${this.#run.state} to ${next.state}`);
+    }
+    this.#run = next;
+  }
+
+  /** The drain under way (or done), if it has begun. */
+  get #drain(): Drain | undefined {
+    return "drain" in this.#run ? this.#run.drain : undefined;
+  }
+
+  #begin(reason: Drain["reason"], signal?: ShutdownSignal): void {
+    if (this.#drain !== undefined) return;
+    const drain: Drain = { reason, signal, at: this.#clock.now(), signalledLater: false, forcedBy: undefined };
+    if (this.#run.state === "idle" && this.#tasks.pending === 0) {
       // Nothing was ever registered and no work is pending: nothing to drain.
-      this.#state = "stopped";
+      this.#moveTo({ state: "stopped", drain });
       return this.#resolveFinished(emptyReport(reason, signal, this.#clock.wallTime()));
     }
-    this.#state = "stopping";
+    this.#moveTo({ state: "stopping", drain });
     this.#shutdown(reason, signal).catch((error) => {
       // The drain itself must never fail; if it does, say so and still end.
       this.log(events.drainCrashed(error));
@@ -222,26 +212,28 @@ export class LifecycleController implements ServerLifecycle {
     });
   }
 
-  async #shutdown(reason: Reason, signal: string | undefined): Promise<ShutdownReport> {
+  async #shutdown(reason: Drain["reason"], signal: ShutdownSignal | undefined): Promise<ShutdownReport> {
     const clock = this.#clock;
     const settings = this.#settings ?? settingsWithoutServers(this.log);
     const startedAt = clock.wallTime();
     const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));
-    const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "part");
+    const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "hook");
     const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
     // The stops' reserve comes out of the time after the drain delay, so the delay never eats it.
     const budget = deadlineBudget(settings.timeout, stopReserve(hookParts(), settings.timeout - drainDelay));
     const waits = new DrainWaits();
-    const startedServers = () => this.#started.filter((p): p is ServerPart => p.kind === "server");
+    const startedServers = () => this.#started.filter((p): p is StartedServer => p.kind === "server");
     this.#forcing = { budget, waitingFor: () => waits.now(startedServers(), this.#tasks) };
     const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), budget.budgetMs);
+    // Whether the process ends after the drain: a signal during a drain that shutdown() began makes it so.
+    const endsProcess = () => willExit(settings, this.#drain!.signalledLater ? "signal" : reason);
 
     // 1. Announce: parts not yet started never start; streams and consumers see lifecycle.signal;
     //    every server (even one still starting) answers /readyz with 503 and closes each
     //    connection after its response. Then wait for a start in progress to end.
     const registered = () => this.#parts.filter((p): p is ServerPart => p.kind === "server");
-    for (const server of registered()) server.state.draining = true;
+    for (const server of registered()) server.traffic.draining = true;
     this.#controller.abort();
     const atStart = snapshot(registered(), this.#tasks);
     // A failed start already said so (start.failed): a rollback is not announced as a drain.
@@ -270,28 +262,28 @@ export class LifecycleController implements ServerLifecycle {
     //    the process ends right after and nothing is left to do (no request, response, task or part
     //    to stop), servers that say they are idle are left to the exit, which closes listeners and
     //    connections at once; no I/O is polled before it, so nothing new arrives meanwhile.
-    const ending = willExit(settings, this.#exitReason(reason));
-    const leftToExit = ending && this.#forcedBy === undefined && hookParts().length === 0 && this.#tasks.pending === 0 &&
-      servers.every((s) => s.state.idle && s.listening!.idleForExit?.() === true);
-    const closed = leftToExit ? [] : servers.map((server) => waits.closing(server.name, server.listening!.close()));
+    const processEnds = endsProcess();
+    const leaveServersToExit = processEnds && this.#drain?.forcedBy === undefined && hookParts().length === 0 &&
+      this.#tasks.pending === 0 && servers.every((s) => s.traffic.idle && s.listening.idleForExit?.() === true);
+    const closed = leaveServersToExit ? [] : servers.map((server) => waits.closing(server.name, server.listening.close()));
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
     //    A runtime whose close acts later (Deno) gets that moment first. Streams given to endOnDrain
     //    end now: a client that reconnects can no longer reach this instance.
-    if (!leftToExit) await Promise.race([Promise.all(servers.map((s) => s.listening!.closeActed?.())), forced]);
+    if (!leaveServersToExit) await Promise.race([Promise.all(servers.map((s) => s.listening.stoppedAccepting?.())), forced]);
     this.#listenersClosed.abort();
     release();
 
     // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
     //    connections left idle; then wait for open streams to end. When the process ends right
     //    after, idle connections are left to the exit, which closes them all at once.
-    const exiting = ending && servers.every((s) => s.listening!.responsesDone);
-    const drained = leftToExit || await unlessCancelled(forced, async () => {
-      await Promise.all([...servers.map((s) => s.state.whenIdle()), this.#tasks.idle()]);
-      if (exiting) {
-        await Promise.all(servers.map((s) => s.listening!.responsesDone!()));
+    const leaveIdleConnectionsToExit = processEnds && servers.every((s) => s.listening.responsesDone);
+    const drained = leaveServersToExit || await unlessCancelled(forced, async () => {
+      await Promise.all([...servers.map((s) => s.traffic.whenIdle()), this.#tasks.idle()]);
+      if (leaveIdleConnectionsToExit) {
+        await Promise.all(servers.map((s) => s.listening.responsesDone!()));
       } else {
-        for (const server of servers) server.listening!.closeIdle();
+        for (const server of servers) server.listening.closeIdle();
         await Promise.all(closed);
       }
       // A request served on a connection that was still open may have added a task.
@@ -305,31 +297,25 @@ export class LifecycleController implements ServerLifecycle {
 
     // 8. Stop the other parts in reverse start order, each within its timeout and the time left.
     cancelDeadline();
-    const [onError, secondSignal] = [(message: string) => this.#errors.add(message), () => this.#forcedBy === "second-signal"];
+    const [onError, secondSignal] = [(message: string) => this.#errors.add(message), () => this.#drain?.forcedBy === "second-signal"];
     const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError, during: waits.during.bind(waits) };
     const parts = [...(await stopParts(hookParts().reverse(), stops)), ...skipUnstarted(this.#parts, this.#started)];
 
     // 9. Report once, stop listening to the process, and exit when the process is ours to end.
     const timings = { startedAt, durationMs: clock.now() - t0, drainDelayMs: t1 - tAnnounced, drainMs: t2 - t1 };
     const counts = countsSince(atStart, snapshot(servers, this.#tasks), cut);
-    const allParts = [...serverReports(servers, drained, this.#forcedBy, t2 - t0), ...parts];
-    const report = buildReport({
-      reason,
-      signal,
-      ...timings,
-      counts,
-      parts: allParts,
-      ...this.#errors.forReport,
-      forcedBy: this.#forcedBy,
-      forced: this.#forced,
-    });
-    const exits = willExit(settings, this.#exitReason(reason));
+    const forcedBy = this.#drain?.forcedBy;
+    const allParts = [...serverReports(servers, drained, forcedBy, t2 - t0), ...parts];
+    const facts = { counts, parts: allParts, ...this.#errors.forReport, forcedBy, forced: this.#forced };
+    const report = buildReport({ reason, signal, ...timings, ...facts });
+    // Asked again, not taken from phase 4: a signal during a drain that shutdown() began ends the process too.
+    const exitNow = endsProcess();
     // A failed start said so in its one start.failed line; its rollback logs each part it stops.
-    if (reason !== "start-failed") this.log(events.drainEnd(report, exits));
-    this.#state = "stopped";
+    if (reason !== "start-failed") this.log(events.drainEnd(report, exitNow));
+    this.#moveTo({ state: "stopped", drain: this.#drain! });
     this.#processWatch.stop();
     this.#resolveFinished(report);
-    if (exits) {
+    if (exitNow) {
       // A few promise turns first, so code awaiting `finished` runs before the process ends (not a
       // timer: with 1,000 sockets just closed, a timer waits behind their close events).
       for (let turn = 0; turn < 3; turn++) await Promise.resolve();
@@ -340,48 +326,37 @@ export class LifecycleController implements ServerLifecycle {
     return report;
   }
 
-  #forceNow(by: NonNullable<ShutdownReport["forcedBy"]>, signal?: ShutdownSignal): void {
-    if (this.#forcedBy !== undefined) return;
-    this.#forcedBy = by;
-    // Before the drain ran (a lifecycle that never had a part), only tasks can be pending.
-    const waitingFor = this.#forcing?.waitingFor() ?? new DrainWaits().now([], this.#tasks);
-    const budget = by === "deadline" ? this.#forcing?.budget : undefined;
-    this.#forced = { budget, waitingFor, waiting: describeWaiting(waitingFor) };
+  #forceNow(by: NonNullable<Drain["forcedBy"]>, signal?: ShutdownSignal): void {
+    const drain = this.#drain;
+    if (this.#run.state !== "stopping" || drain === undefined || drain.forcedBy !== undefined) return;
+    this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by } });
+    const waitingFor = this.#forcing!.waitingFor();
+    this.#forced = { budget: by === "deadline" ? this.#forcing!.budget : undefined, waitingFor, waiting: describeWaiting(waitingFor) };
     this.log(events.drainForced(by, this.#forced, signal));
     this.#force();
   }
 
-  /** A drain that shutdown() or an error started becomes signal-managed when a signal comes during it. */
-  #exitReason(reason: Reason): Reason {
-    return this.#shutdownStarted?.signalledLater ? "signal" : reason;
-  }
-
   #onSignal(signal: ShutdownSignal): void {
-    const meaning = signalMeaning(this.#shutdownStarted, signal, this.#clock.now());
+    const drain = this.#drain;
+    const meaning = signalMeaning(drain, signal, this.#clock.now());
     if (meaning === "begin") this.#begin("signal", signal);
-    else if (meaning === "adopt") Object.assign(this.#shutdownStarted!, { signal, at: this.#clock.now(), signalledLater: true });
-    else if (meaning === "force") this.#forceNow("second-signal", signal);
+    else if (meaning === "adopt" && this.#run.state === "stopping") {
+      this.#moveTo({ state: "stopping", drain: { ...drain!, signal, at: this.#clock.now(), signalledLater: true } });
+    } else if (meaning === "force") this.#forceNow("second-signal", signal);
   }
 
-  #newTaskTracker(): TaskTracker {
-    return new TaskTracker((error) => {
-      // Kept for the report from the drain's start only (as tasks.failed); earlier ones are logged.
-      if (this.#controller.signal.aborted) this.#errors.add(`waitUntil task: ${errorMessage(error)}`);
-      this.log(events.taskFailed(error));
-    });
-  }
-
-  /** A new run: at construction, and when a stopped lifecycle gets a new part. */
-  #reset(): void {
-    this.#state = "idle";
+  /** A new run's parts, tasks and report: at construction, and when a stopped lifecycle gets a new server. */
+  #newRun(): void {
     this.#parts = [];
     this.#started = [];
-    this.#tasks = this.#newTaskTracker();
+    this.#tasks = new TaskTracker((error) => {
+      // Kept for the report from the drain's start only (as tasks.failed); earlier ones are logged.
+      if (this.#drain !== undefined) this.#errors.add(`waitUntil task: ${errorMessage(error)}`);
+      this.log(events.taskFailed(error));
+    });
     this.#controller = new AbortController();
     this.#listenersClosed = new AbortController();
     this.#settings = undefined;
-    this.#shutdownStarted = undefined;
-    this.#forcedBy = undefined;
     this.#forcing = undefined;
     this.#forced = undefined;
     this.#errors = new ReportErrors();

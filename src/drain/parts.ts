@@ -1,11 +1,12 @@
 /**
  * The parts a lifecycle starts and stops: servers (which the drain handles) and user hooks
- * (`lifecycle.add`), plus the timed call both go through.
+ * (`lifecycle.add`): how a hook part is checked, and how each part starts and stops.
  */
-import type { Clock } from "../time/clock.ts";
+import { type Clock, withTimeout } from "../time/clock.ts";
+import { asObject, invalid, type KeyListOf, knownKeys } from "../check/input.ts";
 import { durationMs } from "../time/duration.ts";
-import type { RequestState } from "./request-state.ts";
-import { partStopFailed, partStopped } from "../log/events.ts";
+import type { ServerTraffic } from "./traffic.ts";
+import { listening, partStarted, partStopFailed, partStopped, startFailed } from "../log/events.ts";
 import { errorMessage, type Log } from "../log/logger.ts";
 import type { ListenInfo, ListeningServer, PartReport } from "../types.ts";
 
@@ -33,8 +34,9 @@ export const DEFAULT_PART_TIMEOUT_MS = 5_000;
 /** Below the 1 s `timeoutSeconds` of a Kubernetes probe, so /readyz answers before the probe gives up. */
 export const DEFAULT_CHECK_TIMEOUT_MS = 500;
 
+/** A part added with `lifecycle.add`: its hooks, checked (the report calls it kind "part"). */
 export interface HookPart {
-  kind: "part";
+  kind: "hook";
   name: string;
   start: (() => unknown) | undefined;
   stop: (() => unknown) | undefined;
@@ -43,12 +45,13 @@ export interface HookPart {
   checkTimeout: number;
 }
 
+/** A server that serveGracefully joined to the lifecycle. */
 export interface ServerPart {
   kind: "server";
   name: string;
   /** Named by us after port 0: takes the real port once listening. A name the user gave is kept. */
   renameOnListen: boolean;
-  state: RequestState;
+  traffic: ServerTraffic;
   listen: () => Promise<ListeningServer>;
   listening: ListeningServer | undefined;
   onListen: (info: ListenInfo) => void;
@@ -59,6 +62,12 @@ export interface ServerPart {
 }
 
 export type Part = HookPart | ServerPart;
+
+/** A server that listens: its `listening` is set once `listen()` resolved. */
+export type StartedServer = ServerPart & { listening: ListeningServer };
+
+/** A part whose start succeeded. */
+export type StartedPart = HookPart | StartedServer;
 
 /** Misuse of a lifecycle: adding while it stops, a duplicate name, a bad part. */
 export class LifecycleError extends Error {
@@ -72,32 +81,23 @@ export class PartTimeoutError extends Error {
 
 /** Every key `lifecycle.add` accepts; any other is a TypeError, as in serveGracefully's options. */
 export const PART_KEYS = ["name", "start", "stop", "timeout", "check", "checkTimeout"] as const;
+const _partKeysMatchPartOptions: KeyListOf<PartOptions, typeof PART_KEYS> = true;
 
 export function checkPart(part: unknown): HookPart {
-  if (typeof part !== "object" || part === null || Array.isArray(part)) {
-    throw new TypeError(
-      `lifecycle.add: expected { ${PART_KEYS.join(", ")} }, got ${part === null ? "null" : Array.isArray(part) ? "an array" : typeof part}`,
-    );
-  }
-  const p = part as Record<string, unknown>;
-  if (typeof p.name !== "string" || p.name === "") throw new TypeError('lifecycle.add: "name" must be a non-empty string');
-  const owner = `lifecycle.add("${p.name}")`;
-  for (const key of Object.keys(p)) {
-    if (!(PART_KEYS as readonly string[]).includes(key)) {
-      throw new TypeError(`${owner}: unknown option "${key}" (known: ${PART_KEYS.join(", ")})`);
-    }
-  }
+  // The shape first, then the name, so that every later message can name the part.
+  const name = asObject({ owner: "lifecycle.add", known: PART_KEYS }, part).name;
+  if (typeof name !== "string" || name === "") invalid("lifecycle.add", "name", "a non-empty string", name);
+  const owner = `lifecycle.add("${name}")`;
+  const p = knownKeys({ owner, known: PART_KEYS }, part);
   for (const hook of ["start", "stop", "check"] as const) {
-    if (p[hook] !== undefined && typeof p[hook] !== "function") {
-      throw new TypeError(`${owner}: "${hook}" must be a function`);
-    }
+    if (p[hook] !== undefined && typeof p[hook] !== "function") invalid(owner, hook, "a function", p[hook]);
   }
   if (p.checkTimeout !== undefined && p.check === undefined) {
     throw new TypeError(`${owner}: "checkTimeout" is set but the part has no "check"`);
   }
   return {
-    kind: "part",
-    name: p.name,
+    kind: "hook",
+    name,
     start: p.start as HookPart["start"],
     stop: p.stop as HookPart["stop"],
     timeout: durationMs(owner, "timeout", p.timeout, DEFAULT_PART_TIMEOUT_MS, { positive: true }),
@@ -106,21 +106,9 @@ export function checkPart(part: unknown): HookPart {
   };
 }
 
-/** Calls `fn` and waits for it at most `ms`; rejects with its error or a PartTimeoutError. */
-export function callWithin(clock: Clock, what: string, fn: () => unknown, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cancel = clock.setTimer(() => reject(new PartTimeoutError(`${what} did not finish within ${Math.round(ms)} ms`)), ms);
-    new Promise((run) => run(fn())).then(
-      () => {
-        cancel();
-        resolve();
-      },
-      (error) => {
-        cancel();
-        reject(error);
-      },
-    );
-  });
+/** What a hook that outlives its `ms` is rejected with (see withTimeout). */
+function timedOut(what: string, ms: number): () => PartTimeoutError {
+  return () => new PartTimeoutError(`${what} did not finish within ${Math.round(ms)} ms`);
 }
 
 /** What stopping the hook parts needs from the drain. */
@@ -154,7 +142,8 @@ export async function stopParts(parts: readonly HookPart[], context: StopContext
     else if (left <= 0) report("timeout", "no time left before the deadline");
     else {
       try {
-        const stopping = callWithin(clock, `stop of "${part.name}"`, part.stop, Math.min(part.timeout, left));
+        const ms = Math.min(part.timeout, left);
+        const stopping = withTimeout(clock, ms, part.stop, timedOut(`stop of "${part.name}"`, ms));
         await (context.during ? context.during(`stop of "${part.name}"`, stopping) : stopping);
         report("stopped");
         log(partStopped(part.name));
@@ -171,16 +160,31 @@ export async function stopParts(parts: readonly HookPart[], context: StopContext
 
 /**
  * Start one part: a server listens (and, when we named it after port 0, takes the port it got); a
- * hook part runs its start within its timeout. Resolves to where a server listens.
+ * hook part runs its start within its timeout. Resolves to the part, started.
  */
-export async function startPart(part: Part, clock: Clock): Promise<ListenInfo | undefined> {
-  if (part.kind === "part") {
-    if (part.start) await callWithin(clock, `start of "${part.name}"`, part.start, part.timeout);
-    return undefined;
+export async function startPart(part: Part, clock: Clock): Promise<StartedPart> {
+  if (part.kind === "hook") {
+    if (part.start) await withTimeout(clock, part.timeout, part.start, timedOut(`start of "${part.name}"`, part.timeout));
+    return part;
   }
-  part.listening = await part.listen();
-  if (part.renameOnListen) part.name = `server:${part.listening.port}`;
-  return { port: part.listening.port, hostname: part.listening.hostname };
+  const started = Object.assign(part, { listening: await part.listen() });
+  if (started.renameOnListen) started.name = `server:${started.listening.port}`;
+  return started;
+}
+
+/** Say that a part started; a server's `onListen` runs and its `ready` resolves. */
+export function announceStart(part: StartedPart, log: Log, runtime: string): void {
+  if (part.kind === "hook") return log(partStarted(part.name));
+  const info = { port: part.listening.port, hostname: part.listening.hostname };
+  log(listening(part.name, runtime, info, part.startup));
+  part.onListen(info);
+  part.resolveReady(info);
+}
+
+/** Say that a part failed to start; a server's `ready` rejects. */
+export function announceStartFailed(part: Part, error: unknown, log: Log): void {
+  if (part.kind === "server") part.rejectReady(error);
+  log(startFailed(part.name, error));
 }
 
 /** Hook parts keep this much of the budget for their stops, so a stream that never ends cannot starve them. */
@@ -192,6 +196,6 @@ export function stopReserve(started: readonly HookPart[], timeout: number): numb
 export function skipUnstarted(parts: readonly Part[], started: readonly Part[]): PartReport[] {
   return parts.filter((p) => !started.includes(p)).map((part) => {
     if (part.kind === "server") part.rejectReady(new LifecycleError(`"${part.name}" did not start: the lifecycle shut down first`));
-    return { name: part.name, kind: part.kind, outcome: "skipped", durationMs: 0 };
+    return { name: part.name, kind: part.kind === "hook" ? "part" : "server", outcome: "skipped", durationMs: 0 };
   });
 }

@@ -6,7 +6,8 @@
  * A check that has not settled within its timeout counts as failing. A change of a check's state
  * is logged once (health.unready / health.ready), not once per probe.
  */
-import type { Clock } from "../time/clock.ts";
+import { type Clock, withTimeout } from "../time/clock.ts";
+import { healthReady, healthUnready } from "../log/events.ts";
 import { errorMessage, type Log } from "../log/logger.ts";
 import type { HookPart, Part } from "./parts.ts";
 
@@ -14,6 +15,8 @@ import type { HookPart, Part } from "./parts.ts";
 export const CHECK_CACHE_MS = 1_000;
 /** Failure reasons are cut to this many characters (they are shown under ?verbose). */
 export const REASON_MAX_CHARS = 200;
+/** What a check's call is rejected with when it outlives its timeout (no error of the check's can be it). */
+const TIMED_OUT = Symbol("timed out");
 /** At most this many not-started part names in the startup gate's reason. */
 const PENDING_NAMES_SHOWN = 5;
 
@@ -88,7 +91,7 @@ export class Readiness {
     const progress = this.#progress();
     const checks: RegisteredCheck[] = [];
     for (const part of progress.parts) {
-      if (part.kind !== "part" || part.check === undefined) continue;
+      if (part.kind !== "hook" || part.check === undefined) continue;
       checks.push({ part: part as RegisteredCheck["part"], started: progress.started.includes(part) });
     }
     return checks;
@@ -117,44 +120,24 @@ export class Readiness {
 
   #call(part: RegisteredCheck["part"], state: CheckState): Promise<CheckResult> {
     state.calling = true;
-    return new Promise((resolve) => {
-      let done = false;
-      const finish = (ok: boolean, reason: string | undefined) => {
-        if (done) return;
-        done = true;
-        cancel();
-        state.answer = undefined;
-        resolve(this.#record(part, state, ok, reason));
-      };
-      const cancel = this.#clock.setTimer(() => finish(false, `timed out after ${part.checkTimeout} ms`), part.checkTimeout);
-      new Promise((run) => run(part.check())).then(
-        () => {
-          state.calling = false;
-          finish(true, undefined);
-        },
-        (error) => {
-          state.calling = false;
-          finish(false, failureReason(error));
-        },
-      );
-    });
+    const check = () => new Promise((run) => run(part.check())).finally(() => (state.calling = false));
+    const timedOut = `timed out after ${part.checkTimeout} ms`;
+    const finish = (ok: boolean, reason: string | undefined) => {
+      state.answer = undefined;
+      return this.#record(part, state, ok, reason);
+    };
+    return withTimeout(this.#clock, part.checkTimeout, check, () => TIMED_OUT).then(
+      () => finish(true, undefined),
+      (error) => finish(false, error === TIMED_OUT ? timedOut : failureReason(error)),
+    );
   }
 
   #record(part: HookPart, state: CheckState, ok: boolean, reason: string | undefined): CheckResult {
     state.last = { ok, reason, at: this.#clock.now() };
     if (state.logged !== ok) {
       // The first result is logged only when it fails: "db is fine" at startup is no news.
-      if (!ok) {
-        this.#log({
-          level: "warn",
-          event: "health.unready",
-          msg: `readiness check "${part.name}" failed: ${reason}`,
-          check: part.name,
-          reason,
-        });
-      } else if (state.logged === false) {
-        this.#log({ level: "info", event: "health.ready", msg: `readiness check "${part.name}" passes again`, check: part.name });
-      }
+      if (!ok) this.#log(healthUnready(part.name, reason));
+      else if (state.logged === false) this.#log(healthReady(part.name));
       state.logged = ok;
     }
     return { name: part.name, ok, reason };

@@ -91,10 +91,10 @@ export interface CutCounts {
 
 export function snapshot(servers: readonly ServerPart[], tasks: TaskTracker): Snapshot {
   return {
-    inFlight: servers.reduce((n, s) => n + s.state.inFlight, 0),
-    served: servers.reduce((n, s) => n + s.state.served, 0),
+    inFlight: servers.reduce((n, s) => n + s.traffic.inFlight, 0),
+    served: servers.reduce((n, s) => n + s.traffic.served, 0),
     // Responses still held or unconfirmed when the report is made never reached their client.
-    cut: servers.reduce((n, s) => n + s.state.cut + s.state.sending, 0),
+    cut: servers.reduce((n, s) => n + s.traffic.cut + s.traffic.sending, 0),
     tasksPending: tasks.pending,
     tasksSettled: tasks.settled,
     tasksFailed: tasks.failed,

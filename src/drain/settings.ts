@@ -6,7 +6,7 @@ import type { ServerSettings } from "./lifecycle-types.ts";
 import { type Flush, loggerFlush } from "../log/flush.ts";
 import { type Log, toLog } from "../log/logger.ts";
 import { DEFAULT_TIMEOUT_MS } from "../process/platform.ts";
-import type { ShutdownSignal } from "../types.ts";
+import type { ShutdownReport, ShutdownSignal } from "../types.ts";
 
 export interface LifecycleSettings {
   timeout: number;
@@ -51,6 +51,6 @@ export function settingsWithoutServers(log: Log): LifecycleSettings {
 }
 
 /** Whether the process ends when the drain is done: signal-managed, and not a shutdown() call. */
-export function willExit(settings: LifecycleSettings, reason: string): boolean {
+export function willExit(settings: LifecycleSettings, reason: ShutdownReport["reason"]): boolean {
   return settings.exit && settings.signals.size > 0 && reason !== "shutdown";
 }

@@ -1,12 +1,14 @@
+import { invalid } from "../check/input.ts";
+import { InProgress } from "./in-progress.ts";
+
 /**
  * Background work that outlives its request (`c.executionCtx.waitUntil`) or belongs to no request
  * (`lifecycle.waitUntil`). The drain waits for it; a rejection is counted and reported, never thrown.
  */
 export class TaskTracker {
-  #pending = 0;
+  readonly #pending = new InProgress();
   #settled = 0;
   #failed = 0;
-  #waiters: (() => void)[] = [];
   readonly #onFailure: (error: unknown) => void;
 
   constructor(onFailure: (error: unknown) => void) {
@@ -16,9 +18,9 @@ export class TaskTracker {
   /** Track a promise until it settles. Anything that is not a thenable is a TypeError. */
   add(task: Promise<unknown>): void {
     if (task === null || typeof (task as { then?: unknown })?.then !== "function") {
-      throw new TypeError(`waitUntil: expected a promise, got ${task === null ? "null" : typeof task}`);
+      invalid("waitUntil", undefined, "a promise", task);
     }
-    this.#pending++;
+    this.#pending.start();
     Promise.resolve(task).then(
       () => this.#done(),
       (error) => {
@@ -30,7 +32,7 @@ export class TaskTracker {
   }
 
   get pending(): number {
-    return this.#pending;
+    return this.#pending.count;
   }
 
   /** Tasks settled so far (fulfilled or rejected). */
@@ -44,17 +46,11 @@ export class TaskTracker {
 
   /** Resolves once no task is pending (at once if none is). */
   idle(): Promise<void> {
-    if (this.#pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return this.#pending.whenNone();
   }
 
   #done(): void {
-    this.#pending--;
     this.#settled++;
-    if (this.#pending === 0) {
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const wake of waiters) wake();
-    }
+    this.#pending.end();
   }
 }

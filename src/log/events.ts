@@ -105,6 +105,40 @@ export const taskAfterShutdown = (): LogRecord => ({
   msg: "lifecycle.waitUntil after the shutdown: the task runs but nothing waits for it (createLifecycle() makes a new lifecycle)",
 });
 
+export const handlerError = (error: unknown): LogRecord => ({
+  level: "error",
+  event: "handler.error",
+  msg: `handler threw: ${errorMessage(error)}`,
+  error: errorMessage(error),
+  stack: errorStack(error),
+});
+
+/** An uncaught exception or unhandled rejection; the event is its kind. */
+export const fatalError = (kind: "uncaughtException" | "unhandledRejection", error: unknown): LogRecord => ({
+  level: "error",
+  event: kind,
+  msg: `${kind}: ${errorMessage(error)}`,
+  error: errorMessage(error),
+  stack: errorStack(error),
+});
+
+export const signalsUnreachable = (warning: string): LogRecord => ({ level: "warn", event: "signals.unreachable", msg: warning });
+
+export const healthUnready = (check: string, reason: string | undefined): LogRecord => ({
+  level: "warn",
+  event: "health.unready",
+  msg: `readiness check "${check}" failed: ${reason}`,
+  check,
+  reason,
+});
+
+export const healthReady = (check: string): LogRecord => ({
+  level: "info",
+  event: "health.ready",
+  msg: `readiness check "${check}" passes again`,
+  check,
+});
+
 export const partStopped = (part: string): LogRecord => ({ level: "info", event: "part.stopped", msg: `${part} stopped`, part });
 
 export const partStopFailed = (part: string, message: string): LogRecord => ({

@@ -2,10 +2,11 @@
  * The options of serveGracefully, their defaults, and the checks that turn bad input into a clear
  * TypeError before anything listens.
  */
+import { invalid, type KeyListOf, knownKeys } from "../check/input.ts";
 import { durationMs } from "../time/duration.ts";
 import type { Lifecycle } from "../drain/lifecycle-types.ts";
 import { DEFAULT_TIMEOUT_MS, detectPlatform, type Platform } from "../process/platform.ts";
-import type { ListenInfo, LoggerOption, ShutdownSignal } from "../types.ts";
+import { type ListenInfo, type LoggerOption, SHUTDOWN_SIGNALS, type ShutdownSignal } from "../types.ts";
 
 /** Health endpoint paths; `false` turns one off. */
 export interface HealthOptions {
@@ -88,8 +89,8 @@ export const DEFAULT_PORT = 3000;
 export const DEFAULT_HOSTNAME = "0.0.0.0";
 export { DEFAULT_TIMEOUT_MS };
 export const DEFAULT_SIGNALS: readonly ShutdownSignal[] = ["SIGTERM", "SIGINT"];
-const KNOWN_SIGNALS: readonly string[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR2"];
-const CORE_KEYS: readonly string[] = [
+/** Every key of ServeOptions; any other key is a TypeError unless the adapter passes it through. */
+export const SERVE_OPTION_KEYS = [
   "port",
   "hostname",
   "timeout",
@@ -103,11 +104,13 @@ const CORE_KEYS: readonly string[] = [
   "name",
   "fatalErrors",
   "keepAliveTimeout",
-];
+] as const;
+const _serveKeysMatchServeOptions: KeyListOf<ServeOptions, typeof SERVE_OPTION_KEYS> = true;
+const HEALTH_KEYS = ["ready", "live"] as const;
+const _healthKeysMatchHealthOptions: KeyListOf<HealthOptions, typeof HEALTH_KEYS> = true;
 
 function fail(option: string, accepts: string, got: unknown): never {
-  const shown = typeof got === "string" ? JSON.stringify(got) : typeof got === "function" ? "a function" : String(got);
-  throw new TypeError(`serveGracefully: "${option}" must be ${accepts}, got ${shown}`);
+  return invalid("serveGracefully", option, accepts, got);
 }
 
 function port(value: unknown, env: (name: string) => string | undefined): number {
@@ -136,13 +139,7 @@ function healthPath(option: string, value: unknown, fallback: string): string | 
 function health(value: unknown): ResolvedOptions["health"] {
   if (value === false) return { ready: false, live: false };
   if (value === undefined) return { ready: "/readyz", live: "/livez" };
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    fail("health", "an object { ready?, live? } or false", value);
-  }
-  const paths = value as Record<string, unknown>;
-  for (const key of Object.keys(paths)) {
-    if (key !== "ready" && key !== "live") fail(`health.${key}`, 'absent (health accepts only "ready" and "live")', paths[key]);
-  }
+  const paths = knownKeys({ owner: "serveGracefully", option: "health", known: HEALTH_KEYS, orElse: " or false" }, value);
   const ready = healthPath("health.ready", paths.ready, "/readyz");
   const live = healthPath("health.live", paths.live, "/livez");
   if (ready !== false && ready === live) fail("health.live", "a different path from health.ready", live);
@@ -152,8 +149,8 @@ function health(value: unknown): ResolvedOptions["health"] {
 function signals(value: unknown): readonly ShutdownSignal[] {
   if (value === undefined) return DEFAULT_SIGNALS;
   if (value === false) return [];
-  if (!Array.isArray(value) || value.some((s) => !KNOWN_SIGNALS.includes(s))) {
-    fail("signals", `false or an array of ${KNOWN_SIGNALS.join(", ")}`, Array.isArray(value) ? JSON.stringify(value) : value);
+  if (!Array.isArray(value) || value.some((s) => !(SHUTDOWN_SIGNALS as readonly unknown[]).includes(s))) {
+    fail("signals", `false or an array of ${SHUTDOWN_SIGNALS.join(", ")}`, value);
   }
   return [...new Set(value as ShutdownSignal[])];
 }
@@ -176,16 +173,10 @@ export function resolveOptions(
   env: (name: string) => string | undefined,
   passThroughKeys: readonly string[] = [],
 ): ResolvedOptions {
-  if (options === undefined) options = {};
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(`serveGracefully: options must be an object, got ${options === null ? "null" : typeof options}`);
-  }
-  const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!CORE_KEYS.includes(key) && !passThroughKeys.includes(key)) {
-      throw new TypeError(`serveGracefully: unknown option "${key}" (known: ${[...CORE_KEYS, ...passThroughKeys].join(", ")})`);
-    }
-  }
+  const o = knownKeys(
+    { owner: "serveGracefully", known: [...SERVE_OPTION_KEYS, ...passThroughKeys] },
+    options === undefined ? {} : options,
+  );
   if (o.hostname !== undefined && (typeof o.hostname !== "string" || o.hostname === "")) {
     fail("hostname", "a non-empty string", o.hostname);
   }

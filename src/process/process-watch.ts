@@ -3,7 +3,8 @@
  * into the lifecycle, which starts or forces the drain. Subscribes once per signal however many
  * servers ask for it, and lets go of everything when the run ends.
  */
-import { errorMessage, errorStack, type Log } from "../log/logger.ts";
+import { fatalError, signalsUnreachable } from "../log/events.ts";
+import type { Log } from "../log/logger.ts";
 import { signalDeliveryWarning } from "./platform.ts";
 import type { ProcessAdapter, ShutdownSignal } from "../types.ts";
 
@@ -63,7 +64,7 @@ export class ProcessWatch {
       this.#originChecked = true;
       void Promise.resolve(this.#runtime.processOrigin?.()).then((origin) => {
         const warning = signalDeliveryWarning(origin);
-        if (warning !== undefined) this.#target.log({ level: "warn", event: "signals.unreachable", msg: warning });
+        if (warning !== undefined) this.#target.log(signalsUnreachable(warning));
       }, () => {});
     }
     // Fatal errors only while every server allows it: a later server that says no takes it back.
@@ -71,9 +72,9 @@ export class ProcessWatch {
     else if (this.#unwatchFatalErrors === undefined) {
       this.#unwatchFatalErrors = this.#runtime.onFatalError((error, kind: FatalKind) => {
         if (typeof error === "object" && error !== null && this.#answered.has(error)) return;
-        const message = `${kind}: ${errorMessage(error)}`;
-        this.#target.log({ level: "error", event: kind, msg: message, error: errorMessage(error), stack: errorStack(error) });
-        this.#target.onFatalError(message);
+        const record = fatalError(kind, error);
+        this.#target.log(record);
+        this.#target.onFatalError(record.msg);
       });
     }
   }

@@ -5,7 +5,7 @@
  */
 import { healthMatcher, healthResponse } from "./health.ts";
 import type { Readiness } from "../drain/readiness.ts";
-import type { RequestState } from "../drain/request-state.ts";
+import type { ServerTraffic } from "../drain/traffic.ts";
 import type { TaskTracker } from "../drain/tasks.ts";
 import type { ExecutionContext, FetchApp, RuntimeHandler } from "../types.ts";
 
@@ -43,7 +43,7 @@ export interface HandlerOptions {
   health: { ready: string | false; live: string | false };
   /** The lifecycle's startup gate and checks, read by /readyz only. */
   readiness?: Readiness;
-  state: RequestState;
+  traffic: ServerTraffic;
   tasks: TaskTracker;
   closeConnectionAfter: (response: Response, env: unknown) => Response;
   /** Tells `delivered(true)` once the runtime has the response for a live connection, `false` if it never will. */
@@ -52,7 +52,7 @@ export interface HandlerOptions {
 }
 
 export function createHandler(options: HandlerOptions): RuntimeHandler {
-  const { app, state, tasks, closeConnectionAfter, watchDelivery, onHandlerError } = options;
+  const { app, traffic, tasks, closeConnectionAfter, watchDelivery, onHandlerError } = options;
   const probe = healthMatcher(options.health);
   // One context for every request: waitUntil needs no per-request state, so none is allocated.
   // `props` is frozen so that no request can leave state in it for the next one.
@@ -70,13 +70,11 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     return marked;
   };
   const settle = (response: Response, request: Request, env: unknown): Response | Promise<Response> => {
-    state.inFlight--;
-    state.completed++;
-    if (!state.draining) return response;
-    const delivered = state.sent();
+    const delivered = traffic.handlerReturned();
+    if (delivered === undefined) return response;
     // The hold waits for a keep-alive client's next request; a client that asked to close sends
     // none, so its answer goes now (held, such answers pile up open connections at the close).
-    const held = asksToClose(request) ? undefined : state.held;
+    const held = asksToClose(request) ? undefined : traffic.held;
     return held === undefined ? handOver(response, request, env, delivered) : held.then(() => handOver(response, request, env, delivered));
   };
   const fail = (error: unknown, request: Request, env: unknown): Response | Promise<Response> => {
@@ -87,11 +85,11 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
   return (request, env) => {
     if (probe !== undefined) {
       const kind = probe(request.url);
-      if (kind !== undefined) return healthResponse(kind, request.url, request.method, state, options.readiness);
+      if (kind !== undefined) return healthResponse(kind, request.url, request.method, traffic, options.readiness);
     }
-    state.inFlight++;
+    traffic.handlerStarted();
     // Only while draining (a header read per request otherwise): what the hold waits for.
-    if (state.draining && !asksToClose(request)) state.keptAliveArrived++;
+    if (traffic.draining && !asksToClose(request)) traffic.keptAliveArrived++;
     let result: Response | Promise<Response>;
     try {
       result = app.fetch(request, env, executionCtx);

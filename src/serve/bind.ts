@@ -1,4 +1,5 @@
 /** What every adapter exports, bound to its runtime: one place, so the adapters stay thin. */
+import { invalid, type KeyListOf, knownKeys } from "../check/input.ts";
 import type { LifecycleSetup } from "../drain/lifecycle-types.ts";
 import { LifecycleController } from "../drain/lifecycle.ts";
 import type { Lifecycle, LifecycleOptions } from "../drain/lifecycle-types.ts";
@@ -32,16 +33,12 @@ export function bindRuntime<PassThrough extends object>(
   };
 }
 
-/** Only the public options: the runtime and the clock are the core's to set. */
+/** Every key of createLifecycle's options: the runtime and the clock are the core's to set. */
+const LIFECYCLE_OPTION_KEYS = ["fatalErrors"] as const;
+const _keysMatchLifecycleOptions: KeyListOf<LifecycleOptions, typeof LIFECYCLE_OPTION_KEYS> = true;
+
 function checkLifecycleOptions(options: unknown): Pick<LifecycleSetup, "fatalErrors"> {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(`createLifecycle: options must be an object, got ${options === null ? "null" : typeof options}`);
-  }
-  const { fatalErrors, ...rest } = options as Record<string, unknown>;
-  const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) throw new TypeError(`createLifecycle: unknown option "${unknown}" (known: fatalErrors)`);
-  if (fatalErrors !== undefined && typeof fatalErrors !== "boolean") {
-    throw new TypeError(`createLifecycle: "fatalErrors" must be a boolean, got ${String(fatalErrors)}`);
-  }
+  const { fatalErrors } = knownKeys({ owner: "createLifecycle", known: LIFECYCLE_OPTION_KEYS }, options);
+  if (fatalErrors !== undefined && typeof fatalErrors !== "boolean") invalid("createLifecycle", "fatalErrors", "a boolean", fatalErrors);
   return { fatalErrors };
 }

@@ -2,11 +2,12 @@
  * serveGracefully, built once per runtime: checks the input, builds the request handler and joins
  * the server to a lifecycle, which starts it and, on the signal, drains it.
  */
-import { RequestState } from "../drain/request-state.ts";
+import { invalid } from "../check/input.ts";
+import { ServerTraffic } from "../drain/traffic.ts";
 import { createHandler, deliveredIfConnected, withConnectionClose } from "../request/handler.ts";
 import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "../drain/lifecycle-types.ts";
 import { ListenError } from "./listen-error.ts";
-import { errorMessage, errorStack } from "../log/logger.ts";
+import { handlerError } from "../log/events.ts";
 import { resolveOptions, type ServeOptions } from "../options/options.ts";
 import type { ServerPart } from "../drain/parts.ts";
 import type { FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "../types.ts";
@@ -40,14 +41,14 @@ export function createServeGracefully<PassThrough extends object>(
   const watchDelivery = runtime.watchDelivery ?? deliveredIfConnected;
   return (app, options) => {
     if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
-      throw new TypeError('serveGracefully: "app" must be a Hono app or an object with fetch(request, env, executionCtx)');
+      invalid("serveGracefully", "app", "a Hono app or an object with fetch(request, env, executionCtx)", app);
     }
     const resolved = resolveOptions(options, (name) => runtime.env(name), passThroughKeys);
     const lifecycle = options?.lifecycle === undefined ? defaultLifecycle : asServerLifecycle(options.lifecycle, "serveGracefully");
     const passThrough: Record<string, unknown> = {};
     for (const key of passThroughKeys) if (options?.[key] !== undefined) passThrough[key] = options[key];
 
-    const state = new RequestState();
+    const traffic = new ServerTraffic();
     let resolveReady!: (info: ListenInfo) => void;
     let rejectReady!: (error: unknown) => void;
     const ready = new Promise<ListenInfo>((resolve, reject) => {
@@ -61,25 +62,18 @@ export function createServeGracefully<PassThrough extends object>(
       kind: "server",
       name: resolved.name ?? `server:${port}`,
       renameOnListen: resolved.name === undefined && port === 0,
-      state,
+      traffic,
       listening: undefined,
       listen: async () => {
         const handler = createHandler({
           app,
           health: resolved.health,
           readiness: lifecycle.readiness,
-          state,
+          traffic,
           tasks: lifecycle.tasks,
           closeConnectionAfter,
           watchDelivery,
-          onHandlerError: (error) =>
-            lifecycle.log({
-              level: "error",
-              event: "handler.error",
-              msg: `handler threw: ${errorMessage(error)}`,
-              error: errorMessage(error),
-              stack: errorStack(error),
-            }),
+          onHandlerError: (error) => lifecycle.log(handlerError(error)),
         });
         let listening;
         try {

@@ -37,3 +37,24 @@ export function sleep(clock: Clock, ms: number, cancelled: Promise<unknown>): Pr
 export function unlessCancelled(cancelled: Promise<unknown>, work: () => Promise<void>): Promise<boolean> {
   return Promise.race([work().then(() => true), cancelled.then(() => false)]);
 }
+
+/**
+ * Calls `fn` (a synchronous throw counts as a rejection) and waits for it at most `ms` on `clock`:
+ * settles as the call does, or rejects with `timedOut()` once the time is up. The call itself runs
+ * on; its own end is still observed, so a late rejection is never unhandled.
+ */
+export function withTimeout(clock: Clock, ms: number, fn: () => unknown, timedOut: () => unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const cancel = clock.setTimer(() => reject(timedOut()), ms);
+    new Promise((run) => run(fn())).then(
+      (value) => {
+        cancel();
+        resolve(value);
+      },
+      (error) => {
+        cancel();
+        reject(error);
+      },
+    );
+  });
+}

@@ -4,6 +4,7 @@
  * TimeoutOverflowWarning, Bun and Deno say nothing). A drain deadline that fires at once would cut
  * every request, so a duration above the limit, Infinity included, is a TypeError instead.
  */
+import { invalid } from "../check/input.ts";
 
 /** The longest timer delay the runtimes honour: 2^31 - 1 ms, about 24.8 days. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -20,14 +21,11 @@ export interface DurationRule {
  */
 export function durationMs(owner: string, option: string, value: unknown, fallback: number, rule: DurationRule = {}): number {
   if (value === undefined) return fallback;
-  const shown = typeof value === "string" ? JSON.stringify(value) : typeof value === "function" ? "a function" : String(value);
   if (typeof value !== "number" || Number.isNaN(value) || (rule.positive ? value <= 0 : value < 0)) {
-    throw new TypeError(`${owner}: "${option}" must be a ${rule.positive ? "positive" : "non-negative"} number of ms, got ${shown}`);
+    invalid(owner, option, `a ${rule.positive ? "positive" : "non-negative"} number of ms`, value);
   }
   if (value > MAX_TIMER_MS) {
-    throw new TypeError(
-      `${owner}: "${option}" must be at most ${MAX_TIMER_MS} ms (2^31 - 1, the longest timer runtimes support; a longer one fires at once), got ${shown}`,
-    );
+    invalid(owner, option, `at most ${MAX_TIMER_MS} ms (2^31 - 1, the longest timer runtimes support; a longer one fires at once)`, value);
   }
   return value;
 }

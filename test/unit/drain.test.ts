@@ -288,9 +288,9 @@ describe("drain", () => {
   it("ReleasesHeldResponsesOnceTheRuntimeHasActedOnTheClose", async () => {
     const { runtime, server, clock } = setup();
     await server.ready;
-    const fake = runtime.servers[0]! as typeof runtime.servers[0] & { closeActed?: () => Promise<void> };
+    const fake = runtime.servers[0]! as typeof runtime.servers[0] & { stoppedAccepting?: () => Promise<void> };
     let acted!: () => void;
-    fake.closeActed = () => new Promise<void>((resolve) => (acted = resolve));
+    fake.stoppedAccepting = () => new Promise<void>((resolve) => (acted = resolve));
     runtime.signal("SIGTERM");
     await clock.advance(1);
     let answered: Response | undefined;

@@ -277,7 +277,7 @@ describe("health", () => {
     const { lifecycle } = fakeWorld();
     assert.throws(() => lifecycle.add({ name: "db", check: "select 1" as never }), {
       name: "TypeError",
-      message: 'lifecycle.add("db"): "check" must be a function',
+      message: 'lifecycle.add("db"): "check" must be a function, got "select 1"',
     });
     for (const bad of [0, -1, Number.NaN, Infinity, 2 ** 31, "500"]) {
       assert.throws(() => lifecycle.add({ name: "db", check: () => {}, checkTimeout: bad as number }), (error: Error) => {

@@ -33,7 +33,7 @@ describe("parts", () => {
   it("RejectsWrongTypesNamingTheKey", () => {
     rejects(null, /^lifecycle\.add: expected \{ name, start, stop, timeout/);
     rejects([], /got an array/);
-    rejects("db", /got string/);
+    rejects("db", /got "db"/);
     rejects({ name: 5 }, /"name" must be a non-empty string/);
     rejects({ name: "db", start: "go" }, /^lifecycle\.add\("db"\): "start" must be a function/);
     rejects({ name: "db", timeout: "5s" }, /^lifecycle\.add\("db"\): "timeout" must be a positive number of ms, got "5s"/);

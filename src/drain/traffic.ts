@@ -1,0 +1,76 @@
+/** One server's request counts, kept by its handler and read by the drain. */
+import { InProgress } from "./in-progress.ts";
+
+/** Reports once whether a response reached a live connection (`true`) or never did (`false`). */
+export type ReportDelivery = (delivered: boolean) => void;
+
+export class ServerTraffic {
+  /** Set when the drain starts: readiness fails and every response closes its connection. */
+  draining = false;
+  /** Handlers that returned since the server started. */
+  completed = 0;
+  /** While draining: responses the runtime handed to a live connection. */
+  served = 0;
+  /** While draining: responses that never reached their client (the connection was gone or closed first). */
+  cut = 0;
+  /** While set, responses wait for it before they are sent (the hold before the listeners close). */
+  held: Promise<void> | undefined;
+  /** Requests whose handler runs, or whose response's fate is not known yet. */
+  readonly #unsettled = new InProgress();
+  #sending = 0;
+
+  /** Handlers running now. */
+  get inFlight(): number {
+    return this.#unsettled.count - this.#sending;
+  }
+
+  /** While draining: responses returned (held, or handed to the runtime) whose fate is not known yet. */
+  get sending(): number {
+    return this.#sending;
+  }
+
+  /**
+   * While draining: requests that arrived without asking to close their connection, the ones a
+   * keep-alive client may follow with another. The hold waits for quiet among these only: new
+   * connections that each send one request and ask to close keep coming until the listener closes,
+   * and waiting on them only kept it open longer (250 ms at 1,000 a second) to cut more at the close.
+   */
+  keptAliveArrived = 0;
+
+  /** No handler is running and every response's fate is known (none held). */
+  get idle(): boolean {
+    return this.#unsettled.count === 0;
+  }
+
+  /** Resolves once no handler is running and every response's fate is known (at once if so). */
+  whenIdle(): Promise<void> {
+    return this.#unsettled.whenNone();
+  }
+
+  /** A request's handler starts. */
+  handlerStarted(): void {
+    this.#unsettled.start();
+  }
+
+  /**
+   * A request's handler returned. While draining, its response's fate is not known yet: the result
+   * is to be called once when it is; otherwise the request is done (undefined).
+   */
+  handlerReturned(): ReportDelivery | undefined {
+    this.completed++;
+    if (!this.draining) {
+      this.#unsettled.end();
+      return undefined;
+    }
+    this.#sending++;
+    let told = false;
+    return (delivered) => {
+      if (told) return;
+      told = true;
+      this.#sending--;
+      if (delivered) this.served++;
+      else this.cut++;
+      this.#unsettled.end();
+    };
+  }
+}
