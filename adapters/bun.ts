@@ -2,16 +2,20 @@
  * Bun adapter, on Bun.serve (https://bun.sh/docs/api/http). Maps the Bun server and process
  * signals onto the core, nothing more.
  */
+import process from "node:process";
 import {
   bindRuntime,
   type Lifecycle,
   type LifecycleOptions,
   type ListeningServer,
+  processOriginReading,
   type RuntimeAdapter,
   type RuntimeBinding,
   type ServeGracefully,
 } from "../src/core.ts";
-import { nodeProcess, processOriginReading } from "./node-process.ts";
+import { nodeProcess } from "./node-process.ts";
+import { OpenWebSockets } from "./web-sockets.ts";
+export * from "../src/exports.ts";
 
 /** The slice of Bun's API this adapter uses (typed here so neither tsc nor JSR needs Bun's types). */
 interface BunServer {
@@ -49,18 +53,18 @@ const BUN_PASS_THROUGH_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "webs
 
 const runtime: RuntimeAdapter = {
   name: "bun",
-  listen(handler, { hostname, port, keepAliveTimeout, passThrough }) {
+  async listen(handler, { hostname, port, keepAliveTimeout, passThrough }) {
     // WebSockets (hono/bun's `websocket` handler): tracked to close with 1001 when the drain starts.
-    const webSockets = new Set<ServerWebSocket>();
+    const webSockets = new OpenWebSockets();
     const given = passThrough.websocket as WebSocketHandler | undefined;
     const websocket = given && {
       ...given,
       open(ws: ServerWebSocket) {
-        webSockets.add(ws);
+        webSockets.opened(ws);
         return given.open?.call(given, ws);
       },
       close(ws: ServerWebSocket, code: number, reason: string) {
-        webSockets.delete(ws);
+        webSockets.closed(ws);
         return given.close?.call(given, ws, code, reason);
       },
     };
@@ -68,7 +72,6 @@ const runtime: RuntimeAdapter = {
     // An explicit idleTimeout wins.
     const seconds = Math.min(BUN_MAX_IDLE_S, Math.ceil(keepAliveTimeout / 1000));
     const idleTimeout = (passThrough.idleTimeout as number | undefined) ?? seconds;
-    let server: BunServer;
     // A request without a Host header (HTTP/1.0 may omit it; HAProxy's `option httpchk GET /readyz`
     // does) reaches the handler with a bare path as its URL ("/readyz"), and Hono routes no bare
     // path: such a request gets the default host Deno gives it, http://localhost:<port>.
@@ -78,12 +81,8 @@ const runtime: RuntimeAdapter = {
         request.url.charCodeAt(0) === 47 ? new Request(`${scheme}://localhost:${server.port}${request.url}`, request) : request,
         bunServer,
       );
-    try {
-      // Bun.serve binds synchronously and throws when it cannot.
-      server = Bun.serve({ ...passThrough, idleTimeout, websocket, hostname, port, fetch: withHost });
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    // Bun.serve binds synchronously and throws when it cannot: listen() rejects with that error.
+    const server: BunServer = Bun.serve({ ...passThrough, idleTimeout, websocket, hostname, port, fetch: withHost });
     let stopped: Promise<void> | undefined;
     let settled = false;
     let watching = false;
@@ -103,10 +102,7 @@ const runtime: RuntimeAdapter = {
       hostname,
       // stop(): closes the listener and idle connections, lets in-flight responses finish, and
       // resolves when the last connection is gone.
-      close() {
-        for (const ws of webSockets) ws.close(1001, "server shutting down");
-        return (stopped ??= server.stop().finally(() => (settled = true)));
-      },
+      close: () => (stopped ??= Promise.all([webSockets.goAway(), server.stop().finally(() => (settled = true))]).then(() => {})),
       closeIdle() {
         server.closeIdleConnections?.();
         if (stopped === undefined || watching) return;
@@ -131,46 +127,16 @@ const runtime: RuntimeAdapter = {
         }
         : undefined,
     };
-    return Promise.resolve(listening);
+    return listening;
   },
   ...nodeProcess,
   // Bun.file reads /proc for the PID 1 check without loading node:fs (~2 MiB of RSS on Bun).
-  processOrigin: () => processOriginReading((path) => Bun.file(path).text()),
+  processOrigin: () => processOriginReading(process.pid, process.ppid, (path) => Bun.file(path).text()),
 };
 
-const binding: RuntimeBinding<BunPassThroughOptions> = bindRuntime<BunPassThroughOptions>(runtime, BUN_PASS_THROUGH_KEYS);
-
-/** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
-export const createLifecycle: (options?: LifecycleOptions) => Lifecycle = binding.createLifecycle;
-/** The process-wide lifecycle every server joins unless told otherwise (one per process, shared by every copy of this package). */
-export const lifecycle: Lifecycle = binding.lifecycle;
-/**
- * Serve a Hono app (or any fetch handler) on Bun, with graceful shutdown: on SIGTERM or SIGINT,
- * `/readyz` answers 503, in-flight requests and `waitUntil` tasks finish, connections close after
- * their responses, parts stop in reverse order, and the process exits (0 when nothing was cut).
- *
- * @param app - A Hono app, or anything with `fetch(request, env, executionCtx)`.
- * @param options - Every field optional. `port` @default the PORT variable, else 3000 ·
- *   `hostname` @default "0.0.0.0" · `timeout` @default 25000 ms, from the signal to the forced
- *   stop (Cloud Run: 8000, Fly.io: 3000, when detected) · `drainDelay` @default 0 (Kubernetes: 5000) ·
- *   `signals` @default ["SIGTERM", "SIGINT"] · `health` @default { ready: "/readyz", live: "/livez" } ·
- *   `keepAliveTimeout` @default 75000 ms, an idle kept-alive connection's life (Cloud Run: 620000) ·
- *   `exit` @default true · `logger` @default JSON lines on the console · `fatalErrors` @default true ·
- *   `name` @default "server:<port>" · `onListen` called once listening ·
- *   `lifecycle` @default the process-wide one · plus Bun.serve's own options (`idleTimeout`, `tls`, `websocket`, ...).
- * @returns `{ ready, shutdown(), finished, signal, lifecycle }`; `ready` rejects with a ListenError.
- * @example
- * ```ts
- * import { Hono } from "hono";
- * import { serveGracefully } from "serve-gracefully/bun";
- *
- * const app = new Hono().get("/", (c) => c.text("hello"));
- * const server = serveGracefully(app, { port: 3000 });
- * await server.ready; // listening; a SIGTERM now drains and exits
- * ```
- */
+// Bound to this runtime; each is documented where it is defined (ServeGracefully, Lifecycle).
+const binding: RuntimeBinding<BunPassThroughOptions> = bindRuntime(runtime, BUN_PASS_THROUGH_KEYS);
 export const serveGracefully: ServeGracefully<BunPassThroughOptions> = binding.serveGracefully;
-/** End a stream (hono/streaming's streamSSE) cleanly when the drain closes the listeners (after the drain delay). */
+export const lifecycle: Lifecycle = binding.lifecycle;
+export const createLifecycle: (options?: LifecycleOptions) => Lifecycle = binding.createLifecycle;
 export const endOnDrain: Lifecycle["endOnDrain"] = binding.endOnDrain;
-
-export * from "../src/exports.ts";

@@ -6,6 +6,15 @@ export { bindRuntime, type RuntimeBinding } from "./serve/bind.ts";
 export { FIRST_REQUEST_GRACE_MS } from "./request/first-request.ts";
 export { withConnectionClose } from "./request/handler.ts";
 export type { Lifecycle, LifecycleOptions } from "./drain/lifecycle-types.ts";
-export { readAncestors, readAncestorsIfInitMatters } from "./process/process-tree.ts";
+export { onEachFatalKind } from "./process/process-watch.ts";
+export { processOriginReading, readAncestors, readAncestorsIfInitMatters } from "./process/process-tree.ts";
 export type { ServeGracefully } from "./serve/serve.ts";
-export type { ListeningServer, ProcessAdapter, ProcessOrigin, RuntimeAdapter, ShutdownSignal } from "./types.ts";
+export type {
+  ListeningServer,
+  ListenOptions,
+  ProcessAdapter,
+  ProcessOrigin,
+  RuntimeAdapter,
+  RuntimeHandler,
+  ShutdownSignal,
+} from "./types.ts";

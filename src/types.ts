@@ -84,7 +84,10 @@ export interface ListenOptions extends ListenInfo {
 
 /** The server side of an adapter: binds servers and speaks for the runtime's HTTP details. */
 export interface ServerAdapter {
-  /** Bind a server; resolves once it listens, rejects (with a ListenError) when it cannot. */
+  /**
+   * Bind a server; resolves once it listens, rejects with the runtime's own error when it cannot
+   * (serveGracefully wraps that in a ListenError naming the address).
+   */
   listen(handler: RuntimeHandler, options: ListenOptions): Promise<ListeningServer>;
   /**
    * Mark a response so its connection closes after it (`Connection: close`). Optional: the core's

@@ -28,6 +28,20 @@ export function signalMeaning(
 
 export type FatalKind = "uncaughtException" | "unhandledRejection";
 
+/**
+ * An adapter's onFatalError from one way to subscribe to one kind of fatal error (the runtime's
+ * event for it); returns the unsubscribe of both.
+ */
+export function onEachFatalKind(
+  listener: (error: unknown, kind: FatalKind) => void,
+  subscribe: (kind: FatalKind, handler: (error: unknown) => void) => () => void,
+): () => void {
+  const unsubscribes = (["uncaughtException", "unhandledRejection"] as const).map((kind) =>
+    subscribe(kind, (error) => listener(error, kind))
+  );
+  return () => unsubscribes.forEach((unsubscribe) => unsubscribe());
+}
+
 export interface ProcessWatchTarget {
   /** A signal arrived. */
   onSignal(signal: ShutdownSignal): void;

@@ -26,7 +26,31 @@ export interface GracefulServer {
   readonly lifecycle: Lifecycle;
 }
 
-export type ServeGracefully<PassThrough> = (app: FetchApp, options?: ServeOptions & PassThrough) => GracefulServer;
+/** serveGracefully, as each adapter exports it; `PassThrough` is the runtime server's own options. */
+export interface ServeGracefully<PassThrough> {
+  /**
+   * Serve a Hono app (or any fetch handler) with graceful shutdown: on SIGTERM or SIGINT, `/readyz`
+   * answers 503, in-flight requests and `waitUntil` tasks finish, connections close after their
+   * responses, parts stop in reverse order, and the process exits (0 when nothing was cut).
+   *
+   * @param app - A Hono app, or anything with `fetch(request, env, executionCtx)`.
+   * @param options - Every field optional; each option's default is on its field in ServeOptions.
+   *   Plus the runtime server's own options, passed through: @hono/node-server's (`createServer`,
+   *   `serverOptions`, `websocket`, ...), Bun.serve's (`idleTimeout`, `tls`, `websocket`, ...) or
+   *   Deno.serve's (`cert`, `key`, `reusePort`).
+   * @returns `{ ready, shutdown(), finished, signal, lifecycle }`; `ready` rejects with a ListenError.
+   * @example
+   * ```ts
+   * import { Hono } from "hono";
+   * import { serveGracefully } from "serve-gracefully";
+   *
+   * const app = new Hono().get("/", (c) => c.text("hello"));
+   * const server = serveGracefully(app, { port: 3000 });
+   * await server.ready; // listening; a SIGTERM now drains and exits
+   * ```
+   */
+  (app: FetchApp, options?: ServeOptions & PassThrough): GracefulServer;
+}
 
 /**
  * Builds serveGracefully for one runtime. `passThroughKeys` name the adapter's own options, which

@@ -10,14 +10,12 @@
  * Without Chromium the file is skipped with a line saying how to install it; under CI=true it fails.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "puppeteer-core";
+import { existsSync } from "node:fs";
+import { describe, it } from "node:test";
+import type { Page } from "puppeteer-core";
+import { CHROMIUM, chromiumForSuite } from "../support/chromium.ts";
 import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const start = fixtureStarter("test/fixtures/browser.ts");
 /** Older than the ~1 s past which Bun's stop() waited for a never-used connection. */
 const SPARE_AGE_MS = 1_500;
@@ -46,32 +44,9 @@ describe("a real browser through the drain", () => {
     return;
   }
 
-  let browser: Browser;
-  const profile = mkdtempSync(path.join(os.tmpdir(), "sg-chromium-"));
-  before(async () => {
-    const { default: puppeteer } = await import("puppeteer-core");
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        `--user-data-dir=${profile}`,
-      ],
-      timeout: 30_000,
-    });
-  });
-  after(async () => {
-    await browser?.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
+  const browser = chromiumForSuite();
   /** A page in the profile's default context, where Chromium preconnects a spare connection. */
-  const newPage = (): Promise<Page> => browser.defaultBrowserContext().newPage();
+  const newPage = (): Promise<Page> => browser().defaultBrowserContext().newPage();
 
   for (const runtime of selectedRuntimes()) {
     describe(`Chromium on ${runtime.name}`, { concurrency: true }, () => {
