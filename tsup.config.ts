@@ -13,7 +13,9 @@ const shared: Options = {
 
 export default defineConfig([
   // JavaScript: one entry per adapter; the core is shared between them as a chunk (ESM) or inlined (CJS).
-  { ...shared, entry: adapters, dts: false, splitting: true, treeshake: true },
+  // The command (dist/cli.js, the package's bin) is ESM only and loads its runtime's adapter chunk.
+  { ...shared, format: ["esm"], entry: { ...adapters, cli: "adapters/cli.ts" }, dts: false, splitting: true, treeshake: true },
+  { ...shared, format: ["cjs"], entry: adapters, dts: false, splitting: true, treeshake: true },
   // Declarations: one build per adapter, so each .d.ts holds every type it names under its own
   // name (a shared chunk would export them under one-letter aliases, and hovers would show those).
   ...Object.entries(adapters).map(([name, file]): Options => ({ ...shared, entry: { [name]: file }, dts: { only: true } })),

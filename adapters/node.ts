@@ -186,8 +186,8 @@ class NodeServer implements ListeningServer {
     });
   }
 
-  /** HTTP/2: the held responses go once every session has its GOAWAY. */
-  closeActed(): Promise<void> {
+  /** HTTP/2: a session stops accepting streams with its GOAWAY; the held responses go after it. */
+  stoppedAccepting(): Promise<void> {
     return this.#wentAway ?? Promise.resolve();
   }
 

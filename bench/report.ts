@@ -136,6 +136,22 @@ function coldTable(report: BenchResults): Table {
   return { head: ["runtime", "bare", "serveGracefully", "B - A", "target"], rows };
 }
 
+function commandTable(report: BenchResults): Table {
+  const rows = entries(report).map(([name, r]) => {
+    const c = r.commandStart;
+    if (c === undefined) return [name, "not measured", "", "", "", ""];
+    return [
+      name,
+      `${c.own}: ${c.ownMs} ms`,
+      `${c.commandMs} ms`,
+      signed(c.deltaMs, " ms"),
+      `${c.ownCpuMs} / ${c.commandCpuMs} ms (${signed(c.cpuDeltaMs, " ms")})`,
+      report.smoke ? "(smoke)" : c.deltaMs <= 15 ? "<= +15 ms: yes" : "<= +15 ms: NO",
+    ];
+  });
+  return { head: ["runtime", "the runtime's own", "serve-gracefully", "B - A", "CPU A / B", "target"], rows };
+}
+
 function asText(t: Table): string {
   const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => r[i]!.length)));
   return [t.head, ...t.rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
@@ -144,9 +160,15 @@ function asMarkdown(t: Table): string {
   return [`| ${t.head.join(" | ")} |`, `|${t.head.map(() => "---").join("|")}|`, ...t.rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
 
-/** The four tables, as text for the console and as markdown for the document. */
+/** The tables, as text for the console and as markdown for the document. */
 export function summarize(report: BenchResults): { text: string; markdown: Record<string, string> } {
-  const tables = { throughput: throughputTable(report), exit: exitTable(report), rss: rssTable(report), cold: coldTable(report) };
+  const tables = {
+    throughput: throughputTable(report),
+    exit: exitTable(report),
+    rss: rssTable(report),
+    cold: coldTable(report),
+    command: commandTable(report),
+  };
   const text = Object.entries(tables).map(([name, t]) => `${name}:\n${asText(t)}`).join("\n\n");
   const markdown = Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, asMarkdown(t)]));
   return { text, markdown };
@@ -189,6 +211,7 @@ export function renderDocs(report: BenchResults): string {
     exitTable: markdown.exit!,
     rssTable: markdown.rss!,
     coldTable: markdown.cold!,
+    commandTable: markdown.command!,
     rounds: String(s.rounds),
     durationS: String(s.durationS),
     warmupS: String(s.warmupS),

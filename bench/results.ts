@@ -76,11 +76,27 @@ export interface ColdStartResult {
   runs: { bare: number[]; graceful: number[] };
 }
 
+/** The serve-gracefully command against the runtime's own way to serve `export default app`. */
+export interface CommandStartResult {
+  /** The runtime's own way, in words. */
+  own: string;
+  ownMs: number;
+  commandMs: number;
+  deltaMs: number;
+  /** CPU time used until the first answer (all threads), less stretched by a busy machine. */
+  ownCpuMs: number;
+  commandCpuMs: number;
+  cpuDeltaMs: number;
+  runs: { own: number[]; command: number[] };
+}
+
 export interface RuntimeResults {
   version: string;
   throughput: ThroughputResult[];
   shutdown: ShutdownResult[];
   coldStart: ColdStartResult;
+  /** Absent in results from before the command existed. */
+  commandStart?: CommandStartResult;
 }
 
 export interface BenchSettings {

@@ -27,6 +27,7 @@ import { type Runtime, RUNTIMES } from "../test/support/runtimes.ts";
 import { type AppName, hardFileLimit, now, ROOT } from "./lib/processes.ts";
 import { wrkVersion } from "./lib/wrk.ts";
 import { coldStart } from "./measure/cold-start.ts";
+import { commandStart } from "./measure/command-start.ts";
 import { shutdown } from "./measure/shutdown.ts";
 import { throughput } from "./measure/throughput.ts";
 import { problems, summarize, writeReport } from "./report.ts";
@@ -41,7 +42,7 @@ const USAGE = `node --import tsx bench/run.ts [node|bun|deno ...] [options]
   --connections C           wrk connections (default 32)
   --idle-connections LIST   idle keep-alive levels for exit and RSS (default 0,1000,10000; smoke 200)
   --runs N                  exit/RSS runs per variant and level (default 5; smoke 1)
-  --cold-runs N             cold starts per side (default 5; smoke 1)
+  --cold-runs N             cold starts per side, of the library and of the command (default 5; smoke 1)
   --modes LIST              free,pinned (default both; smoke free)
   --apps LIST               one-route,realistic (default both; smoke realistic)
   --out FILE                results file (default bench/results.json)
@@ -112,8 +113,10 @@ const log = (line: string) => console.log(line);
 async function main(): Promise<void> {
   const wrk = wrkVersion();
   if (!wrk) throw new Error("wrk is not installed (Debian: apt-get install -y wrk)");
-  if (!existsSync(path.join(ROOT, "dist", "node.js"))) {
-    throw new Error("dist/node.js is missing: run `npm run build` first (Node's graceful side imports it)");
+  for (const file of ["node.js", "cli.js"]) {
+    if (!existsSync(path.join(ROOT, "dist", file))) {
+      throw new Error(`dist/${file} is missing: run \`npm run build\` first (Node's graceful side and the command run the build)`);
+    }
   }
   const versions = Object.fromEntries(runtimes.map((r) => [r.name, versionOf(r.command)]));
   for (const r of runtimes) if (!versions[r.name]) throw new Error(`${r.name} not found at ${r.command}: run npm install`);
@@ -153,7 +156,8 @@ async function main(): Promise<void> {
       sd.push(await shutdown(rt, connections, { runs: settings.runs, variants, log }));
     }
     const cs = await coldStart(rt, { runs: settings.coldRuns, warm: !smoke, log });
-    results[rt.name] = { version: versions[rt.name]!, throughput: tp, shutdown: sd, coldStart: cs };
+    const cmd = await commandStart(rt, { runs: settings.coldRuns, warm: !smoke, log });
+    results[rt.name] = { version: versions[rt.name]!, throughput: tp, shutdown: sd, coldStart: cs, commandStart: cmd };
   }
 
   const report: BenchResults = {

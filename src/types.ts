@@ -34,8 +34,9 @@ export interface ListeningServer extends ListenInfo {
    */
   close(): Promise<void>;
   /**
-   * Optional: resolves once the server has stopped accepting connections after close(), when the
-   * runtime does so on a later turn of the event loop (Deno's shutdown()). The drain releases the
+   * Optional: resolves once the server has stopped accepting connections (or HTTP/2 streams, by
+   * GOAWAY) after close(), when that happens on a later turn of the event loop (Deno's shutdown(),
+   * Node's HTTP/2 sessions after a PING round trip). The drain releases the
    * held responses after it: a burst of them first would delay the close while the listener still
    * accepts connections it then drops.
    */

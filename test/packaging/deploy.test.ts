@@ -13,7 +13,9 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseToml } from "smol-toml";
 import { parseAllDocuments } from "yaml";
-import { resolveOptions } from "../../src/options/options.ts";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { Service } from "kubernetes-models/v1/Service";
+import { readFlags, resolveSettings } from "../../src/cli/settings.ts";
 import { KILL_MARGIN_MS } from "../../src/process/platform.ts";
 import { execCommand, instructions } from "./dockerfile.ts";
 import { ROOT } from "./tools.ts";
@@ -25,15 +27,16 @@ const MARGIN_MS = KILL_MARGIN_MS;
 
 type Env = Record<string, string>;
 /**
- * The timeout and drain delay the server would run with: server.mjs passes SHUTDOWN_TIMEOUT_MS and
- * DRAIN_DELAY_MS as options when set, and the library fills in the rest from the platform it
- * detects (`platformEnv`: what the platform sets in every container).
+ * The timeout and drain delay the server would run with: the serve-gracefully command reads
+ * SHUTDOWN_TIMEOUT_MS and DRAIN_DELAY_MS when set, and the library fills in the rest from the
+ * platform it detects (`platformEnv`: what the platform sets in every container).
  */
 function shutdownSettings(env: Env, platformEnv: Env): { timeout: number; drainDelay: number } {
   const all: Env = { ...platformEnv, ...env };
-  const ms = (name: string) => (all[name] === undefined ? undefined : Number(all[name]));
-  const resolved = resolveOptions({ timeout: ms("SHUTDOWN_TIMEOUT_MS"), drainDelay: ms("DRAIN_DELAY_MS") }, (name) => all[name]);
-  const { timeout, drainDelay } = resolved;
+  // Resolved as the command resolves them (flags absent, the environment as the platform sets it).
+  const read = (name: string) => all[name];
+  const entry = { app: { fetch: () => new Response() }, port: undefined, hostname: undefined, kind: "hono app", setup: undefined } as const;
+  const { timeout, drainDelay } = resolveSettings(readFlags({}, read), entry, "server.mjs", read).resolved;
   // The drain delay is inside the timeout and must leave time for the drain itself.
   assert.ok(drainDelay + 5000 <= timeout, `drainDelay ${drainDelay} leaves under 5 s of the ${timeout} ms timeout`);
   return { timeout, drainDelay };
@@ -66,6 +69,31 @@ describe("Kubernetes", () => {
   const service = docs.find((d) => d.kind === "Service");
   const pod = deployment?.spec.template.spec;
   const container = pod?.containers[0];
+
+  it("ValidatesAgainstTheKubernetesSchema", () => {
+    // kubernetes-models checks each object against the API's OpenAPI schema (types, required fields).
+    const models: Record<string, new (data: never) => { validate(): void }> = { "apps/v1/Deployment": Deployment, "v1/Service": Service };
+    assert.equal(docs.length, 2);
+    for (const doc of docs) {
+      const Model = models[`${doc.apiVersion}/${doc.kind}`];
+      assert.ok(Model, `no schema for ${doc.apiVersion} ${doc.kind}`);
+      new Model(doc as never).validate();
+    }
+    // The validator does reject what the API server would: a command as a string, a probe period as text.
+    const broken = structuredClone(deployment);
+    broken.spec.template.spec.containers[0].command = "node server.mjs";
+    broken.spec.template.spec.containers[0].readinessProbe.periodSeconds = "2";
+    assert.throws(() => new Deployment(broken).validate(), /command must be array[\s\S]*periodSeconds must be integer/);
+  });
+
+  it("RunsTheCommandInExecFormWithTheRuntimeAsPid1", () => {
+    const command: string[] = container.command;
+    assert.ok(Array.isArray(command), "the container's command is an exec-form array");
+    assert.ok(["node", "bun", "deno"].includes(command[0]!), `the container's first process is ${command[0]}`);
+    assert.ok(command.some((arg) => /serve-gracefully$/.test(arg)), `not the serve-gracefully command: ${command.join(" ")}`);
+    assert.ok(!command.some((arg) => /^(npm|npx|yarn|pnpm|sh|bash|\/bin\/sh|-c)$/.test(arg)), `runs ${command.join(" ")}`);
+    assert.deepEqual(command, execCommand(instructions(read(`Dockerfile.${command[0]}`))), "the same command as the Dockerfile");
+  });
 
   it("HasADeploymentAndAServiceThatSelectsIt", () => {
     assert.ok(deployment && service);
@@ -150,6 +178,9 @@ describe("Dockerfiles", () => {
       assert.equal(command[0], runtime, `the container's first process is ${command[0]}, not ${runtime}`);
       assert.ok(!command.some((arg) => /^(npm|npx|yarn|pnpm|sh|bash|\/bin\/sh|-c)$/.test(arg)), `runs ${command.join(" ")}`);
       assert.ok(command.includes("server.mjs") && existsSync(path.join(DEPLOY, "server.mjs")));
+      // The serve-gracefully command, run by the runtime itself (no npx: npm would be PID 1).
+      const cli = runtime === "deno" ? "npm:serve-gracefully" : "node_modules/.bin/serve-gracefully";
+      assert.equal(command[runtime === "deno" ? command.indexOf("server.mjs") - 1 : 1], cli, `runs ${command.join(" ")}`);
       const stop = list.filter((i) => i.keyword === "STOPSIGNAL").at(-1);
       assert.equal(stop?.args, "SIGTERM");
       // The port the image announces is the one the server listens on.

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { it } from "node:test";
 import { readJson, ROOT } from "./tools.ts";
+import { PACKAGE_VERSION } from "../../src/cli/version.ts";
 
 const pkg = readJson("package.json");
 const deno = readJson("deno.json");
@@ -15,6 +16,7 @@ const ENTRY_POINTS = [".", "./node", "./bun", "./deno"];
 it("NpmAndJsrHaveTheSameVersion", () => {
   assert.match(pkg.version, /^\d+\.\d+\.\d+(-[\w.]+)?$/);
   assert.equal(deno.version, pkg.version, "bump package.json and deno.json together");
+  assert.equal(PACKAGE_VERSION, pkg.version, "bump src/cli/version.ts (what --version prints) too");
 });
 
 it("TheVersionIsTheChangelogsNewestAndTheLockFilesRoot", () => {
@@ -32,7 +34,10 @@ it("TheVersionIsTheChangelogsNewestAndTheLockFilesRoot", () => {
 it("NpmAndJsrExportTheSameEntryPoints", () => {
   const npmKeys = Object.keys(pkg.exports).filter((key) => key !== "./package.json").sort();
   assert.deepEqual(npmKeys, [...ENTRY_POINTS].sort());
-  assert.deepEqual(Object.keys(deno.exports).sort(), [...ENTRY_POINTS].sort());
+  // The command: npm's bin, JSR's ./cli export (deno run -A jsr:@gracefully/serve/cli), one source.
+  assert.deepEqual(Object.keys(deno.exports).sort(), [...ENTRY_POINTS, "./cli"].sort());
+  assert.equal(deno.exports["./cli"], "./adapters/cli.ts");
+  assert.deepEqual(pkg.bin, { "serve-gracefully": "./dist/cli.js" });
 });
 
 it("JsrHasItsNameAndALicense", () => {

@@ -72,6 +72,12 @@ describe("the npm tarball", { concurrency: true }, () => {
     assert.deepEqual(missing, [], "the exports map names files the tarball lacks");
   });
 
+  it("HoldsTheBinWithItsShebang", () => {
+    assert.deepEqual(pkg.bin, { "serve-gracefully": "./dist/cli.js" });
+    assert.ok(packed.includes("dist/cli.js"), "the bin is not in the tarball");
+    assert.match(readFileSync(path.join(ROOT, "dist/cli.js"), "utf8"), /^#!\/usr\/bin\/env node\n/);
+  });
+
   it("PublintFindsNothing", async () => {
     // --strict: warnings fail too.
     const r = await run(requireFile(bin("publint")), ["--strict", tarball]);
@@ -137,6 +143,29 @@ describe("the installed tarball", { concurrency: true }, () => {
   it("DenoImportsTheDenoAdapter", () =>
     // The project's package.json and node_modules make Deno resolve npm packages from there.
     consume(requireFile(bin("deno")), ["run", "-A", "--no-lock", "--quiet", "app.mjs"], "deno", "deno.js"));
+
+  // The bin as npm installs it: node_modules/.bin/serve-gracefully, run through its shebang and by
+  // each runtime itself (`bun <bin>` runs in Bun, `deno run npm:serve-gracefully` in Deno).
+  const versionOf = (r: { stdout: string }) => r.stdout.trim().split("\n");
+  it("TheBinRunsThroughItsShebang", async () => {
+    const r = await run(path.join(project, "node_modules/.bin/serve-gracefully"), ["--version"], { cwd: project });
+    assert.equal(r.code, 0, said("node_modules/.bin/serve-gracefully --version", r));
+    assert.deepEqual(versionOf(r), [
+      `serve-gracefully ${pkg.version}`,
+      `node ${process.versions.node}`,
+      `hono ${readJson("node_modules/hono/package.json").version}`,
+    ]);
+  });
+  it("BunRunsTheBinItself", async () => {
+    const r = await run(requireFile(bin("bun")), ["node_modules/.bin/serve-gracefully", "--version"], { cwd: project });
+    assert.equal(r.code, 0, said("bun node_modules/.bin/serve-gracefully --version", r));
+    assert.match(versionOf(r)[1]!, /^bun \d/, "Bun ran the bin itself, not Node through the shebang");
+  });
+  it("DenoRunsTheNpmCommand", async () => {
+    const r = await run(requireFile(bin("deno")), ["run", "-A", "--no-lock", "npm:serve-gracefully", "--version"], { cwd: project });
+    assert.equal(r.code, 0, said("deno run -A npm:serve-gracefully --version", r));
+    assert.match(versionOf(r)[1]!, /^deno \d/);
+  });
 
   // The deploy example, started exactly as its Dockerfile starts it, drains on SIGTERM.
   for (const runtime of ["node", "bun", "deno"] as const) {

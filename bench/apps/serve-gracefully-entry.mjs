@@ -1,0 +1,5 @@
+// Node's own way to serve the same app: serveGracefully called in the entry, run by `node`.
+import { serveGracefully } from "../../dist/node.js";
+import app from "./export-default.mjs";
+
+serveGracefully(app, { hostname: "127.0.0.1", logger: false });

@@ -1,0 +1,128 @@
+/**
+ * Cold start of the `serve-gracefully` command against the runtime's own way to serve the same
+ * `export default app` (bench/apps/export-default.mjs): `bun run`, `deno serve`, and on Node
+ * `node` with serveGracefully called in the entry. From spawn() to the end of the first GET / that
+ * answers 200 (polled every ms on 127.0.0.1), alternated side by side. Also the CPU time the
+ * process used until then (/proc/<pid>/task/<tid>/schedstat, in ns), which a busy machine stretches
+ * far less than the wall time.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import type { Runtime } from "../../test/support/runtimes.ts";
+import { get, now, ROOT, sleep, track } from "../lib/processes.ts";
+import { median, round1 } from "../lib/stats.ts";
+import type { CommandStartResult } from "../results.ts";
+
+const CLI = path.join(ROOT, "dist", "cli.js");
+const APP = path.join(ROOT, "bench", "apps", "export-default.mjs");
+const NODE_ENTRY = path.join(ROOT, "bench", "apps", "serve-gracefully-entry.mjs");
+
+type Side = "own" | "command";
+
+/** How each runtime serves the module itself, and how the command does (both on PORT, quiet). */
+function argv(rt: Runtime, side: Side, port: number): string[] {
+  // Configured by the environment, as in a container (HOST, LOG_FORMAT below; PORT for both sides).
+  const command = [APP];
+  if (rt.name === "node") return side === "own" ? [rt.command, NODE_ENTRY] : [rt.command, CLI, ...command];
+  if (rt.name === "bun") return side === "own" ? [rt.command, "run", APP] : [rt.command, CLI, ...command];
+  return side === "own"
+    ? [rt.command, "serve", "-A", "--quiet", "--host", "127.0.0.1", "--port", String(port), APP]
+    : [rt.command, "run", "-A", "--quiet", CLI, ...command];
+}
+
+/** What each side is, for the report. */
+export function ownCommand(rt: Runtime): string {
+  return rt.name === "node"
+    ? "node entry.mjs (serveGracefully in the entry)"
+    : rt.name === "bun"
+    ? "bun run app.mjs"
+    : "deno serve app.mjs";
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.once("error", reject);
+  });
+}
+
+/** ns on CPU of every live thread of a process. */
+function cpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return total;
+}
+
+async function once(rt: Runtime, side: Side): Promise<{ ms: number; cpuMs: number }> {
+  const port = await freePort();
+  const [command, ...args] = argv(rt, side, port);
+  const spawnedAt = now();
+  const child = track(
+    spawn(command!, args, {
+      cwd: ROOT,
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "silent", NO_COLOR: "1" },
+      stdio: "ignore",
+    }),
+  );
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    const deadline = spawnedAt + 20_000;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${rt.name} ${side}: exited before answering`);
+      if (now() > deadline) throw new Error(`${rt.name} ${side}: no answer within 20 s`);
+      const status = await get(port, "/", 2_000).catch(() => 0);
+      if (status === 200) break;
+      if (status !== 0) throw new Error(`${rt.name} ${side}: first GET / answered ${status}`);
+      await sleep(1);
+    }
+    const ms = now() - spawnedAt;
+    return { ms, cpuMs: cpuNs(child.pid!) / 1e6 };
+  } finally {
+    child.kill("SIGKILL");
+    await Promise.race([exited, sleep(5_000)]);
+  }
+}
+
+export async function commandStart(
+  rt: Runtime,
+  s: { runs: number; warm: boolean; log: (line: string) => void },
+): Promise<CommandStartResult> {
+  const wall: Record<Side, number[]> = { own: [], command: [] };
+  const cpu: Record<Side, number[]> = { own: [], command: [] };
+  if (s.warm) {
+    await once(rt, "own"); // the file cache; not counted
+    await once(rt, "command");
+  }
+  for (let i = 0; i < s.runs; i++) {
+    for (const side of (i % 2 === 0 ? ["own", "command"] : ["command", "own"]) as Side[]) {
+      const r = await once(rt, side);
+      wall[side].push(r.ms);
+      cpu[side].push(r.cpuMs);
+    }
+  }
+  const result: CommandStartResult = {
+    own: ownCommand(rt),
+    ownMs: round1(median(wall.own)),
+    commandMs: round1(median(wall.command)),
+    deltaMs: round1(median(wall.command) - median(wall.own)),
+    ownCpuMs: round1(median(cpu.own)),
+    commandCpuMs: round1(median(cpu.command)),
+    cpuDeltaMs: round1(median(cpu.command) - median(cpu.own)),
+    runs: { own: wall.own.map(round1), command: wall.command.map(round1) },
+  };
+  s.log(
+    `  ${rt.name} command start: ${result.own} ${result.ownMs} ms (cpu ${result.ownCpuMs}), serve-gracefully ${result.commandMs} ms (cpu ${result.commandCpuMs})`,
+  );
+  return result;
+}

@@ -1,0 +1,28 @@
+/** What --check prints: every setting the server would run with, and where it came from. */
+import type { Settings, Source } from "./settings.ts";
+import type { EntryParts } from "./entry.ts";
+
+const from = (source: Source, platform: string): string =>
+  source === "platform" ? `platform ${platform}` : source.startsWith("$") ? `env ${source.slice(1)}` : source;
+
+/** One `name: value (source)` line per setting; stable names, so scripts can grep them. */
+export function checkText(file: string, entry: EntryParts, runtime: string, settings: Settings): string {
+  const { resolved, sources } = settings;
+  const platform = resolved.platform.name;
+  const workers = (resolved as { workers?: unknown }).workers ?? 1;
+  const rows: [string, string, string][] = [
+    ["entry", file, entry.kind + (entry.setup ? ", lifecycle(lc)" : "")],
+    ["runtime", runtime, ""],
+    ["port", String(resolved.port), from(sources.port, platform)],
+    ["host", resolved.hostname, from(sources.hostname, platform)],
+    ["timeout", `${resolved.timeout} ms`, from(sources.timeout, platform)],
+    ["drain-delay", `${resolved.drainDelay} ms`, from(sources.drainDelay, platform)],
+    ["keep-alive-timeout", `${resolved.keepAliveTimeout} ms`, from(sources.keepAliveTimeout, platform)],
+    ["ready-path", String(resolved.health.ready), from(sources.ready, platform)],
+    ["live-path", String(resolved.health.live), from(sources.live, platform)],
+    ["platform", platform, resolved.platform.why],
+    ["workers", String(workers), from(sources.workers, platform)],
+    ["log-format", settings.logFormat, from(settings.logFormatSource, platform)],
+  ];
+  return rows.map(([name, value, source]) => `${`${name}:`.padEnd(20)}${value}${source ? ` (${source})` : ""}`).join("\n");
+}

@@ -1,0 +1,116 @@
+/**
+ * The command, runtime-agnostic: the runtime's side (adapters/cli.ts) parses argv, imports the
+ * entry and ends the process; this decides what happens, in order: help and version, flags and
+ * variables, the entry, --check, then the server.
+ */
+import type { Lifecycle } from "../drain/lifecycle-types.ts";
+import { errorMessage, errorStack, toLog } from "../log/logger.ts";
+import type { ServeOptions } from "../options/options.ts";
+import type { GracefulServer } from "../serve/serve.ts";
+import type { FetchApp } from "../types.ts";
+import { checkText } from "./check.ts";
+import { DEFAULT_ENTRIES, EntryError, entryParts } from "./entry.ts";
+import { COMMAND, HELP_HINT, helpText } from "./help.ts";
+import { readFlags, resolveSettings, UsageError } from "./settings.ts";
+import { textLine } from "./text-log.ts";
+
+/** What the command needs from the runtime that runs it. */
+export interface CommandRuntime {
+  /** Flag values and positionals as parseArgs returned them (or the parse error). */
+  parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] } | { error: string };
+  env(name: string): string | undefined;
+  /** Whether a file exists, relative to the working directory. */
+  exists(file: string): boolean | Promise<boolean>;
+  /** Imports the entry; rejects with an EntryError whose message names the file. */
+  importEntry(file: string): Promise<Record<string, unknown>>;
+  /** `node 22.18.0`, `bun 1.4.5`, `deno 2.9.6`. */
+  runtime: string;
+  packageVersion: string;
+  /** Hono's version as the entry would load it, if it can be found. */
+  honoVersion(): string | undefined | Promise<string | undefined>;
+  serveGracefully(app: FetchApp, options: ServeOptions): GracefulServer;
+  lifecycle: Lifecycle;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** Exit code, or "serving": the server runs and the lifecycle ends the process. */
+export type Outcome = 0 | 1 | 2 | "serving";
+
+export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
+  if ("error" in rt.parsed) return usageError(rt, rt.parsed.error);
+  const { values, positionals } = rt.parsed;
+  if (values.help === true) {
+    rt.out(helpText());
+    return 0;
+  }
+  if (values.version === true) {
+    rt.out(`${COMMAND} ${rt.packageVersion}\n${rt.runtime}\nhono ${(await rt.honoVersion()) ?? "not found"}`);
+    return 0;
+  }
+  if (positionals.length > 1) return usageError(rt, `one entry file expected, got ${positionals.length}: ${positionals.join(" ")}`);
+
+  let flags;
+  try {
+    flags = readFlags(values, (name) => rt.env(name));
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(rt, error.message);
+    throw error;
+  }
+  const log = toLog(flags.logFormat === "json" ? undefined : flags.logFormat === "silent" ? false : textLine);
+
+  // The entry: the one given, else the first of Hono's usual places, said in the log.
+  let file = positionals[0];
+  if (file === undefined) {
+    for (const candidate of DEFAULT_ENTRIES) {
+      if (await rt.exists(candidate)) {
+        file = candidate;
+        break;
+      }
+    }
+    if (file === undefined) {
+      return entryFailed(rt, new EntryError(`no entry given, and none of ${DEFAULT_ENTRIES.join(", ")} exists here`));
+    }
+    if (!flags.check) log({ level: "info", event: "cli.entry", msg: `no entry given: serving ${file}`, entry: file });
+  } else if (!(await rt.exists(file))) {
+    return entryFailed(rt, new EntryError(`${file} not found`));
+  }
+
+  let parts, settings;
+  try {
+    parts = entryParts(await rt.importEntry(file), file);
+    settings = resolveSettings(flags, parts, file, (name) => rt.env(name));
+  } catch (error) {
+    if (error instanceof UsageError) return usageError(rt, error.message);
+    return entryFailed(rt, error);
+  }
+  if (flags.check) {
+    rt.out(checkText(file, parts, rt.runtime, settings));
+    return 0;
+  }
+
+  try {
+    await parts.setup?.(rt.lifecycle);
+  } catch (error) {
+    return entryFailed(rt, new EntryError(`${file}'s lifecycle(lc) threw: ${errorMessage(error)}`, { cause: error }));
+  }
+  const logger = flags.logFormat === "json" ? undefined : flags.logFormat === "silent" ? false : textLine;
+  rt.serveGracefully(parts.app, { ...settings.options, ...(logger === undefined ? {} : { logger }) });
+  return "serving";
+}
+
+function usageError(rt: CommandRuntime, message: string): 2 {
+  rt.err(`${COMMAND}: ${message} (${HELP_HINT})`);
+  return 2;
+}
+
+/** One line that says what and which file; then the entry's own error with its stack, if it threw. */
+function entryFailed(rt: CommandRuntime, error: unknown): 1 {
+  if (!(error instanceof EntryError)) {
+    rt.err(`${COMMAND}: ${errorMessage(error)}`);
+    return 1;
+  }
+  rt.err(`${COMMAND}: ${error.message}`);
+  if (error.cause !== undefined) rt.err(errorStack(error.cause) ?? String(error.cause));
+  return 1;
+}

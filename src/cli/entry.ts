@@ -1,0 +1,110 @@
+/**
+ * The entry-export contract: what the command takes from the module it serves.
+ *
+ * - `export default app`: a Hono app, or any object with `fetch(request, env, ctx)`.
+ * - `export default { fetch, port?, hostname? }`: the Bun and Deno convention; `port` and
+ *   `hostname` apply when no flag or variable sets them.
+ * - `export default fetch`: a bare fetch function.
+ * - `export function lifecycle(lc)`: optional; called with the process-wide lifecycle before the
+ *   server starts (awaited), to add the entry's parts (`lc.add({ name, start, stop, check })`).
+ *   Not called by --check.
+ */
+import type { Lifecycle } from "../drain/lifecycle-types.ts";
+import type { FetchApp } from "../types.ts";
+
+/**
+ * Where Hono's starter templates put the app (honojs/starter: bun, nodejs, cloudflare-workers and
+ * most others use src/index.ts; deno uses main.ts), then common server file names. First found wins.
+ */
+export const DEFAULT_ENTRIES: readonly string[] = [
+  "src/index.ts",
+  "src/index.tsx",
+  "src/index.js",
+  "src/index.mjs",
+  "index.ts",
+  "index.js",
+  "main.ts",
+  "main.js",
+  "src/server.ts",
+  "src/server.js",
+  "server.ts",
+  "server.js",
+];
+
+/** The entry could not be served: exit 1, with this one line (the cause, if any, follows). */
+export class EntryError extends Error {
+  override name = "EntryError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** What the entry gives the command. */
+export interface EntryParts {
+  app: FetchApp;
+  /** The default export's own `port`/`hostname` (Bun/Deno convention), unchecked. */
+  port: unknown;
+  hostname: unknown;
+  /** What the default export is, for --check and the startup line. */
+  kind: "hono app" | "object with fetch" | "fetch function";
+  /** The entry's `lifecycle(lc)` export, if it has one. */
+  setup: ((lifecycle: Lifecycle) => unknown) | undefined;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  (typeof value === "object" && value !== null) || typeof value === "function";
+
+/** Reads the module namespace of the entry `file` (as the user named it, for messages). */
+export function entryParts(module: Record<string, unknown>, file: string): EntryParts {
+  const setup = lifecycleExport(module.lifecycle, file);
+  if (!("default" in module) || module.default === undefined) {
+    const named = Object.keys(module).filter((k) => k !== "lifecycle");
+    throw new EntryError(
+      `${file} has no default export${named.length > 0 ? ` (it exports ${named.slice(0, 5).join(", ")})` : ""}: ` +
+        "end it with `export default app` (a Hono app) or `export default { fetch, port }`",
+    );
+  }
+  const main = module.default;
+  if (typeof main === "function" && typeof (main as { fetch?: unknown }).fetch !== "function") {
+    const fetch = main as (request: Request, env: unknown, ctx: unknown) => Response | Promise<Response>;
+    return {
+      app: { fetch: (request, env, ctx) => fetch(request, env, ctx) },
+      port: undefined,
+      hostname: undefined,
+      kind: "fetch function",
+      setup,
+    };
+  }
+  if (!isObject(main) || typeof main.fetch !== "function") {
+    const shown = main === null
+      ? "null"
+      : Array.isArray(main)
+      ? "an array"
+      : isObject(main)
+      ? "an object without a fetch method"
+      : typeof main;
+    throw new EntryError(
+      `${file}'s default export is ${shown}: it must be a Hono app, an object with fetch(request, env, ctx), or { fetch, port }`,
+    );
+  }
+  // Hono apps keep routes on the instance; only the Bun/Deno convention object carries port/hostname.
+  const hono = typeof main.route === "function" && typeof main.get === "function";
+  return {
+    app: main as unknown as FetchApp,
+    port: hono ? undefined : main.port,
+    hostname: hono ? undefined : main.hostname,
+    kind: hono ? "hono app" : "object with fetch",
+    setup,
+  };
+}
+
+function lifecycleExport(value: unknown, file: string): EntryParts["setup"] {
+  if (value === undefined) return undefined;
+  if (typeof value === "function") return value as EntryParts["setup"];
+  // `export { lifecycle } from "serve-gracefully"` re-exports the process-wide lifecycle itself:
+  // parts the entry added to it are already there.
+  if (isObject(value) && typeof value.add === "function" && typeof value.shutdown === "function") return undefined;
+  throw new EntryError(
+    `${file}'s "lifecycle" export must be a function (lifecycle) => void, got ${value === null ? "null" : typeof value}`,
+  );
+}

@@ -1,0 +1,379 @@
+/**
+ * The `serve-gracefully` command, black-box on Node, Bun and Deno: the built bin (dist/cli.js) run
+ * by each runtime itself, on entries that only `export default` their app. What a container sees:
+ * the port it was told, 200s through the signal, exit 0 and the report line; a bad flag or entry
+ * ends at once with its exit code and one line that says why.
+ *
+ * Needs a current build (`npm run build`); `npm test` builds first.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { request } from "../support/client.ts";
+import { Fixture, type Line, ROOT, type Runtime, selectedRuntimes } from "../support/harness.ts";
+import { nodeBinary } from "../packaging/tools.ts";
+
+const CLI = path.join(ROOT, "dist/cli.js");
+const FIXTURES = "test/fixtures/cli";
+const TSX = import.meta.resolve("tsx");
+const UNSHARE = ["--pid", "--fork", "--mount-proc", "--kill-child"];
+const unshareWorks = spawnSync("unshare", [...UNSHARE, "true"], { timeout: 5_000 }).status === 0;
+if (!unshareWorks) {
+  console.warn("\n*** cli.test.ts: PID namespace tests SKIPPED: `unshare --pid --fork --mount-proc` does not work here (needs root) ***\n");
+}
+
+before(() => {
+  // A stale dist/ would test yesterday's command: say so instead.
+  const newest = (folder: string) =>
+    Math.max(
+      ...readdirSync(path.join(ROOT, folder), { recursive: true, encoding: "utf8" })
+        .filter((f) => f.endsWith(".ts"))
+        .map((f) => statSync(path.join(ROOT, folder, f)).mtimeMs),
+    );
+  let built = 0;
+  try {
+    built = statSync(CLI).mtimeMs;
+  } catch {
+    assert.fail("dist/cli.js is missing: run npm run build");
+  }
+  assert.ok(built >= Math.max(newest("src"), newest("adapters")), "dist/ is older than src/ or adapters/: run npm run build");
+});
+
+const started: Fixture[] = [];
+after(() => started.forEach((f) => f.kill()));
+
+/** The command line that runs the bin on a runtime; Node 20 runs a TypeScript entry through tsx. */
+function commandLine(runtime: Runtime, args: string[], tsx = true): string[] {
+  const entry = args.find((a) => /\.(ts|js)$/.test(a));
+  if (runtime.name === "node") return [runtime.command, ...(tsx && entry?.endsWith(".ts") ? ["--import", TSX] : []), CLI, ...args];
+  if (runtime.name === "bun") return [runtime.command, CLI, ...args];
+  return [runtime.command, "run", "-A", CLI, ...args];
+}
+
+/** The command as a harness runtime (the harness watches its output and exit). */
+const asRuntime = (runtime: Runtime, argv: string[]): Runtime => ({ name: runtime.name, command: argv[0]!, args: () => argv.slice(1) });
+
+/** Starts the command and waits for its listening line. */
+async function serve(runtime: Runtime, args: string[], env: Record<string, string> = {}, wrap: string[] = []): Promise<Fixture> {
+  const argv = [...wrap, ...commandLine(runtime, args)];
+  const f = new Fixture(asRuntime(runtime, argv), "", {}, env);
+  started.push(f);
+  const line = await f.waitFor((l) => l.event === "listening", 30_000, "the command to listen");
+  f.port = line.port as number;
+  return f;
+}
+
+interface Ended {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the command to its end (killed at a deadline). */
+function runToEnd(argv: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<Ended> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.once("error", reject);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "");
+
+/** A port free right now on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.once("error", reject);
+  });
+}
+
+/** Four requests in flight, the signal, four 200s, exit 0 and the report line that says so. */
+async function drainsFourInFlight(f: Fixture, signal: NodeJS.Signals, send: () => void = () => f.signal(signal)): Promise<void> {
+  const responses = Array.from({ length: 4 }, () => request(f.port, "GET", "/slow?ms=800", 15_000));
+  const slow = (l: Line) => l.fixture === "slow.start" && f.lines.filter((x) => x.fixture === "slow.start").length >= 4;
+  await f.waitFor(slow, 10_000, "four requests in the app");
+  send();
+  for (const res of await Promise.all(responses)) {
+    assert.equal(res.status, 200);
+    assert.equal(res.body, "slept 800");
+  }
+  const exit = await f.exit(15_000);
+  assert.equal(exit.code, 0, `exit ${exit.code} ${exit.signal}\n${f.texts.join("\n")}`);
+  const end = f.log("drain.end");
+  assert.ok(end, "the report line is printed");
+  assert.equal(end.signal, signal);
+  assert.deepEqual(end.requests, { inFlightAtStart: 4, served: 4, cut: 0 });
+  assert.equal(end.exitCode, 0);
+}
+
+for (const runtime of selectedRuntimes()) {
+  describe(`serve-gracefully command on ${runtime.name}`, { concurrency: false }, () => {
+    it(
+      "serves a TypeScript `export default app` on --port and drains 4 in-flight requests through SIGTERM",
+      { timeout: 60_000 },
+      async () => {
+        const port = await freePort();
+        const f = await serve(runtime, ["--port", String(port), "--host", "127.0.0.1", `${FIXTURES}/app.ts`]);
+        assert.equal(f.port, port, "--port is honoured");
+        assert.equal(f.log("listening")!.runtime, runtime.name, "the server runs in the runtime that runs the command");
+        assert.equal((await request(port, "GET", "/")).body, "hello");
+        assert.equal((await request(port, "GET", "/readyz")).status, 200);
+        await drainsFourInFlight(f, "SIGTERM");
+      },
+    );
+
+    it(
+      "serves a JavaScript `export default app` on PORT and HOST and drains 4 in-flight requests through SIGINT",
+      { timeout: 60_000 },
+      async () => {
+        const port = await freePort();
+        const f = await serve(runtime, [`${FIXTURES}/app.js`], { PORT: String(port), HOST: "127.0.0.1" });
+        assert.equal(f.port, port, "PORT is honoured");
+        assert.equal(f.log("listening")!.address, "127.0.0.1", "HOST is honoured");
+        // The process answering is the runtime the command runs in: no child process.
+        assert.equal((await request(port, "GET", "/pid")).body, String(f.child.pid));
+        await drainsFourInFlight(f, "SIGINT");
+      },
+    );
+
+    it(
+      "serves a `{ fetch, port }` module on its own port and drains 4 in-flight requests through SIGTERM",
+      { timeout: 60_000 },
+      async () => {
+        const port = await freePort();
+        const f = await serve(runtime, ["--host", "127.0.0.1", `${FIXTURES}/fetch-port.ts`], { ENTRY_PORT: String(port) });
+        assert.equal(f.port, port, "the module's port is used when no flag or PORT sets one");
+        assert.equal((await request(port, "GET", "/")).body, "hello from fetch");
+        await drainsFourInFlight(f, "SIGTERM");
+      },
+    );
+
+    it("starts the entry's lifecycle(lc) parts before listening and stops them after the drain", { timeout: 60_000 }, async () => {
+      const f = await serve(runtime, ["--port", "0", "--host", "127.0.0.1", `${FIXTURES}/with-lifecycle.ts`]);
+      assert.equal((await request(f.port, "GET", "/")).body, "db connected");
+      assert.equal((await request(f.port, "GET", "/readyz")).status, 200);
+      f.signal("SIGTERM");
+      const exit = await f.exit(15_000);
+      assert.equal(exit.code, 0);
+      assert.ok(f.lines.some((l) => l.fixture === "db.closed"), "the part's stop ran");
+      const parts = (f.log("drain.end")!.parts as { name: string; outcome: string }[]).map((p) => `${p.name}:${p.outcome}`);
+      assert.ok(parts.includes("db:stopped"), parts.join(", "));
+    });
+
+    it("with no entry given, serves src/index.ts (where Hono's starters put it) and says so", { timeout: 60_000 }, async () => {
+      const argv = commandLine(runtime, ["--port", "0", "--host", "127.0.0.1"]);
+      // Node 20 needs tsx for the picked TypeScript file.
+      if (runtime.name === "node") argv.splice(1, 0, "--import", TSX);
+      // Started in the project's folder (the harness starts everything in the repository's root).
+      const project = path.join(ROOT, FIXTURES, "project");
+      const child = spawn(argv[0]!, argv.slice(1), {
+        cwd: project,
+        env: { ...process.env, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+      child.stderr.setEncoding("utf8").on("data", (c: string) => (out += c));
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      try {
+        const deadline = performance.now() + 30_000;
+        while (!/"event":"listening"/.test(out) && performance.now() < deadline && child.exitCode === null) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const picked = lines(out).map((l) => JSON.parse(l)).find((l) => l.event === "cli.entry");
+        assert.ok(picked, `no cli.entry line:\n${out}`);
+        assert.equal(picked.entry, "src/index.ts");
+        assert.match(picked.msg, /no entry given: serving src\/index\.ts/);
+        const port = lines(out).map((l) => JSON.parse(l)).find((l) => l.event === "listening").port;
+        assert.equal((await request(port, "GET", "/")).body, "hello from src/index.ts");
+        child.kill("SIGTERM");
+        assert.equal(await exited, 0);
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+    });
+
+    it("--check prints every resolved setting and where it came from, and exits 0 without listening", { timeout: 60_000 }, async () => {
+      const r = await runToEnd(commandLine(runtime, ["--check", "--timeout", "20000", `${FIXTURES}/fetch-port.ts`]), {
+        KUBERNETES_SERVICE_HOST: "10.96.0.1",
+        ENTRY_PORT: "4321",
+        LOG_FORMAT: "text",
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const out = r.stdout;
+      assert.match(out, /^entry: +test\/fixtures\/cli\/fetch-port\.ts \(object with fetch\)$/m);
+      assert.match(out, new RegExp(`^runtime: +${runtime.name} \\d+\\.\\d+\\.\\d+$`, "m"));
+      assert.match(out, /^port: +4321 \(entry\)$/m);
+      assert.match(out, /^host: +0\.0\.0\.0 \(default\)$/m);
+      assert.match(out, /^timeout: +20000 ms \(--timeout\)$/m);
+      assert.match(out, /^drain-delay: +5000 ms \(platform kubernetes\)$/m);
+      assert.match(out, /^keep-alive-timeout: +75000 ms \(default\)$/m);
+      assert.match(out, /^ready-path: +\/readyz \(default\)$/m);
+      assert.match(out, /^live-path: +\/livez \(default\)$/m);
+      assert.match(out, /^platform: +kubernetes /m);
+      assert.match(out, /^workers: +1 /m);
+      assert.match(out, /^log-format: +text \(env LOG_FORMAT\)$/m);
+      assert.doesNotMatch(out + r.stderr, /listening/);
+    });
+
+    it("port precedence: --port, then PORT, then the entry's own port", { timeout: 60_000 }, async () => {
+      const entry = `${FIXTURES}/fetch-port.ts`;
+      const env = { ENTRY_PORT: "4321", PORT: "5432" };
+      const port = async (args: string[], e: Record<string, string>) => {
+        const r = await runToEnd(commandLine(runtime, ["--check", ...args, entry]), e);
+        assert.equal(r.code, 0, r.stderr);
+        return /^port: +(.*)$/m.exec(r.stdout)![1];
+      };
+      assert.equal(await port(["-p", "6543"], env), "6543 (--port)");
+      assert.equal(await port([], env), "5432 (env PORT)");
+      assert.equal(await port([], { ENTRY_PORT: "4321" }), "4321 (entry)");
+    });
+
+    const usage: { name: string; args: string[]; env?: Record<string, string>; says: RegExp }[] = [
+      { name: "an unknown flag", args: ["--bogus"], says: /unknown flag --bogus/ },
+      { name: "a flag without its value", args: [`${FIXTURES}/app.js`, "--port"], says: /--port needs a value/ },
+      {
+        name: "a bad --timeout",
+        args: ["--timeout=25s", `${FIXTURES}/app.js`],
+        says: /--timeout: "timeout" must be a non-negative number of ms, got "25s"/,
+      },
+      {
+        name: "a port out of range",
+        args: ["--port", "70000", `${FIXTURES}/app.js`],
+        says: /--port: "port" must be an integer from 0 to 65535, got 70000/,
+      },
+      {
+        name: "a bad variable",
+        args: [`${FIXTURES}/app.js`],
+        env: { DRAIN_DELAY_MS: "soon" },
+        says: /DRAIN_DELAY_MS: "drainDelay" must be a non-negative number of ms, got "soon"/,
+      },
+      {
+        name: "a bad PORT",
+        args: [`${FIXTURES}/app.js`],
+        env: { PORT: "http" },
+        says: /PORT: "port" must be an integer from 0 to 65535 \(from the PORT environment variable\), got "http"/,
+      },
+      {
+        name: "a drain delay not under the timeout",
+        args: ["--timeout", "1000", "--drain-delay", "2000", `${FIXTURES}/app.js`],
+        says: /--drain-delay: "drainDelay" must be less than "timeout" \(1000 ms\)/,
+      },
+      {
+        name: "a bad health path",
+        args: ["--ready-path", "readyz", `${FIXTURES}/app.js`],
+        says: /--ready-path: "health.ready" must be a path starting with "\/"/,
+      },
+      {
+        name: "an unknown log format",
+        args: ["--log-format", "xml", `${FIXTURES}/app.js`],
+        says: /--log-format: the log format must be one of json, text, silent, got "xml"/,
+      },
+      { name: "two entries", args: [`${FIXTURES}/app.js`, `${FIXTURES}/app.ts`], says: /one entry file expected, got 2/ },
+    ];
+    for (const { name, args, env, says } of usage) {
+      it(`${name}: exit 2 and one line with a hint to --help`, { timeout: 60_000 }, async () => {
+        const r = await runToEnd(commandLine(runtime, args), env);
+        assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+        assert.equal(r.stdout, "");
+        assert.equal(lines(r.stderr).length, 1, r.stderr);
+        assert.match(r.stderr, /^serve-gracefully: /);
+        assert.match(r.stderr, says);
+        assert.match(r.stderr, /serve-gracefully --help/);
+      });
+    }
+
+    const broken: { name: string; entry: string; says: RegExp; own?: RegExp }[] = [
+      { name: "a missing entry", entry: `${FIXTURES}/missing.ts`, says: /test\/fixtures\/cli\/missing\.ts not found/ },
+      {
+        name: "an entry that throws at import",
+        entry: `${FIXTURES}/throws.ts`,
+        says: /test\/fixtures\/cli\/throws\.ts threw while loading: DATABASE_URL is not set/,
+        own: /throws\.ts/,
+      },
+      {
+        name: "an entry with a syntax error",
+        entry: `${FIXTURES}/syntax-error.js`,
+        says: /test\/fixtures\/cli\/syntax-error\.js has a syntax error/,
+      },
+      {
+        name: "an entry without a default export",
+        entry: `${FIXTURES}/no-default.ts`,
+        says: /no-default\.ts has no default export \(it exports app\)/,
+      },
+      {
+        name: "an entry whose default export cannot serve",
+        entry: `${FIXTURES}/bad-default.js`,
+        says: /bad-default\.js's default export is an object without a fetch method/,
+      },
+    ];
+    for (const { name, entry, says, own } of broken) {
+      it(`${name}: exit 1 and one line that names the file`, { timeout: 60_000 }, async () => {
+        const r = await runToEnd(commandLine(runtime, [entry]));
+        assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+        assert.equal(r.stdout, "");
+        const [first, ...rest] = lines(r.stderr);
+        assert.match(first!, /^serve-gracefully: /);
+        assert.match(first!, says);
+        // Then the entry's own error and stack, when it threw; nothing else otherwise.
+        if (own) assert.match(rest.join("\n"), own, r.stderr);
+        else if (!/syntax/.test(name)) assert.deepEqual(rest, [], r.stderr);
+        assert.doesNotMatch(r.stderr, /cli\.js|node:internal/, "no frames of the command's internals");
+      });
+    }
+
+    if (runtime.name === "node") {
+      it("Node 20 with a TypeScript entry: one line of advice instead of a syntax error", { timeout: 60_000 }, async () => {
+        const r = await runToEnd(commandLine(runtime, [`${FIXTURES}/app.ts`], false));
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(lines(r.stderr).length, 1, r.stderr);
+        assert.match(
+          r.stderr,
+          /app\.ts is TypeScript, which Node 20\.\d+\.\d+ does not run: use Node 22\.18 or newer, or node --import tsx/,
+        );
+      });
+
+      it("Node 22 runs a TypeScript entry itself (type stripping)", { timeout: 240_000 }, async () => {
+        const node22 = nodeBinary("22");
+        const port = await freePort();
+        const f = await serve({ ...runtime, command: node22 }, ["--port", String(port), "--host", "127.0.0.1", `${FIXTURES}/app.ts`]);
+        assert.equal((await request(port, "GET", "/")).body, "hello");
+        f.signal("SIGTERM");
+        assert.equal((await f.exit(15_000)).code, 0);
+      });
+    }
+
+    it("in a PID namespace the runtime is PID 1, gets SIGTERM and drains", { timeout: 60_000, skip: !unshareWorks }, async () => {
+      const port = await freePort();
+      const f = await serve(runtime, ["--port", String(port), "--host", "127.0.0.1", `${FIXTURES}/app.ts`], {}, ["unshare", ...UNSHARE]);
+      // unshare --fork has one child: the runtime, PID 1 inside the namespace.
+      const unsharePid = f.child.pid!;
+      const children = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, "utf8").trim().split(" ");
+      assert.equal(children.length, 1);
+      const hostPid = Number(children[0]);
+      assert.equal((await request(port, "GET", "/pid")).body, "1", "the process that answers is PID 1");
+      assert.match(readFileSync(`/proc/${hostPid}/cmdline`, "utf8").split("\0")[0]!, new RegExp(`(node|bun|deno)$`));
+      assert.equal(f.log("signals.unreachable"), undefined, "no warning: PID 1 gets the signal");
+      await drainsFourInFlight(f, "SIGTERM", () => process.kill(hostPid, "SIGTERM"));
+    });
+  });
+}

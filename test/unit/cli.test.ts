@@ -1,0 +1,156 @@
+/**
+ * The command's runtime-agnostic half: precedence (flag, variable, entry, platform), the same
+ * messages as serveGracefully's options, the entry contract, and what each outcome returns.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { type CommandRuntime, runCommand } from "../../src/cli/command.ts";
+import { EntryError, entryParts } from "../../src/cli/entry.ts";
+import { FLAGS } from "../../src/cli/flags.ts";
+import { helpText } from "../../src/cli/help.ts";
+import { readFlags, resolveSettings, UsageError } from "../../src/cli/settings.ts";
+import { resolveOptions } from "../../src/options/options.ts";
+
+const app = { fetch: () => new Response("ok") };
+const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
+const entry = (extra: Record<string, unknown> = {}) => entryParts({ default: { ...app, ...extra } }, "src/index.ts");
+const settle = (values: Record<string, string | boolean>, vars: Record<string, string> = {}, parts = entry()) =>
+  resolveSettings(readFlags(values, envOf(vars)), parts, "src/index.ts", envOf(vars));
+
+describe("flags and variables", () => {
+  it("PrecedenceIsFlagThenVariableThenEntryThenDefault", () => {
+    const parts = entry({ port: 4000, hostname: "127.0.0.1" });
+    assert.equal(settle({ port: "1" }, { PORT: "2" }, parts).resolved.port, 1);
+    assert.equal(settle({}, { PORT: "2" }, parts).resolved.port, 2);
+    assert.equal(settle({}, {}, parts).resolved.port, 4000);
+    assert.equal(settle({}, {}).resolved.port, 3000);
+    assert.equal(settle({ host: "::1" }, { HOST: "10.0.0.1" }, parts).resolved.hostname, "::1");
+    assert.equal(settle({}, { HOST: "10.0.0.1" }, parts).resolved.hostname, "10.0.0.1");
+    assert.equal(settle({}, {}, parts).resolved.hostname, "127.0.0.1");
+  });
+
+  it("PlatformDefaultsApplyUnderFlagsAndVariables", () => {
+    const k8s = { KUBERNETES_SERVICE_HOST: "10.96.0.1" };
+    const s = settle({}, k8s);
+    assert.equal(s.resolved.drainDelay, 5000);
+    assert.equal(s.sources.drainDelay, "platform");
+    assert.equal(settle({}, { ...k8s, DRAIN_DELAY_MS: "1000" }).resolved.drainDelay, 1000);
+    assert.equal(settle({ "drain-delay": "0" }, { ...k8s, DRAIN_DELAY_MS: "1000" }).resolved.drainDelay, 0);
+  });
+
+  it("EveryValueFlagHasAVariableAndTheOptionRulesMessages", () => {
+    for (const flag of FLAGS.filter((f) => f.value !== undefined)) assert.ok(flag.env, `--${flag.name} has no variable`);
+    // The message is serveGracefully's own, with the flag or variable in front.
+    let rule = "";
+    try {
+      resolveOptions({ timeout: "25s" }, () => undefined);
+    } catch (error) {
+      rule = (error as Error).message.replace(/^serveGracefully: /, "");
+    }
+    assert.throws(
+      () => readFlags({ timeout: "25s" }, envOf({})),
+      (e: Error) => e instanceof UsageError && e.message === `--timeout: ${rule}`,
+    );
+    assert.throws(() => readFlags({}, envOf({ SHUTDOWN_TIMEOUT_MS: "25s" })), { message: `SHUTDOWN_TIMEOUT_MS: ${rule}` });
+  });
+
+  it("HealthPathsTurnOffWithFalse", () => {
+    const s = settle({ "ready-path": "false" }, { LIVE_PATH: "/healthz" });
+    assert.deepEqual(s.resolved.health, { ready: false, live: "/healthz" });
+  });
+
+  it("ACombinationNamesBothFlags", () => {
+    assert.throws(
+      () => settle({ timeout: "1000", "drain-delay": "2000" }),
+      /^UsageError: --timeout, --drain-delay: "drainDelay" must be less than "timeout"/,
+    );
+  });
+
+  it("ABadPortInTheEntryIsTheEntrysFault", () => {
+    assert.throws(
+      () => settle({}, {}, entry({ port: "eighty" })),
+      (e: Error) => e instanceof EntryError && /src\/index\.ts's default export: "port"/.test(e.message),
+    );
+  });
+
+  it("HelpListsEveryFlagAndVariable", () => {
+    const help = helpText();
+    for (const flag of FLAGS) {
+      assert.ok(help.includes(`--${flag.name}`), `--${flag.name} is not in --help`);
+      if (flag.env) assert.ok(help.includes(flag.env), `${flag.env} is not in --help`);
+    }
+  });
+});
+
+describe("the entry contract", () => {
+  it("TakesAHonoAppAFetchObjectOrAFetchFunction", () => {
+    assert.equal(entryParts({ default: app }, "a.ts").kind, "object with fetch");
+    assert.equal(entryParts({ default: () => new Response() }, "a.ts").kind, "fetch function");
+    const hono = { fetch: () => new Response(), route() {}, get() {}, port: 1 };
+    const parts = entryParts({ default: hono }, "a.ts");
+    assert.equal(parts.kind, "hono app");
+    assert.equal(parts.port, undefined, "a Hono app's own properties are not the Bun convention's port");
+  });
+
+  it("RejectsWhatCannotServe", () => {
+    assert.throws(() => entryParts({ app }, "a.ts"), /a\.ts has no default export \(it exports app\)/);
+    assert.throws(() => entryParts({ default: 42 }, "a.ts"), /a\.ts's default export is number/);
+    assert.throws(() => entryParts({ default: app, lifecycle: 1 }, "a.ts"), /"lifecycle" export must be a function/);
+  });
+});
+
+describe("runCommand", () => {
+  function fake(args: Partial<CommandRuntime>): { rt: CommandRuntime; out: string[]; err: string[]; served: unknown[] } {
+    const out: string[] = [];
+    const err: string[] = [];
+    const served: unknown[] = [];
+    const rt: CommandRuntime = {
+      parsed: { values: {}, positionals: [] },
+      env: () => undefined,
+      exists: (file) => file === "src/index.ts",
+      importEntry: async () => ({ default: app }),
+      runtime: "node 20.0.0",
+      packageVersion: "0.0.0",
+      honoVersion: () => "4.0.0",
+      serveGracefully: (_app, o) => {
+        served.push(o);
+        return {} as ReturnType<CommandRuntime["serveGracefully"]>;
+      },
+      lifecycle: {} as CommandRuntime["lifecycle"],
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+      ...args,
+    };
+    return { rt, out, err, served };
+  }
+
+  it("PicksSrcIndexWhenNoEntryIsGivenAndServesWithExplicitPort", async () => {
+    const f = fake({});
+    assert.equal(await runCommand(f.rt), "serving");
+    assert.equal((f.served[0] as { port: number }).port, 3000);
+  });
+
+  it("ExitCodes", async () => {
+    assert.equal(await runCommand(fake({ parsed: { error: "unknown flag --x" } }).rt), 2);
+    assert.equal(await runCommand(fake({ exists: () => false }).rt), 1);
+    assert.equal(await runCommand(fake({ parsed: { values: { check: true }, positionals: [] } }).rt), 0);
+    const thrower = fake({
+      importEntry: () => Promise.reject(new EntryError("src/index.ts threw while loading: x", { cause: new Error("x") })),
+    });
+    assert.equal(await runCommand(thrower.rt), 1);
+    assert.match(thrower.err[0]!, /^serve-gracefully: src\/index\.ts threw while loading: x$/);
+    assert.match(thrower.err[1]!, /^Error: x\n/, "then the entry's own error and stack");
+  });
+
+  it("ALifecycleHookRunsBeforeTheServerAndItsThrowIsTheEntrys", async () => {
+    const order: string[] = [];
+    const ok = fake({ importEntry: async () => ({ default: app, lifecycle: () => order.push("hook") }) });
+    ok.rt.serveGracefully = () => (order.push("serve"), {} as ReturnType<CommandRuntime["serveGracefully"]>);
+    await runCommand(ok.rt);
+    assert.deepEqual(order, ["hook", "serve"]);
+    const bad = fake({ importEntry: async () => ({ default: app, lifecycle: () => Promise.reject(new Error("no db")) }) });
+    assert.equal(await runCommand(bad.rt), 1);
+    assert.match(bad.err[0]!, /src\/index\.ts's lifecycle\(lc\) threw: no db/);
+    assert.equal(bad.served.length, 0);
+  });
+});
