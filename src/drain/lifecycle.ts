@@ -7,11 +7,10 @@ import { type Clock, sleep, systemClock, unlessCancelled } from "../time/clock.t
 import { cutWhatIsLeft } from "./cut.ts";
 import { deadlineBudget, describeWaiting, DrainWaits } from "./forced.ts";
 import * as events from "../log/events.ts";
-import type { ForcedFacts } from "../log/events.ts";
 import { flushBudget, flushWithin } from "../log/flush.ts";
 import { HOLD_MAX_MS, holdResponses, waitForQuiet } from "./hold.ts";
 import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
-import type { Drain, LifecycleSetup, LifecycleState, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
+import type { Drain, LifecycleSetup, LifecycleState, Run, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
 import { errorMessage, type Log, toLog } from "../log/logger.ts";
 import { announceStart, announceStartFailed, checkPart, LifecycleError, skipUnstarted } from "./parts.ts";
 import { startPart, stopParts, stopReserve } from "./parts.ts";
@@ -24,11 +23,6 @@ import { type LifecycleSettings, mergeSettings, settingsWithoutServers, willExit
 import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
 import { TaskTracker } from "./tasks.ts";
 import type { DeadlineBudget, RuntimeAdapter, ShutdownReport, ShutdownSignal, WaitingFor } from "../types.ts";
-
-/** The lifecycle's one state: before the drain, or in it (with how it began). */
-type Run =
-  | { readonly state: "idle" | "starting" | "running" }
-  | { readonly state: "stopping" | "stopped"; readonly drain: Drain };
 
 /** The moves a run may make (as fx checks its state in Start and Stop); anything else is a bug here. */
 const MOVES: Record<LifecycleState, readonly LifecycleState[]> = {
@@ -55,9 +49,8 @@ export class LifecycleController implements ServerLifecycle {
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
   #force: () => void = () => {};
-  /** What a forced drain says: the budget that ran out, and what it was waiting for. */
+  /** What a forced drain will say: the budget that runs out, and what it is waiting for. */
   #forcing: { budget: DeadlineBudget; waitingFor: () => WaitingFor } | undefined;
-  #forced: ForcedFacts | undefined;
   #errors = new ReportErrors();
   #warnedLateTask = false;
   #finished!: Promise<ShutdownReport>;
@@ -72,18 +65,16 @@ export class LifecycleController implements ServerLifecycle {
     this.#clock = options.clock ?? systemClock;
     this.#fatalErrors = options.fatalErrors ?? true;
     // The startup gate: /readyz is 503 until every part registered in this run has started.
-    this.readiness = new Readiness(this.#clock, (record) => this.log(record), () => ({
+    const gate = () => ({
       running: this.#run.state === "running",
       stopping: "drain" in this.#run,
       parts: this.#parts,
       started: this.#started,
-    }));
+    });
+    this.readiness = new Readiness(this.#clock, (record) => this.log(record), gate);
     this.#processWatch = new ProcessWatch(this.#runtime, {
       onSignal: (signal) => this.#onSignal(signal),
-      onFatalError: (message) => {
-        this.#errors.add(message);
-        this.#begin("error");
-      },
+      onFatalError: (message) => (this.#errors.add(message), this.#begin("error")),
       log: (record) => this.log(record),
     });
     this.#newRun();
@@ -151,11 +142,8 @@ export class LifecycleController implements ServerLifecycle {
     if (part.kind === "hook" && this.#parts.some((p) => p.name === part.name)) {
       throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
     }
-    if (part.kind === "server") {
-      // What `ready` rejects with was logged and reported here: it must not come back as fatal.
-      const reject = part.rejectReady;
-      part.rejectReady = (error) => (this.#processWatch.answered(error), reject(error));
-    }
+    // What `ready` rejects with was logged and reported here: it must not come back as fatal.
+    if (part.kind === "server") part.rejectReady = this.#processWatch.answering(part.rejectReady);
     this.#parts.push(part);
     if (state !== "starting") {
       this.#moveTo({ state: "starting" });
@@ -237,10 +225,8 @@ export class LifecycleController implements ServerLifecycle {
     this.#controller.abort();
     const atStart = snapshot(registered(), this.#tasks);
     // A failed start already said so (start.failed): a rollback is not announced as a drain.
-    if (reason !== "start-failed") {
-      const facts = { requestsInFlight: atStart.inFlight, tasksPending: atStart.tasksPending, drainDelayMs: drainDelay };
-      this.log(events.drainStart({ reason, signal, ...facts, timeoutMs: settings.timeout }));
-    }
+    const startFacts = { requestsInFlight: atStart.inFlight, tasksPending: atStart.tasksPending, drainDelayMs: drainDelay };
+    if (reason !== "start-failed") this.log(events.drainStart({ reason, signal, ...startFacts, timeoutMs: settings.timeout }));
     const starting = this.#parts[this.#started.length];
     await Promise.race([waits.during(starting && `start of "${starting.name}"`, this.#startSequence), forced]);
     const servers = startedServers();
@@ -280,12 +266,8 @@ export class LifecycleController implements ServerLifecycle {
     const leaveIdleConnectionsToExit = processEnds && servers.every((s) => s.listening.responsesDone);
     const drained = leaveServersToExit || await unlessCancelled(forced, async () => {
       await Promise.all([...servers.map((s) => s.traffic.whenIdle()), this.#tasks.idle()]);
-      if (leaveIdleConnectionsToExit) {
-        await Promise.all(servers.map((s) => s.listening.responsesDone!()));
-      } else {
-        for (const server of servers) server.listening.closeIdle();
-        await Promise.all(closed);
-      }
+      if (leaveIdleConnectionsToExit) await Promise.all(servers.map((s) => s.listening.responsesDone!()));
+      else await Promise.all([...servers.map((s) => s.listening.closeIdle()), ...closed]); // every closeIdle first, then the wait
       // A request served on a connection that was still open may have added a task.
       await this.#tasks.idle();
     });
@@ -304,10 +286,10 @@ export class LifecycleController implements ServerLifecycle {
     // 9. Report once, stop listening to the process, and exit when the process is ours to end.
     const timings = { startedAt, durationMs: clock.now() - t0, drainDelayMs: t1 - tAnnounced, drainMs: t2 - t1 };
     const counts = countsSince(atStart, snapshot(servers, this.#tasks), cut);
-    const forcedBy = this.#drain?.forcedBy;
+    const { forcedBy, forced: forcedFacts } = this.#drain!;
     const allParts = [...serverReports(servers, drained, forcedBy, t2 - t0), ...parts];
-    const facts = { counts, parts: allParts, ...this.#errors.forReport, forcedBy, forced: this.#forced };
-    const report = buildReport({ reason, signal, ...timings, ...facts });
+    const errors = this.#errors.forReport;
+    const report = buildReport({ reason, signal, ...timings, counts, parts: allParts, ...errors, forcedBy, forced: forcedFacts });
     // Asked again, not taken from phase 4: a signal during a drain that shutdown() began ends the process too.
     const exitNow = endsProcess();
     // A failed start said so in its one start.failed line; its rollback logs each part it stops.
@@ -329,10 +311,10 @@ export class LifecycleController implements ServerLifecycle {
   #forceNow(by: NonNullable<Drain["forcedBy"]>, signal?: ShutdownSignal): void {
     const drain = this.#drain;
     if (this.#run.state !== "stopping" || drain === undefined || drain.forcedBy !== undefined) return;
-    this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by } });
     const waitingFor = this.#forcing!.waitingFor();
-    this.#forced = { budget: by === "deadline" ? this.#forcing!.budget : undefined, waitingFor, waiting: describeWaiting(waitingFor) };
-    this.log(events.drainForced(by, this.#forced, signal));
+    const forced = { budget: by === "deadline" ? this.#forcing!.budget : undefined, waitingFor, waiting: describeWaiting(waitingFor) };
+    this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by, forced } });
+    this.log(events.drainForced(by, forced, signal));
     this.#force();
   }
 
@@ -358,7 +340,6 @@ export class LifecycleController implements ServerLifecycle {
     this.#listenersClosed = new AbortController();
     this.#settings = undefined;
     this.#forcing = undefined;
-    this.#forced = undefined;
     this.#errors = new ReportErrors();
     this.#warnedLateTask = false;
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));

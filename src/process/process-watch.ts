@@ -94,12 +94,15 @@ export class ProcessWatch {
   }
 
   /**
-   * An error the lifecycle has answered (logged, reported, and handed to the caller as a rejected
-   * `ready`). The same error reaching the process later, from an `await server.ready` at the top
+   * Wraps what rejects `ready`: an error it rejects with is answered (logged, reported, handed to
+   * the caller). The same error reaching the process later, from an `await server.ready` at the top
    * level of a module, is that answer coming back, not a second, fatal error.
    */
-  answered(error: unknown): void {
-    if (typeof error === "object" && error !== null) this.#answered.add(error);
+  answering(reject: (error: unknown) => void): (error: unknown) => void {
+    return (error) => {
+      if (typeof error === "object" && error !== null) this.#answered.add(error);
+      reject(error);
+    };
   }
 
   #unwatchFatal(): void {
