@@ -5,7 +5,10 @@
  */
 import { type Clock, sleep, systemClock, unlessCancelled } from "../time/clock.ts";
 import { cutWhatIsLeft } from "./cut.ts";
+import { deadlineBudget, describeWaiting, DrainWaits } from "./forced.ts";
 import * as events from "../log/events.ts";
+import type { ForcedFacts } from "../log/events.ts";
+import { flushBudget, flushWithin } from "../log/flush.ts";
 import { HOLD_MAX_MS, holdResponses, waitForQuiet } from "./hold.ts";
 import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
 import type { Drain, LifecycleSetup, LifecycleState, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
@@ -20,7 +23,7 @@ import { buildReport, countsSince, emptyReport, serverReports, snapshot } from "
 import { type LifecycleSettings, mergeSettings, settingsWithoutServers, willExit } from "./settings.ts";
 import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
 import { TaskTracker } from "./tasks.ts";
-import type { RuntimeAdapter, ShutdownReport, ShutdownSignal } from "../types.ts";
+import type { DeadlineBudget, RuntimeAdapter, ShutdownReport, ShutdownSignal, WaitingFor } from "../types.ts";
 
 /** The lifecycle's one state: before the drain, or in it (with how it began). */
 type Run =
@@ -52,6 +55,9 @@ export class LifecycleController implements ServerLifecycle {
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
   #force: () => void = () => {};
+  /** What a forced drain says: the budget that ran out, and what it was waiting for. */
+  #forcing: { budget: DeadlineBudget; waitingFor: () => WaitingFor } | undefined;
+  #forced: ForcedFacts | undefined;
   #errors = new ReportErrors();
   #warnedLateTask = false;
   #finished!: Promise<ShutdownReport>;
@@ -145,6 +151,11 @@ export class LifecycleController implements ServerLifecycle {
     if (part.kind === "hook" && this.#parts.some((p) => p.name === part.name)) {
       throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
     }
+    if (part.kind === "server") {
+      // What `ready` rejects with was logged and reported here: it must not come back as fatal.
+      const reject = part.rejectReady;
+      part.rejectReady = (error) => (this.#processWatch.answered(error), reject(error));
+    }
     this.#parts.push(part);
     if (state !== "starting") {
       this.#moveTo({ state: "starting" });
@@ -210,8 +221,11 @@ export class LifecycleController implements ServerLifecycle {
     const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "hook");
     const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
     // The stops' reserve comes out of the time after the drain delay, so the delay never eats it.
-    const untilDeadline = settings.timeout - stopReserve(hookParts(), settings.timeout - drainDelay);
-    const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), untilDeadline);
+    const budget = deadlineBudget(settings.timeout, stopReserve(hookParts(), settings.timeout - drainDelay));
+    const waits = new DrainWaits();
+    const startedServers = () => this.#started.filter((p): p is StartedServer => p.kind === "server");
+    this.#forcing = { budget, waitingFor: () => waits.now(startedServers(), this.#tasks) };
+    const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), budget.budgetMs);
     // Whether the process ends after the drain: a signal during a drain that shutdown() began makes it so.
     const endsProcess = () => willExit(settings, this.#drain!.signalledLater ? "signal" : reason);
 
@@ -227,12 +241,13 @@ export class LifecycleController implements ServerLifecycle {
       const facts = { requestsInFlight: atStart.inFlight, tasksPending: atStart.tasksPending, drainDelayMs: drainDelay };
       this.log(events.drainStart({ reason, signal, ...facts, timeoutMs: settings.timeout }));
     }
-    await Promise.race([this.#startSequence, forced]);
-    const servers = this.#started.filter((p): p is StartedServer => p.kind === "server");
+    const starting = this.#parts[this.#started.length];
+    await Promise.race([waits.during(starting && `start of "${starting.name}"`, this.#startSequence), forced]);
+    const servers = startedServers();
 
     // 2. Drain delay: keep serving while load balancers notice the 503 and stop routing here.
     const tAnnounced = clock.now();
-    await sleep(clock, drainDelay, forced);
+    await waits.during(drainDelay > 0 ? "drain delay" : undefined, sleep(clock, drainDelay, forced));
     const t1 = clock.now();
 
     // 3. Hold: responses wait until no kept-alive request has arrived for QUIET_MS. A busy keep-alive
@@ -250,7 +265,7 @@ export class LifecycleController implements ServerLifecycle {
     const processEnds = endsProcess();
     const leaveServersToExit = processEnds && this.#drain?.forcedBy === undefined && hookParts().length === 0 &&
       this.#tasks.pending === 0 && servers.every((s) => s.traffic.idle && s.listening.idleForExit?.() === true);
-    const closed = leaveServersToExit ? [] : servers.map((server) => server.listening.close());
+    const closed = leaveServersToExit ? [] : servers.map((server) => waits.closing(server.name, server.listening.close()));
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
     //    A runtime whose close acts later (Deno) gets that moment first. Streams given to endOnDrain
@@ -283,7 +298,7 @@ export class LifecycleController implements ServerLifecycle {
     // 8. Stop the other parts in reverse start order, each within its timeout and the time left.
     cancelDeadline();
     const [onError, secondSignal] = [(message: string) => this.#errors.add(message), () => this.#drain?.forcedBy === "second-signal"];
-    const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError };
+    const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError, during: waits.during.bind(waits) };
     const parts = [...(await stopParts(hookParts().reverse(), stops)), ...skipUnstarted(this.#parts, this.#started)];
 
     // 9. Report once, stop listening to the process, and exit when the process is ours to end.
@@ -291,11 +306,12 @@ export class LifecycleController implements ServerLifecycle {
     const counts = countsSince(atStart, snapshot(servers, this.#tasks), cut);
     const forcedBy = this.#drain?.forcedBy;
     const allParts = [...serverReports(servers, drained, forcedBy, t2 - t0), ...parts];
-    const report = buildReport({ reason, signal, ...timings, counts, parts: allParts, ...this.#errors.forReport, forcedBy });
+    const facts = { counts, parts: allParts, ...this.#errors.forReport, forcedBy, forced: this.#forced };
+    const report = buildReport({ reason, signal, ...timings, ...facts });
     // Asked again, not taken from phase 4: a signal during a drain that shutdown() began ends the process too.
     const exitNow = endsProcess();
-    // A failed start with nothing to roll back has said all in its start.failed line.
-    if (reason !== "start-failed" || this.#started.length > 0) this.log(events.drainEnd(report, exitNow));
+    // A failed start said so in its one start.failed line; its rollback logs each part it stops.
+    if (reason !== "start-failed") this.log(events.drainEnd(report, exitNow));
     this.#moveTo({ state: "stopped", drain: this.#drain! });
     this.#processWatch.stop();
     this.#resolveFinished(report);
@@ -303,6 +319,8 @@ export class LifecycleController implements ServerLifecycle {
       // A few promise turns first, so code awaiting `finished` runs before the process ends (not a
       // timer: with 1,000 sockets just closed, a timer waits behind their close events).
       for (let turn = 0; turn < 3; turn++) await Promise.resolve();
+      // The report is the last line: a logger that writes asynchronously (pino) gets it out first.
+      await flushWithin(clock, settings.flush, flushBudget(t0 + settings.timeout - clock.now()));
       this.#runtime.exit(report.exitCode);
     }
     return report;
@@ -312,7 +330,9 @@ export class LifecycleController implements ServerLifecycle {
     const drain = this.#drain;
     if (this.#run.state !== "stopping" || drain === undefined || drain.forcedBy !== undefined) return;
     this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by } });
-    this.log(events.drainForced(by, signal));
+    const waitingFor = this.#forcing!.waitingFor();
+    this.#forced = { budget: by === "deadline" ? this.#forcing!.budget : undefined, waitingFor, waiting: describeWaiting(waitingFor) };
+    this.log(events.drainForced(by, this.#forced, signal));
     this.#force();
   }
 
@@ -337,6 +357,8 @@ export class LifecycleController implements ServerLifecycle {
     this.#controller = new AbortController();
     this.#listenersClosed = new AbortController();
     this.#settings = undefined;
+    this.#forcing = undefined;
+    this.#forced = undefined;
     this.#errors = new ReportErrors();
     this.#warnedLateTask = false;
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));

@@ -57,6 +57,8 @@ export class ProcessWatch {
   #signals = new Set<ShutdownSignal>();
   #unwatchFatalErrors: (() => void) | undefined;
   #originChecked = false;
+  /** Errors already answered (what `ready` rejected with): weakly held, so nothing is kept. */
+  #answered = new WeakSet<object>();
 
   constructor(runtime: ProcessAdapter, target: ProcessWatchTarget) {
     this.#runtime = runtime;
@@ -83,11 +85,21 @@ export class ProcessWatch {
     if (!fatalErrors) this.#unwatchFatal();
     else if (this.#unwatchFatalErrors === undefined) {
       this.#unwatchFatalErrors = this.#runtime.onFatalError((error, kind: FatalKind) => {
+        if (typeof error === "object" && error !== null && this.#answered.has(error)) return;
         const record = fatalError(kind, error);
         this.#target.log(record);
         this.#target.onFatalError(record.msg);
       });
     }
+  }
+
+  /**
+   * An error the lifecycle has answered (logged, reported, and handed to the caller as a rejected
+   * `ready`). The same error reaching the process later, from an `await server.ready` at the top
+   * level of a module, is that answer coming back, not a second, fatal error.
+   */
+  answered(error: unknown): void {
+    if (typeof error === "object" && error !== null) this.#answered.add(error);
   }
 
   #unwatchFatal(): void {
