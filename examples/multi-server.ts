@@ -1,10 +1,12 @@
 /**
  * One process, many parts: a database pool, an API server and a metrics server. They start in
  * order (the API takes no request before the pool is up) and one signal drains both servers, then
- * closes the pool. Run: npx tsx examples/multi-server.ts | npx bun examples/multi-server.ts |
- * npx deno run -A examples/multi-server.ts
+ * closes the pool. Run: node --import tsx examples/multi-server.ts |
+ * node_modules/.bin/bun examples/multi-server.ts | node_modules/.bin/deno run -A examples/multi-server.ts.
+ * HOST and PORT choose the API's address, METRICS_PORT the metrics server's port (default 9090).
  */
 import { Hono } from "hono";
+import { hostname, portFrom } from "./address.ts";
 import { lifecycle, serveGracefully } from "./runtime.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -48,8 +50,5 @@ api.get("/users", async (c) => c.json(await pool.query("select * from users")));
 const metrics = new Hono();
 metrics.get("/metrics", (c) => c.text(`http_requests_total ${served}\n`));
 
-serveGracefully(api, {
-  port: Number((globalThis as { process?: { env: Record<string, string> } }).process?.env.PORT ?? 3000),
-  name: "api",
-});
-serveGracefully(metrics, { port: 9090, name: "metrics", health: false });
+serveGracefully(api, { hostname, port: portFrom("PORT", 3000), name: "api" });
+serveGracefully(metrics, { hostname, port: portFrom("METRICS_PORT", 9090), name: "metrics", health: false });

@@ -9,6 +9,7 @@ export type { HealthOptions, ServeOptions } from "./options/options.ts";
 export { LifecycleError, type PartOptions, PartTimeoutError } from "./drain/parts.ts";
 export type { GracefulServer, ServeGracefully } from "./serve/serve.ts";
 export type {
+  DeadlineBudget,
   ExecutionContext,
   FetchApp,
   ListenInfo,
@@ -17,4 +18,5 @@ export type {
   PartReport,
   ShutdownReport,
   ShutdownSignal,
+  WaitingFor,
 } from "./types.ts";

@@ -268,6 +268,13 @@ export interface ShutdownReport {
   /** Why it was forced, when it was. */
   forcedBy?: "deadline" | "second-signal";
   /**
+   * When the deadline forced it, which budget ran out: "deadline" (the whole timeout) or
+   * "stop-reserve" (the servers' share ended where the time kept for the parts' stops begins).
+   */
+  budget?: DeadlineBudget["budget"];
+  /** When forced: what the drain was still waiting for at that moment (also in `drain.forced`). */
+  waitingFor?: WaitingFor;
+  /**
    * Error messages met on the way: the failed start, the fatal error, tasks that failed from the
    * start of the drain on (earlier ones are only logged), failed stops. The first 10, each cut to
    * 1,000 characters; every one is also logged as it happens.
@@ -286,6 +293,36 @@ export interface WorkerReport {
   outcome: "stopped" | "failed" | "timeout" | "cut" | "killed";
   exitCode: number | null;
   signal?: string;
+}
+
+/**
+ * The budget the deadline enforces: the servers get the timeout less what the parts keep for their
+ * stops (the sum of their stop timeouts, at most half of the time after the drain delay).
+ */
+export interface DeadlineBudget {
+  /** "deadline": nothing is kept, the whole timeout ran out; "stop-reserve": the servers' share ran out. */
+  budget: "deadline" | "stop-reserve";
+  /** ms from the drain's start the servers had: `timeoutMs - stopReserveMs`. */
+  budgetMs: number;
+  /** ms kept for the parts' stops. */
+  stopReserveMs: number;
+  timeoutMs: number;
+}
+
+/** What a forced drain was still waiting for when it was forced. */
+export interface WaitingFor {
+  /** Handlers still running. */
+  requests: number;
+  /** Responses returned but not yet delivered (held, or being written). */
+  responses: number;
+  /** waitUntil tasks still pending. */
+  tasks: number;
+  /** Connections (streams, WebSockets, kept-alive) still open, where the runtime can tell. */
+  connections?: number;
+  /** Servers whose close had not resolved: the runtime still had a connection open. */
+  serversClosing: string[];
+  /** A part's start or stop in progress (`start of "db"`, `stop of "db"`). */
+  step?: string;
 }
 
 /** How one lifecycle part fared. */

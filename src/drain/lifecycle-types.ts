@@ -5,6 +5,7 @@
  * one process-wide lifecycle, so anything a copy calls on another's lifecycle is listed here.
  */
 import type { Clock } from "../time/clock.ts";
+import type { ForcedFacts } from "../log/events.ts";
 import type { Log } from "../log/logger.ts";
 import type { PartOptions, ServerPart } from "./parts.ts";
 import type { Readiness } from "./readiness.ts";
@@ -40,7 +41,14 @@ export interface Drain {
   readonly at: number;
   readonly signalledLater: boolean;
   readonly forcedBy: ShutdownReport["forcedBy"];
+  /** What a forced drain says: the budget that ran out and what it was waiting for. */
+  readonly forced?: ForcedFacts;
 }
+
+/** The lifecycle's one state: before the drain, or in it (with how it began). */
+export type Run =
+  | { readonly state: "idle" | "starting" | "running" }
+  | { readonly state: "stopping" | "stopped"; readonly drain: Drain };
 
 /** Options of `createLifecycle()`. */
 export interface LifecycleOptions {

@@ -5,10 +5,12 @@
  */
 import { type Clock, sleep, systemClock, unlessCancelled } from "../time/clock.ts";
 import { cutWhatIsLeft } from "./cut.ts";
+import { deadlineBudget, describeWaiting, DrainWaits } from "./forced.ts";
 import * as events from "../log/events.ts";
+import { flushBudget, flushWithin } from "../log/flush.ts";
 import { HOLD_MAX_MS, holdResponses, waitForQuiet } from "./hold.ts";
 import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
-import type { Drain, LifecycleSetup, LifecycleState, PrimaryRun, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
+import type { Drain, LifecycleSetup, LifecycleState, PrimaryRun, Run, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
 import { errorMessage, type Log, toLog } from "../log/logger.ts";
 import { announceStart, announceStartFailed, checkPart, LifecycleError, skipUnstarted } from "./parts.ts";
 import { startPart, stopParts, stopReserve } from "./parts.ts";
@@ -20,12 +22,7 @@ import { buildReport, countsSince, emptyReport, serverReports, snapshot } from "
 import { type LifecycleSettings, mergeSettings, settingsWithoutServers, willExit } from "./settings.ts";
 import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
 import { TaskTracker } from "./tasks.ts";
-import type { RuntimeAdapter, ShutdownReport, ShutdownSignal } from "../types.ts";
-
-/** The lifecycle's one state: before the drain, or in it (with how it began). */
-type Run =
-  | { readonly state: "idle" | "starting" | "running" }
-  | { readonly state: "stopping" | "stopped"; readonly drain: Drain };
+import type { DeadlineBudget, RuntimeAdapter, ShutdownReport, ShutdownSignal, WaitingFor } from "../types.ts";
 
 /** The moves a run may make (as fx checks its state in Start and Stop); anything else is a bug here. */
 const MOVES: Record<LifecycleState, readonly LifecycleState[]> = {
@@ -52,6 +49,8 @@ export class LifecycleController implements ServerLifecycle {
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
   #force: () => void = () => {};
+  /** What a forced drain will say: the budget that runs out, and what it is waiting for. */
+  #forcing: { budget: DeadlineBudget; waitingFor: () => WaitingFor } | undefined;
   #errors = new ReportErrors();
   #warnedLateTask = false;
   #finished!: Promise<ShutdownReport>;
@@ -68,22 +67,20 @@ export class LifecycleController implements ServerLifecycle {
     this.#clock = options.clock ?? systemClock;
     this.#fatalErrors = options.fatalErrors ?? true;
     // The startup gate: /readyz is 503 until every part registered in this run has started.
-    this.readiness = new Readiness(this.#clock, (record) => this.log(record), () => ({
+    const gate = () => ({
       running: this.#run.state === "running",
       stopping: "drain" in this.#run,
       parts: this.#parts,
       started: this.#started,
-    }));
+    });
+    this.readiness = new Readiness(this.#clock, (record) => this.log(record), gate);
     this.#processWatch = new ProcessWatch(this.#runtime, {
       onSignal: (signal) => this.#onSignal(signal),
       onForce: (signal) => {
         this.#begin("signal", signal);
         this.#forceNow("second-signal", signal);
       },
-      onFatalError: (message) => {
-        this.#errors.add(message);
-        this.#begin("error");
-      },
+      onFatalError: (message) => (this.#errors.add(message), this.#begin("error")),
       log: (record) => this.log(record),
     });
     this.#newRun();
@@ -159,6 +156,8 @@ export class LifecycleController implements ServerLifecycle {
     if (part.kind === "hook" && this.#parts.some((p) => p.name === part.name)) {
       throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
     }
+    // What `ready` rejects with was logged and reported here: it must not come back as fatal.
+    if (part.kind === "server") part.rejectReady = this.#processWatch.answering(part.rejectReady);
     this.#parts.push(part);
     // The primary of `workers` starts no part: each worker does.
     if (this.#primary !== undefined) return;
@@ -226,8 +225,11 @@ export class LifecycleController implements ServerLifecycle {
     const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "hook");
     const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
     // The stops' reserve comes out of the time after the drain delay, so the delay never eats it.
-    const untilDeadline = settings.timeout - stopReserve(hookParts(), settings.timeout - drainDelay);
-    const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), untilDeadline);
+    const budget = deadlineBudget(settings.timeout, stopReserve(hookParts(), settings.timeout - drainDelay));
+    const waits = new DrainWaits();
+    const startedServers = () => this.#started.filter((p): p is StartedServer => p.kind === "server");
+    this.#forcing = { budget, waitingFor: () => waits.now(startedServers(), this.#tasks) };
+    const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), budget.budgetMs);
     // Whether the process ends after the drain: a signal during a drain that shutdown() began makes it so.
     const endsProcess = () => willExit(settings, this.#drain!.signalledLater ? "signal" : reason);
 
@@ -239,16 +241,15 @@ export class LifecycleController implements ServerLifecycle {
     this.#controller.abort();
     const atStart = snapshot(registered(), this.#tasks);
     // A failed start already said so (start.failed): a rollback is not announced as a drain.
-    if (reason !== "start-failed") {
-      const facts = { requestsInFlight: atStart.inFlight, tasksPending: atStart.tasksPending, drainDelayMs: drainDelay };
-      this.log(events.drainStart({ reason, signal, ...facts, timeoutMs: settings.timeout }));
-    }
-    await Promise.race([this.#startSequence, forced]);
-    const servers = this.#started.filter((p): p is StartedServer => p.kind === "server");
+    const startFacts = { requestsInFlight: atStart.inFlight, tasksPending: atStart.tasksPending, drainDelayMs: drainDelay };
+    if (reason !== "start-failed") this.log(events.drainStart({ reason, signal, ...startFacts, timeoutMs: settings.timeout }));
+    const starting = this.#parts[this.#started.length];
+    await Promise.race([waits.during(starting && `start of "${starting.name}"`, this.#startSequence), forced]);
+    const servers = startedServers();
 
     // 2. Drain delay: keep serving while load balancers notice the 503 and stop routing here.
     const tAnnounced = clock.now();
-    await sleep(clock, drainDelay, forced);
+    await waits.during(drainDelay > 0 ? "drain delay" : undefined, sleep(clock, drainDelay, forced));
     const t1 = clock.now();
 
     // 3. Hold: responses wait until no kept-alive request has arrived for QUIET_MS. A busy keep-alive
@@ -266,7 +267,7 @@ export class LifecycleController implements ServerLifecycle {
     const processEnds = endsProcess();
     const leaveServersToExit = processEnds && this.#drain?.forcedBy === undefined && hookParts().length === 0 &&
       this.#tasks.pending === 0 && servers.every((s) => s.traffic.idle && s.listening.idleForExit?.() === true);
-    const closed = leaveServersToExit ? [] : servers.map((server) => server.listening.close());
+    const closed = leaveServersToExit ? [] : servers.map((server) => waits.closing(server.name, server.listening.close()));
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.
     //    A runtime whose close acts later (Deno) gets that moment first. Streams given to endOnDrain
@@ -281,12 +282,8 @@ export class LifecycleController implements ServerLifecycle {
     const leaveIdleConnectionsToExit = processEnds && servers.every((s) => s.listening.responsesDone);
     const drained = leaveServersToExit || await unlessCancelled(forced, async () => {
       await Promise.all([...servers.map((s) => s.traffic.whenIdle()), this.#tasks.idle()]);
-      if (leaveIdleConnectionsToExit) {
-        await Promise.all(servers.map((s) => s.listening.responsesDone!()));
-      } else {
-        for (const server of servers) server.listening.closeIdle();
-        await Promise.all(closed);
-      }
+      if (leaveIdleConnectionsToExit) await Promise.all(servers.map((s) => s.listening.responsesDone!()));
+      else await Promise.all([...servers.map((s) => s.listening.closeIdle()), ...closed]); // every closeIdle first, then the wait
       // A request served on a connection that was still open may have added a task.
       await this.#tasks.idle();
     });
@@ -299,19 +296,20 @@ export class LifecycleController implements ServerLifecycle {
     // 8. Stop the other parts in reverse start order, each within its timeout and the time left.
     cancelDeadline();
     const [onError, secondSignal] = [(message: string) => this.#errors.add(message), () => this.#drain?.forcedBy === "second-signal"];
-    const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError };
+    const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError, during: waits.during.bind(waits) };
     const parts = [...(await stopParts(hookParts().reverse(), stops)), ...skipUnstarted(this.#parts, this.#started)];
 
     // 9. Report once, stop listening to the process, and exit when the process is ours to end.
     const timings = { startedAt, durationMs: clock.now() - t0, drainDelayMs: t1 - tAnnounced, drainMs: t2 - t1 };
     const counts = countsSince(atStart, snapshot(servers, this.#tasks), cut);
-    const forcedBy = this.#drain?.forcedBy;
+    const { forcedBy, forced: forcedFacts } = this.#drain!;
     const allParts = [...serverReports(servers, drained, forcedBy, t2 - t0), ...parts];
-    const report = buildReport({ reason, signal, ...timings, counts, parts: allParts, ...this.#errors.forReport, forcedBy });
+    const errors = this.#errors.forReport;
+    const report = buildReport({ reason, signal, ...timings, counts, parts: allParts, ...errors, forcedBy, forced: forcedFacts });
     // Asked again, not taken from phase 4: a signal during a drain that shutdown() began ends the process too.
     const exitNow = endsProcess();
-    // A failed start with nothing to roll back has said all in its start.failed line.
-    if (reason !== "start-failed" || this.#started.length > 0) this.log(events.drainEnd(report, exitNow));
+    // A failed start said so in its one start.failed line; its rollback logs each part it stops.
+    if (reason !== "start-failed") this.log(events.drainEnd(report, exitNow));
     this.#moveTo({ state: "stopped", drain: this.#drain! });
     this.#processWatch.stop();
     this.#resolveFinished(report);
@@ -319,6 +317,8 @@ export class LifecycleController implements ServerLifecycle {
       // A few promise turns first, so code awaiting `finished` runs before the process ends (not a
       // timer: with 1,000 sockets just closed, a timer waits behind their close events).
       for (let turn = 0; turn < 3; turn++) await Promise.resolve();
+      // The report is the last line: a logger that writes asynchronously (pino) gets it out first.
+      await flushWithin(clock, settings.flush, flushBudget(t0 + settings.timeout - clock.now()));
       this.#runtime.exit(report.exitCode);
     }
     return report;
@@ -327,8 +327,10 @@ export class LifecycleController implements ServerLifecycle {
   #forceNow(by: NonNullable<Drain["forcedBy"]>, signal?: ShutdownSignal): void {
     const drain = this.#drain;
     if (this.#run.state !== "stopping" || drain === undefined || drain.forcedBy !== undefined) return;
-    this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by } });
-    this.log(events.drainForced(by, signal));
+    const waitingFor = this.#forcing!.waitingFor();
+    const forced = { budget: by === "deadline" ? this.#forcing!.budget : undefined, waitingFor, waiting: describeWaiting(waitingFor) };
+    this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by, forced } });
+    this.log(events.drainForced(by, forced, signal));
     this.#force();
   }
 
@@ -353,6 +355,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#controller = new AbortController();
     this.#listenersClosed = new AbortController();
     this.#settings = undefined;
+    this.#forcing = undefined;
     this.#errors = new ReportErrors();
     this.#warnedLateTask = false;
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));

@@ -121,6 +121,8 @@ export interface StopContext {
   log: Log;
   /** A stop that failed or timed out, for the report's errors. */
   onError(message: string): void;
+  /** Marks a stop in progress, for what a forced drain names as waited for. */
+  during?<T>(step: string, work: Promise<T>): Promise<T>;
 }
 
 /**
@@ -141,7 +143,8 @@ export async function stopParts(parts: readonly HookPart[], context: StopContext
     else {
       try {
         const ms = Math.min(part.timeout, left);
-        await withTimeout(clock, ms, part.stop, timedOut(`stop of "${part.name}"`, ms));
+        const stopping = withTimeout(clock, ms, part.stop, timedOut(`stop of "${part.name}"`, ms));
+        await (context.during ? context.during(`stop of "${part.name}"`, stopping) : stopping);
         report("stopped");
         log(partStopped(part.name));
       } catch (error) {

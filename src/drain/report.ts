@@ -1,4 +1,5 @@
 /** The shutdown report: what the last log line says, as an object, and the counts it is made of. */
+import type { ForcedFacts } from "../log/events.ts";
 import { clip } from "../log/log-bounds.ts";
 import type { ServerPart } from "./parts.ts";
 import { MAX_ERROR_CHARS } from "./report-errors.ts";
@@ -28,6 +29,8 @@ export interface ReportFacts {
   errors: readonly string[];
   errorsOmitted: number;
   forcedBy: ShutdownReport["forcedBy"];
+  /** When forced: the budget that ran out and what the drain was waiting for. */
+  forced?: Pick<ForcedFacts, "budget" | "waitingFor">;
 }
 
 const ms = (value: number): number => Math.round(value * 10) / 10;
@@ -63,6 +66,8 @@ export function buildReport(facts: ReportFacts): ShutdownReport {
   };
   if (facts.signal !== undefined) report.signal = facts.signal;
   if (facts.forcedBy !== undefined) report.forcedBy = facts.forcedBy;
+  if (facts.forced?.budget !== undefined) report.budget = facts.forced.budget.budget;
+  if (facts.forced !== undefined) report.waitingFor = facts.forced.waitingFor;
   return report;
 }
 

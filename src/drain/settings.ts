@@ -3,6 +3,7 @@
  * lifecycle share one drain, so it takes the longest budget and delay any of them asked for.
  */
 import type { ServerSettings } from "./lifecycle-types.ts";
+import { type Flush, loggerFlush } from "../log/flush.ts";
 import { type Log, toLog } from "../log/logger.ts";
 import { DEFAULT_TIMEOUT_MS } from "../process/platform.ts";
 import type { ShutdownReport, ShutdownSignal } from "../types.ts";
@@ -14,6 +15,8 @@ export interface LifecycleSettings {
   exit: boolean;
   fatalErrors: boolean;
   log: Log;
+  /** Writes what the logger still holds (pino), before the process ends; undefined: nothing to flush. */
+  flush: Flush | undefined;
 }
 
 /** The first server's settings, or the merge with what earlier servers asked for. */
@@ -26,6 +29,7 @@ export function mergeSettings(current: LifecycleSettings | undefined, server: Se
       exit: server.exit,
       fatalErrors: server.fatalErrors,
       log: toLog(server.logger),
+      flush: loggerFlush(server.logger),
     };
   }
   return {
@@ -37,12 +41,13 @@ export function mergeSettings(current: LifecycleSettings | undefined, server: Se
     fatalErrors: current.fatalErrors && server.fatalErrors,
     // The first server's logger speaks for the lifecycle.
     log: current.log,
+    flush: current.flush,
   };
 }
 
 /** A lifecycle with parts but no server (shutdown() only): the default budget, no signals, no exit. */
 export function settingsWithoutServers(log: Log): LifecycleSettings {
-  return { timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, signals: new Set(), exit: false, fatalErrors: false, log };
+  return { timeout: DEFAULT_TIMEOUT_MS, drainDelay: 0, signals: new Set(), exit: false, fatalErrors: false, log, flush: undefined };
 }
 
 /** Whether the process ends when the drain is done: signal-managed, and not a shutdown() call. */

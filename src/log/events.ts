@@ -4,7 +4,7 @@
  * themselves (pino: hostname, name, pid): the listen address is `address`, a part is `part`.
  */
 import { errorMessage, errorStack } from "./logger.ts";
-import type { ListenInfo, LogRecord, ShutdownReport, ShutdownSignal } from "../types.ts";
+import type { DeadlineBudget, ListenInfo, LogRecord, ShutdownReport, ShutdownSignal, WaitingFor } from "../types.ts";
 
 export const listening = (part: string, runtime: string, info: ListenInfo, startup: Record<string, unknown>): LogRecord => ({
   level: "info",
@@ -43,10 +43,37 @@ export const drainStart = (facts: DrainStartFacts): LogRecord => ({
   ...facts,
 });
 
-export const drainForced = (by: NonNullable<ShutdownReport["forcedBy"]>, signal?: ShutdownSignal): LogRecord =>
-  by === "deadline"
-    ? { level: "warn", event: "drain.forced", msg: "deadline reached: cutting what is still open", forcedBy: by }
-    : { level: "warn", event: "drain.forced", msg: `second signal ${signal}: stopping now`, forcedBy: by, signal };
+/** Why the drain was forced (the budget that ran out, or the signal) and what it was waiting for. */
+export interface ForcedFacts {
+  budget?: DeadlineBudget;
+  waitingFor: WaitingFor;
+  /** `waitingFor` in words. */
+  waiting: string;
+}
+
+export function drainForced(by: NonNullable<ShutdownReport["forcedBy"]>, facts: ForcedFacts, signal?: ShutdownSignal): LogRecord {
+  const { budget, waitingFor, waiting } = facts;
+  const fields = { forcedBy: by, waitingFor };
+  if (by === "second-signal") {
+    return {
+      level: "warn",
+      event: "drain.forced",
+      msg: `second signal ${signal}: stopping now; it was waiting for ${waiting}`,
+      ...fields,
+      signal,
+    };
+  }
+  const why = budget === undefined || budget.budget === "deadline"
+    ? `deadline reached${budget ? ` (timeout ${budget.timeoutMs} ms)` : ""}`
+    : `stop reserve reached: the servers' ${budget.budgetMs} ms ran out (${budget.stopReserveMs} ms of the ${budget.timeoutMs} ms timeout are kept for the parts' stops)`;
+  return {
+    level: "warn",
+    event: "drain.forced",
+    msg: `${why}: cutting what is still open; it was waiting for ${waiting}`,
+    ...fields,
+    ...budget,
+  };
+}
 
 export const drainLeftOpen = (runtime: string): LogRecord => ({
   level: "warn",
@@ -56,7 +83,7 @@ export const drainLeftOpen = (runtime: string): LogRecord => ({
 
 /** Says how the drain went and what the process does next, with the whole report. */
 export function drainEnd(report: ShutdownReport, exits: boolean): LogRecord {
-  const outcome = report.forced ? `forced (${report.forcedBy})` : report.reason === "start-failed" ? "rolled back" : "complete";
+  const outcome = report.forced ? `forced (${report.forcedBy})` : "complete";
   const next = exits ? `exit ${report.exitCode}` : "process left running";
   const msg = `drain ${outcome} in ${Math.round(report.durationMs)} ms, ${next}`;
   return { level: report.exitCode === 0 ? "info" : "error", event: "drain.end", msg, ...report };

@@ -60,6 +60,8 @@ export class ProcessWatch {
   #unwatchFatalErrors: (() => void) | undefined;
   #originChecked = false;
   #forceWatched = false;
+  /** Errors already answered (what `ready` rejected with): weakly held, so nothing is kept. */
+  #answered = new WeakSet<object>();
 
   constructor(runtime: ProcessAdapter, target: ProcessWatchTarget) {
     this.#runtime = runtime;
@@ -90,11 +92,24 @@ export class ProcessWatch {
     if (!fatalErrors) this.#unwatchFatal();
     else if (this.#unwatchFatalErrors === undefined) {
       this.#unwatchFatalErrors = this.#runtime.onFatalError((error, kind: FatalKind) => {
+        if (typeof error === "object" && error !== null && this.#answered.has(error)) return;
         const record = fatalError(kind, error);
         this.#target.log(record);
         this.#target.onFatalError(record.msg);
       });
     }
+  }
+
+  /**
+   * Wraps what rejects `ready`: an error it rejects with is answered (logged, reported, handed to
+   * the caller). The same error reaching the process later, from an `await server.ready` at the top
+   * level of a module, is that answer coming back, not a second, fatal error.
+   */
+  answering(reject: (error: unknown) => void): (error: unknown) => void {
+    return (error) => {
+      if (typeof error === "object" && error !== null) this.#answered.add(error);
+      reject(error);
+    };
   }
 
   #unwatchFatal(): void {

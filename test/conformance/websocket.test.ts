@@ -87,7 +87,7 @@ for (const runtime of selectedRuntimes()) {
 
     // Bun closes a WebSocket at once (close frame, FIN, close handler, readyState CLOSED): no
     // runtime event says when the client's close frame arrives, so its drain cannot wait for it.
-    const bunCannotWait = runtime.name === "bun" && "Bun ends a WebSocket at its close frame (see docs/notes/h2ws.md)";
+    const bunCannotWait = runtime.name === "bun" && "Bun ends a WebSocket at its close frame (see docs/streams.md#websockets)";
     it("waits for a client that answers the close frame late, then closes TCP and exits", { skip: bunCannotWait }, async () => {
       const f = await start(runtime);
       const client = await RawWebSocket.open(f.port);

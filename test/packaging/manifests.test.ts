@@ -3,7 +3,7 @@
  * a license, and each registry's root entry is the right adapter.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { it } from "node:test";
 import { readJson, ROOT } from "./tools.ts";
@@ -17,6 +17,18 @@ it("NpmAndJsrHaveTheSameVersion", () => {
   assert.match(pkg.version, /^\d+\.\d+\.\d+(-[\w.]+)?$/);
   assert.equal(deno.version, pkg.version, "bump package.json and deno.json together");
   assert.equal(PACKAGE_VERSION, pkg.version, "bump src/cli/version.ts (what --version prints) too");
+});
+
+it("TheVersionIsTheChangelogsNewestAndTheLockFilesRoot", () => {
+  // The newest CHANGELOG section describes what this tree is (released or not): one version everywhere.
+  const newest = readFileSync(path.join(ROOT, "CHANGELOG.md"), "utf8").match(/^## (\S+) /m)?.[1];
+  assert.equal(newest, pkg.version, "package.json's version is the newest CHANGELOG section");
+  const lock = readJson("package-lock.json");
+  assert.equal(lock.version, pkg.version, "package-lock.json's root version");
+  assert.equal(lock.packages[""].version, pkg.version, "package-lock.json's root package version");
+  // The deploy example installs this version (a ^0.1.0 range would never reach 0.2.0).
+  const deploy = readJson("examples/deploy/package.json");
+  assert.equal(deploy.dependencies["serve-gracefully"], `^${pkg.version}`, "examples/deploy/package.json");
 });
 
 it("NpmAndJsrExportTheSameEntryPoints", () => {

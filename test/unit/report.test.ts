@@ -97,15 +97,43 @@ describe("report", () => {
     assert.deepEqual(runtime.exitCodes, [1]);
   });
 
-  it("StillReportsARollbackWhenOtherPartsHadStarted", async () => {
+  it("RollsBackPartsThatHadStartedWithOneErrorLineAndTheReportInFinished", async () => {
     const w = fakeWorld((r) => (r.listenError = Object.assign(new Error("in use"), { code: "EADDRINUSE" })));
     const logs: LogRecord[] = [];
     w.lifecycle.add({ name: "db", start() {}, stop() {} });
     const server = w.serve({ fetch: () => new Response() }, { port: 8080, logger: (r: LogRecord) => logs.push(r) });
-    await server.finished;
+    const report = await server.finished;
     await settle();
-    assert.deepEqual(logs.map((l) => l.event), ["part.started", "start.failed", "part.stopped", "drain.end"]);
-    assert.match(logs.at(-1)!.msg, /^drain rolled back in \d+ ms, exit 1$/);
+    // The stop it undid is said; no drain.end line: start.failed is the one line about the failure.
+    assert.deepEqual(logs.map((l) => l.event), ["part.started", "start.failed", "part.stopped"]);
+    assert.deepEqual(logs.filter((l) => l.level === "error").map((l) => l.event), ["start.failed"]);
+    assert.equal(report.reason, "start-failed");
+    assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["db:stopped", "server:8080:skipped"]);
+    assert.deepEqual(w.runtime.exitCodes, [1]);
+  });
+
+  it("TheRejectionReadyCarriesIsNotAFatalErrorWhenItReachesTheProcess", async () => {
+    // `await server.ready` at a module's top level: the runtime hands the same error to the
+    // process's uncaught-exception (Node) or unhandled-rejection (Deno) handlers.
+    const w = fakeWorld((r) => (r.listenError = Object.assign(new Error("in use"), { code: "EADDRINUSE" })));
+    const logs: LogRecord[] = [];
+    const server = w.serve({ fetch: () => new Response() }, { port: 8080, logger: (r: LogRecord) => logs.push(r) });
+    const rejection = await server.ready.then(() => undefined, (error: unknown) => error);
+    for (const listener of w.runtime.fatalListeners) listener(rejection, "uncaughtException");
+    for (const listener of w.runtime.fatalListeners) listener(rejection, "unhandledRejection");
+    const report = await server.finished;
+    await settle();
+    assert.deepEqual(logs.map((l) => l.event), ["start.failed"]);
+    assert.equal(report.errors.length, 1, report.errors.join("; "));
+    // Another error still is fatal.
+    const w2 = fakeWorld();
+    const logs2: LogRecord[] = [];
+    const running = w2.serve({ fetch: () => new Response() }, { port: 1, logger: (r: LogRecord) => logs2.push(r) });
+    await running.ready;
+    for (const listener of w2.runtime.fatalListeners) listener(new Error("in use"), "uncaughtException");
+    await w2.clock.advance(1_000);
+    assert.equal((await running.finished).reason, "error");
+    assert.ok(logs2.some((l) => l.event === "uncaughtException"));
   });
 
   it("NamesTheSecondSignalAndMarksWhatItCut", async () => {
@@ -121,7 +149,10 @@ describe("report", () => {
     const report = await server.finished;
     const forced = logs.find((l) => l.event === "drain.forced")!;
     assert.equal(forced.signal, "SIGINT");
-    assert.equal(forced.msg, "second signal SIGINT: stopping now");
+    assert.match(forced.msg, /^second signal SIGINT: stopping now; it was waiting for 1 request in flight/);
+    assert.equal((forced.waitingFor as { requests: number }).requests, 1);
+    assert.equal(report.waitingFor?.requests, 1, "the report names it too");
+    assert.equal(report.budget, undefined, "no budget ran out: a signal forced it");
     assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["server:40000:cut", "db:cut"]);
     assert.equal(report.exitCode, 1);
   });

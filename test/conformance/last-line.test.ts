@@ -1,0 +1,111 @@
+/**
+ * The report is the last line an operator reads: with pino's default (asynchronous) destination
+ * and with a plain console-style logger, and a part registered, `drain.end` is the last line of
+ * the output on every runtime, also when the drain is forced. Before: on Deno the line was lost in
+ * every run (Deno.exit emits no exit event, so pino never flushed), on Node it could come out
+ * ahead of `part.stopped`. stdout and stderr share one pipe here (console writes errors to
+ * stderr), so the order between them is the order of the writes.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { request } from "../support/client.ts";
+import { Fixture, type Runtime, selectedRuntimes } from "../support/harness.ts";
+
+const FIXTURE = "test/fixtures/last-line.ts";
+/** Runs per case; SG_LAST_LINE_RUNS=10 repeats the issue's check (10 runs each). */
+const RUNS = Number(process.env.SG_LAST_LINE_RUNS ?? 0) || 0;
+const PINO_RUNS = RUNS || 3;
+const FORCED_RUNS = RUNS || 1;
+const started: Fixture[] = [];
+after(() => started.forEach((f) => f.kill()));
+
+/** The runtime, with its stderr sent into its stdout (exec: the signal goes to the runtime itself). */
+const merged = (runtime: Runtime): Runtime => ({
+  name: runtime.name,
+  command: "/bin/sh",
+  args: (file) => ["-c", 'exec "$@" 2>&1', "sh", runtime.command, ...runtime.args(file)],
+});
+
+/** One SIGTERM run; returns every line written, in order, and the exit code. */
+async function run(runtime: Runtime, logger: "pino" | "console", force: boolean): Promise<{ texts: string[]; code: number | null }> {
+  const env = { SG_LOGGER: logger, SG_FORCE: force ? "1" : "0" };
+  const f = await Fixture.start(merged(runtime), FIXTURE, {}, env);
+  started.push(f);
+  if (force) {
+    void request(f.port, "GET", "/hang", 20_000).catch(() => {});
+    await f.waitFor((l) => l.fixture === "hang.start", 10_000, "the request that never ends");
+  }
+  f.signal("SIGTERM");
+  const exit = await f.exit(15_000);
+  return { texts: f.texts.filter((t) => t.trim() !== ""), code: exit.code };
+}
+
+for (const runtime of selectedRuntimes()) {
+  describe(`the report is the last line on ${runtime.name}`, { concurrency: false }, () => {
+    const pinoEvents = (texts: string[]) => texts.filter((t) => t.startsWith('{"level":')).map((t) => JSON.parse(t).event as string);
+
+    it(`with pino's default destination and a part, in each of ${PINO_RUNS} runs`, async () => {
+      for (let i = 0; i < PINO_RUNS; i++) {
+        const { texts, code } = await run(runtime, "pino", false);
+        assert.equal(code, 0);
+        const last = JSON.parse(texts.at(-1)!);
+        assert.equal(last.event, "drain.end", `run ${i + 1}: the last line is ${texts.at(-1)}`);
+        const events = pinoEvents(texts);
+        assert.ok(events.indexOf("part.stopped") >= 0 && events.indexOf("part.stopped") < events.indexOf("drain.end"), `${events}`);
+      }
+    });
+
+    it(`with pino's default destination when the drain is forced, in each of ${FORCED_RUNS} runs`, async () => {
+      for (let i = 0; i < FORCED_RUNS; i++) {
+        const { texts, code } = await run(runtime, "pino", true);
+        assert.equal(code, 1);
+        const last = JSON.parse(texts.at(-1)!);
+        assert.equal(last.event, "drain.end", `run ${i + 1}: the last line is ${texts.at(-1)}`);
+        assert.equal(last.forced, true);
+        // The part keeps 500 ms of the 1000 ms timeout for its stop: that budget ran out, not the timeout.
+        const forced = texts.map((t) => (t.startsWith("{") ? JSON.parse(t) : {})).find((l) => l.event === "drain.forced");
+        assert.equal(forced.forcedBy, "deadline");
+        assert.equal(forced.budget, "stop-reserve");
+        assert.equal(forced.budgetMs, 500);
+        assert.equal(forced.waitingFor.requests, 1, "it names the request it was waiting for");
+        assert.match(forced.msg, /^stop reserve reached: .* it was waiting for 1 request in flight/);
+        assert.equal(last.budget, "stop-reserve");
+        const events = pinoEvents(texts);
+        for (const event of ["drain.start", "drain.forced", "part.stopped"]) {
+          assert.ok(events.includes(event) && events.indexOf(event) < events.indexOf("drain.end"), `${event} before drain.end: ${events}`);
+        }
+      }
+    });
+
+    for (const force of [false, true]) {
+      it(`with a console-style logger${force ? " when the drain is forced" : ""}, in each of ${RUNS || 1} runs`, async () => {
+        for (let i = 0; i < (RUNS || 1); i++) {
+          const { texts, code } = await run(runtime, "console", force);
+          assert.equal(code, force ? 1 : 0);
+          // console.info(fields, msg): the fields object over several lines, then the message.
+          const outcome = force ? "forced \\(deadline\\)" : "complete";
+          assert.match(texts.at(-1)!, new RegExp(`drain ${outcome} in \\d+ ms, exit ${force ? 1 : 0}$`), texts.slice(-5).join("\n"));
+          const stopped = texts.findIndex((t) => /db stopped$/.test(t));
+          assert.ok(stopped >= 0 && stopped < texts.length - 1, "part.stopped came before");
+        }
+      });
+    }
+  });
+}
+
+// A log reader that went away (a shipper that died, `| head`): the process's writes fail with EPIPE.
+// Before: on Node the failed write was an uncaught exception whose log line failed the same way, a
+// loop that kept the process spinning after SIGTERM, never exiting.
+for (const runtime of selectedRuntimes()) {
+  describe(`output closed under the process on ${runtime.name}`, () => {
+    it("a SIGTERM still drains and exits", async () => {
+      const f = await Fixture.start(runtime, "test/fixtures/server.ts");
+      started.push(f);
+      f.child.stdout!.destroy();
+      f.child.stderr!.destroy();
+      f.signal("SIGTERM");
+      const exit = await f.exit(10_000);
+      assert.equal(exit.code, 0);
+    });
+  });
+}
