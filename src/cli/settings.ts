@@ -66,16 +66,6 @@ const ruleMessage = (error: unknown): string => (error instanceof Error ? error.
 
 const shown = (source: Source): string => (source.startsWith("$") ? source.slice(1) : source);
 
-/** Whether this build's serveGracefully has the `workers` option (it arrives with the workers issue). */
-export const WORKERS_OPTION: boolean = (() => {
-  try {
-    resolveOptions({ workers: 1 }, noEnv);
-    return true;
-  } catch (error) {
-    return !/unknown option "workers"/.test(ruleMessage(error));
-  }
-})();
-
 /**
  * Reads every flag (values as parseArgs gave them) and, where a flag is absent, its environment
  * variable; checks each value alone by serveGracefully's rules. Throws a UsageError.
@@ -98,12 +88,6 @@ export function readFlags(values: Record<string, string | boolean | undefined>, 
       logFormat = raw as LogFormat;
       logFormatSource = source;
       continue;
-    }
-    if (flag.target.option === "workers" && !WORKERS_OPTION) {
-      // Until serveGracefully has the option: a platform's WEB_CONCURRENCY (Heroku sets it) is left
-      // alone; an explicit --workers is refused rather than ignored.
-      if (source === "$WEB_CONCURRENCY") continue;
-      throw new UsageError(`--workers: this build of serve-gracefully has no workers option yet`);
     }
     // PORT from the environment is read by serveGracefully's own PORT rule (its message names it).
     const value = flag.target.option === "port" && source === "$PORT" ? portFromEnv(raw) : convert(flag, raw);
