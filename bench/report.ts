@@ -256,7 +256,10 @@ export function renderDocs(report: BenchResults): string {
     exitTable: markdown.exit!,
     rssTable: markdown.rss!,
     coldTable: markdown.cold!,
-    workersTable: markdown.workers!,
+    // A results file from before the workers section (or a run without it) has no rows to show.
+    workersTable: entries(report).some(([, r]) => r.workers)
+      ? markdown.workers!
+      : "Not measured in this run (`--sections` left it out, or the run predates it); the numbers of the last workers run, with how it was\nrun, are in [workers.md](workers.md#measurements).",
     commandTable: markdown.command!,
     rounds: String(s.rounds),
     durationS: String(s.durationS),
