@@ -9,6 +9,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { Fixture, ROOT, selectedRuntimes } from "../support/harness.ts";
 import { KeepAliveClient } from "../support/keepalive-client.ts";
+import { alive } from "../support/processes.ts";
 
 const CLIENTS = 4;
 // Bounds on the load: a quiet machine answers tens of thousands a second, and the load must last
@@ -17,15 +18,6 @@ const MAX_REQUESTS = 300_000;
 const MAX_LOAD_MS = 90_000;
 const cleanup: (() => void)[] = [];
 after(() => cleanup.forEach((fn) => fn()));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Result {
   at: number;
