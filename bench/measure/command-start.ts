@@ -8,12 +8,12 @@
  */
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import type { Runtime } from "../../test/support/runtimes.ts";
 import { get, now, ROOT, sleep, track } from "../lib/processes.ts";
 import { median, round1 } from "../lib/stats.ts";
 import type { CommandStartResult } from "../results.ts";
+import { freePort } from "../../test/support/ports.ts";
 
 const CLI = path.join(ROOT, "dist", "cli.js");
 const APP = path.join(ROOT, "bench", "apps", "export-default.mjs");
@@ -39,16 +39,6 @@ export function ownCommand(rt: Runtime): string {
     : rt.name === "bun"
     ? "bun run app.mjs"
     : "deno serve app.mjs";
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.once("error", reject);
-  });
 }
 
 /** ns on CPU of every live thread of a process. */

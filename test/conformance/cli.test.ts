@@ -9,12 +9,12 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { request } from "../support/client.ts";
 import { Fixture, type Line, ROOT, type Runtime, selectedRuntimes } from "../support/harness.ts";
 import { nodeBinary } from "../packaging/tools.ts";
+import { freePort } from "../support/ports.ts";
 
 const CLI = path.join(ROOT, "dist/cli.js");
 const FIXTURES = "test/fixtures/cli";
@@ -94,17 +94,6 @@ function runToEnd(argv: string[], env: Record<string, string> = {}, cwd = ROOT):
 }
 
 const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "");
-
-/** A port free right now on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.once("error", reject);
-  });
-}
 
 /** Four requests in flight, the signal, four 200s, exit 0 and the report line that says so. */
 async function drainsFourInFlight(f: Fixture, signal: NodeJS.Signals, send: () => void = () => f.signal(signal)): Promise<void> {

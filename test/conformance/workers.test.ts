@@ -10,6 +10,7 @@ import net from "node:net";
 import { after, describe, it } from "node:test";
 import { Fixture, type Line, type Runtime, selectedRuntimes } from "../support/harness.ts";
 import { KeepAliveClient } from "../support/keepalive-client.ts";
+import { alive } from "../support/processes.ts";
 
 const FIXTURE = "test/fixtures/workers.ts";
 const started: Fixture[] = [];
@@ -18,15 +19,6 @@ after(() => {
   for (const fixture of started) fixture.kill();
   for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Waits (bounded) until `check` holds, polling every 20 ms. */
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {

@@ -10,6 +10,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { canConnect } from "../support/client.ts";
+import { freePort } from "../support/ports.ts";
 import { stopProcess } from "../support/processes.ts";
 
 /**
@@ -29,18 +30,6 @@ export function haproxyVersion(): string | undefined {
     return result.stdout.split("\n")[0]?.trim();
   }
   return undefined;
-}
-
-/** A TCP port that was free a moment ago (bind port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface LogLine {

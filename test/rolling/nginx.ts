@@ -7,7 +7,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freePort } from "./haproxy.ts";
+import { freePort } from "../support/ports.ts";
 import { canConnect } from "../support/client.ts";
 import { stopProcess } from "../support/processes.ts";
 
