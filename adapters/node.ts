@@ -53,8 +53,12 @@ const lastRequestOn = (socket: Socket): unknown => (socket as Socket & { parser?
 
 /** `Connection: close` only on the last request read on its connection (HTTP/2: GOAWAY rotates). */
 function closeConnectionAfter(response: Response, env: unknown): Response {
-  const incoming = (env as HttpBindings | undefined)?.incoming;
+  const { incoming, outgoing } = (env as Partial<HttpBindings> | undefined) ?? {};
   if (incoming === undefined || incoming.httpVersionMajor === 2) return response;
+  // The client asked to close (or spoke HTTP/1.0 without keep-alive): Node closes after this
+  // response by itself, and reading `headers` would turn @hono/node-server's light response into
+  // a full one (a copy per answer, on the drain's busiest path).
+  if (outgoing?.shouldKeepAlive === false) return response;
   const last = lastRequestOn(incoming.socket);
   return last == null || last === incoming ? withConnectionClose(response) : response;
 }
