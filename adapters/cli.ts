@@ -12,10 +12,21 @@ import { type CommandRuntime, runCommand } from "../src/cli/command.ts";
 import { EntryError } from "../src/cli/entry.ts";
 import { parseArgsOptions } from "../src/cli/flags.ts";
 import { PACKAGE_VERSION } from "../src/cli/version.ts";
+import { availableCpus } from "../src/workers/cpus.ts";
 
 // Specifiers in variables: Deno loads every literal import into its module graph at start, dynamic
 // ones too, and its node: modules cost it CPU even unused (node:util ~15 ms).
 const NODE_FS = "node:fs";
+const NODE_OS = "node:os";
+
+/** A reader that answers undefined for a file that is absent or unreadable (a cgroup file outside Linux). */
+const readingOrUndefined = (read: (path: string) => string) => (path: string): string | undefined => {
+  try {
+    return read(path);
+  } catch {
+    return undefined;
+  }
+};
 const NODE_UTIL = "node:util";
 
 /** What the command needs from the process, on each runtime. */
@@ -28,6 +39,8 @@ interface Host {
   /** The file's text; undefined when it is absent or cannot be read. */
   readText(path: string): Promise<string | undefined>;
   exists(path: string): Promise<boolean>;
+  /** A synchronous reader of small system files (cgroup, /proc) and the runtime's CPU count, for `workers: "auto"`. */
+  cpuFacts(): Promise<{ read: (path: string) => string | undefined; count: number }>;
   exit(code: number): void;
 }
 
@@ -82,6 +95,8 @@ function host(): Host {
       },
       readText: (path) => attempt(() => deno.readTextFileSync(path)),
       exists: async (path) => (await attempt(() => deno.statSync(path))) !== undefined,
+      cpuFacts: () =>
+        Promise.resolve({ read: readingOrUndefined((path) => deno.readTextFileSync(path)), count: navigator.hardwareConcurrency }),
       exit: (code) => deno.exit(code),
     };
   }
@@ -95,6 +110,10 @@ function host(): Host {
     env: (name) => node.env[name],
     readText: (path) => attempt(async () => bun ? bun.file(path).text() : (await fs()).readFileSync(path, "utf8")),
     exists: async (path) => (await attempt(async () => bun ? bun.file(path).exists() : (await fs()).existsSync(path))) === true,
+    cpuFacts: async () => {
+      const [{ readFileSync }, { availableParallelism }] = await Promise.all([fs(), import(NODE_OS) as Promise<typeof import("node:os")>]);
+      return { read: readingOrUndefined((path) => readFileSync(path, "utf8")), count: availableParallelism() };
+    },
     exit: (code) => node.exit(code),
   };
 }
@@ -217,6 +236,10 @@ async function main(): Promise<void> {
     runtime: `${h.name} ${h.version}`,
     packageVersion: PACKAGE_VERSION,
     honoVersion: async () => (await installedPackage(h, "hono"))?.version,
+    autoWorkers: async () => {
+      const { read, count } = await h.cpuFacts();
+      return availableCpus(read, count);
+    },
     serveGracefully: adapter.serveGracefully,
     lifecycle: adapter.lifecycle,
     out: (text) => console.log(text),

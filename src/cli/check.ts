@@ -6,10 +6,17 @@ const from = (source: Source, platform: string): string =>
   source === "platform" ? `platform ${platform}` : source.startsWith("$") ? `env ${source.slice(1)}` : source;
 
 /** One `name: value (source)` line per setting; stable names, so scripts can grep them. */
-export function checkText(file: string, entry: EntryParts, runtime: string, settings: Settings): string {
+export function checkText(
+  file: string,
+  entry: EntryParts,
+  runtime: string,
+  settings: Settings,
+  auto?: { cpus: number; from: string },
+): string {
   const { resolved, sources } = settings;
   const platform = resolved.platform.name;
-  const workers = (resolved as { workers?: unknown }).workers ?? 1;
+  const { requested } = resolved.workers;
+  const workers = requested === "auto" && auto ? `${auto.cpus} (auto: ${auto.from})` : String(requested);
   const rows: [string, string, string][] = [
     ["entry", file, entry.kind + (entry.setup ? ", lifecycle(lc)" : "")],
     ["runtime", runtime, ""],

@@ -28,6 +28,8 @@ export interface CommandRuntime {
   packageVersion: string;
   /** Hono's version as the entry would load it, if it can be found. */
   honoVersion(): string | undefined | Promise<string | undefined>;
+  /** What `workers: "auto"` comes to here (the cgroup quota, the affinity mask, the CPUs), for --check. */
+  autoWorkers(): Promise<{ cpus: number; from: string }>;
   serveGracefully(app: FetchApp, options: ServeOptions): GracefulServer;
   lifecycle: Lifecycle;
   out(text: string): void;
@@ -85,7 +87,8 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
     return entryFailed(rt, error);
   }
   if (flags.check) {
-    rt.out(checkText(file, parts, rt.runtime, settings));
+    const auto = settings.resolved.workers.requested === "auto" ? await rt.autoWorkers() : undefined;
+    rt.out(checkText(file, parts, rt.runtime, settings, auto));
     return 0;
   }
 

@@ -112,6 +112,7 @@ describe("runCommand", () => {
       runtime: "node 20.0.0",
       packageVersion: "0.0.0",
       honoVersion: () => "4.0.0",
+      autoWorkers: () => Promise.resolve({ cpus: 3, from: "cgroup cpu.max 300000 100000" }),
       serveGracefully: (_app, o) => {
         served.push(o);
         return {} as ReturnType<CommandRuntime["serveGracefully"]>;
@@ -133,6 +134,9 @@ describe("runCommand", () => {
   it("ExitCodes", async () => {
     assert.equal(await runCommand(fake({ parsed: { error: "unknown flag --x" } }).rt), 2);
     assert.equal(await runCommand(fake({ exists: () => false }).rt), 1);
+    const auto = fake({ parsed: { values: { check: true, workers: "auto" }, positionals: [] } });
+    assert.equal(await runCommand(auto.rt), 0);
+    assert.match(auto.out.join("\n"), /^workers: +3 \(auto: cgroup cpu\.max 300000 100000\) \(--workers\)$/m);
     assert.equal(await runCommand(fake({ parsed: { values: { check: true }, positionals: [] } }).rt), 0);
     const thrower = fake({
       importEntry: () => Promise.reject(new EntryError("src/index.ts threw while loading: x", { cause: new Error("x") })),
