@@ -131,10 +131,29 @@ export async function startServer(rt: Runtime, spec: ServerSpec, ms = 20_000): P
   return { child, pid: child.pid!, port, spawnedAt, exited, output };
 }
 
+/** The pids of a process's children (Linux /proc): a multi-process server's workers. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 export async function stopServer(s: Server): Promise<void> {
   if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  // Its workers go too, by PID: a bare multi-process server's copies never notice their primary's
+  // death and would keep the port (and the bench's stderr pipe, so the bench would never end).
+  const workers = childPids(s.pid);
   s.child.kill("SIGKILL");
   await Promise.race([s.exited, sleep(5_000)]);
+  for (const pid of workers) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone already (a graceful worker drains itself when its primary dies).
+    }
+  }
 }
 
 /** Waits for the exit within `ms`; undefined if the process is still running then. */

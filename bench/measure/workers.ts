@@ -6,9 +6,8 @@
  * and of each worker against bare, and the exit time after SIGTERM with idle connections spread
  * over the workers.
  */
-import { readFileSync } from "node:fs";
 import type { Runtime } from "../../test/support/runtimes.ts";
-import { rssKiB, startServer, stopServer } from "../lib/processes.ts";
+import { childPids, rssKiB, startServer, stopServer } from "../lib/processes.ts";
 import { median, round1, round3 } from "../lib/stats.ts";
 import { exitOnce } from "./shutdown.ts";
 import { throughput } from "./throughput.ts";
@@ -40,24 +39,14 @@ export interface WorkersSettings {
 
 const WORKERS = 2;
 
-/** The pids of a process's children (Linux /proc). */
-function children(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 async function rss(rt: Runtime, mode: "bare" | "graceful"): Promise<{ primary: number; worker: number }> {
   const s = await startServer(rt, { app: "one-route", mode, env: { BENCH_WORKERS: String(WORKERS) } });
   try {
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const workers = children(s.pid);
+    const workers = childPids(s.pid);
     return { primary: rssKiB(s.pid), worker: median(workers.map(rssKiB)) };
   } finally {
     await stopServer(s);
-    for (const pid of children(s.pid)) process.kill(pid, "SIGKILL");
   }
 }
 
