@@ -4,6 +4,7 @@
  * guessing: a request that never answered, a stream left open, a task, a server whose runtime
  * never finished closing, a part's start or stop.
  */
+import type { ForcedFacts } from "../log/events.ts";
 import type { ServerPart } from "./parts.ts";
 import type { TaskTracker } from "./tasks.ts";
 import type { DeadlineBudget, WaitingFor } from "../types.ts";
@@ -80,4 +81,9 @@ export function describeWaiting(waiting: WaitingFor): string {
   // (Bun: one that never sent a request). With any of the above, that is what the close waits on.
   if (parts.length === 0) { for (const name of waiting.serversClosing) parts.push(`${name} to close`); }
   return parts.length > 0 ? parts.join(", ") : "nothing it could name";
+}
+
+/** What a forced drain says: the budget that ran out (when the deadline forced it) and what it waited for. */
+export function forcedFacts(by: "deadline" | "second-signal", budget: DeadlineBudget, waitingFor: WaitingFor): ForcedFacts {
+  return { budget: by === "deadline" ? budget : undefined, waitingFor, waiting: describeWaiting(waitingFor) };
 }

@@ -5,14 +5,14 @@
  */
 import { type Clock, sleep, systemClock, unlessCancelled } from "../time/clock.ts";
 import { cutWhatIsLeft } from "./cut.ts";
-import { deadlineBudget, describeWaiting, DrainWaits } from "./forced.ts";
+import { deadlineBudget, DrainWaits, forcedFacts } from "./forced.ts";
 import * as events from "../log/events.ts";
 import { flushBudget, flushWithin } from "../log/flush.ts";
 import { HOLD_MAX_MS, holdResponses, waitForQuiet } from "./hold.ts";
 import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
 import type { Drain, LifecycleSetup, LifecycleState, PrimaryRun, Run, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
 import { errorMessage, type Log, toLog } from "../log/logger.ts";
-import { announceStart, announceStartFailed, checkPart, LifecycleError, skipUnstarted } from "./parts.ts";
+import { announceStart, announceStartFailed, checkPart, LifecycleError, refuseDuplicate, skipUnstarted } from "./parts.ts";
 import { startPart, stopParts, stopReserve } from "./parts.ts";
 import type { HookPart, Part, PartOptions, ServerPart, StartedPart, StartedServer } from "./parts.ts";
 import { ProcessWatch, signalMeaning } from "../process/process-watch.ts";
@@ -43,8 +43,7 @@ export class LifecycleController implements ServerLifecycle {
   #started: StartedPart[] = [];
   #tasks!: TaskTracker;
   #controller = new AbortController();
-  /** Aborted once the listeners have closed: endOnDrain ends streams then (see endOnDrain). */
-  #listenersClosed = new AbortController();
+  #listenersClosed = new AbortController(); // aborted once the listeners have closed: endOnDrain ends streams then
   #settings: LifecycleSettings | undefined;
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
@@ -52,7 +51,7 @@ export class LifecycleController implements ServerLifecycle {
   /** What a forced drain will say: the budget that runs out, and what it is waiting for. */
   #forcing: { budget: DeadlineBudget; waitingFor: () => WaitingFor } | undefined;
   #errors = new ReportErrors();
-  #warnedLateTask = false;
+  #lateTasks = 0; // waitUntil calls after the stop in this run: the first one is said
   #finished!: Promise<ShutdownReport>;
   #resolveFinished!: (report: ShutdownReport) => void;
   /** Set in the primary of `workers`: its drain and report stand for this lifecycle's. */
@@ -76,10 +75,7 @@ export class LifecycleController implements ServerLifecycle {
     this.readiness = new Readiness(this.#clock, (record) => this.log(record), gate);
     this.#processWatch = new ProcessWatch(this.#runtime, {
       onSignal: (signal) => this.#onSignal(signal),
-      onForce: (signal) => {
-        this.#begin("signal", signal);
-        this.#forceNow("second-signal", signal);
-      },
+      onForce: (signal) => (this.#begin("signal", signal), this.#forceNow("second-signal", signal)),
       onFatalError: (message) => (this.#errors.add(message), this.#begin("error")),
       log: (record) => this.log(record),
     });
@@ -111,10 +107,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#tasks.add(promise);
     // After the stop nothing waits for it (it runs, a rejection is logged). Said once per run, not thrown:
     // the caller is often a timer or a stream callback, where a throw would crash a running process.
-    if (this.#run.state === "stopped" && !this.#warnedLateTask) {
-      this.#warnedLateTask = true;
-      this.log(events.taskAfterShutdown());
-    }
+    if (this.#run.state === "stopped" && this.#lateTasks++ === 0) this.log(events.taskAfterShutdown());
   }
 
   shutdown(): Promise<ShutdownReport> {
@@ -153,14 +146,11 @@ export class LifecycleController implements ServerLifecycle {
       throw new LifecycleError(`cannot add "${part.name}": the lifecycle ${where}; use createLifecycle() for a new one`);
     }
     if (state === "stopped") this.#newRun();
-    if (part.kind === "hook" && this.#parts.some((p) => p.name === part.name)) {
-      throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
-    }
+    refuseDuplicate(part, this.#parts);
     // What `ready` rejects with was logged and reported here: it must not come back as fatal.
     if (part.kind === "server") part.rejectReady = this.#processWatch.answering(part.rejectReady);
     this.#parts.push(part);
-    // The primary of `workers` starts no part: each worker does.
-    if (this.#primary !== undefined) return;
+    if (this.#primary !== undefined) return; // the primary of `workers` starts no part: each worker does
     if (state !== "starting") {
       this.#moveTo({ state: "starting" });
       // The start sequence runs right after the synchronous calls that registered the parts.
@@ -209,11 +199,8 @@ export class LifecycleController implements ServerLifecycle {
       return this.#resolveFinished(emptyReport(reason, signal, this.#clock.wallTime()));
     }
     this.#moveTo({ state: "stopping", drain });
-    this.#shutdown(reason, signal).catch((error) => {
-      // The drain itself must never fail; if it does, say so and still end.
-      this.log(events.drainCrashed(error));
-      this.#runtime.exit(1);
-    });
+    // The drain itself must never fail; if it does, say so and still end.
+    this.#shutdown(reason, signal).catch((error) => (this.log(events.drainCrashed(error)), this.#runtime.exit(1)));
   }
 
   async #shutdown(reason: Drain["reason"], signal: ShutdownSignal | undefined): Promise<ShutdownReport> {
@@ -302,16 +289,17 @@ export class LifecycleController implements ServerLifecycle {
     // 9. Report once, stop listening to the process, and exit when the process is ours to end.
     const timings = { startedAt, durationMs: clock.now() - t0, drainDelayMs: t1 - tAnnounced, drainMs: t2 - t1 };
     const counts = countsSince(atStart, snapshot(servers, this.#tasks), cut);
-    const { forcedBy, forced: forcedFacts } = this.#drain!;
+    const { forcedBy, forced: whyForced } = this.#drain!;
     const allParts = [...serverReports(servers, drained, forcedBy, t2 - t0), ...parts];
-    const errors = this.#errors.forReport;
-    const report = buildReport({ reason, signal, ...timings, counts, parts: allParts, ...errors, forcedBy, forced: forcedFacts });
+    const facts = { counts, parts: allParts, ...this.#errors.forReport, forcedBy, forced: whyForced };
+    const report = buildReport({ reason, signal, ...timings, ...facts });
     // Asked again, not taken from phase 4: a signal during a drain that shutdown() began ends the process too.
     const exitNow = endsProcess();
     // A failed start said so in its one start.failed line; its rollback logs each part it stops.
     if (reason !== "start-failed") this.log(events.drainEnd(report, exitNow));
     this.#moveTo({ state: "stopped", drain: this.#drain! });
-    this.#processWatch.stop();
+    // Watched until the exit: a rejected `ready` awaited at a module's top comes after it on Node 22+.
+    if (!exitNow) this.#processWatch.stop();
     this.#resolveFinished(report);
     if (exitNow) {
       // A few promise turns first, so code awaiting `finished` runs before the process ends (not a
@@ -327,8 +315,7 @@ export class LifecycleController implements ServerLifecycle {
   #forceNow(by: NonNullable<Drain["forcedBy"]>, signal?: ShutdownSignal): void {
     const drain = this.#drain;
     if (this.#run.state !== "stopping" || drain === undefined || drain.forcedBy !== undefined) return;
-    const waitingFor = this.#forcing!.waitingFor();
-    const forced = { budget: by === "deadline" ? this.#forcing!.budget : undefined, waitingFor, waiting: describeWaiting(waitingFor) };
+    const forced = forcedFacts(by, this.#forcing!.budget, this.#forcing!.waitingFor());
     this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by, forced } });
     this.log(events.drainForced(by, forced, signal));
     this.#force();
@@ -357,7 +344,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#settings = undefined;
     this.#forcing = undefined;
     this.#errors = new ReportErrors();
-    this.#warnedLateTask = false;
+    this.#lateTasks = 0;
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));
   }
 }

@@ -199,3 +199,10 @@ export function skipUnstarted(parts: readonly Part[], started: readonly Part[]):
     return { name: part.name, kind: part.kind === "hook" ? "part" : "server", outcome: "skipped", durationMs: 0 };
   });
 }
+
+/** Two hook parts of one name would be indistinguishable in the log and the report. */
+export function refuseDuplicate(part: Part, parts: readonly Part[]): void {
+  if (part.kind === "hook" && parts.some((p) => p.name === part.name)) {
+    throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
+  }
+}

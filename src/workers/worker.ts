@@ -126,9 +126,12 @@ export function workerLogger(
   toLog: (option: LoggerOption | undefined, fields: Record<string, unknown>) => Log,
 ): Log {
   const out = toLog(option, { pid: role.pid });
+  let listened = false;
   const log: Log = (record: LogRecord) => {
     if (!role.channel.closed) {
-      if (record.event === "listening") return;
+      if (record.event === "listening") return void (listened = true);
+      // A drain before this worker listened is a failed start's: the primary's start.failed says it.
+      if (record.event === "drain.start" && !listened) return;
       if (record.event === "start.failed") return role.send({ sg: "start-failed", error: String(record.error ?? record.msg) });
       if (record.event === "drain.end") return role.send({ sg: "report", report: reportOf(record) });
     }

@@ -331,7 +331,11 @@ for (const runtime of selectedRuntimes()) {
     }
 
     if (runtime.name === "node") {
-      it("Node 20 with a TypeScript entry: one line of advice instead of a syntax error", { timeout: 60_000 }, async () => {
+      // The advice is for a Node without type stripping (< 22.18): the matrix's newer Nodes run the entry.
+      const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
+      const strips = major > 22 || (major === 22 && minor >= 18);
+      const skip = strips && `Node ${process.versions.node} strips types: it runs a .ts entry`;
+      it("Node 20 with a TypeScript entry: one line of advice instead of a syntax error", { timeout: 60_000, skip }, async () => {
         const r = await runToEnd(commandLine(runtime, [`${FIXTURES}/app.ts`], false));
         assert.equal(r.code, 1, r.stderr);
         assert.equal(lines(r.stderr).length, 1, r.stderr);
