@@ -9,12 +9,13 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { request } from "../support/client.ts";
 import { Fixture, type Line, ROOT, type Runtime, selectedRuntimes } from "../support/harness.ts";
 import { nodeBinary } from "../packaging/tools.ts";
-import { freePort } from "../support/ports.ts";
+import { freePort, onFreePort } from "../support/ports.ts";
 
 const CLI = path.join(ROOT, "dist/cli.js");
 const FIXTURES = "test/fixtures/cli";
@@ -64,6 +65,30 @@ async function serve(runtime: Runtime, args: string[], env: Record<string, strin
   const line = await f.waitFor((l) => l.event === "listening", 30_000, "the command to listen");
   f.port = line.port as number;
   return f;
+}
+
+/** A start that failed because something else took its port (the command's start.failed line says so). */
+const portInUse = (error: unknown): boolean => /already in use|EADDRINUSE/.test(String(error));
+
+/**
+ * `serve` on a port picked here, for the tests that check the command honours a port it is told
+ * (--port, PORT, the entry's own). The port was free when picked, but other processes on the
+ * machine bind ports meanwhile: a start that fails on a port in use is tried again on another.
+ */
+async function serveOnPort(
+  runtime: Runtime,
+  given: (port: number) => { args: string[]; env?: Record<string, string>; wrap?: string[] },
+  pick?: () => Promise<number>,
+): Promise<{ f: Fixture; port: number; attempts: number }> {
+  const { port, result, attempts } = await onFreePort(
+    (p) => {
+      const { args, env, wrap } = given(p);
+      return serve(runtime, args, env, wrap);
+    },
+    portInUse,
+    pick,
+  );
+  return { f: result, port, attempts };
 }
 
 interface Ended {
@@ -120,8 +145,10 @@ for (const runtime of selectedRuntimes()) {
       "serves a TypeScript `export default app` on --port and drains 4 in-flight requests through SIGTERM",
       { timeout: 60_000 },
       async () => {
-        const port = await freePort();
-        const f = await serve(runtime, ["--port", String(port), "--host", "127.0.0.1", `${FIXTURES}/app.ts`]);
+        const { f, port } = await serveOnPort(
+          runtime,
+          (p) => ({ args: ["--port", String(p), "--host", "127.0.0.1", `${FIXTURES}/app.ts`] }),
+        );
         assert.equal(f.port, port, "--port is honoured");
         assert.equal(f.log("listening")!.runtime, runtime.name, "the server runs in the runtime that runs the command");
         assert.equal((await request(port, "GET", "/")).body, "hello");
@@ -134,8 +161,10 @@ for (const runtime of selectedRuntimes()) {
       "serves a JavaScript `export default app` on PORT and HOST and drains 4 in-flight requests through SIGINT",
       { timeout: 60_000 },
       async () => {
-        const port = await freePort();
-        const f = await serve(runtime, [`${FIXTURES}/app.js`], { PORT: String(port), HOST: "127.0.0.1" });
+        const { f, port } = await serveOnPort(
+          runtime,
+          (p) => ({ args: [`${FIXTURES}/app.js`], env: { PORT: String(p), HOST: "127.0.0.1" } }),
+        );
         assert.equal(f.port, port, "PORT is honoured");
         assert.equal(f.log("listening")!.address, "127.0.0.1", "HOST is honoured");
         // The process answering is the runtime the command runs in: no child process.
@@ -148,8 +177,10 @@ for (const runtime of selectedRuntimes()) {
       "serves a `{ fetch, port }` module on its own port and drains 4 in-flight requests through SIGTERM",
       { timeout: 60_000 },
       async () => {
-        const port = await freePort();
-        const f = await serve(runtime, ["--host", "127.0.0.1", `${FIXTURES}/fetch-port.ts`], { ENTRY_PORT: String(port) });
+        const { f, port } = await serveOnPort(
+          runtime,
+          (p) => ({ args: ["--host", "127.0.0.1", `${FIXTURES}/fetch-port.ts`], env: { ENTRY_PORT: String(p) } }),
+        );
         assert.equal(f.port, port, "the module's port is used when no flag or PORT sets one");
         assert.equal((await request(port, "GET", "/")).body, "hello from fetch");
         await drainsFourInFlight(f, "SIGTERM");
@@ -345,10 +376,33 @@ for (const runtime of selectedRuntimes()) {
         );
       });
 
+      it("a port taken between the test's pick and the command's bind: started again on another port", { timeout: 60_000 }, async () => {
+        const holder = net.createServer();
+        await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+        const taken = (holder.address() as net.AddressInfo).port;
+        const picks = [taken];
+        try {
+          const { f, port, attempts } = await serveOnPort(
+            runtime,
+            (p) => ({ args: ["--port", String(p), "--host", "127.0.0.1", `${FIXTURES}/app.js`] }),
+            async () => picks.shift() ?? freePort(),
+          );
+          assert.equal(attempts, 2, "the taken port failed the first start");
+          assert.notEqual(port, taken);
+          assert.equal(f.port, port, "--port is honoured on the second port");
+          f.signal("SIGTERM");
+          assert.equal((await f.exit(15_000)).code, 0);
+        } finally {
+          holder.close();
+        }
+      });
+
       it("Node 22 runs a TypeScript entry itself (type stripping)", { timeout: 240_000 }, async () => {
         const node22 = nodeBinary("22");
-        const port = await freePort();
-        const f = await serve({ ...runtime, command: node22 }, ["--port", String(port), "--host", "127.0.0.1", `${FIXTURES}/app.ts`]);
+        const { f, port } = await serveOnPort(
+          { ...runtime, command: node22 },
+          (p) => ({ args: ["--port", String(p), "--host", "127.0.0.1", `${FIXTURES}/app.ts`] }),
+        );
         assert.equal((await request(port, "GET", "/")).body, "hello");
         f.signal("SIGTERM");
         assert.equal((await f.exit(15_000)).code, 0);
@@ -356,8 +410,10 @@ for (const runtime of selectedRuntimes()) {
     }
 
     it("in a PID namespace the runtime is PID 1, gets SIGTERM and drains", { timeout: 60_000, skip: !unshareWorks }, async () => {
-      const port = await freePort();
-      const f = await serve(runtime, ["--port", String(port), "--host", "127.0.0.1", `${FIXTURES}/app.ts`], {}, ["unshare", ...UNSHARE]);
+      const { f, port } = await serveOnPort(runtime, (p) => ({
+        args: ["--port", String(p), "--host", "127.0.0.1", `${FIXTURES}/app.ts`],
+        wrap: ["unshare", ...UNSHARE],
+      }));
       // unshare --fork has one child: the runtime, PID 1 inside the namespace.
       const unsharePid = f.child.pid!;
       const children = readFileSync(`/proc/${unsharePid}/task/${unsharePid}/children`, "utf8").trim().split(" ");

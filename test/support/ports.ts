@@ -12,3 +12,27 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** How many ports `onFreePort` tries before it gives up. */
+export const PORT_ATTEMPTS = 5;
+
+/**
+ * `start` on a port that was free a moment ago; if something else bound it in between (other
+ * tests and clients on the machine take ports all the time), `start` fails with a port in use
+ * (`inUse` says so from its error) and is tried again on another port, up to PORT_ATTEMPTS ports.
+ * `pick` is the port source (freePort; a test may pass a taken one first).
+ */
+export async function onFreePort<T>(
+  start: (port: number) => Promise<T>,
+  inUse: (error: unknown) => boolean,
+  pick: () => Promise<number> = freePort,
+): Promise<{ port: number; result: T; attempts: number }> {
+  for (let attempt = 1;; attempt++) {
+    const port = await pick();
+    try {
+      return { port, result: await start(port), attempts: attempt };
+    } catch (error) {
+      if (attempt >= PORT_ATTEMPTS || !inUse(error)) throw error;
+    }
+  }
+}
