@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: every step of the suite, each the npm script of its name (`npm run test:unit` runs one
+ * alone), in phases. Within a phase the steps run side by side; a phase starts when the one before
+ * it passed. What may share the two cores of a small machine, and what may not:
+ *   1. unit and adapter tests (they use the sources, not dist/), beside lint, typecheck, build,
+ *      and the install of the extra Node majors the suite runs (once, before the tests that use
+ *      them: no test blocks on an install).
+ *   2. conformance, alone: its timing checks (arrivals against a bare control, keep-alive timeouts)
+ *      share the machine only with its own files. They are passed slowest first, so that the
+ *      runner's pool of 3 ends together instead of waiting on a long file started last.
+ *   3. packaging (its files slowest first too) and the bench smoke: no timing checks in either.
+ *   4. rolling, alone: the nginx race's control must hit a ~1 ms window, and HAProxy must see a
+ *      server fail its check within the drain delay.
+ * In a phase, the first step's output streams as it comes; the others' is printed when the phase
+ * ends. The end says how long each step and phase took and the load average, for the README.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const scripts = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts;
+
+/** Test files that take longest (measured on 2 cores), started first; the rest follow by name. */
+const CONFORMANCE_SLOWEST = ["arrivals", "cli", "workers", "browser", "drain", "faults", "last-line", "health", "browser-websocket"];
+const PACKAGING_SLOWEST = ["types", "tarball", "examples", "jsr", "readme-snippet", "one-lifecycle"];
+
+/** A step: the npm script `script`, or (`optional`) a preparation whose failure only warns. */
+const PHASES = [
+  [
+    { name: "unit", script: "test:unit" },
+    { name: "lint", script: "lint" },
+    { name: "typecheck", script: "typecheck" },
+    { name: "build", script: "build" },
+    { name: "node majors", argv: [process.execPath, "scripts/node-majors.mjs"], optional: true },
+  ],
+  [{ name: "conformance", script: "test:conformance", order: CONFORMANCE_SLOWEST }],
+  [{ name: "packaging", script: "test:packaging", order: PACKAGING_SLOWEST }, { name: "bench smoke", script: "test:bench-smoke" }],
+  [{ name: "rolling", script: "test:rolling" }],
+];
+
+/**
+ * The command line of a step. A script that is one plain command with a glob of test files runs
+ * directly, its files expanded here (in `order` when given); anything else runs through npm.
+ */
+function commandOf(step) {
+  if (step.argv) return step.argv;
+  const text = scripts[step.script];
+  if (text === undefined) throw new Error(`package.json has no script "${step.script}"`);
+  const words = text.split(/\s+/).filter(Boolean);
+  const glob = words.findIndex((w) => w.includes("*"));
+  if (glob < 0 || /["'&|;<>$`]/.test(text) || words.filter((w) => w.includes("*")).length > 1) {
+    return [npm(), "run", "-s", step.script];
+  }
+  return [...words.slice(0, glob), ...expand(words[glob], step.order ?? []), ...words.slice(glob + 1)];
+}
+
+const npm = () => (process.platform === "win32" ? "npm.cmd" : "npm");
+
+/** `dir/*.test.ts` as the files it names: those in `order` (by base name) first, then by name. */
+function expand(pattern, order) {
+  const dir = path.dirname(pattern);
+  const suffix = path.basename(pattern).replace(/^\*/, "");
+  if (dir.includes("*") || path.basename(pattern).indexOf("*") !== 0) throw new Error(`cannot expand ${pattern}`);
+  const files = readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith(suffix)).sort();
+  const rank = (f) => {
+    const i = order.indexOf(f.slice(0, -suffix.length));
+    return i < 0 ? order.length : i;
+  };
+  return files.sort((a, b) => rank(a) - rank(b)).map((f) => path.join(dir, f));
+}
+
+const running = new Set();
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    for (const child of running) child.kill(signal);
+    process.exit(130);
+  });
+}
+
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const load = () => os.loadavg().map((n) => n.toFixed(2)).join(" ");
+
+/** Runs one step; `live` streams its output, otherwise it is kept for later. */
+function run(step, live) {
+  const [command, ...args] = commandOf(step);
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: live ? "inherit" : ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    const output = [];
+    if (!live) { for (const stream of [child.stdout, child.stderr]) stream.on("data", (chunk) => output.push(chunk)); }
+    const done = (code, why) => {
+      running.delete(child);
+      resolve({ step, code, why, ms: performance.now() - started, output: Buffer.concat(output).toString("utf8") });
+    };
+    child.once("error", (error) => done(1, error.message));
+    child.once("close", (code, signal) => done(code ?? 1, signal ? `ended by ${signal}` : `exit ${code}`));
+  });
+}
+
+const begun = performance.now();
+const loadAtStart = load();
+const timings = [];
+const failed = [];
+for (const [i, phase] of PHASES.entries()) {
+  const names = phase.map((s) => s.name).join(", ");
+  console.log(`\n=== npm test phase ${i + 1}/${PHASES.length}: ${names} (load average ${load()})`);
+  const phaseStarted = performance.now();
+  const results = await Promise.all(phase.map((step, j) => run(step, j === 0)));
+  for (const r of results.slice(1)) {
+    console.log(`\n=== ${r.step.name} (${r.why}, ${seconds(r.ms)}):\n${r.output.trimEnd()}`);
+  }
+  for (const r of results) {
+    timings.push(`${r.step.name} ${seconds(r.ms)}`);
+    if (r.code === 0) continue;
+    if (r.step.optional) console.warn(`\n=== ${r.step.name} failed (${r.why}): the steps that need it will say so`);
+    else failed.push(`${r.step.name} (${r.why})`);
+  }
+  timings.push(`phase ${i + 1} ${seconds(performance.now() - phaseStarted)}`);
+  if (failed.length) break;
+}
+console.log(`\n=== npm test: ${timings.join(", ")}`);
+console.log(`=== ${seconds(performance.now() - begun)} in all; load average at the start ${loadAtStart}, at the end ${load()}`);
+if (failed.length) {
+  console.error(`=== npm test FAILED: ${failed.join(", ")}`);
+  process.exitCode = 1;
+} else console.log("=== npm test: ok");
