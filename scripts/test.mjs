@@ -3,14 +3,15 @@
  * `npm test`: every step of the suite, each the npm script of its name (`npm run test:unit` runs one
  * alone), in phases. Within a phase the steps run side by side; a phase starts when the one before
  * it passed. What may share the two cores of a small machine, and what may not:
- *   1. unit and adapter tests (they use the sources, not dist/), beside lint, typecheck, build,
- *      and the install of the extra Node majors the suite runs (once, before the tests that use
- *      them: no test blocks on an install).
- *   2. conformance, alone: its timing checks (arrivals against a bare control, keep-alive timeouts)
+ *   1. build, typecheck, lint, and the install of the extra Node majors the suite runs (once,
+ *      before the tests that use them: no test blocks on an install). No test runs beside them:
+ *      the HTTP/2 adapter test took 30 s instead of 3 beside tsc on a busy machine.
+ *   2. unit and adapter tests, two files at a time.
+ *   3. conformance, alone: its timing checks (arrivals against a bare control, keep-alive timeouts)
  *      share the machine only with its own files. They are passed slowest first, so that the
  *      runner's pool of 3 ends together instead of waiting on a long file started last.
- *   3. packaging (its files slowest first too) and the bench smoke: no timing checks in either.
- *   4. rolling, alone: the nginx race's control must hit a ~1 ms window, and HAProxy must see a
+ *   4. packaging (its files slowest first too) and the bench smoke: no timing checks in either.
+ *   5. rolling, alone: the nginx race's control must hit a ~1 ms window, and HAProxy must see a
  *      server fail its check within the drain delay.
  * In a phase, the first step's output streams as it comes; the others' is printed when the phase
  * ends. The end says how long each step and phase took and the load average, for the README.
@@ -31,12 +32,12 @@ const PACKAGING_SLOWEST = ["types", "tarball", "examples", "jsr", "readme-snippe
 /** A step: the npm script `script`, or (`optional`) a preparation whose failure only warns. */
 const PHASES = [
   [
-    { name: "unit", script: "test:unit" },
-    { name: "lint", script: "lint" },
-    { name: "typecheck", script: "typecheck" },
     { name: "build", script: "build" },
+    { name: "typecheck", script: "typecheck" },
+    { name: "lint", script: "lint" },
     { name: "node majors", argv: [process.execPath, "scripts/node-majors.mjs"], optional: true },
   ],
+  [{ name: "unit", script: "test:unit" }],
   [{ name: "conformance", script: "test:conformance", order: CONFORMANCE_SLOWEST }],
   [{ name: "packaging", script: "test:packaging", order: PACKAGING_SLOWEST }, { name: "bench smoke", script: "test:bench-smoke" }],
   [{ name: "rolling", script: "test:rolling" }],
@@ -102,11 +103,19 @@ function run(step, live) {
   });
 }
 
+/** `node scripts/test.mjs 2 4` runs only those phases (to time or retry them); no argument, all. */
+const only = process.argv.slice(2).map(Number);
+if (only.some((n) => !Number.isInteger(n) || n < 1 || n > PHASES.length)) {
+  console.error(`usage: node scripts/test.mjs [phase number 1-${PHASES.length} ...]`);
+  process.exit(2);
+}
+
 const begun = performance.now();
 const loadAtStart = load();
 const timings = [];
 const failed = [];
 for (const [i, phase] of PHASES.entries()) {
+  if (only.length && !only.includes(i + 1)) continue;
   const names = phase.map((s) => s.name).join(", ");
   console.log(`\n=== npm test phase ${i + 1}/${PHASES.length}: ${names} (load average ${load()})`);
   const phaseStarted = performance.now();
