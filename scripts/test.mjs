@@ -26,7 +26,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const scripts = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).scripts;
 
 /** Test files that take longest (measured on 2 cores), started first; the rest follow by name. */
-const CONFORMANCE_SLOWEST = ["arrivals", "cli", "workers", "browser", "drain", "faults", "last-line", "health", "browser-websocket"];
+const CONFORMANCE_SLOWEST = ["arrivals", "cli", "workers", "browser", "drain", "faults", "last-line", "health"];
 const PACKAGING_SLOWEST = ["types", "tarball", "examples", "jsr", "readme-snippet", "one-lifecycle"];
 
 /** A step: the npm script `script`, or (`optional`) a preparation whose failure only warns. */

@@ -7,6 +7,7 @@
  *   once older than ~1 s, held the drain until the deadline while a request was in flight.
  * - An EventSource reconnects 3 s after its stream ends. Streams that endOnDrain ended at the signal
  *   came back into the instance still draining (a 5 s drain delay); they must not.
+ * - A WebSocket closed by the drain: Chromium reports 1001 and wasClean (last, on the same browser).
  * Without Chromium the file is skipped with a line saying how to install it; under CI=true it fails.
  */
 import assert from "node:assert/strict";
@@ -17,6 +18,7 @@ import { CHROMIUM, chromiumForSuite } from "../support/chromium.ts";
 import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
 
 const start = fixtureStarter("test/fixtures/browser.ts");
+const startWebSocket = fixtureStarter("test/fixtures/websocket.ts");
 /** Older than the ~1 s past which Bun's stop() waited for a never-used connection. */
 const SPARE_AGE_MS = 1_500;
 /** Kubernetes' default here: longer than an EventSource's 3 s reconnection time. */
@@ -153,4 +155,37 @@ describe("a real browser through the drain", () => {
       });
     });
   }
+
+  // The same browser (one launch for the file): its WebSocket reports the close as 1001 and clean
+  // (wasClean: true needs the closing handshake completed before the TCP connection ends).
+  describe("Chromium's WebSocket through the drain", () => {
+    for (const runtime of selectedRuntimes()) {
+      it(`on ${runtime.name}: 1001, wasClean true, exit 0`, { timeout: 40_000 }, async () => {
+        const f = await startWebSocket(runtime, { drainDelay: 300 });
+        const page = await newPage();
+        try {
+          await page.evaluate((url: string) =>
+            new Promise<void>((resolve, reject) => {
+              const ws = new WebSocket(url);
+              (globalThis as unknown as { wsClosed: Promise<unknown> }).wsClosed = new Promise((done) =>
+                ws.addEventListener("close", (event) => done({ code: event.code, wasClean: event.wasClean }))
+              );
+              ws.addEventListener("open", () => resolve());
+              ws.addEventListener("error", () => reject(new Error("websocket error before open")));
+            }), `ws://127.0.0.1:${f.port}/ws`);
+          f.signal("SIGTERM");
+          const closed = await page.evaluate(() =>
+            Promise.race([
+              (globalThis as unknown as { wsClosed: Promise<unknown> }).wsClosed,
+              new Promise((resolve) => setTimeout(() => resolve("no close within 10 s"), 10_000)),
+            ])
+          );
+          assert.deepEqual(closed, { code: 1001, wasClean: true });
+          assert.equal((await f.exit(10_000)).code, 0);
+        } finally {
+          await page.close();
+        }
+      });
+    }
+  });
 });
