@@ -44,19 +44,23 @@ const PHASES = [
 ];
 
 /**
- * The command line of a step. A script that is one plain command with a glob of test files runs
- * directly, its files expanded here (in `order` when given); anything else runs through npm.
+ * The command line of a step: its npm script. One with `order` must be a plain
+ * `node <flags> --test <flags> dir/*.test.ts`: its files are listed here, those named in `order`
+ * first, and run by scripts/test-files.mjs with the same flags (Node 20's --test sorts them by name).
  */
 function commandOf(step) {
   if (step.argv) return step.argv;
   const text = scripts[step.script];
   if (text === undefined) throw new Error(`package.json has no script "${step.script}"`);
+  if (!step.order) return [npm(), "run", "-s", step.script];
   const words = text.split(/\s+/).filter(Boolean);
-  const glob = words.findIndex((w) => w.includes("*"));
-  if (glob < 0 || /["'&|;<>$`]/.test(text) || words.filter((w) => w.includes("*")).length > 1) {
-    return [npm(), "run", "-s", step.script];
+  const globs = words.filter((w) => w.includes("*"));
+  if (words[0] !== "node" || !words.includes("--test") || globs.length !== 1 || words.at(-1) !== globs[0] || /["'&|;<>$`]/.test(text)) {
+    throw new Error(`cannot order the files of "${step.script}": expected node <flags> --test <flags> dir/*.test.ts, got ${text}`);
   }
-  return [...words.slice(0, glob), ...expand(words[glob], step.order ?? []), ...words.slice(glob + 1)];
+  const flags = words.slice(1, -1).filter((w) => w !== "--test" && !w.startsWith("--test-concurrency="));
+  const concurrency = words.find((w) => w.startsWith("--test-concurrency="))?.split("=")[1] ?? "1";
+  return [process.execPath, ...flags, "scripts/test-files.mjs", "--concurrency", concurrency, ...expand(globs[0], step.order)];
 }
 
 const npm = () => (process.platform === "win32" ? "npm.cmd" : "npm");
