@@ -310,56 +310,59 @@ for (const runtime of selectedRuntimes()) {
       },
       { name: "two entries", args: [`${FIXTURES}/app.js`, `${FIXTURES}/app.ts`], says: /one entry file expected, got 2/ },
     ];
-    for (const { name, args, env, says } of usage) {
-      it(`${name}: exit 2 and one line with a hint to --help`, { timeout: 60_000 }, async () => {
-        const r = await runToEnd(commandLine(runtime, args), env);
-        assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
-        assert.equal(r.stdout, "");
-        assert.equal(lines(r.stderr).length, 1, r.stderr);
-        assert.match(r.stderr, /^serve-gracefully: /);
-        assert.match(r.stderr, says);
-        assert.match(r.stderr, /serve-gracefully --help/);
-      });
-    }
+    // Each of these only starts the command and reads its one line: three at a time.
+    describe("a bad flag or entry: one line and the exit code", { concurrency: 3 }, () => {
+      for (const { name, args, env, says } of usage) {
+        it(`${name}: exit 2 and one line with a hint to --help`, { timeout: 60_000 }, async () => {
+          const r = await runToEnd(commandLine(runtime, args), env);
+          assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
+          assert.equal(r.stdout, "");
+          assert.equal(lines(r.stderr).length, 1, r.stderr);
+          assert.match(r.stderr, /^serve-gracefully: /);
+          assert.match(r.stderr, says);
+          assert.match(r.stderr, /serve-gracefully --help/);
+        });
+      }
 
-    const broken: { name: string; entry: string; says: RegExp; own?: RegExp }[] = [
-      { name: "a missing entry", entry: `${FIXTURES}/missing.ts`, says: /test\/fixtures\/cli\/missing\.ts not found/ },
-      {
-        name: "an entry that throws at import",
-        entry: `${FIXTURES}/throws.ts`,
-        says: /test\/fixtures\/cli\/throws\.ts threw while loading: DATABASE_URL is not set/,
-        own: /throws\.ts/,
-      },
-      {
-        name: "an entry with a syntax error",
-        entry: `${FIXTURES}/syntax-error.js`,
-        says: /test\/fixtures\/cli\/syntax-error\.js has a syntax error/,
-      },
-      {
-        name: "an entry without a default export",
-        entry: `${FIXTURES}/no-default.ts`,
-        says: /no-default\.ts has no default export \(it exports app\)/,
-      },
-      {
-        name: "an entry whose default export cannot serve",
-        entry: `${FIXTURES}/bad-default.js`,
-        says: /bad-default\.js's default export is an object without a fetch method/,
-      },
-    ];
-    for (const { name, entry, says, own } of broken) {
-      it(`${name}: exit 1 and one line that names the file`, { timeout: 60_000 }, async () => {
-        const r = await runToEnd(commandLine(runtime, [entry]));
-        assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
-        assert.equal(r.stdout, "");
-        const [first, ...rest] = lines(r.stderr);
-        assert.match(first!, /^serve-gracefully: /);
-        assert.match(first!, says);
-        // Then the entry's own error and stack, when it threw; nothing else otherwise.
-        if (own) assert.match(rest.join("\n"), own, r.stderr);
-        else if (!/syntax/.test(name)) assert.deepEqual(rest, [], r.stderr);
-        assert.doesNotMatch(r.stderr, /cli\.js|node:internal/, "no frames of the command's internals");
-      });
-    }
+      const broken: { name: string; entry: string; says: RegExp; own?: RegExp }[] = [
+        { name: "a missing entry", entry: `${FIXTURES}/missing.ts`, says: /test\/fixtures\/cli\/missing\.ts not found/ },
+        {
+          name: "an entry that throws at import",
+          entry: `${FIXTURES}/throws.ts`,
+          says: /test\/fixtures\/cli\/throws\.ts threw while loading: DATABASE_URL is not set/,
+          own: /throws\.ts/,
+        },
+        {
+          name: "an entry with a syntax error",
+          entry: `${FIXTURES}/syntax-error.js`,
+          says: /test\/fixtures\/cli\/syntax-error\.js has a syntax error/,
+        },
+        {
+          name: "an entry without a default export",
+          entry: `${FIXTURES}/no-default.ts`,
+          says: /no-default\.ts has no default export \(it exports app\)/,
+        },
+        {
+          name: "an entry whose default export cannot serve",
+          entry: `${FIXTURES}/bad-default.js`,
+          says: /bad-default\.js's default export is an object without a fetch method/,
+        },
+      ];
+      for (const { name, entry, says, own } of broken) {
+        it(`${name}: exit 1 and one line that names the file`, { timeout: 60_000 }, async () => {
+          const r = await runToEnd(commandLine(runtime, [entry]));
+          assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+          assert.equal(r.stdout, "");
+          const [first, ...rest] = lines(r.stderr);
+          assert.match(first!, /^serve-gracefully: /);
+          assert.match(first!, says);
+          // Then the entry's own error and stack, when it threw; nothing else otherwise.
+          if (own) assert.match(rest.join("\n"), own, r.stderr);
+          else if (!/syntax/.test(name)) assert.deepEqual(rest, [], r.stderr);
+          assert.doesNotMatch(r.stderr, /cli\.js|node:internal/, "no frames of the command's internals");
+        });
+      }
+    });
 
     if (runtime.name === "node") {
       // The advice is for a Node without type stripping (< 22.18): the matrix's newer Nodes run the entry.
