@@ -89,9 +89,12 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const load = () => os.loadavg().map((n) => n.toFixed(2)).join(" ");
 
+// Every step's command line, before anything runs: a script this file cannot run fails at once.
+const commands = new Map(PHASES.flat().map((step) => [step, commandOf(step)]));
+
 /** Runs one step; `live` streams its output, otherwise it is kept for later. */
 function run(step, live) {
-  const [command, ...args] = commandOf(step);
+  const [command, ...args] = commands.get(step);
   const started = performance.now();
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: ROOT, stdio: live ? "inherit" : ["ignore", "pipe", "pipe"] });
