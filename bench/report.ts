@@ -76,7 +76,7 @@ function workersTable(report: BenchResults): Table {
       String(t.gracefulRps),
       `${t.ba.toFixed(3)}x (${t.baMin.toFixed(3)}-${t.baMax.toFixed(3)})`,
       `${t.aa.toFixed(3)}x (${t.aaMin.toFixed(3)}-${t.aaMax.toFixed(3)})`,
-      `${w.scaling.bare.toFixed(2)}x / ${w.scaling.graceful.toFixed(2)}x`,
+      w.single ? `${w.scaling.bare.toFixed(2)}x / ${w.scaling.graceful.toFixed(2)}x` : "-",
       vs(w.rss.graceful.primary, w.rss.bare.primary),
       vs(w.rss.graceful.worker, w.rss.bare.worker),
       `${w.exit.gracefulMs} ms vs ${w.exit.bareMs} ms (${w.exit.idleConnections} idle)`,

@@ -18,7 +18,7 @@
  *                with a minimal close handler; RSS with those connections.
  *   cold start   spawn() to the end of the first successful GET /.
  *   workers      serveGracefully with workers: 2 against bare node:cluster / reusePort copies of the
- *                same app (A, A', B as above), the scaling from 1 to 2, RSS of the primary and per
+^ *                same app (A, A', B as above), the scaling from 1 to 2 (not in the smoke), RSS of the primary and per
  *                worker, and the exit after SIGTERM with idle connections over the workers.
  */
 import { spawnSync } from "node:child_process";
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     const cmd = sections.includes("cold") ? await commandStart(rt, { runs: settings.coldRuns, warm: !smoke, log }) : undefined;
     const idle = Math.min(1_000, ...settings.idleConnections.filter((n) => n > 0));
     const wk = sections.includes("workers")
-      ? await workersBench(rt, { ...settings, idleConnections: Number.isFinite(idle) ? idle : 200, log })
+      ? await workersBench(rt, { ...settings, idleConnections: Number.isFinite(idle) ? idle : 200, scaling: !smoke, log })
       : undefined;
     return {
       version: versions[rt.name]!,

@@ -17,9 +17,9 @@ export interface WorkersResult {
   workers: number;
   /** workers: 2, graceful against bare, with the A'/A floor. */
   throughput: ThroughputResult;
-  /** The same at 1 worker (one process each), for the scaling. */
-  single: ThroughputResult;
-  /** req/s at 2 workers over req/s at 1, bare and graceful. */
+  /** The same at 1 worker (one process each), for the scaling; not in a smoke run. */
+  single?: ThroughputResult;
+  /** req/s at 2 workers over req/s at 1, bare and graceful (NaN without `single`). */
   scaling: { bare: number; graceful: number };
   /** KiB, median of the runs: the primary, and the median worker. */
   rss: { bare: { primary: number; worker: number }; graceful: { primary: number; worker: number } };
@@ -34,6 +34,8 @@ export interface WorkersSettings {
   connections: number;
   idleConnections: number;
   runs: number;
+  /** Measure the 1-worker baseline for the scaling (a smoke run, which states no figures, does not). */
+  scaling: boolean;
   log: (line: string) => void;
 }
 
@@ -54,9 +56,12 @@ export async function workersBench(rt: Runtime, s: WorkersSettings): Promise<Wor
   const load = { rounds: s.rounds, durationS: s.durationS, warmupS: s.warmupS, connections: s.connections, pinned: false };
   const quiet = () => {};
   const tp = await throughput(rt, "one-route", { ...load, env: { BENCH_WORKERS: String(WORKERS) }, log: s.log });
-  const single = await throughput(rt, "one-route", { ...load, log: quiet });
-  const scaling = { bare: round3(tp.bareRps / single.bareRps), graceful: round3(tp.gracefulRps / single.gracefulRps) };
-  s.log(`  ${rt.name} workers ${WORKERS}: scaling from 1 worker: bare ${scaling.bare}x, graceful ${scaling.graceful}x`);
+  // The 1-worker servers run the throughput section's code again, for one figure.
+  const single = s.scaling ? await throughput(rt, "one-route", { ...load, log: quiet }) : undefined;
+  const scaling = single
+    ? { bare: round3(tp.bareRps / single.bareRps), graceful: round3(tp.gracefulRps / single.gracefulRps) }
+    : { bare: NaN, graceful: NaN };
+  if (single) s.log(`  ${rt.name} workers ${WORKERS}: scaling from 1 worker: bare ${scaling.bare}x, graceful ${scaling.graceful}x`);
 
   const rssRuns = { bare: [] as { primary: number; worker: number }[], graceful: [] as { primary: number; worker: number }[] };
   const exitRuns = { bare: [] as { ms: number; exit: string }[], graceful: [] as { ms: number; exit: string }[] };
@@ -74,7 +79,7 @@ export async function workersBench(rt: Runtime, s: WorkersSettings): Promise<Wor
   const result: WorkersResult = {
     workers: WORKERS,
     throughput: tp,
-    single,
+    ...(single && { single }),
     scaling,
     rss: { bare: rssOf(rssRuns.bare), graceful: rssOf(rssRuns.graceful) },
     exit: {
