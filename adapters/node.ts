@@ -7,6 +7,7 @@ import type { IncomingMessage } from "node:http";
 import type { Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
 import {
+  asksToClose as closeRequested,
   bindRuntime,
   FIRST_REQUEST_GRACE_MS,
   type Lifecycle,
@@ -61,6 +62,17 @@ function closeConnectionAfter(response: Response, env: unknown): Response {
   if (outgoing?.shouldKeepAlive === false) return response;
   const last = lastRequestOn(incoming.socket);
   return last == null || last === incoming ? withConnectionClose(response) : response;
+}
+
+/**
+ * Whether this request's connection carries no next request: Node has decided so already (the
+ * client's `Connection: close`, or HTTP/1.0 without keep-alive), without the light request's
+ * `headers` being read (which would copy it). HTTP/2 streams never ask.
+ */
+function asksToClose(request: Request, env: unknown): boolean {
+  const outgoing = (env as Partial<HttpBindings> | undefined)?.outgoing as { shouldKeepAlive?: boolean } | undefined;
+  if (outgoing === undefined) return closeRequested(request);
+  return outgoing.shouldKeepAlive === false;
 }
 
 /**
@@ -279,6 +291,7 @@ const runtime: RuntimeAdapter = {
   name: "node",
   listen: (handler, options) => new NodeServer(handler, options).listen(),
   closeConnectionAfter,
+  asksToClose,
   watchDelivery,
   ...nodeProcess,
   workers: nodeWorkers,

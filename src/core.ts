@@ -4,7 +4,7 @@
  */
 export { bindRuntime, type RuntimeBinding } from "./serve/bind.ts";
 export { FIRST_REQUEST_GRACE_MS } from "./request/first-request.ts";
-export { withConnectionClose } from "./request/handler.ts";
+export { asksToClose, withConnectionClose } from "./request/handler.ts";
 export type { Lifecycle, LifecycleOptions } from "./drain/lifecycle-types.ts";
 export { onEachFatalKind } from "./process/process-watch.ts";
 export { processOriginReading, readAncestors, readAncestorsIfInitMatters } from "./process/process-tree.ts";
