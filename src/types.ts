@@ -120,6 +120,11 @@ export interface ProcessAdapter {
    * returns the unsubscribe.
    */
   onForce?(listener: (signal: ShutdownSignal) => void): () => void;
+  /**
+   * Optional: how long the hold waits for quiet in this drain, when it is not the default (a
+   * worker replaced by a reload: the new worker serves meanwhile, so a stalled client may be waited for).
+   */
+  holdQuietMs?(): number | undefined;
   /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
   onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void;
   /** End the process now. */

@@ -244,6 +244,21 @@ describe("drain", () => {
     await server.finished;
   });
 
+  it("WaitsForQuietAsLongAsTheRuntimeSays", async () => {
+    // A worker replaced by a reload: its clients may be stalled longer than QUIET_MS.
+    const { clock, runtime, serve } = fakeWorld((r) => (r.holdQuietMs = () => 50));
+    const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: () => {} });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(30);
+    void runtime.servers[0]!.fetch("/"); // a stalled client's next request, 30 ms in
+    await clock.advance(69);
+    assert.ok(!runtime.calls.includes("close"), "the check at 50 ms saw it: one more period");
+    await clock.advance(1);
+    assert.ok(runtime.calls.includes("close"), "closed after a whole 50 ms period without one");
+    await server.finished;
+  });
+
   it("KeepsHoldingWhenALaterQuietCheckRunsLate", async () => {
     const { runtime, server, clock } = setup();
     await server.ready;

@@ -130,6 +130,8 @@ export class FakeRuntime implements RuntimeAdapter {
   tellsIdleForExit = false;
   /** The runtime's answer to whether a request closes its connection (the core's default when unset). */
   asksToClose?: (request: Request, env: unknown) => boolean;
+  /** How long the hold waits for quiet (the core's default when unset). */
+  holdQuietMs?: () => number | undefined;
   listenError: unknown;
 
   listen(handler: RuntimeHandler, info: ListenInfo): Promise<ListeningServer> {
