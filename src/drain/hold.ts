@@ -19,10 +19,16 @@ export const QUIET_MS = 5;
 export const HOLD_MAX_MS = 250;
 
 /**
- * Resolves once no kept-alive request has arrived on any server for QUIET_MS, at `until` at the
- * latest (at once if that has passed), or when forced.
+ * Resolves once no kept-alive request has arrived on any server for `quietMs` (QUIET_MS unless the
+ * runtime says otherwise), at `until` at the latest (at once if that has passed), or when forced.
  */
-export function waitForQuiet(clock: Clock, servers: readonly ServerPart[], forced: Promise<void>, until: number): Promise<void> {
+export function waitForQuiet(
+  clock: Clock,
+  servers: readonly ServerPart[],
+  forced: Promise<void>,
+  until: number,
+  quietMs: number = QUIET_MS,
+): Promise<void> {
   if (clock.now() >= until) return Promise.resolve();
   const arrived = () => servers.reduce((n, s) => n + s.traffic.keptAliveArrived, 0);
   return new Promise((resolve) => {
@@ -38,12 +44,12 @@ export function waitForQuiet(clock: Clock, servers: readonly ServerPart[], force
       const late = clock.now() - due > QUIET_MS;
       if ((now === seen && !late) || clock.now() >= until) return resolve();
       // The time this check is due, taken now: taken when it runs, no check would ever be late.
-      const nextDue = clock.now() + QUIET_MS;
-      cancel = clock.setTimer(() => check(now, nextDue), QUIET_MS);
+      const nextDue = clock.now() + quietMs;
+      cancel = clock.setTimer(() => check(now, nextDue), quietMs);
     };
     const first = arrived();
-    const due = clock.now() + QUIET_MS;
-    cancel = clock.setTimer(() => check(first, due), QUIET_MS);
+    const due = clock.now() + quietMs;
+    cancel = clock.setTimer(() => check(first, due), quietMs);
   });
 }
 

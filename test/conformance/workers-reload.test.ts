@@ -16,6 +16,8 @@ const CLIENTS = 4;
 // past the reload.
 const MAX_REQUESTS = 300_000;
 const MAX_LOAD_MS = 90_000;
+/** Answers seen from the old code before the SIGHUP, and from the new code after the reload line. */
+const ANSWERS_AROUND_RELOAD = 400;
 const cleanup: (() => void)[] = [];
 after(() => cleanup.forEach((fn) => fn()));
 
@@ -57,6 +59,19 @@ for (const runtime of selectedRuntimes()) {
 
       const results: Result[] = [];
       let stop = false;
+      // Waits on the answers themselves: resolved by the load as they come, or failed at a deadline.
+      const waiters = new Set<{ done: () => boolean; resolve: () => void }>();
+      const answers = (what: string, done: () => boolean, ms: number) =>
+        new Promise<void>((resolve, reject) => {
+          if (done()) return resolve();
+          const waiter = { done, resolve: () => (clearTimeout(timer), resolve()) };
+          const timer = setTimeout(() => (waiters.delete(waiter), reject(new Error(`${what}: not within ${ms} ms`))), ms);
+          waiters.add(waiter);
+        });
+      const record = (result: Result) => {
+        results.push(result);
+        for (const waiter of waiters) if (waiter.done()) (waiters.delete(waiter), waiter.resolve());
+      };
       const loadUntil = performance.now() + MAX_LOAD_MS;
       const load = Array.from({ length: CLIENTS }, async () => {
         const client = new KeepAliveClient(port);
@@ -64,19 +79,22 @@ for (const runtime of selectedRuntimes()) {
           const at = performance.now();
           try {
             const answer = await client.request("/", 5_000);
-            results.push({ at, status: answer.status, body: answer.body });
+            record({ at, status: answer.status, body: answer.body });
           } catch (error) {
-            results.push({ at, error: (error as Error).message });
+            record({ at, error: (error as Error).message });
           }
         }
         client.close();
       });
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The old code answers before the reload, and the new code for a while after it. (Which
+      // workers answer is the kernel's choice with reusePort: 4 connections can all hash to one.)
+      const answeredBy = (version: string, since: number) => results.filter((r) => r.at > since && r.body?.startsWith(version)).length;
+      await answers("the old code answering", () => answeredBy("v1 ", 0) >= ANSWERS_AROUND_RELOAD, 30_000);
       writeFileSync(file, readFileSync(file, "utf8").replace('const VERSION = "v1";', 'const VERSION = "v2";'));
       fixture.signal("SIGHUP");
       const reload = await fixture.waitFor((l) => l.event === "reload" || l.event === "reload.failed", 60_000, "the reload line");
       assert.equal(reload.event, "reload", JSON.stringify(reload));
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await answers("the new code answering", () => answeredBy("v2 ", reload.at as number) >= ANSWERS_AROUND_RELOAD, 30_000);
       stop = true;
       await Promise.all(load);
 

@@ -223,6 +223,42 @@ describe("drain", () => {
     assert.deepEqual(report.requests, { inFlightAtStart: 0, served: 2, cut: 0 });
   });
 
+  it("AsksTheRuntimeOnceARequestWhetherItClosesOnlyWhileDraining", async () => {
+    // Reading `request.headers` copies @hono/node-server's light request: the question goes to the
+    // runtime, once per request, and not at all before the drain.
+    const asked: string[] = [];
+    const { clock, runtime, serve } = fakeWorld((r) => {
+      r.asksToClose = (request) => (asked.push(new URL(request.url).pathname), false);
+    });
+    const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: () => {} });
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    await fake.fetch("/before");
+    assert.deepEqual(asked, [], "not asked before the drain");
+    runtime.signal("SIGTERM");
+    await clock.advance(1);
+    const answer = Promise.resolve(fake.fetch("/during"));
+    await clock.advance(2 * QUIET_MS);
+    assert.equal((await answer).headers.get("connection"), "close");
+    assert.deepEqual(asked, ["/during"], "asked once for the request that arrived while draining");
+    await server.finished;
+  });
+
+  it("WaitsForQuietAsLongAsTheRuntimeSays", async () => {
+    // A worker replaced by a reload: its clients may be stalled longer than QUIET_MS.
+    const { clock, runtime, serve } = fakeWorld((r) => (r.holdQuietMs = () => 50));
+    const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: () => {} });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(30);
+    void runtime.servers[0]!.fetch("/"); // a stalled client's next request, 30 ms in
+    await clock.advance(69);
+    assert.ok(!runtime.calls.includes("close"), "the check at 50 ms saw it: one more period");
+    await clock.advance(1);
+    assert.ok(runtime.calls.includes("close"), "closed after a whole 50 ms period without one");
+    await server.finished;
+  });
+
   it("KeepsHoldingWhenALaterQuietCheckRunsLate", async () => {
     const { runtime, server, clock } = setup();
     await server.ready;
