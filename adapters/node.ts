@@ -7,12 +7,13 @@ import type { IncomingMessage } from "node:http";
 import type { Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
 import {
+  asksToClose as closeRequested,
   bindRuntime,
-  FIRST_REQUEST_GRACE_MS,
   type Lifecycle,
   type LifecycleOptions,
   type ListeningServer,
   type ListenOptions,
+  REQUEST_GRACE_MS,
   type RuntimeAdapter,
   type RuntimeBinding,
   type RuntimeHandler,
@@ -64,6 +65,17 @@ function closeConnectionAfter(response: Response, env: unknown): Response {
 }
 
 /**
+ * Whether this request's connection carries no next request: Node has decided so already (the
+ * client's `Connection: close`, or HTTP/1.0 without keep-alive), without the light request's
+ * `headers` being read (which would copy it). HTTP/2 streams never ask.
+ */
+function asksToClose(request: Request, env: unknown): boolean {
+  const outgoing = (env as Partial<HttpBindings> | undefined)?.outgoing as { shouldKeepAlive?: boolean } | undefined;
+  if (outgoing === undefined) return closeRequested(request);
+  return outgoing.shouldKeepAlive === false;
+}
+
+/**
  * Served once Node has written the whole response to the socket ('finish'); cut when the response
  * closes unfinished, or when its socket ends with the response still queued behind another
  * (a pipelined request after a closing answer).
@@ -108,7 +120,7 @@ class NodeServer implements ListeningServer {
   readonly #server: AnyServer;
   /** A createServer given (https, http2): its 'connection' sockets are the raw TCP under TLS. */
   readonly #custom: boolean;
-  /** Each socket with the time it was accepted. */
+  /** Each socket with the time it was accepted, or of the last request it carried (plain HTTP/1). */
   readonly #sockets = new Map<Socket, number>();
   readonly #upgraded = new WeakSet<Socket>();
   readonly #sessions = new Http2Sessions();
@@ -125,7 +137,12 @@ class NodeServer implements ListeningServer {
         const response = await handler(request, env);
         return isHttp2(env) ? forHttp2(response) : response;
       }
-      : handler;
+      : (request: Request, env: unknown) => {
+        // The time of each request, so that the drain knows which idle connections were busy a
+        // moment ago and may be about to send their next request (one Map write a request).
+        this.#sockets.set((env as HttpBindings).incoming.socket, performance.now());
+        return handler(request, env);
+      };
     // The host for a request URL when the request names none (HTTP/1.0 may omit Host, and HAProxy's
     // `option httpchk GET /readyz` does): without it @hono/node-server answers 400 before the app
     // or /readyz sees the request. Deno says localhost too; Bun gives the bare path.
@@ -197,40 +214,42 @@ class NodeServer implements ListeningServer {
   }
 
   closeIdle(): void {
-    // http's close(): closes idle keep-alive connections and clears its own timer.
-    this.#server.close();
-    // A custom server (http2, https) is left alone: its 'connection' sockets are the raw TCP under
-    // TLS and HTTP/2 sessions, which show no response in progress; sessions close by GOAWAY.
-    if (this.#custom) return;
+    // A custom server (http2, https) is left to http's close(): its 'connection' sockets are the raw
+    // TCP under TLS and HTTP/2 sessions, which show no response in progress; sessions close by GOAWAY.
+    if (this.#custom) return void this.#server.close();
+    let later = 0;
     for (const socket of this.#sockets.keys()) {
-      // No response in progress (never sent a byte, or half a request) and not a WebSocket
-      // (WebSockets close by their 1001).
-      if (socket.destroyed || this.#upgraded.has(socket)) continue;
-      const due = this.#firstRequestDue(socket);
-      if (due > 0) {
-        // Just accepted: its request may be on the way. Closed later if it is still idle then.
-        setTimeout(() => responseOn(socket) == null && socket.destroy(), due).unref();
-      } else if (responseOn(socket) == null) socket.destroy();
+      // No response in progress (never sent a byte, half a request, or idle between requests) and
+      // not a WebSocket (WebSockets close by their 1001).
+      if (socket.destroyed || this.#upgraded.has(socket) || responseOn(socket) != null) continue;
+      const due = this.#nextRequestDue(socket);
+      // Accepted or answered a moment ago: its request may be on the way. Looked at again later.
+      if (due > 0) later = Math.max(later, due);
+      else socket.destroy();
     }
+    // http's close() closes idle keep-alive connections and clears its own timer: once none is recent.
+    if (later === 0) this.#server.close();
+    else setTimeout(() => this.closeIdle(), later).unref();
   }
 
   /**
    * Waits for every socket with a response in progress ('close' fires on the response once it is
-   * written), for every socket accepted too recently to have sent its first request (its request,
-   * or its time, ends the wait), for HTTP/2 sessions, and for the WebSockets' closing handshakes.
+   * written), for every idle socket accepted or answered too recently to have sent its next request
+   * (a request, or the time, ends the wait), for HTTP/2 sessions, and for the WebSockets' closing
+   * handshakes.
    */
   responsesDone(): Promise<void> {
     return new Promise<void>((resolve) => {
       const next = () => {
-        // Only sockets accepted within the grace can still be waiting for a first request:
-        // checking those alone took the scan of 10,000 idle sockets from ~6 ms to ~2.5 ms.
-        const recent = performance.now() - FIRST_REQUEST_GRACE_MS;
-        for (const [socket, acceptedAt] of this.#sockets) {
+        // Only sockets active within the grace can still be about to send a request: checking
+        // those alone took the scan of 10,000 idle sockets from ~6 ms to ~2.5 ms.
+        const recent = performance.now() - REQUEST_GRACE_MS;
+        for (const [socket, activeAt] of this.#sockets) {
           const response = responseOn(socket);
           if (response) {
             if (!socket.destroyed) return void response.once("close", next);
-          } else if (acceptedAt > recent) {
-            const due = this.#firstRequestDue(socket);
+          } else if (activeAt > recent) {
+            const due = this.#nextRequestDue(socket);
             if (due > 0) return this.#waitForRequest(socket, due, next);
           }
         }
@@ -252,10 +271,10 @@ class NodeServer implements ListeningServer {
     return this.#sockets.size;
   }
 
-  /** How long a plain HTTP/1 socket that has not sent its first request yet may still send it (0: no wait). */
-  #firstRequestDue(socket: Socket): number {
-    if (this.#custom || socket.destroyed || lastRequestOn(socket) != null || this.#upgraded.has(socket)) return 0;
-    return Math.max(0, this.#sockets.get(socket)! + FIRST_REQUEST_GRACE_MS - performance.now());
+  /** How long an idle plain HTTP/1 socket, accepted or answered a moment ago, may still send a request (0: no wait). */
+  #nextRequestDue(socket: Socket): number {
+    if (this.#custom || socket.destroyed || this.#upgraded.has(socket)) return 0;
+    return Math.max(0, this.#sockets.get(socket)! + REQUEST_GRACE_MS - performance.now());
   }
 
   /** Wakes `then` once a request arrives on any socket, this socket closes, or `ms` pass. */
@@ -279,6 +298,7 @@ const runtime: RuntimeAdapter = {
   name: "node",
   listen: (handler, options) => new NodeServer(handler, options).listen(),
   closeConnectionAfter,
+  asksToClose,
   watchDelivery,
   ...nodeProcess,
   workers: nodeWorkers,

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { integerFlag } from "./lib/flags.ts";
 import { Hono } from "hono";
 import { ServerTraffic } from "../src/drain/traffic.ts";
-import { createHandler } from "../src/request/handler.ts";
+import { asksToClose, createHandler } from "../src/request/handler.ts";
 import type { TaskTracker } from "../src/drain/tasks.ts";
 
 const app = new Hono();
@@ -26,6 +26,7 @@ const make = (health: { ready: string | false; live: string | false }) =>
     traffic: new ServerTraffic(),
     tasks,
     closeConnectionAfter: (r) => r,
+    asksToClose: asksToClose,
     watchDelivery() {},
     onHandlerError() {},
   });

@@ -3,8 +3,8 @@
  * it; what they get is ./exports.ts (re-exported by every adapter).
  */
 export { bindRuntime, type RuntimeBinding } from "./serve/bind.ts";
-export { FIRST_REQUEST_GRACE_MS } from "./request/first-request.ts";
-export { withConnectionClose } from "./request/handler.ts";
+export { REQUEST_GRACE_MS } from "./request/request-grace.ts";
+export { asksToClose, withConnectionClose } from "./request/handler.ts";
 export type { Lifecycle, LifecycleOptions } from "./drain/lifecycle-types.ts";
 export { onEachFatalKind } from "./process/process-watch.ts";
 export { processOriginReading, readAncestors, readAncestorsIfInitMatters } from "./process/process-tree.ts";

@@ -98,6 +98,12 @@ export interface ServerAdapter {
    */
   closeConnectionAfter?(response: Response, env: unknown): Response;
   /**
+   * Whether the client asked to close its connection after this request. Optional: the core's
+   * default reads `request.headers`; Node reads its own message instead (reading `headers` turns
+   * @hono/node-server's light request into a full copy).
+   */
+  asksToClose?(request: Request, env: unknown): boolean;
+  /**
    * While draining, tell once whether a response reached a live connection: `delivered(true)` when
    * the runtime has written it to the connection, `false` when the connection ended first. Optional:
    * the core's default says served when `request.signal` is not aborted as the response is handed over.
@@ -114,6 +120,11 @@ export interface ProcessAdapter {
    * returns the unsubscribe.
    */
   onForce?(listener: (signal: ShutdownSignal) => void): () => void;
+  /**
+   * Optional: how long the hold waits for quiet in this drain, when it is not the default (a
+   * worker replaced by a reload: the new worker serves meanwhile, so a stalled client may be waited for).
+   */
+  holdQuietMs?(): number | undefined;
   /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
   onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void;
   /** End the process now. */

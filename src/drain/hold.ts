@@ -19,11 +19,37 @@ export const QUIET_MS = 5;
 export const HOLD_MAX_MS = 250;
 
 /**
- * Resolves once no kept-alive request has arrived on any server for QUIET_MS, at `until` at the
- * latest (at once if that has passed), or when forced.
+ * After the hold's own time (a drain delay longer than HOLD_MAX_MS), it still waits, this long at
+ * most, for an event loop that is on time: one that runs late (a loaded machine) has connections
+ * waiting in the accept queue, which the listener's close would reset; a turn on time has accepted
+ * them. Kept-alive arrivals no longer count then: the delay has rotated those clients.
  */
-export function waitForQuiet(clock: Clock, servers: readonly ServerPart[], forced: Promise<void>, until: number): Promise<void> {
-  if (clock.now() >= until) return Promise.resolve();
+export const CATCH_UP_MAX_MS = 100;
+
+/** When the hold ends at the latest: for quiet, and for an event loop on time. */
+export interface HoldEnd {
+  quietUntil: number;
+  catchUpUntil: number;
+}
+
+/** The hold's ends for a drain delay from `delayBegan` to `delayEnded`. */
+export function holdEnd(delayBegan: number, delayEnded: number): HoldEnd {
+  const quietUntil = delayBegan + HOLD_MAX_MS;
+  return { quietUntil, catchUpUntil: Math.max(quietUntil, delayEnded + CATCH_UP_MAX_MS) };
+}
+
+/**
+ * Resolves once no kept-alive request has arrived on any server for `quietMs` (QUIET_MS unless the
+ * runtime says otherwise) or `end.quietUntil` has passed, in a check that ran on time; at
+ * `end.catchUpUntil` whatever happens; or when forced.
+ */
+export function waitForQuiet(
+  clock: Clock,
+  servers: readonly ServerPart[],
+  forced: Promise<void>,
+  end: HoldEnd,
+  quietMs: number = QUIET_MS,
+): Promise<void> {
   const arrived = () => servers.reduce((n, s) => n + s.traffic.keptAliveArrived, 0);
   return new Promise((resolve) => {
     let cancel = () => {};
@@ -36,14 +62,15 @@ export function waitForQuiet(clock: Clock, servers: readonly ServerPart[], force
     const check = (seen: number, due: number) => {
       const now = arrived();
       const late = clock.now() - due > QUIET_MS;
-      if ((now === seen && !late) || clock.now() >= until) return resolve();
+      const quiet = now === seen || clock.now() >= end.quietUntil;
+      if ((quiet && !late) || clock.now() >= end.catchUpUntil) return resolve();
       // The time this check is due, taken now: taken when it runs, no check would ever be late.
-      const nextDue = clock.now() + QUIET_MS;
-      cancel = clock.setTimer(() => check(now, nextDue), QUIET_MS);
+      const nextDue = clock.now() + quietMs;
+      cancel = clock.setTimer(() => check(now, nextDue), quietMs);
     };
     const first = arrived();
-    const due = clock.now() + QUIET_MS;
-    cancel = clock.setTimer(() => check(first, due), QUIET_MS);
+    const due = clock.now() + quietMs;
+    cancel = clock.setTimer(() => check(first, due), quietMs);
   });
 }
 

@@ -8,7 +8,7 @@ import { cutWhatIsLeft } from "./cut.ts";
 import { deadlineBudget, DrainWaits, forcedFacts } from "./forced.ts";
 import * as events from "../log/events.ts";
 import { flushBudget, flushWithin } from "../log/flush.ts";
-import { HOLD_MAX_MS, holdResponses, waitForQuiet } from "./hold.ts";
+import { holdEnd, holdResponses, waitForQuiet } from "./hold.ts";
 import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
 import type { Drain, LifecycleSetup, LifecycleState, PrimaryRun, Run, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
 import { errorMessage, type Log, toLog } from "../log/logger.ts";
@@ -245,7 +245,7 @@ export class LifecycleController implements ServerLifecycle {
     //    runtime has not read yet). It ends HOLD_MAX_MS after the delay began at the latest: a
     //    longer delay has rotated the busy clients already, so the listeners close as it ends.
     const release = holdResponses(servers);
-    if (servers.length > 0) await waitForQuiet(clock, servers, forced, tAnnounced + HOLD_MAX_MS);
+    if (servers.length > 0) await waitForQuiet(clock, servers, forced, holdEnd(tAnnounced, t1), this.#runtime.holdQuietMs?.());
 
     // 4. Stop accepting: close every listener (Bun and Deno close the idle connections too). When
     //    the process ends right after and nothing is left to do (no request, response, task or part

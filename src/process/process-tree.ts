@@ -63,20 +63,25 @@ export async function readAncestorsIfInitMatters(ppid: number, read: (path: stri
   return initMayWithholdSignals(init) ? readAncestors(ppid, read) : [{ pid: 1, command: init }];
 }
 
+/** One turn of the event loop: a timer, not a microtask. */
+const nextTurn = (): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, 0));
+
 /**
  * Who started this process, read with `read` (each runtime's cheapest file read: loading
  * node:fs/promises costs Bun ~2 MiB of RSS, a first Bun.file read ~0.5 MiB). PID 1 gets the signal
  * itself: nothing to read. Otherwise read PID 1's command, and walk /proc up to it only when PID 1
- * is a shell, package manager or container init, after the start (a timer, not a microtask, so no
- * read holds up the listening line).
+ * is a shell, package manager or container init, after the start (`afterStart`: by default a
+ * timer, not a microtask, so no read holds up the listening line; an adapter whose `read` is an
+ * asynchronous file read, which already lets the listen run first, passes one that waits for nothing).
  */
 export async function processOriginReading(
   pid: number,
   ppid: number,
   read: (path: string) => Promise<string>,
+  afterStart: () => Promise<unknown> = nextTurn,
 ): Promise<ProcessOrigin | undefined> {
   if (pid === 1) return { pid: 1, ppid, ancestors: [] };
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await afterStart();
   const ancestors = await readAncestorsIfInitMatters(ppid, read);
   return ancestors && { pid, ppid, ancestors }; // undefined: not Linux
 }

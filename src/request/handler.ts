@@ -46,6 +46,8 @@ export interface HandlerOptions {
   traffic: ServerTraffic;
   tasks: TaskTracker;
   closeConnectionAfter: (response: Response, env: unknown) => Response;
+  /** Whether the client asked to close its connection (read once per request, only while draining). */
+  asksToClose: (request: Request, env: unknown) => boolean;
   /** Tells `delivered(true)` once the runtime has the response for a live connection, `false` if it never will. */
   watchDelivery: (response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void) => void;
   onHandlerError: (error: unknown) => void;
@@ -69,17 +71,18 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     watchDelivery(marked, request, env, delivered);
     return marked;
   };
-  const settle = (response: Response, request: Request, env: unknown): Response | Promise<Response> => {
+  // `closes` is known when the request arrived during the drain; one that began before it is asked here.
+  const settle = (response: Response, request: Request, env: unknown, closes?: boolean): Response | Promise<Response> => {
     const delivered = traffic.handlerReturned();
     if (delivered === undefined) return response;
     // The hold waits for a keep-alive client's next request; a client that asked to close sends
     // none, so its answer goes now (held, such answers pile up open connections at the close).
-    const held = asksToClose(request) ? undefined : traffic.held;
+    const held = (closes ?? options.asksToClose(request, env)) ? undefined : traffic.held;
     return held === undefined ? handOver(response, request, env, delivered) : held.then(() => handOver(response, request, env, delivered));
   };
-  const fail = (error: unknown, request: Request, env: unknown): Response | Promise<Response> => {
+  const fail = (error: unknown, request: Request, env: unknown, closes?: boolean): Response | Promise<Response> => {
     onHandlerError(error);
-    return settle(new Response("Internal Server Error", { status: 500 }), request, env);
+    return settle(new Response("Internal Server Error", { status: 500 }), request, env, closes);
   };
 
   return (request, env) => {
@@ -89,16 +92,17 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     }
     traffic.handlerStarted();
     // Only while draining (a header read per request otherwise): what the hold waits for.
-    if (traffic.draining && !asksToClose(request)) traffic.keptAliveArrived++;
+    const closes = traffic.draining ? options.asksToClose(request, env) : undefined;
+    if (closes === false) traffic.keptAliveArrived++;
     let result: Response | Promise<Response>;
     try {
       result = app.fetch(request, env, executionCtx);
     } catch (error) {
-      return fail(error, request, env);
+      return fail(error, request, env, closes);
     }
     if (result instanceof Promise) {
-      return result.then((response) => settle(response, request, env), (error) => fail(error, request, env));
+      return result.then((response) => settle(response, request, env, closes), (error) => fail(error, request, env, closes));
     }
-    return settle(result, request, env);
+    return settle(result, request, env, closes);
   };
 }

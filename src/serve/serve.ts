@@ -4,7 +4,7 @@
  */
 import { invalid } from "../check/input.ts";
 import { ServerTraffic } from "../drain/traffic.ts";
-import { createHandler, deliveredIfConnected, withConnectionClose } from "../request/handler.ts";
+import { asksToClose, createHandler, deliveredIfConnected, withConnectionClose } from "../request/handler.ts";
 import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "../drain/lifecycle-types.ts";
 import { ListenError } from "./listen-error.ts";
 import { handlerError } from "../log/events.ts";
@@ -67,6 +67,7 @@ export function createServeGracefully<PassThrough extends object>(
 ): ServeGracefully<PassThrough> {
   const closeConnectionAfter = runtime.closeConnectionAfter ?? withConnectionClose;
   const watchDelivery = runtime.watchDelivery ?? deliveredIfConnected;
+  const closeAsked = runtime.asksToClose ?? asksToClose;
   let isPrimary = false;
   return (app, options) => {
     if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
@@ -133,6 +134,7 @@ export function createServeGracefully<PassThrough extends object>(
           traffic,
           tasks: lifecycle.tasks,
           closeConnectionAfter,
+          asksToClose: closeAsked,
           watchDelivery,
           onHandlerError: (error) => lifecycle.log(handlerError(error)),
         });

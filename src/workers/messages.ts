@@ -9,8 +9,11 @@ export const WORKER_ENV = "SERVE_GRACEFULLY_WORKER";
 /** Set in a worker's environment when it must listen on this port (reusePort with port 0 asked). */
 export const PORT_ENV = "SERVE_GRACEFULLY_PORT";
 
-/** Primary to worker: start the drain (as if `signal` came), or force it now. */
-export type ToWorker = { sg: "drain"; signal: ShutdownSignal } | { sg: "force"; signal: ShutdownSignal };
+/**
+ * Primary to worker: start the drain (as if `signal` came; a reload's says how long its hold waits
+ * for quiet), or force it now.
+ */
+export type ToWorker = { sg: "drain"; signal: ShutdownSignal; holdQuietMs?: number } | { sg: "force"; signal: ShutdownSignal };
 
 /** Worker to primary: it listens, it could not start, or its drain's report. */
 export type FromWorker =
@@ -19,9 +22,11 @@ export type FromWorker =
   | { sg: "report"; report: ShutdownReport };
 
 export function isToWorker(message: unknown): message is ToWorker {
-  const m = message as Partial<ToWorker> | null;
+  const m = message as { sg?: unknown; signal?: unknown; holdQuietMs?: unknown } | null;
+  const quiet = m?.holdQuietMs;
   return typeof m === "object" && m !== null && (m.sg === "drain" || m.sg === "force") &&
-    (SHUTDOWN_SIGNALS as readonly unknown[]).includes(m.signal);
+    (SHUTDOWN_SIGNALS as readonly unknown[]).includes(m.signal) &&
+    (quiet === undefined || (m.sg === "drain" && Number.isInteger(quiet) && (quiet as number) >= 0 && (quiet as number) <= 1_000));
 }
 
 export function isFromWorker(message: unknown): message is FromWorker {

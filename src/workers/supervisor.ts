@@ -10,6 +10,7 @@ import type { Clock } from "../time/clock.ts";
 import type { Log } from "../log/logger.ts";
 import { signalMeaning } from "../process/process-watch.ts";
 import { signalDeliveryWarning } from "../process/platform.ts";
+import { REQUEST_GRACE_MS } from "../request/request-grace.ts";
 import * as events from "./events.ts";
 import { aggregateReports, type WorkerEnd } from "./aggregate.ts";
 import { type FromWorker, isFromWorker, PORT_ENV, type ToWorker, WORKER_ENV } from "./messages.ts";
@@ -27,6 +28,12 @@ export const MAX_QUICK_CRASHES = 5;
 export const WORKER_START_LIMIT_MS = 60_000;
 /** After the deadline, workers get this long to exit on their own before SIGKILL. */
 export const KILL_GRACE_MS = 2_000;
+/**
+ * A worker replaced by a reload holds its responses until no kept-alive request has come for this
+ * long (5 ms in a drain): its clients, stalled by a loaded machine, send the request they were about
+ * to send into the hold, not into the connection its close ends (its new worker serves meanwhile).
+ */
+export const RELOAD_HOLD_QUIET_MS: number = REQUEST_GRACE_MS;
 
 /** What the supervisor is given: the processes it may start, the primary's process, and the settings. */
 export interface SupervisorSetup {
@@ -176,7 +183,7 @@ export class Supervisor {
         this.#crashes[slot] = 0;
         replaced.push({ from: old?.proc.pid, to: fresh.proc.pid });
         if (old !== undefined && old.exit === undefined) {
-          this.#tellToDrain(old);
+          this.#tellToDrain(old, RELOAD_HOLD_QUIET_MS);
           await this.#exitedWithin(old, this.#setup.timeout + KILL_GRACE_MS);
         }
       }
@@ -359,9 +366,9 @@ export class Supervisor {
     return this.#drain?.signal ?? this.#setup.signals[0] ?? "SIGTERM";
   }
 
-  #tellToDrain(worker: Worker): void {
+  #tellToDrain(worker: Worker, holdQuietMs?: number): void {
     worker.drainSent = true;
-    this.#send(worker, { sg: "drain", signal: this.#drainSignal() });
+    this.#send(worker, { sg: "drain", signal: this.#drainSignal(), ...(holdQuietMs === undefined ? {} : { holdQuietMs }) });
   }
 
   #send(worker: Worker, message: ToWorker): void {

@@ -61,6 +61,7 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
   const forceListeners = new Set<(signal: ShutdownSignal) => void>();
   // The first drain order wins, from the primary or the process group; the others are the same event.
   let drainStarted = false;
+  let holdQuietMs: number | undefined;
   const deliver = (signal: ShutdownSignal) => {
     for (const listener of [...(listeners.get(signal) ?? [])]) listener();
   };
@@ -72,6 +73,7 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
       // An order that comes before anything listens (the entry still loading) is not taken: the
       // primary sends it again once this worker listens.
       drainStarted = true;
+      holdQuietMs = message.holdQuietMs;
       deliver(message.signal);
     }
   });
@@ -98,6 +100,7 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
         set.delete(listener);
       };
     },
+    holdQuietMs: () => holdQuietMs,
     onForce(listener) {
       forceListeners.add(listener);
       return () => forceListeners.delete(listener);

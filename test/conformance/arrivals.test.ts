@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { Connection, type RawResponse, refused } from "../support/client.ts";
 import { type ArrivalCounts, measureArrivals } from "../support/arrivals-load.ts";
 import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
-import { FIRST_REQUEST_GRACE_MS } from "../../src/request/first-request.ts";
+import { REQUEST_GRACE_MS } from "../../src/request/request-grace.ts";
 
 const SERVER = "test/fixtures/server.ts";
 const start = fixtureStarter(SERVER);
@@ -161,13 +161,13 @@ for (const runtime of selectedRuntimes()) {
         // The request leaves only once the listener is closed (new connections refused).
         for (let i = 0; late && i < 100 && !(await refused(f.port)); i++) await new Promise((resolve) => setTimeout(resolve, 2));
         const waited = performance.now() - connectedAt;
-        const onTime = late !== undefined && (await refused(f.port)) && waited < FIRST_REQUEST_GRACE_MS * 0.7;
+        const onTime = late !== undefined && (await refused(f.port)) && waited < REQUEST_GRACE_MS * 0.7;
         if (!onTime) {
           late?.close();
           f.kill();
           const why = late === undefined
             ? "connected only after the close"
-            : `the close seen ${Math.round(waited)} ms after the connect (grace ${FIRST_REQUEST_GRACE_MS} ms)`;
+            : `the close seen ${Math.round(waited)} ms after the connect (grace ${REQUEST_GRACE_MS} ms)`;
           if (attempt < 3) {
             t.diagnostic(`attempt ${attempt}: ${why}; again`);
             continue;

@@ -1,7 +1,7 @@
 /** The drain algorithm on a fake runtime and an injected clock: order, deadlines, signals, exit. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HOLD_MAX_MS, QUIET_MS } from "../../src/drain/hold.ts";
+import { CATCH_UP_MAX_MS, HOLD_MAX_MS, QUIET_MS } from "../../src/drain/hold.ts";
 import type { FetchApp, LogRecord } from "../../src/types.ts";
 import { fakeWorld, settle } from "./fakes.ts";
 
@@ -223,6 +223,42 @@ describe("drain", () => {
     assert.deepEqual(report.requests, { inFlightAtStart: 0, served: 2, cut: 0 });
   });
 
+  it("AsksTheRuntimeOnceARequestWhetherItClosesOnlyWhileDraining", async () => {
+    // Reading `request.headers` copies @hono/node-server's light request: the question goes to the
+    // runtime, once per request, and not at all before the drain.
+    const asked: string[] = [];
+    const { clock, runtime, serve } = fakeWorld((r) => {
+      r.asksToClose = (request) => (asked.push(new URL(request.url).pathname), false);
+    });
+    const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: () => {} });
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    await fake.fetch("/before");
+    assert.deepEqual(asked, [], "not asked before the drain");
+    runtime.signal("SIGTERM");
+    await clock.advance(1);
+    const answer = Promise.resolve(fake.fetch("/during"));
+    await clock.advance(2 * QUIET_MS);
+    assert.equal((await answer).headers.get("connection"), "close");
+    assert.deepEqual(asked, ["/during"], "asked once for the request that arrived while draining");
+    await server.finished;
+  });
+
+  it("WaitsForQuietAsLongAsTheRuntimeSays", async () => {
+    // A worker replaced by a reload: its clients may be stalled longer than QUIET_MS.
+    const { clock, runtime, serve } = fakeWorld((r) => (r.holdQuietMs = () => 50));
+    const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: () => {} });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(30);
+    void runtime.servers[0]!.fetch("/"); // a stalled client's next request, 30 ms in
+    await clock.advance(69);
+    assert.ok(!runtime.calls.includes("close"), "the check at 50 ms saw it: one more period");
+    await clock.advance(1);
+    assert.ok(runtime.calls.includes("close"), "closed after a whole 50 ms period without one");
+    await server.finished;
+  });
+
   it("KeepsHoldingWhenALaterQuietCheckRunsLate", async () => {
     const { runtime, server, clock } = setup();
     await server.ready;
@@ -255,21 +291,44 @@ describe("drain", () => {
     await server.finished;
   });
 
-  it("ClosesTheListenerAsADrainDelayOfHoldMaxEndsWhileArrivalsContinue", async () => {
+  it("ClosesTheListenerOneOnTimeLookAfterADrainDelayOfHoldMaxWhileArrivalsContinue", async () => {
     const { runtime, server, clock } = setup({ drainDelay: HOLD_MAX_MS });
     await server.ready;
     const fake = runtime.servers[0]!;
     runtime.signal("SIGTERM");
     let answered = 0;
     // Kept-alive arrivals every millisecond across the end of the delay.
-    for (let ms = 0; ms < HOLD_MAX_MS && !runtime.calls.includes("close"); ms++) {
+    for (let ms = 0; ms < HOLD_MAX_MS + 2 * QUIET_MS && !runtime.calls.includes("close"); ms++) {
       void Promise.resolve(fake.fetch("/")).then(() => answered++);
       await clock.advance(1);
     }
-    assert.ok(runtime.calls.includes("close"), "the delay rotated every busy client: no hold after it");
-    assert.equal(clock.now(), HOLD_MAX_MS, "closed as the delay ended");
+    assert.ok(runtime.calls.includes("close"), "the delay rotated every busy client: no hold for them after it");
+    assert.equal(clock.now(), HOLD_MAX_MS + QUIET_MS, "closed after one look on time, as the delay ended");
     await server.finished;
-    assert.equal(answered, HOLD_MAX_MS);
+    assert.equal(answered, HOLD_MAX_MS + QUIET_MS);
+  });
+
+  it("AfterALongDrainDelayWaitsForAnEventLoopOnTimeAtMostCatchUpMax", async () => {
+    // A late timer means connections may wait in the accept queue: the close would reset them.
+    const { runtime, server, clock } = setup({ drainDelay: 1_000 });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(1_000);
+    await clock.jump(20); // the look after the delay runs 20 ms late
+    assert.ok(!runtime.calls.includes("close"), "a late look: not caught up");
+    await clock.advance(QUIET_MS);
+    assert.ok(runtime.calls.includes("close"), "the next look on time closes");
+    await server.finished;
+
+    // Late every time: closed CATCH_UP_MAX_MS after the delay at the latest.
+    const late = setup({ drainDelay: 1_000 });
+    await late.server.ready;
+    late.runtime.signal("SIGTERM");
+    await late.clock.advance(1_000);
+    for (let i = 0; i < 20 && !late.runtime.calls.includes("close"); i++) await late.clock.jump(QUIET_MS + 10);
+    assert.ok(late.runtime.calls.includes("close"));
+    assert.ok(late.clock.now() - 1_000 <= CATCH_UP_MAX_MS + QUIET_MS + 10, `closed ${late.clock.now() - 1_000} ms after the delay`);
+    await late.server.finished;
   });
 
   it("EndsTheHoldHoldMaxAfterAShortDrainDelayBegan", async () => {

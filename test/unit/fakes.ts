@@ -128,6 +128,10 @@ export class FakeRuntime implements RuntimeAdapter {
   tellsResponsesDone = false;
   /** Whether servers say when nothing is in progress on them (as Bun's do). */
   tellsIdleForExit = false;
+  /** The runtime's answer to whether a request closes its connection (the core's default when unset). */
+  asksToClose?: (request: Request, env: unknown) => boolean;
+  /** How long the hold waits for quiet (the core's default when unset). */
+  holdQuietMs?: () => number | undefined;
   listenError: unknown;
 
   listen(handler: RuntimeHandler, info: ListenInfo): Promise<ListeningServer> {

@@ -18,6 +18,7 @@ import {
   type SupervisorSetup,
 } from "../../src/workers/supervisor.ts";
 import { PORT_ENV } from "../../src/workers/messages.ts";
+import { RELOAD_HOLD_QUIET_MS } from "../../src/workers/supervisor.ts";
 import { resolveOptions } from "../../src/options/options.ts";
 import type { LogRecord, ShutdownReport, ShutdownSignal, WorkerEvents } from "../../src/types.ts";
 
@@ -277,6 +278,11 @@ describe("workers: the primary", () => {
     w.workers[2]!.listen();
     await settle();
     assert.equal(w.workers[0]!.drainOrders.length, 1);
+    assert.equal(
+      (w.workers[0]!.drainOrders[0] as { holdQuietMs?: number }).holdQuietMs,
+      RELOAD_HOLD_QUIET_MS,
+      "a reload's drain waits longer for quiet",
+    );
     assert.equal(w.workers.length, 3, "the next one waits for the old one's exit");
     w.workers[0]!.drainClean();
     await settle();
@@ -434,9 +440,19 @@ describe("workers: the worker side", () => {
     onMessage({ sg: "drain", signal: "SIGTERM" }); // the entry is still loading: nothing listens
     let drains = 0;
     runtime.onSignal("SIGTERM", () => drains++);
-    onMessage({ sg: "drain", signal: "SIGTERM" }); // sent again once the worker listens
+    onMessage({ sg: "drain", signal: "SIGTERM", holdQuietMs: 100 }); // sent again once the worker listens
     onMessage({ sg: "drain", signal: "SIGTERM" }); // and a third time: the same drain
     assert.equal(drains, 1);
+    assert.equal(runtime.holdQuietMs?.(), 100, "the drain's hold waits as long as the order said");
+  });
+
+  it("TakesNoDrainOrderWithAHoldQuietOutOfRange", async () => {
+    const { isToWorker } = await import("../../src/workers/messages.ts");
+    assert.equal(isToWorker({ sg: "drain", signal: "SIGTERM", holdQuietMs: 100 }), true);
+    for (const holdQuietMs of [-1, 1.5, 1_001, "100", null]) {
+      assert.equal(isToWorker({ sg: "drain", signal: "SIGTERM", holdQuietMs }), false, String(holdQuietMs));
+    }
+    assert.equal(isToWorker({ sg: "force", signal: "SIGTERM", holdQuietMs: 100 }), false);
   });
 });
 
