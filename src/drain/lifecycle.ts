@@ -8,6 +8,7 @@ import { cutWhatIsLeft } from "./cut.ts";
 import { deadlineBudget, DrainWaits, forcedFacts } from "./forced.ts";
 import * as events from "../log/events.ts";
 import { flushBudget, flushWithin } from "../log/flush.ts";
+import { endAfterCrash } from "./crash.ts";
 import { holdEnd, holdResponses, waitForQuiet } from "./hold.ts";
 import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
 import type { Drain, LifecycleSetup, LifecycleState, PrimaryRun, Run, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
@@ -200,7 +201,7 @@ export class LifecycleController implements ServerLifecycle {
     }
     this.#moveTo({ state: "stopping", drain });
     // The drain itself must never fail; if it does, say so and still end.
-    this.#shutdown(reason, signal).catch((error) => (this.log(events.drainCrashed(error)), this.#runtime.exit(1)));
+    this.#shutdown(reason, signal).catch((error) => endAfterCrash(error, this.log, this.#clock, this.#settings?.flush, this.#runtime));
   }
 
   async #shutdown(reason: Drain["reason"], signal: ShutdownSignal | undefined): Promise<ShutdownReport> {
@@ -302,8 +303,7 @@ export class LifecycleController implements ServerLifecycle {
     if (!exitNow) this.#processWatch.stop();
     this.#resolveFinished(report);
     if (exitNow) {
-      // A few promise turns first, so code awaiting `finished` runs before the process ends (not a
-      // timer: with 1,000 sockets just closed, a timer waits behind their close events).
+      // Code awaiting `finished` runs first: a few promise turns (a timer waits behind 1,000 sockets' close events).
       for (let turn = 0; turn < 3; turn++) await Promise.resolve();
       // The report is the last line: a logger that writes asynchronously (pino) gets it out first.
       await flushWithin(clock, settings.flush, flushBudget(t0 + settings.timeout - clock.now()));

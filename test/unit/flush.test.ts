@@ -79,6 +79,24 @@ describe("flush before exit", () => {
     assert.deepEqual(world.runtime.exitCodes, [1]);
   });
 
+  it("GetsTheLineOutBeforeTheExitWhenTheDrainItselfCrashes", async () => {
+    const { logger, lines, drained } = pinoLike();
+    const world = fakeWorld();
+    const server = world.serve({ fetch: () => new Response("ok") }, { port: 1, logger: logger as never });
+    await server.ready;
+    // A bug in the drain (here, a listener whose close throws) must still end the process, said.
+    world.runtime.servers[0]!.close = () => {
+      throw new Error("close exploded");
+    };
+    world.runtime.signal("SIGTERM");
+    await world.clock.advance(10); // past the hold, to the close
+    assert.ok(lines.some((l) => l.includes("close exploded")), "drain.crashed was logged");
+    assert.deepEqual(world.runtime.exitCodes, [], "no exit while the destination still writes");
+    drained();
+    await settle();
+    assert.deepEqual(world.runtime.exitCodes, [1]);
+  });
+
   it("ExitsAtOnceWithALoggerThatHasNothingToFlush", async () => {
     const quiet = { info() {}, warn() {}, error() {} };
     const { runtime, clock } = await drainWith(quiet);
