@@ -6,7 +6,8 @@
  *   1. build, typecheck, lint, and the install of the extra Node majors the suite runs (once,
  *      before the tests that use them: no test blocks on an install). No test runs beside them:
  *      the HTTP/2 adapter test took 30 s instead of 3 beside tsc on a busy machine.
- *   2. unit and adapter tests, two files at a time.
+ *   2. unit tests, two files at a time; then the adapters' real-socket tests one at a time (the HTTP/2
+ *      one refuses streams now and then on a loaded machine, beside another file or not).
  *   3. conformance, alone: its timing checks (arrivals against a bare control, keep-alive timeouts)
  *      share the machine only with its own files, three at a time.
  *   4. packaging (its files slowest first) and the bench smoke: no timing checks in either.
