@@ -9,6 +9,7 @@ import { Connection, type RawResponse, refused } from "../support/client.ts";
 import { type ArrivalCounts, measureArrivals } from "../support/arrivals-load.ts";
 import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
 import { REQUEST_GRACE_MS } from "../../src/request/request-grace.ts";
+import { CATCH_UP_MAX_MS } from "../../src/drain/hold.ts";
 
 const SERVER = "test/fixtures/server.ts";
 const start = fixtureStarter(SERVER);
@@ -24,8 +25,11 @@ const ARRIVALS_MARGIN_PER_RUN = 3;
 /** A bare run that loses more than this (20 ms of arrivals), or closes this much after its delay, met a stall of the machine. */
 const ARRIVALS_ERRATIC_RUN = 20;
 const ARRIVALS_ERRATIC_CLOSE_MS = 100;
-/** Ours' listener closes no later than bare's plus this, in the median pair (it was 250 ms later). */
-const ARRIVALS_CLOSE_LATER_MS = 100;
+/**
+ * Ours' listener closes no later than bare's plus this, in the median pair (it was 250 ms later).
+ * On a loaded machine the hold's catch-up may wait up to CATCH_UP_MAX_MS past the delay, by design.
+ */
+const ARRIVALS_CLOSE_LATER_MS = CATCH_UP_MAX_MS + 50;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 const get = (target: string) => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
