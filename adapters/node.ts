@@ -229,7 +229,8 @@ class NodeServer implements ListeningServer {
     }
     // http's close() closes idle keep-alive connections and clears its own timer: once none is recent.
     if (later === 0) this.#server.close();
-    else setTimeout(() => this.closeIdle(), later).unref();
+    // After the timer, one I/O poll first: a request that came while the event loop was late is read.
+    else setTimeout(() => setImmediate(() => this.closeIdle()), later).unref();
   }
 
   /**
@@ -279,13 +280,18 @@ class NodeServer implements ListeningServer {
 
   /** Wakes `then` once a request arrives on any socket, this socket closes, or `ms` pass. */
   #waitForRequest(socket: Socket, ms: number, then: () => void): void {
+    let woken = false;
     const wake = () => {
+      if (woken) return;
+      woken = true;
       clearTimeout(timer);
       this.#server.off("request", wake);
       socket.off("close", wake);
       then();
     };
-    const timer = setTimeout(wake, ms);
+    // After the timer, one I/O poll first (timers run before it): a request that came while the
+    // event loop was late is read, and wakes this wait as a request, before the socket counts as idle.
+    const timer = setTimeout(() => setImmediate(wake), ms);
     this.#server.once("request", wake);
     socket.once("close", wake);
   }
