@@ -2,7 +2,7 @@
  * Node adapter, on @hono/node-server (https://github.com/honojs/node-server) and node:http
  * (https://nodejs.org/api/http.html). Maps http.Server / http2 onto the core, nothing more.
  */
-import { createAdaptorServer, type HttpBindings } from "@hono/node-server";
+import type { createAdaptorServer as CreateAdaptorServer, HttpBindings } from "@hono/node-server";
 import type { IncomingMessage } from "node:http";
 import type { Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
@@ -128,7 +128,11 @@ class NodeServer implements ListeningServer {
   #closed: Promise<void> | undefined;
   #wentAway: Promise<void> | undefined;
 
-  constructor(handler: RuntimeHandler, { hostname, port, keepAliveTimeout, passThrough }: ListenOptions) {
+  constructor(
+    createAdaptorServer: typeof CreateAdaptorServer,
+    handler: RuntimeHandler,
+    { hostname, port, keepAliveTimeout, passThrough }: ListenOptions,
+  ) {
     this.port = port;
     this.hostname = hostname;
     this.#custom = passThrough.createServer !== undefined; // https or http2: may need headers stripped
@@ -302,7 +306,12 @@ const responseOn = (socket: Socket) => (socket as Socket & { _httpMessage?: Node
 
 const runtime: RuntimeAdapter = {
   name: "node",
-  listen: (handler, options) => new NodeServer(handler, options).listen(),
+  // @hono/node-server is loaded by the first listen, not with this module: the primary of `workers`
+  // serves nothing, and importing it (node:http, its Request and Response) costs a primary ~6 MiB.
+  listen: async (handler, options) => {
+    const { createAdaptorServer } = await import("@hono/node-server");
+    return new NodeServer(createAdaptorServer, handler, options).listen();
+  },
   closeConnectionAfter,
   asksToClose,
   watchDelivery,
