@@ -2,7 +2,7 @@
  * Deno adapter, on Deno.serve (https://docs.deno.com/api/deno/~/Deno.serve). Maps the Deno server
  * and signal listeners onto the core, nothing more.
  */
-import { processChannel, spawnChild } from "./ipc-workers.ts";
+import { connectToPrimary, DenoWorkerChannels, type DenoWorkersApi } from "./deno-workers.ts";
 import {
   bindRuntime,
   type Lifecycle,
@@ -20,7 +20,7 @@ import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
 export * from "../src/exports.ts";
 
 /** The slice of the Deno namespace this adapter uses (typed here so tsc needs no Deno types). */
-interface DenoApi {
+interface DenoApi extends DenoWorkersApi {
   serve(
     options: Record<string, unknown>,
     handler: (request: Request, info: unknown) => Response | Promise<Response>,
@@ -29,7 +29,6 @@ interface DenoApi {
   addSignalListener(signal: ShutdownSignal, listener: () => void): void;
   removeSignalListener(signal: ShutdownSignal, listener: () => void): void;
   exit(code: number): never;
-  env: { get(name: string): string | undefined };
   pid: number;
   ppid: number;
   readTextFileSync(path: string): string;
@@ -90,15 +89,8 @@ function permissionFlags(): string[] {
   return granted.length === PERMISSIONS.length ? ["--allow-all"] : granted.map((name) => `--allow-${name}`);
 }
 
-/**
- * node:process, for the IPC channel, only in a primary or a worker: it costs Deno ~5.5 MiB of RSS
- * (Deno 2's `process` global loads it on first access).
- */
-const nodeProcess = () =>
-  (globalThis as unknown as {
-    process: Parameters<typeof processChannel>[0] & { env: Record<string, string>; getBuiltinModule(id: string): unknown };
-  })
-    .process;
+/** The primary's channels to its workers, opened with the first worker. */
+let channels: DenoWorkerChannels | undefined;
 
 /** Workers as child processes that each listen with reusePort: `deno run` with the same permissions and entry. */
 const denoWorkers: WorkersAdapter = {
@@ -108,20 +100,22 @@ const denoWorkers: WorkersAdapter = {
     if (Deno.build.os !== "linux") {
       return `${Deno.build.os} does not balance connections over reusePort listeners: every connection would go to one worker; use workers: 1`;
     }
-    // A worker that could not read its environment would not know it is one, and start workers too.
-    for (const name of ["env", "run"]) {
-      if (Deno.permissions.querySync({ name }).state !== "granted") return `Deno needs --allow-env and --allow-run to start workers`;
+    // A worker that could not read its environment would not know it is one, and start workers too;
+    // the channel to each worker is a loopback connection.
+    for (const name of ["env", "run", "net"]) {
+      if (Deno.permissions.querySync({ name }).state !== "granted") {
+        return `Deno needs --allow-env, --allow-run and --allow-net to start workers`;
+      }
     }
     return undefined;
   },
   spawn(env, events) {
-    const spawn = (nodeProcess().getBuiltinModule("node:child_process") as { spawn: Parameters<typeof spawnChild>[0] }).spawn;
     const entry = Deno.mainModule.startsWith("file:") ? decodeURIComponent(new URL(Deno.mainModule).pathname) : Deno.mainModule;
     // reusePort is still unstable in Deno 2.9 (--unstable-net).
     const flags = ["run", "--unstable-net", ...permissionFlags()];
-    return spawnChild(spawn, Deno.execPath(), [...flags, entry, ...Deno.args], nodeProcess().env, env, events);
+    return (channels ??= new DenoWorkerChannels(Deno)).spawn(Deno.execPath(), [...flags, entry, ...Deno.args], env, events);
   },
-  connect: () => processChannel(nodeProcess()),
+  connect: () => connectToPrimary(Deno),
   readText(path) {
     try {
       return Deno.readTextFileSync(path);

@@ -1,0 +1,248 @@
+/**
+ * Workers on Deno without node:process. Node's IPC channel can only be read through Deno's
+ * `process` global, which costs every process that touches it ~4 MiB of RSS (measured, Deno 2.9.6).
+ * Instead the primary starts each worker with Deno.Command, and they talk over a loopback TCP
+ * connection, one JSON message per line (https://docs.deno.com/api/deno/~/Deno.connect). The
+ * worker finds its primary's port and its own random token in its environment and says the token
+ * first; a connection without a known token is closed. The primary's end closes when it dies
+ * (killed, OOM): the worker reads the end of the stream, as it would see an IPC channel close.
+ */
+import type { WorkerChannel, WorkerEvents, WorkerProcess } from "../src/core.ts";
+
+/** Set in a worker's environment: `<port>/<token>` of its primary's channel. Deleted once read. */
+export const CHANNEL_ENV = "SERVE_GRACEFULLY_CHANNEL";
+/** The longest line either side accepts: a worker's report is bounded far below this. */
+export const MAX_LINE_CHARS: number = 1024 * 1024;
+/** How long a connection may take to say its token. */
+const HELLO_LIMIT_MS = 10_000;
+/** How long an exited worker's last lines (its report) may take to be read before its exit is told. */
+const LAST_LINES_LIMIT_MS = 1_000;
+/** Orders waiting for a worker that has not connected yet (a drain and a force at most). */
+const MAX_QUEUED = 8;
+const HOST = "127.0.0.1";
+
+interface Conn {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  close(): void;
+}
+interface Listener extends AsyncIterable<Conn> {
+  readonly addr: { port: number };
+}
+interface Child {
+  readonly pid: number;
+  readonly status: Promise<{ code: number; signal: string | null }>;
+  kill(signal: string): void;
+}
+/** The slice of the Deno namespace this file uses. */
+export interface DenoWorkersApi {
+  listen(options: { hostname: string; port: number }): Listener;
+  connect(options: { hostname: string; port: number }): Promise<Conn>;
+  Command: new (command: string, options: {
+    args: string[];
+    env: Record<string, string>;
+    stdin: "inherit";
+    stdout: "inherit";
+    stderr: "inherit";
+  }) => { spawn(): Child };
+  env: { get(name: string): string | undefined; delete(name: string): void };
+}
+
+type Writer = WritableStreamDefaultWriter<Uint8Array>;
+const encoder = new TextEncoder();
+const lineOf = (message: unknown): Uint8Array => encoder.encode(`${JSON.stringify(message)}\n`);
+
+/** Calls `onMessage` with each line's JSON until the stream ends; rejects on a line that is not JSON or too long. */
+export async function readLines(readable: ReadableStream<Uint8Array>, onMessage: (message: unknown) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const reader = readable.getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    buffered += decoder.decode(chunk.value, { stream: true });
+    for (let end = buffered.indexOf("\n"); end >= 0; end = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 1);
+      onMessage(JSON.parse(line));
+    }
+    if (buffered.length > MAX_LINE_CHARS) throw new RangeError(`a line over ${MAX_LINE_CHARS} characters`);
+  }
+}
+
+/** What the primary keeps for a worker until its connection comes. */
+interface Expected {
+  connected(writer: Writer, lastLines: Promise<void>): void;
+  message(message: unknown): void;
+}
+
+/** The primary's side: one loopback listener for every worker, opened with the first. */
+export class DenoWorkerChannels {
+  readonly #deno: DenoWorkersApi;
+  #listener: Listener | undefined;
+  readonly #expected = new Map<string, Expected>();
+
+  constructor(deno: DenoWorkersApi) {
+    this.#deno = deno;
+  }
+
+  /** Starts `command args` as a worker, with the primary's stdio and environment plus `env` and its channel. */
+  spawn(command: string, args: string[], env: Record<string, string>, events: WorkerEvents): WorkerProcess {
+    const token = randomToken();
+    let writer: Writer | undefined;
+    let lastLines: Promise<void> = Promise.resolve();
+    let exited = false;
+    const queued: Uint8Array[] = [];
+    this.#expected.set(token, {
+      connected: (connectedWriter, read) => {
+        writer = connectedWriter;
+        lastLines = read;
+        for (const line of queued.splice(0)) writer.write(line).catch(() => {});
+      },
+      message: (message) => events.message(message),
+    });
+    let child: Child;
+    try {
+      const channel = `${this.#port()}/${token}`;
+      child = new this.#deno.Command(command, {
+        args,
+        env: { ...env, [CHANNEL_ENV]: channel },
+        stdin: "inherit",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn();
+    } catch {
+      // No such file, or not permitted: a worker that never started ends here, as one that exited 1.
+      this.#expected.delete(token);
+      queueMicrotask(() => events.exit(1, null));
+      return { pid: -1, send() {}, kill() {} };
+    }
+    void child.status.then(async ({ code, signal }) => {
+      this.#expected.delete(token);
+      // Its report may still be on the way: the end of its stream comes with its exit.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([lastLines, new Promise<void>((resolve) => (timer = setTimeout(resolve, LAST_LINES_LIMIT_MS)))]);
+      clearTimeout(timer);
+      exited = true;
+      writer = undefined;
+      events.exit(signal === null ? code : null, signal);
+    });
+    return {
+      pid: child.pid,
+      send(message) {
+        if (exited) return;
+        const line = lineOf(message);
+        if (writer !== undefined) writer.write(line).catch(() => {});
+        else if (queued.length < MAX_QUEUED) queued.push(line);
+      },
+      kill(signal) {
+        try {
+          child.kill(signal);
+        } catch {
+          // it has exited
+        }
+      },
+    };
+  }
+
+  /** The listener's port, listening on first use. */
+  #port(): number {
+    if (this.#listener === undefined) {
+      this.#listener = this.#deno.listen({ hostname: HOST, port: 0 });
+      void this.#accept(this.#listener);
+    }
+    return this.#listener.addr.port;
+  }
+
+  async #accept(listener: Listener): Promise<void> {
+    for await (const conn of listener) void this.#serve(conn);
+  }
+
+  /** One connection: its first line must be a token we gave out, then each line is a message. */
+  async #serve(conn: Conn): Promise<void> {
+    let worker: Expected | undefined;
+    const hello = setTimeout(() => worker === undefined && close(conn), HELLO_LIMIT_MS);
+    let read!: () => void;
+    const done = new Promise<void>((resolve) => (read = resolve));
+    try {
+      await readLines(conn.readable, (message) => {
+        if (worker !== undefined) return worker.message(message);
+        const token = (message as { token?: unknown } | null)?.token;
+        worker = typeof token === "string" ? this.#expected.get(token) : undefined;
+        if (worker === undefined) throw new Error("unknown token");
+        this.#expected.delete(token as string);
+        clearTimeout(hello);
+        worker.connected(conn.writable.getWriter(), done);
+      });
+    } catch {
+      // An unknown peer, a broken line, or the worker gone: the connection ends.
+    } finally {
+      clearTimeout(hello);
+      close(conn);
+      read();
+    }
+  }
+}
+
+/** The worker's side: its channel to the primary, from its environment; closed when there is none. */
+export function connectToPrimary(deno: DenoWorkersApi): WorkerChannel {
+  const [port, token] = (deno.env.get(CHANNEL_ENV) ?? "").split("/");
+  let closed = port === undefined || token === undefined || !/^\d+$/.test(port) || token === "";
+  const onClose: (() => void)[] = [];
+  const onMessage: ((message: unknown) => void)[] = [];
+  let connected!: (writer: Writer | undefined) => void;
+  const writer = new Promise<Writer | undefined>((resolve) => (connected = resolve));
+  if (closed) {
+    connected(undefined);
+    return channel();
+  }
+  // Not inherited by this worker's own child processes: they are not workers of ours.
+  deno.env.delete(CHANNEL_ENV);
+  const end = () => {
+    closed = true;
+    for (const listener of onClose.splice(0)) listener();
+  };
+  deno.connect({ hostname: HOST, port: Number(port) })
+    .then(async (conn) => {
+      const w = conn.writable.getWriter();
+      await w.write(lineOf({ token }));
+      connected(w);
+      try {
+        await readLines(conn.readable, (message) => onMessage.forEach((listener) => listener(message)));
+      } finally {
+        close(conn);
+      }
+    })
+    .catch(() => {})
+    .finally(() => {
+      connected(undefined);
+      end();
+    });
+  return channel();
+
+  function channel(): WorkerChannel {
+    return {
+      get closed() {
+        return closed;
+      },
+      send: (message) => writer.then((w) => (closed ? undefined : w?.write(lineOf(message)))).catch(() => {}),
+      onMessage: (listener) => void onMessage.push(listener),
+      onClose(listener) {
+        if (closed) queueMicrotask(listener);
+        else onClose.push(listener);
+      },
+    };
+  }
+}
+
+function close(conn: Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** 128 random bits, hex. */
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
