@@ -87,24 +87,20 @@ describe("HTTP/2 through a SIGTERM (fixture process)", () => {
   const node = RUNTIMES.find((r) => r.name === "node")!;
 
   // Three runs: before the fix, streams were refused in 4 runs of 5 (measured), so a pass by luck
-  // would take three lucky runs in a row.
+  // would take three lucky runs in a row. A stream written after the client answered both PINGs
+  // crossed the GOAWAY on the wire (support/http2-client.ts): said, never a failure.
   it("RefusesNoStreamWhen100AreInFlightAtTheSignal", async (t) => {
-    // On a loaded machine one run now and then refuses streams the client had sent (64-99 of 100;
-    // about 1 run in 4 with two CPU-bound loops beside, the same before this release; cause not
-    // found, see CHANGELOG): said loudly, and a second such run of three fails.
-    const refusedRuns: string[] = [];
     for (let run = 1; run <= 3; run++) {
       const f = await start(node);
       const result = await keepStreamsInFlight(f.port, "/", 100, (answered) => answered === 200 && f.signal("SIGTERM"), 30_000);
       assert.equal((await f.exit(10_000)).code, 0);
       assert.equal(result.failed, 0, `run ${run}: ${JSON.stringify(result)}`);
+      assert.equal(result.refusedSent, 0, `run ${run}: streams sent before the PINGs' answers were refused: ${JSON.stringify(result)}`);
       assert.ok(result.answered > 200);
-      if (result.refusedSent + result.refusedUnsent > 0) {
-        refusedRuns.push(`run ${run}: ${JSON.stringify(result)}`);
-        t.diagnostic(`!!! HTTP/2 run ${run} refused streams (load average ${loadAverage()}): ${JSON.stringify(result)}`);
+      if (result.refusedAfterPings + result.refusedUnsent > 0) {
+        t.diagnostic(`HTTP/2 run ${run}: streams that crossed the GOAWAY (load average ${loadAverage()}): ${JSON.stringify(result)}`);
       }
     }
-    assert.ok(refusedRuns.length <= 1, `refused streams in ${refusedRuns.length} runs of 3: ${refusedRuns.join("; ")}`);
   });
 
   it("H2loadThroughTheDrainHasNoFailedRequest", { skip: !existsSync(H2LOAD) && "h2load not installed (nghttp2-client)" }, async () => {
