@@ -28,6 +28,7 @@ interface Conn {
 }
 interface Listener extends AsyncIterable<Conn> {
   readonly addr: { port: number };
+  unref?(): void;
 }
 interface Child {
   readonly pid: number;
@@ -147,6 +148,8 @@ export class DenoWorkerChannels {
   #port(): number {
     if (this.#listener === undefined) {
       this.#listener = this.#deno.listen({ hostname: HOST, port: 0 });
+      // Waiting for workers keeps nothing alive: a primary whose workers are gone may end.
+      this.#listener.unref?.();
       void this.#accept(this.#listener);
     }
     return this.#listener.addr.port;
