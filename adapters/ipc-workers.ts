@@ -1,9 +1,10 @@
 /**
- * Workers over node:child_process's IPC channel, which Node, Bun and Deno all implement
+ * Workers over node:child_process's IPC channel, for Node and Bun
  * (https://nodejs.org/api/child_process.html#subprocesssendmessage-sendhandle-options-callback):
  * the worker's channel to its primary, and a primary that starts the workers as child processes
- * (Bun and Deno: each listens itself with reusePort, the kernel balances). Builtins are loaded on
- * first use (process.getBuiltinModule), so a process without workers pays nothing for them.
+ * (Bun: each listens itself with reusePort, the kernel balances). Builtins are loaded on first use
+ * (process.getBuiltinModule), so a process without workers pays nothing for them. Deno's workers
+ * use a loopback connection instead (deno-workers.ts).
  */
 import type { WorkerChannel, WorkerEvents, WorkerProcess } from "../src/core.ts";
 
