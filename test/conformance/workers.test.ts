@@ -179,6 +179,18 @@ for (const runtime of selectedRuntimes()) {
       }
     });
 
+    // Deno's workers talk to their primary over a loopback connection: without --allow-net (granted
+    // whole, as the workers get it) the call says so and nothing starts.
+    it("DenoWithoutAllowNetSaysSoAndStartsNothing", { skip: runtime.name !== "deno" && "Deno only" }, async () => {
+      const withoutNet: Runtime = { ...runtime, args: (file) => ["run", "--allow-env", "--allow-run", "--allow-read", "--quiet", file] };
+      const fixture = new Fixture(withoutNet, FIXTURE, { workers: 2, timeout: 3_000 });
+      started.push(fixture);
+      const exit = await fixture.exit(30_000);
+      assert.equal(exit.code, 1);
+      assert.match(fixture.stderr.join(""), /Deno needs --allow-env, --allow-run and --allow-net to start workers/);
+      assert.ok(!fixture.lines.some((l) => l.event === "listening" || l.fixture === "listening"), "nothing listened");
+    });
+
     it("AutoFollowsTheAffinityMaskFromTaskset", { skip: !hasTaskset() && "taskset is not installed" }, async () => {
       const pinned: Runtime = { ...runtime, command: "taskset", args: (file) => ["-c", "0", runtime.command, ...runtime.args(file)] };
       const fixture = new Fixture(pinned, FIXTURE, { workers: "auto", timeout: 3_000 });
