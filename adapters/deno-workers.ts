@@ -17,6 +17,8 @@ export const MAX_LINE_CHARS: number = 1024 * 1024;
 const HELLO_LIMIT_MS = 10_000;
 /** How long an exited worker's last lines (its report) may take to be read before its exit is told. */
 const LAST_LINES_LIMIT_MS = 1_000;
+/** Connections that have not said a token yet, at most (twice the most workers there can be). */
+const MAX_UNSAID = 2048;
 /** Orders waiting for a worker that has not connected yet (a drain and a force at most). */
 const MAX_QUEUED = 8;
 const HOST = "127.0.0.1";
@@ -54,7 +56,7 @@ const encoder = new TextEncoder();
 const lineOf = (message: unknown): Uint8Array => encoder.encode(`${JSON.stringify(message)}\n`);
 
 /** Calls `onMessage` with each line's JSON until the stream ends; rejects on a line that is not JSON or too long. */
-export async function readLines(readable: ReadableStream<Uint8Array>, onMessage: (message: unknown) => void): Promise<void> {
+async function readLines(readable: ReadableStream<Uint8Array>, onMessage: (message: unknown) => void): Promise<void> {
   const decoder = new TextDecoder();
   let buffered = "";
   const reader = readable.getReader();
@@ -80,6 +82,7 @@ export class DenoWorkerChannels {
   readonly #deno: DenoWorkersApi;
   #listener: Listener | undefined;
   readonly #expected = new Map<string, Expected>();
+  #unsaid = 0;
 
   constructor(deno: DenoWorkersApi) {
     this.#deno = deno;
@@ -161,6 +164,8 @@ export class DenoWorkerChannels {
 
   /** One connection: its first line must be a token we gave out, then each line is a message. */
   async #serve(conn: Conn): Promise<void> {
+    if (this.#unsaid >= MAX_UNSAID) return close(conn);
+    this.#unsaid++;
     let worker: Expected | undefined;
     const hello = setTimeout(() => worker === undefined && close(conn), HELLO_LIMIT_MS);
     let read!: () => void;
@@ -172,12 +177,14 @@ export class DenoWorkerChannels {
         worker = typeof token === "string" ? this.#expected.get(token) : undefined;
         if (worker === undefined) throw new Error("unknown token");
         this.#expected.delete(token as string);
+        this.#unsaid--;
         clearTimeout(hello);
         worker.connected(conn.writable.getWriter(), done);
       });
     } catch {
       // An unknown peer, a broken line, or the worker gone: the connection ends.
     } finally {
+      if (worker === undefined) this.#unsaid--;
       clearTimeout(hello);
       close(conn);
       read();

@@ -6,8 +6,8 @@
  *
  *   npm run build && node --import tsx bench/probe/bun-start.ts [starts per variant, default 30]
  *
- * Compares `bun run` on bench/apps/export-default.mjs with the built command on the same module;
- * add variants (a patched copy of dist/cli.js, say) to VARIANTS to try a change.
+ * Compares `bun run` on bench/apps/export-default.mjs with the built command on the same module,
+ * and the command with itself (the floor under any difference between two variants); add variants (a patched copy of dist/cli.js, say) to VARIANTS to try a change.
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -20,6 +20,8 @@ const APP = path.join(ROOT, "bench", "apps", "export-default.mjs");
 const VARIANTS: Record<string, string[]> = {
   "bun run": [PRELOAD, "run", APP],
   "serve-gracefully": [PRELOAD, path.join(ROOT, "dist", "cli.js"), APP],
+  // The same command again: the noise floor of a difference between two variants.
+  "serve-gracefully'": [PRELOAD, path.join(ROOT, "dist", "cli.js"), APP],
 };
 const starts = Number(process.argv[2] ?? 30);
 if (!Number.isInteger(starts) || starts < 1 || starts > 500) throw new Error("starts per variant: a whole number from 1 to 500");

@@ -9,6 +9,7 @@ import net from "node:net";
 import { Hono } from "hono";
 import type { GetConnInfo } from "hono/conninfo";
 import { createLifecycle, runtimeName, serveGracefully } from "../support/adapter.ts";
+import { type Check, runChecks } from "../support/checks.ts";
 
 const getConnInfo: GetConnInfo = runtimeName === "bun"
   ? (await import("hono/bun")).getConnInfo
@@ -55,7 +56,7 @@ function connection(port: number) {
   };
 }
 
-const checks: [string, () => Promise<void>][] = [
+const checks: Check[] = [
   ["keeps the runtime's own second argument as c.env (getConnInfo) and a real executionCtx", async () => {
     const server = serve();
     const { port } = await server.ready;
@@ -102,17 +103,5 @@ const checks: [string, () => Promise<void>][] = [
   }],
 ];
 
-let passed = 0;
-let failed = 0;
-for (const [name, check] of checks) {
-  try {
-    await check();
-    passed++;
-    console.log(`ok - ${runtimeName}: ${name}`);
-  } catch (error) {
-    failed++;
-    console.log(`not ok - ${runtimeName}: ${name}\n  ${(error as Error).stack ?? error}`);
-  }
-}
-console.log(`${passed} passed, ${failed} failed`);
+const failed = await runChecks(checks, runtimeName);
 if (failed > 0) (globalThis as { process?: { exitCode?: number } }).process!.exitCode = 1;

@@ -5,6 +5,7 @@
  * "N passed, N failed"; exits 1 on a failure.
  */
 import assert from "node:assert/strict";
+import { type Check, runChecks } from "../support/checks.ts";
 import { CHANNEL_ENV, DenoWorkerChannels, type DenoWorkersApi, MAX_LINE_CHARS } from "../../adapters/deno-workers.ts";
 
 const deno = (globalThis as unknown as {
@@ -63,7 +64,7 @@ async function closedWithin(conn: DenoConn, ms: number): Promise<boolean> {
 
 const line = (message: unknown) => new TextEncoder().encode(`${JSON.stringify(message)}\n`);
 
-const checks: [string, () => Promise<void>][] = [
+const checks: Check[] = [
   ["carries messages both ways, and the worker's last line arrives before its exit is told", async () => {
     const channels = new DenoWorkerChannels(deno);
     const w = startWorker(channels);
@@ -105,17 +106,4 @@ const checks: [string, () => Promise<void>][] = [
   }],
 ];
 
-let passed = 0;
-let failed = 0;
-for (const [name, check] of checks) {
-  try {
-    await check();
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (error) {
-    failed++;
-    console.log(`not ok - ${name}\n${error instanceof Error ? error.stack : String(error)}`);
-  }
-}
-console.log(`${passed} passed, ${failed} failed`);
-deno.exit(failed === 0 ? 0 : 1);
+deno.exit((await runChecks(checks)) === 0 ? 0 : 1);
