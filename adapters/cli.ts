@@ -249,7 +249,9 @@ async function main(): Promise<void> {
   if (outcome !== "serving") h.exit(outcome);
 }
 
-main().catch((error) => {
+// Awaited at the top level: Bun runs a full garbage collection once the main module has finished
+// evaluating, which would otherwise fall before the listen (docs/cli.md#cold-start).
+await main().catch((error) => {
   console.error(error);
   // Before the host is known: a runtime global that all three have.
   (globalThis as { Deno?: { exit(code: number): never } }).Deno?.exit(1);

@@ -74,13 +74,16 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
       return entryFailed(rt, new EntryError(`no entry given, and none of ${DEFAULT_ENTRIES.join(", ")} exists here`));
     }
     if (!flags.check) log({ level: "info", event: "cli.entry", msg: `no entry given: serving ${file}`, entry: file });
-  } else if (!(await rt.exists(file))) {
-    return entryFailed(rt, new EntryError(`${file} not found`));
   }
 
   let parts, settings;
   try {
-    parts = entryParts(await rt.importEntry(file), file);
+    // A given entry is looked for only when its import fails (a look costs Bun a millisecond at
+    // start): a missing file, not a missing import inside it, is "not found".
+    const loaded = await rt.importEntry(file).catch(async (error: unknown) => {
+      throw (await rt.exists(file)) ? error : new EntryError(`${file} not found`);
+    });
+    parts = entryParts(loaded, file);
     settings = resolveSettings(flags, parts, file, (name) => rt.env(name));
   } catch (error) {
     if (error instanceof UsageError) return usageError(rt, error.message);

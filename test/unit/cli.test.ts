@@ -131,6 +131,25 @@ describe("runCommand", () => {
     assert.equal((f.served[0] as { port: number }).port, 3000);
   });
 
+  it("LooksForAGivenEntryOnlyWhenItsImportFails", async () => {
+    const looked: string[] = [];
+    const exists = (file: string) => (looked.push(file), file === "app.ts");
+    const given = (file: string) => ({ values: {}, positionals: [file] });
+    const served = fake({ parsed: given("app.ts"), exists });
+    assert.equal(await runCommand(served.rt), "serving");
+    assert.deepEqual(looked, []);
+    const missing = fake({ parsed: given("gone.ts"), exists, importEntry: () => Promise.reject(new Error("Cannot find module")) });
+    assert.equal(await runCommand(missing.rt), 1);
+    assert.deepEqual(missing.err, ["serve-gracefully: gone.ts not found"]);
+    const broken = fake({
+      parsed: given("app.ts"),
+      exists,
+      importEntry: () => Promise.reject(new EntryError("app.ts threw while loading: Cannot find module 'pg'")),
+    });
+    assert.equal(await runCommand(broken.rt), 1);
+    assert.deepEqual(broken.err, ["serve-gracefully: app.ts threw while loading: Cannot find module 'pg'"]);
+  });
+
   it("ExitCodes", async () => {
     assert.equal(await runCommand(fake({ parsed: { error: "unknown flag --x" } }).rt), 2);
     assert.equal(await runCommand(fake({ exists: () => false }).rt), 1);
