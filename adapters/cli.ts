@@ -245,12 +245,13 @@ async function main(): Promise<void> {
     out: (text) => console.log(text),
     err: (text) => console.error(text),
   });
-  // Serving: the lifecycle ends the process after the drain.
   if (outcome !== "serving") h.exit(outcome);
+  // Serving: the lifecycle ends the process after the drain, and until then this module is still
+  // evaluating. Bun runs a full garbage collection (2-10 ms) once its main module has finished
+  // evaluating: that would fall before the listen, or on the first request (docs/cli.md#cold-start).
+  await adapter.lifecycle.finished;
 }
 
-// Awaited at the top level: Bun runs a full garbage collection once the main module has finished
-// evaluating, which would otherwise fall before the listen (docs/cli.md#cold-start).
 await main().catch((error) => {
   console.error(error);
   // Before the host is known: a runtime global that all three have.

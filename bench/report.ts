@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { RuntimeName } from "../test/support/runtimes.ts";
 import { round1 } from "./lib/stats.ts";
-import type { BenchResults, RuntimeResults, ShutdownVariantResult, ThroughputResult } from "./results.ts";
+import type { BenchResults, CommandStartTimes, RuntimeResults, ShutdownVariantResult, ThroughputResult } from "./results.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const TEMPLATE = path.join(ROOT, "bench", "report-template.md");
@@ -177,17 +177,19 @@ function coldTable(report: BenchResults): Table {
 }
 
 function commandTable(report: BenchResults): Table {
-  const rows = entries(report).map(([name, r]) => {
+  const row = (name: string, own: string, c: CommandStartTimes) => [
+    name,
+    `${own}: ${c.ownMs} ms`,
+    `${c.commandMs} ms`,
+    signed(c.deltaMs, " ms"),
+    `${c.ownCpuMs} / ${c.commandCpuMs} ms (${signed(c.cpuDeltaMs, " ms")})`,
+    report.smoke ? "(smoke)" : c.deltaMs <= 15 ? "<= +15 ms: yes" : "<= +15 ms: NO",
+  ];
+  const rows = entries(report).flatMap(([name, r]) => {
     const c = r.commandStart;
-    if (c === undefined) return [name, "not measured", "", "", "", ""];
-    return [
-      name,
-      `${c.own}: ${c.ownMs} ms`,
-      `${c.commandMs} ms`,
-      signed(c.deltaMs, " ms"),
-      `${c.ownCpuMs} / ${c.commandCpuMs} ms (${signed(c.cpuDeltaMs, " ms")})`,
-      report.smoke ? "(smoke)" : c.deltaMs <= 15 ? "<= +15 ms: yes" : "<= +15 ms: NO",
-    ];
+    if (c === undefined) return [[name, "not measured", "", "", "", ""]];
+    const empty = c.emptyTranspilerCache;
+    return empty === undefined ? [row(name, c.own, c)] : [row(name, c.own, c), row(`${name}, empty transpiler cache`, c.own, empty)];
   });
   return { head: ["runtime", "the runtime's own", "serve-gracefully", "B - A", "CPU A / B", "target"], rows };
 }

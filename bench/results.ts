@@ -78,9 +78,15 @@ export interface ColdStartResult {
 }
 
 /** The serve-gracefully command against the runtime's own way to serve `export default app`. */
-export interface CommandStartResult {
+export interface CommandStartResult extends CommandStartTimes {
   /** The runtime's own way, in words. */
   own: string;
+  /** Bun only: both sides again with Bun's transpiler cache off, as in a new container. */
+  emptyTranspilerCache?: CommandStartTimes;
+}
+
+/** One side-by-side measurement of the runtime's own start and the command's. */
+export interface CommandStartTimes {
   ownMs: number;
   commandMs: number;
   deltaMs: number;
