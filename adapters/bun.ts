@@ -2,7 +2,6 @@
  * Bun adapter, on Bun.serve (https://bun.sh/docs/api/http). Maps the Bun server and process
  * signals onto the core, nothing more.
  */
-import process from "node:process";
 import {
   bindRuntime,
   type Lifecycle,
@@ -13,7 +12,7 @@ import {
   type RuntimeBinding,
   type ServeGracefully,
 } from "../src/core.ts";
-import { nodeProcess, watchFatalErrors } from "./node-process.ts";
+import { nodeProcess, process, watchFatalErrors } from "./node-process.ts";
 import { childWorkers } from "./node-workers.ts";
 import { OpenWebSockets } from "./web-sockets.ts";
 export * from "../src/exports.ts";

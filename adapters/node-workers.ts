@@ -4,7 +4,7 @@
  * a worker that stops listening loses no queued connection, and workers asked for port 0 share one.
  * cluster.fork re-runs the entry with the same execArgv.
  */
-import process from "node:process";
+import { process } from "./node-process.ts";
 import type { WorkersAdapter } from "../src/core.ts";
 import { processChannel, spawnChild } from "./ipc-workers.ts";
 

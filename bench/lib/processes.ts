@@ -86,14 +86,15 @@ export async function startServer(rt: Runtime, spec: ServerSpec, ms = 20_000): P
   const [command, args] = commandLine(rt.command, rt.args(SERVER), spec.cpu);
   const child = track(spawn(command, args, {
     cwd: ROOT,
-    // Node's graceful side imports the built dist/node.js, as npm users do; tsx then compiles only
-    // bench/server.ts and the app, on both sides alike.
+    // The graceful side imports the built dist/<runtime>.js, what npm installs (on Bun with the
+    // `// @bun` that lets it skip its transpiler); tsx (Node) then compiles only bench/server.ts and
+    // the app, on both sides alike. JSR's TypeScript sources on Deno: docs/benchmarks.md.
     env: {
       ...process.env,
       BENCH_APP: spec.app,
       BENCH_MODE: spec.mode,
       BENCH_SHUTDOWN: spec.shutdown ?? "close",
-      BENCH_IMPORT: rt.name === "node" ? "dist" : "",
+      BENCH_IMPORT: "dist",
       NO_COLOR: "1",
       PORT: "",
       ...spec.env,

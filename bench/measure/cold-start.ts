@@ -1,12 +1,30 @@
-/** Cold start: from spawn() to the end of the first successful GET / (one-route app), alternated. */
+/**
+ * Cold start: from spawn() to the end of the first successful GET / (one-route app), alternated.
+ * Both sides import what npm users get (dist/, BENCH_IMPORT in bench/lib/processes.ts). On Node the
+ * two sides are plain JavaScript entries run by `node` (bench/apps/node-bare-entry.mjs and
+ * serve-gracefully-entry.mjs): under tsx, as bench/server.ts runs, tsx's own loading of dist/ adds
+ * tens of ms that a `node` in production never spends.
+ */
+import path from "node:path";
 import type { Runtime } from "../../test/support/runtimes.ts";
-import { get, type Mode, now, startServer, stopServer } from "../lib/processes.ts";
+import { freePort } from "../../test/support/ports.ts";
+import { get, type Mode, now, ROOT, startServer, stopServer } from "../lib/processes.ts";
 import { median, round1 } from "../lib/stats.ts";
 import type { ColdStartResult } from "../results.ts";
+import { spawnToFirstAnswer } from "./command-start.ts";
+
+const NODE_ENTRIES: Record<Mode, string> = {
+  bare: path.join(ROOT, "bench", "apps", "node-bare-entry.mjs"),
+  graceful: path.join(ROOT, "bench", "apps", "serve-gracefully-entry.mjs"),
+};
 
 export async function coldStart(rt: Runtime, s: { runs: number; warm: boolean; log: (line: string) => void }): Promise<ColdStartResult> {
   const times: Record<Mode, number[]> = { bare: [], graceful: [] };
   const once = async (mode: Mode) => {
+    if (rt.name === "node") {
+      const port = await freePort();
+      return (await spawnToFirstAnswer([rt.command, NODE_ENTRIES[mode]], port, {}, `node ${mode}`)).ms;
+    }
     const server = await startServer(rt, { app: "one-route", mode });
     try {
       const status = await get(server.port);
@@ -17,7 +35,7 @@ export async function coldStart(rt: Runtime, s: { runs: number; warm: boolean; l
     }
   };
   if (s.warm) {
-    await once("bare"); // warm the file cache and tsx's transform cache; not counted
+    await once("bare"); // warm the file cache and the transform caches; not counted
     await once("graceful");
   }
   for (let i = 0; i < s.runs; i++) {

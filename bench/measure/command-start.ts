@@ -56,12 +56,24 @@ function cpuNs(pid: number): number {
 
 async function once(rt: Runtime, side: Side, env: Record<string, string>): Promise<{ ms: number; cpuMs: number }> {
   const port = await freePort();
-  const [command, ...args] = argv(rt, side, port);
+  return await spawnToFirstAnswer(argv(rt, side, port), port, { LOG_FORMAT: "silent", ...env }, `${rt.name} ${side}`);
+}
+
+/**
+ * Spawns `command` with PORT=`port` (and HOST=127.0.0.1) and polls GET / every ms until it answers
+ * 200: the wall time from spawn() and the CPU time the process used until then.
+ */
+export async function spawnToFirstAnswer(
+  [command, ...args]: string[],
+  port: number,
+  env: Record<string, string>,
+  label: string,
+): Promise<{ ms: number; cpuMs: number }> {
   const spawnedAt = now();
   const child = track(
     spawn(command!, args, {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_FORMAT: "silent", NO_COLOR: "1", ...env },
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", NO_COLOR: "1", ...env },
       stdio: "ignore",
     }),
   );
@@ -69,11 +81,11 @@ async function once(rt: Runtime, side: Side, env: Record<string, string>): Promi
   try {
     const deadline = spawnedAt + 20_000;
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${rt.name} ${side}: exited before answering`);
-      if (now() > deadline) throw new Error(`${rt.name} ${side}: no answer within 20 s`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${label}: exited before answering`);
+      if (now() > deadline) throw new Error(`${label}: no answer within 20 s`);
       const status = await get(port, "/", 2_000).catch(() => 0);
       if (status === 200) break;
-      if (status !== 0) throw new Error(`${rt.name} ${side}: first GET / answered ${status}`);
+      if (status !== 0) throw new Error(`${label}: first GET / answered ${status}`);
       await sleep(1);
     }
     const ms = now() - spawnedAt;
