@@ -170,10 +170,11 @@ function coldTable(report: BenchResults): Table {
       `${c.bareMs} ms`,
       `${c.gracefulMs} ms`,
       signed(c.deltaMs, " ms"),
+      c.cpuDeltaMs === undefined ? "" : `${c.bareCpuMs} / ${c.gracefulCpuMs} ms (${signed(c.cpuDeltaMs, " ms")})`,
       report.smoke ? "(smoke)" : c.deltaMs <= 15 ? "<= +15 ms: yes" : "<= +15 ms: NO",
     ];
   });
-  return { head: ["runtime", "bare", "serveGracefully", "B - A", "target"], rows };
+  return { head: ["runtime", "bare", "serveGracefully", "B - A", "CPU A / B", "target"], rows };
 }
 
 function commandTable(report: BenchResults): Table {

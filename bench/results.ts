@@ -74,6 +74,10 @@ export interface ColdStartResult {
   bareMs: number;
   gracefulMs: number;
   deltaMs: number;
+  /** CPU time used until the first answer (all threads); absent in results from before it. */
+  bareCpuMs?: number;
+  gracefulCpuMs?: number;
+  cpuDeltaMs?: number;
   runs: { bare: number[]; graceful: number[] };
 }
 

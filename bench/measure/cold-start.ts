@@ -11,7 +11,7 @@ import { freePort } from "../../test/support/ports.ts";
 import { get, type Mode, now, ROOT, startServer, stopServer } from "../lib/processes.ts";
 import { median, round1 } from "../lib/stats.ts";
 import type { ColdStartResult } from "../results.ts";
-import { spawnToFirstAnswer } from "./command-start.ts";
+import { cpuNs, spawnToFirstAnswer } from "./command-start.ts";
 
 const NODE_ENTRIES: Record<Mode, string> = {
   bare: path.join(ROOT, "bench", "apps", "node-bare-entry.mjs"),
@@ -20,16 +20,18 @@ const NODE_ENTRIES: Record<Mode, string> = {
 
 export async function coldStart(rt: Runtime, s: { runs: number; warm: boolean; log: (line: string) => void }): Promise<ColdStartResult> {
   const times: Record<Mode, number[]> = { bare: [], graceful: [] };
+  const cpu: Record<Mode, number[]> = { bare: [], graceful: [] };
   const once = async (mode: Mode) => {
     if (rt.name === "node") {
       const port = await freePort();
-      return (await spawnToFirstAnswer([rt.command, NODE_ENTRIES[mode]], port, {}, `node ${mode}`)).ms;
+      const { ms, cpuMs } = await spawnToFirstAnswer([rt.command, NODE_ENTRIES[mode]], port, {}, `node ${mode}`);
+      return { ms, cpuMs };
     }
     const server = await startServer(rt, { app: "one-route", mode });
     try {
       const status = await get(server.port);
       if (status !== 200) throw new Error(`${rt.name} ${mode}: first GET / answered ${status}`);
-      return now() - server.spawnedAt;
+      return { ms: now() - server.spawnedAt, cpuMs: cpuNs(server.pid) / 1e6 };
     } finally {
       await stopServer(server);
     }
@@ -39,7 +41,11 @@ export async function coldStart(rt: Runtime, s: { runs: number; warm: boolean; l
     await once("graceful");
   }
   for (let i = 0; i < s.runs; i++) {
-    for (const mode of (i % 2 === 0 ? ["bare", "graceful"] : ["graceful", "bare"]) as Mode[]) times[mode].push(await once(mode));
+    for (const mode of (i % 2 === 0 ? ["bare", "graceful"] : ["graceful", "bare"]) as Mode[]) {
+      const { ms, cpuMs } = await once(mode);
+      times[mode].push(ms);
+      cpu[mode].push(cpuMs);
+    }
   }
   const bare = median(times.bare);
   const graceful = median(times.graceful);
@@ -48,6 +54,9 @@ export async function coldStart(rt: Runtime, s: { runs: number; warm: boolean; l
     bareMs: round1(bare),
     gracefulMs: round1(graceful),
     deltaMs: round1(graceful - bare),
+    bareCpuMs: round1(median(cpu.bare)),
+    gracefulCpuMs: round1(median(cpu.graceful)),
+    cpuDeltaMs: round1(median(cpu.graceful) - median(cpu.bare)),
     runs: { bare: times.bare.map(round1), graceful: times.graceful.map(round1) },
   };
 }

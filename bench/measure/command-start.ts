@@ -42,7 +42,7 @@ export function ownCommand(rt: Runtime): string {
 }
 
 /** ns on CPU of every live thread of a process. */
-function cpuNs(pid: number): number {
+export function cpuNs(pid: number): number {
   let total = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
