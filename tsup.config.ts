@@ -28,8 +28,8 @@ export default defineConfig([
   // JavaScript: one entry per adapter; the core is shared between them as a chunk (ESM) or inlined (CJS).
   // The command (dist/cli.js, the package's bin) is ESM only and loads its runtime's adapter chunk.
   // `// @bun` (what `bun build --target=bun` writes) tells Bun the file is plain JavaScript it may
-  // run without its transpiler: 11 ms less of the command's start on a cold transpiler cache, as
-  // in a new container (docs/cli.md#cold-start). Node and Deno read it as a comment.
+  // run without its transpiler: with the transpiler cache empty, as in a new container, the command
+  // started +42 ms after `bun run`, now +18 (docs/cli.md#cold-start). Node and Deno read a comment.
   {
     ...shared,
     format: ["esm"],
