@@ -78,6 +78,20 @@ describe("the npm tarball", { concurrency: true }, () => {
     assert.match(readFileSync(path.join(ROOT, "dist/cli.js"), "utf8"), /^#!\/usr\/bin\/env node\n/);
   });
 
+  it("MarksEveryEsmFileForBunToRunAsItIs", () => {
+    // `// @bun` first (after the bin's shebang): Bun skips its transpiler for the file, whose output
+    // it caches only for files over 50 KB (docs/cli.md#cold-start). CommonJS files must not say it:
+    // Bun then runs them unwrapped (`module is not defined`, checked on 1.4.5).
+    const esm = packed.filter((f) => f.endsWith(".js"));
+    assert.ok(esm.length >= 4, `too few ESM files packed: ${esm.join(", ")}`);
+    for (const file of esm) {
+      assert.match(readFileSync(path.join(ROOT, file), "utf8"), /^(#![^\n]*\n)?\/\/ @bun\n/, `${file} does not begin with // @bun`);
+    }
+    for (const file of packed.filter((f) => f.endsWith(".cjs"))) {
+      assert.doesNotMatch(readFileSync(path.join(ROOT, file), "utf8"), /^(#![^\n]*\n)?\/\/ @bun/, `${file} says // @bun`);
+    }
+  });
+
   it("PublintFindsNothing", async () => {
     // --strict: warnings fail too.
     const r = await run(requireFile(bin("publint")), ["--strict", tarball]);
