@@ -2,7 +2,7 @@
  * The runner: serveGracefully against the bare runtime servers on Node, Bun and Deno. It measures
  * and writes bench/results.json; bench/report.ts turns that into docs/benchmarks.md.
  *
- *   npm run bench               full run (about 10 minutes): results.json and docs/benchmarks.md
+ *   npm run bench               full run (about 18 minutes on 2 cores): results.json and docs/benchmarks.md
  *   npm run test:bench-smoke    one short round of everything, the runtimes side by side; checks
  *                               that it all runs (no timing assertions), writes nothing
  *   node --import tsx bench/run.ts --help
@@ -46,7 +46,7 @@ const USAGE = `node --import tsx bench/run.ts [node|bun|deno ...] [options]
   --connections C           wrk connections (default 32)
   --idle-connections LIST   idle keep-alive levels for exit and RSS (default 0,1000,10000; smoke 200)
   --runs N                  exit/RSS runs per variant and level (default 5; smoke 1)
-  --cold-runs N             cold starts per side, of the library and of the command (default 5; smoke 1)
+  --cold-runs N             cold starts per side, of the library and of the command (default 15; smoke 1): starts swing by tens of ms here
   --modes LIST              free,pinned (default both; smoke free)
   --apps LIST               one-route,realistic (default both; smoke realistic)
   --sections LIST           throughput,exit,cold,workers (default all)
@@ -89,7 +89,7 @@ const settings: BenchSettings = {
     integerFlag("idle-connections", s.trim(), 0, 0, 50_000)
   ),
   runs: integerFlag("runs", values.runs, smoke ? 1 : 5, 1, 100),
-  coldRuns: integerFlag("cold-runs", values["cold-runs"], smoke ? 1 : 5, 1, 100),
+  coldRuns: integerFlag("cold-runs", values["cold-runs"], smoke ? 1 : 15, 1, 100),
   modes: listFlag("modes", values.modes ?? (smoke ? "free" : canPin ? "free,pinned" : "free"), ["free", "pinned"] as const),
   apps: listFlag(
     "apps",
