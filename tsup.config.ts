@@ -18,7 +18,7 @@ async function markPlainForBun(): Promise<void> {
     if (!name.endsWith(".js")) continue;
     const file = `dist/${name}`;
     const text = await readFile(file, "utf8");
-    if (text.startsWith("// @bun\n") || text.includes("\n// @bun\n")) continue;
+    if (/^(#![^\n]*\n)?\/\/ @bun\n/.test(text)) continue;
     const shebang = /^#![^\n]*\n/.exec(text)?.[0] ?? "";
     await writeFile(file, `${shebang}// @bun\n${text.slice(shebang.length)}`);
   }

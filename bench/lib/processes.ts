@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import http from "node:http";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Runtime } from "../../test/support/runtimes.ts";
@@ -185,4 +185,54 @@ export function get(port: number, urlPath = "/", ms = 5_000): Promise<number> {
 export function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)![1]);
+}
+
+/** ns on CPU of every live thread of a process. */
+export function cpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return total;
+}
+
+/**
+ * Spawns `command` with PORT=`port` (and HOST=127.0.0.1) and polls GET / every ms until it answers
+ * 200: the wall time from spawn() and the CPU time the process used until then.
+ */
+export async function spawnToFirstAnswer(
+  [command, ...args]: string[],
+  port: number,
+  env: Record<string, string>,
+  label: string,
+): Promise<{ ms: number; cpuMs: number }> {
+  const spawnedAt = now();
+  const child = track(
+    spawn(command!, args, {
+      cwd: ROOT,
+      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", NO_COLOR: "1", ...env },
+      stdio: "ignore",
+    }),
+  );
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  try {
+    const deadline = spawnedAt + 20_000;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${label}: exited before answering`);
+      if (now() > deadline) throw new Error(`${label}: no answer within 20 s`);
+      const status = await get(port, "/", 2_000).catch(() => 0);
+      if (status === 200) break;
+      if (status !== 0) throw new Error(`${label}: first GET / answered ${status}`);
+      await sleep(1);
+    }
+    const ms = now() - spawnedAt;
+    return { ms, cpuMs: cpuNs(child.pid!) / 1e6 };
+  } finally {
+    child.kill("SIGKILL");
+    await Promise.race([exited, sleep(5_000)]);
+  }
 }

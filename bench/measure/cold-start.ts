@@ -8,10 +8,9 @@
 import path from "node:path";
 import type { Runtime } from "../../test/support/runtimes.ts";
 import { freePort } from "../../test/support/ports.ts";
-import { get, type Mode, now, ROOT, startServer, stopServer } from "../lib/processes.ts";
+import { cpuNs, get, type Mode, now, ROOT, spawnToFirstAnswer, startServer, stopServer } from "../lib/processes.ts";
 import { median, round1 } from "../lib/stats.ts";
 import type { ColdStartResult } from "../results.ts";
-import { cpuNs, spawnToFirstAnswer } from "./command-start.ts";
 
 const NODE_ENTRIES: Record<Mode, string> = {
   bare: path.join(ROOT, "bench", "apps", "node-bare-entry.mjs"),
@@ -22,11 +21,7 @@ export async function coldStart(rt: Runtime, s: { runs: number; warm: boolean; l
   const times: Record<Mode, number[]> = { bare: [], graceful: [] };
   const cpu: Record<Mode, number[]> = { bare: [], graceful: [] };
   const once = async (mode: Mode) => {
-    if (rt.name === "node") {
-      const port = await freePort();
-      const { ms, cpuMs } = await spawnToFirstAnswer([rt.command, NODE_ENTRIES[mode]], port, {}, `node ${mode}`);
-      return { ms, cpuMs };
-    }
+    if (rt.name === "node") return await spawnToFirstAnswer([rt.command, NODE_ENTRIES[mode]], await freePort(), {}, `node ${mode}`);
     const server = await startServer(rt, { app: "one-route", mode });
     try {
       const status = await get(server.port);

@@ -6,11 +6,9 @@
  * process used until then (/proc/<pid>/task/<tid>/schedstat, in ns), which a busy machine stretches
  * far less than the wall time.
  */
-import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Runtime } from "../../test/support/runtimes.ts";
-import { get, now, ROOT, sleep, track } from "../lib/processes.ts";
+import { ROOT, spawnToFirstAnswer } from "../lib/processes.ts";
 import { median, round1 } from "../lib/stats.ts";
 import type { CommandStartResult, CommandStartTimes } from "../results.ts";
 import { freePort } from "../../test/support/ports.ts";
@@ -41,59 +39,9 @@ export function ownCommand(rt: Runtime): string {
     : "deno serve app.mjs";
 }
 
-/** ns on CPU of every live thread of a process. */
-export function cpuNs(pid: number): number {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return total;
-}
-
 async function once(rt: Runtime, side: Side, env: Record<string, string>): Promise<{ ms: number; cpuMs: number }> {
   const port = await freePort();
   return await spawnToFirstAnswer(argv(rt, side, port), port, { LOG_FORMAT: "silent", ...env }, `${rt.name} ${side}`);
-}
-
-/**
- * Spawns `command` with PORT=`port` (and HOST=127.0.0.1) and polls GET / every ms until it answers
- * 200: the wall time from spawn() and the CPU time the process used until then.
- */
-export async function spawnToFirstAnswer(
-  [command, ...args]: string[],
-  port: number,
-  env: Record<string, string>,
-  label: string,
-): Promise<{ ms: number; cpuMs: number }> {
-  const spawnedAt = now();
-  const child = track(
-    spawn(command!, args, {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", NO_COLOR: "1", ...env },
-      stdio: "ignore",
-    }),
-  );
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  try {
-    const deadline = spawnedAt + 20_000;
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${label}: exited before answering`);
-      if (now() > deadline) throw new Error(`${label}: no answer within 20 s`);
-      const status = await get(port, "/", 2_000).catch(() => 0);
-      if (status === 200) break;
-      if (status !== 0) throw new Error(`${label}: first GET / answered ${status}`);
-      await sleep(1);
-    }
-    const ms = now() - spawnedAt;
-    return { ms, cpuMs: cpuNs(child.pid!) / 1e6 };
-  } finally {
-    child.kill("SIGKILL");
-    await Promise.race([exited, sleep(5_000)]);
-  }
 }
 
 /**

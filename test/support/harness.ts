@@ -2,7 +2,8 @@
  * Runs a fixture as a child process on one runtime and watches it from the outside: its stdout
  * lines (JSON), its exit, the time of each. Every wait has a deadline, so a regression fails fast.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { after } from "node:test";
 import { existsSync } from "node:fs";
 import path from "node:path";
@@ -23,6 +24,17 @@ export function selectedRuntimes(): Runtime[] {
     }
   }
   return chosen;
+}
+
+/**
+ * Runs a file of in-process checks (test/support/checks.ts's runChecks) to its end in its own
+ * process and asserts that it exited 0 with all `count` checks passed.
+ */
+export function assertChecksPass(command: string, args: string[], count: number, timeoutMs: number): void {
+  const run = spawnSync(command, args, { cwd: ROOT, encoding: "utf8", timeout: timeoutMs });
+  const output = `${run.stdout}\n${run.stderr}`;
+  assert.equal(run.status, 0, output);
+  assert.match(run.stdout, new RegExp(`^${count} passed, 0 failed$`, "m"), output);
 }
 
 export type Line = Record<string, unknown> & { at: number };
