@@ -187,6 +187,15 @@ for (const runtime of selectedRuntimes()) {
       },
     );
 
+    it("serves an entry that awaits at its top level, and a CommonJS entry, each evaluated once", { timeout: 60_000 }, async () => {
+      for (const [file, body] of [["top-level-await.js", "awaited"], ["common.cjs", "commonjs"]] as const) {
+        const f = await serve(runtime, ["--port", "0", "--host", "127.0.0.1", `${FIXTURES}/${file}`]);
+        assert.equal((await request(f.port, "GET", "/")).body, `${body}, evaluated 1 time(s)`, file);
+        f.signal("SIGTERM");
+        assert.equal((await f.exit(15_000)).code, 0, file);
+      }
+    });
+
     it(
       "answers its first request without what it does not need for it (Deno: a timer; Bun: the output streams), and guards the output later",
       { timeout: 60_000 },
