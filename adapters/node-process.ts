@@ -20,7 +20,7 @@ export const nodeProcess: ProcessAdapter = {
     process.on(signal, listener);
     return () => process.off(signal, listener);
   },
-  onFatalError: (listener) => watchFatalErrors(listener, 0),
+  onFatalError: (listener) => watchFatalErrors(listener, "listen"),
   exit: (code) => process.exit(code),
   env: (name) => process.env[name],
 };
@@ -31,29 +31,42 @@ export const nodeProcess: ProcessAdapter = {
  * `| head`) fails with EPIPE; unhandled, that error is an uncaught exception, whose log line fails
  * the same way: a loop that kept the process spinning and never exiting after a SIGTERM (on Bun the
  * event loop hangs). Nobody reads the output any more: not the app's failure, so not fatal.
- * `outputAfterMs` > 0 watches the streams that much later, on a timer that keeps nothing alive
- * (Bun: see its adapter).
+ * `output` "listen" gives both streams an error listener now (Node); "recognise" leaves them alone
+ * and passes over, in the fatal-error handler, an error that is a stream's own (Bun: see below).
  */
-export function watchFatalErrors(listener: Parameters<ProcessAdapter["onFatalError"]>[0], outputAfterMs: number): () => void {
+export function watchFatalErrors(
+  listener: Parameters<ProcessAdapter["onFatalError"]>[0],
+  output: "listen" | "recognise",
+): () => void {
   const onOutputError = () => {};
-  let watchingOutput = false;
-  const watchOutput = () => {
-    watchingOutput = true;
+  if (output === "listen") {
     process.stdout.on("error", onOutputError);
     process.stderr.on("error", onOutputError);
-  };
-  const later = outputAfterMs > 0 ? setTimeout(watchOutput, outputAfterMs) : undefined;
-  if (later === undefined) watchOutput();
-  else later.unref?.();
-  const unsubscribe = onEachFatalKind(listener, (kind, handler) => {
-    process.on(kind, handler);
-    return () => process.off(kind, handler);
-  });
+  }
+  const unsubscribe = onEachFatalKind(
+    output === "listen" ? listener : (error, kind) => void (outputStreamError(error) || listener(error, kind)),
+    (kind, handler) => {
+      process.on(kind, handler);
+      return () => process.off(kind, handler);
+    },
+  );
   return () => {
     unsubscribe();
-    clearTimeout(later);
-    if (!watchingOutput) return;
+    if (output === "recognise") return;
     process.stdout.off("error", onOutputError);
     process.stderr.off("error", onOutputError);
   };
+}
+
+/**
+ * Bun builds process.stdout and process.stderr on first use (node:stream and its fs streams: ~7 MiB
+ * of RSS and ~22 ms of CPU on 1.4.5), and an error listener would build them in every process,
+ * also one that never writes to them (console writes without them). A failed write on a stream
+ * without a listener reaches the process as an unhandled rejection (measured: EPIPE, syscall
+ * "write"), and the stream keeps that very error as `errored`: recognised here, from the start.
+ * Only a failed write looks at the streams (building them then, if nothing had).
+ */
+function outputStreamError(error: unknown): boolean {
+  if (typeof error !== "object" || error === null || (error as { syscall?: unknown }).syscall !== "write") return false;
+  return error === process.stdout.errored || error === process.stderr.errored;
 }

@@ -107,5 +107,24 @@ for (const runtime of selectedRuntimes()) {
       const exit = await f.exit(10_000);
       assert.equal(exit.code, 0);
     });
+
+    // Bun builds process.stdout and process.stderr only when something uses them: its failed write
+    // is recognised as the stream's own when it arrives, on Node a listener takes it.
+    if (runtime.name !== "deno") {
+      it("the app's own writes to it fail without harm, from the start", async () => {
+        const f = await Fixture.start(runtime, "test/fixtures/server.ts");
+        started.push(f);
+        f.child.stdout!.destroy();
+        f.child.stderr!.destroy();
+        for (let i = 0; i < 5; i++) {
+          assert.equal((await request(f.port, "GET", "/write-output")).body, "written");
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal((await request(f.port, "GET", "/")).status, 200, "still serving: the failed writes started no drain");
+        f.signal("SIGTERM");
+        const exit = await f.exit(10_000);
+        assert.equal(exit.code, 0);
+      });
+    }
   });
 }
