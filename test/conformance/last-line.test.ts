@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { request } from "../support/client.ts";
+import { assertOutputWritesHarmless } from "../support/closed-output.ts";
 import { Fixture, type Runtime, selectedRuntimes } from "../support/harness.ts";
 
 const FIXTURE = "test/fixtures/last-line.ts";
@@ -114,13 +115,7 @@ for (const runtime of selectedRuntimes()) {
       it("the app's own writes to it fail without harm, from the start", async () => {
         const f = await Fixture.start(runtime, "test/fixtures/server.ts");
         started.push(f);
-        f.child.stdout!.destroy();
-        f.child.stderr!.destroy();
-        for (let i = 0; i < 5; i++) {
-          assert.equal((await request(f.port, "GET", "/write-output")).body, "written");
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        assert.equal((await request(f.port, "GET", "/")).status, 200, "still serving: the failed writes started no drain");
+        await assertOutputWritesHarmless(f, 5);
         f.signal("SIGTERM");
         const exit = await f.exit(10_000);
         assert.equal(exit.code, 0);
