@@ -1,5 +1,5 @@
 /**
- * The command, runtime-agnostic: the runtime's side (adapters/cli.ts) parses argv, imports the
+ * The command, runtime-agnostic: the runtime's side (adapters/cli-main.ts) parses argv, imports the
  * entry and ends the process; this decides what happens, in order: help and version, flags and
  * variables, the entry, --check, then the server.
  */

@@ -388,7 +388,7 @@ for (const runtime of selectedRuntimes()) {
           // Then the entry's own error and stack, when it threw; nothing else otherwise.
           if (own) assert.match(rest.join("\n"), own, r.stderr);
           else if (!/syntax/.test(name)) assert.deepEqual(rest, [], r.stderr);
-          assert.doesNotMatch(r.stderr, /cli\.js|node:internal/, "no frames of the command's internals");
+          assert.doesNotMatch(r.stderr, /\/dist\/|cli\.js|node:internal/, "no frames of the command's internals");
         });
       }
     });

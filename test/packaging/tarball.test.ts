@@ -8,7 +8,18 @@
  * Needs a current build (`npm run build`); `npm test` builds first.
  */
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -87,9 +98,20 @@ describe("the npm tarball", { concurrency: true }, () => {
     for (const file of esm) {
       assert.match(readFileSync(path.join(ROOT, file), "utf8"), /^(#![^\n]*\n)?\/\/ @bun\n/, `${file} does not begin with // @bun`);
     }
+    // The one exception, dist/cli-bun.cjs, is wrapped by Bun itself (`@bun-cjs`), and Bun reads its
+    // bytecode only with that first line.
     for (const file of packed.filter((f) => f.endsWith(".cjs"))) {
-      assert.doesNotMatch(readFileSync(path.join(ROOT, file), "utf8"), /^(#![^\n]*\n)?\/\/ @bun/, `${file} says // @bun`);
+      const text = readFileSync(path.join(ROOT, file), "utf8");
+      if (file === "dist/cli-bun.cjs") {
+        assert.ok(text.startsWith("// @bun @bytecode @bun-cjs\n(function(exports, require, module, __filename, __dirname) {"), file);
+      } else {
+        assert.doesNotMatch(text, /^(#![^\n]*\n)?\/\/ @bun/, `${file} says // @bun`);
+      }
     }
+  });
+
+  it("HoldsTheBunCommandWithItsBytecode", () => {
+    for (const file of ["dist/cli-bun.cjs", "dist/cli-bun.cjs.jsc"]) assert.ok(packed.includes(file), `${file} is not in the tarball`);
   });
 
   it("PublintFindsNothing", async () => {
@@ -174,6 +196,32 @@ describe("the installed tarball", { concurrency: true }, () => {
     const r = await run(requireFile(bin("bun")), ["node_modules/.bin/serve-gracefully", "--version"], { cwd: project });
     assert.equal(r.code, 0, said("bun node_modules/.bin/serve-gracefully --version", r));
     assert.match(versionOf(r)[1]!, /^bun \d/, "Bun ran the bin itself, not Node through the shebang");
+  });
+  // The command on Bun runs from bytecode (adapters/cli.ts, dist/cli-bun.cjs.jsc): Bun says whether
+  // it used it when BUN_JSC_verboseDiskCache is set.
+  const bytecodeHits = (r: { stderr: string; stdout: string }) =>
+    (`${r.stdout}\n${r.stderr}`.match(/\[Disk Cache\] Cache hit/g) ?? []).length;
+  it("BunRunsTheBinFromItsBytecode", async () => {
+    const r = await run(requireFile(bin("bun")), ["node_modules/.bin/serve-gracefully", "--version"], {
+      cwd: project,
+      env: { BUN_JSC_verboseDiskCache: "1" },
+    });
+    assert.equal(r.code, 0, said("bun node_modules/.bin/serve-gracefully --version", r));
+    assert.equal(bytecodeHits(r), 1, said("Bun did not use dist/cli-bun.cjs.jsc", r));
+  });
+  it("BunRunsTheBinWhenItsBytecodeDoesNotFit", async () => {
+    // What a Bun of another version than the build's meets: bytecode it cannot use. It must parse
+    // the file instead (Bun's rule), and the command still works.
+    const dist = path.join(tmp, "dist-with-foreign-bytecode");
+    cpSync(path.join(project, "node_modules/serve-gracefully/dist"), dist, { recursive: true });
+    writeFileSync(path.join(dist, "cli-bun.cjs.jsc"), Buffer.alloc(4096, 7));
+    const r = await run(requireFile(bin("bun")), [path.join(dist, "cli.js"), "--version"], {
+      cwd: project,
+      env: { BUN_JSC_verboseDiskCache: "1" },
+    });
+    assert.equal(r.code, 0, said("bun dist/cli.js --version, with foreign bytecode", r));
+    assert.match(versionOf(r)[0]!, /^serve-gracefully /);
+    assert.equal(bytecodeHits(r), 0, "Bun used bytecode that is not its own");
   });
   it("DenoRunsTheNpmCommand", async () => {
     const r = await run(requireFile(bin("deno")), ["run", "-A", "--no-lock", "npm:serve-gracefully", "--version"], { cwd: project });
