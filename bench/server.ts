@@ -1,6 +1,7 @@
 /**
  * The benchmarked server: one of the apps in bench/apps/, served either bare or through
- * serveGracefully, on whichever runtime runs this file (node --import tsx, bun, deno run -A).
+ * serveGracefully, on whichever runtime runs this file (bun, deno run -A; Node runs it bundled into
+ * plain JavaScript, bench/lib/processes.ts, or with --import tsx from the sources).
  *
  *   BENCH_APP=one-route | realistic   which app (bench/apps/<name>.ts); default one-route
  *   BENCH_MODE=bare      @hono/node-server `serve`, `Bun.serve({ fetch: app.fetch })`, `Deno.serve(app.fetch)`

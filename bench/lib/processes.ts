@@ -49,6 +49,36 @@ export function commandLine(command: string, args: string[], cpu?: number): [str
   return cpu === undefined ? [raised[0]!, raised.slice(1)] : ["taskset", ["-c", String(cpu), ...raised]];
 }
 
+/**
+ * bench/server.ts for Node as one plain JavaScript file (.build/bench-server.mjs, the apps bundled
+ * in; hono, @hono/node-server and dist/ imported as they are), run by `node` without tsx, as in
+ * production: under tsx both sides load tsx's hooks and esbuild, and a Node primary's RSS moved by
+ * a few MiB from start to start (docs/workers.md#measurements). Built once per bench process by
+ * the Bun of devDependencies; Bun and Deno run the TypeScript file themselves.
+ */
+const NODE_SERVER = path.join(ROOT, ".build", "bench-server.mjs");
+let nodeServerBuilt = false;
+function serverArgs(rt: Runtime, importsDist: boolean): string[] {
+  // From the TypeScript sources (BENCH_IMPORT not "dist", bench/profile.ts), Node needs tsx.
+  if (rt.name !== "node" || !importsDist) return rt.args(SERVER);
+  if (!nodeServerBuilt) {
+    const bun = path.join(ROOT, "node_modules", ".bin", "bun");
+    const args = [
+      "build",
+      SERVER,
+      "--target=node",
+      "--format=esm",
+      "--packages=external",
+      "--external=../dist/*",
+      "--external=../adapters/*",
+    ];
+    const r = spawnSync(bun, [...args, `--outfile=${NODE_SERVER}`], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`bun ${args.join(" ")} failed:\n${r.stderr || r.error?.message}`);
+    nodeServerBuilt = true;
+  }
+  return [NODE_SERVER];
+}
+
 export type Mode = "bare" | "graceful";
 /** What a bare server does on SIGTERM (see bench/server.ts). */
 export type BareShutdown = "default" | "close" | "exit-now" | "close-now" | "close-next";
@@ -83,12 +113,11 @@ export interface Server {
 /** Spawns bench/server.ts on `rt` and resolves once it prints its port. */
 export async function startServer(rt: Runtime, spec: ServerSpec, ms = 20_000): Promise<Server> {
   const spawnedAt = now();
-  const [command, args] = commandLine(rt.command, rt.args(SERVER), spec.cpu);
+  const [command, args] = commandLine(rt.command, serverArgs(rt, (spec.env?.BENCH_IMPORT ?? "dist") === "dist"), spec.cpu);
   const child = track(spawn(command, args, {
     cwd: ROOT,
     // The graceful side imports the built dist/<runtime>.js, what npm installs (on Bun with the
-    // `// @bun` that lets it skip its transpiler); tsx (Node) then compiles only bench/server.ts and
-    // the app, on both sides alike. JSR's TypeScript sources on Deno: docs/benchmarks.md.
+    // `// @bun` that lets it skip its transpiler). JSR's TypeScript sources on Deno: docs/benchmarks.md.
     env: {
       ...process.env,
       BENCH_APP: spec.app,

@@ -2,8 +2,8 @@
  * Cold start: from spawn() to the end of the first successful GET / (one-route app), alternated.
  * Both sides import what npm users get (dist/, BENCH_IMPORT in bench/lib/processes.ts). On Node the
  * two sides are plain JavaScript entries run by `node` (bench/apps/node-bare-entry.mjs and
- * serve-gracefully-entry.mjs): under tsx, as bench/server.ts runs, tsx's own loading of dist/ adds
- * tens of ms that a `node` in production never spends.
+ * serve-gracefully-entry.mjs), as every section's Node server now is (bench/lib/processes.ts): tsx's
+ * own loading of dist/ added tens of ms that a `node` in production never spends.
  */
 import path from "node:path";
 import type { Runtime } from "../../test/support/runtimes.ts";
