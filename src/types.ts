@@ -181,8 +181,12 @@ export interface WorkerProcess {
 
 /** A worker's channel to its primary. */
 export interface WorkerChannel {
-  /** Resolves once the message is handed to the OS (or the channel is closed). */
-  send(message: unknown): Promise<void>;
+  /**
+   * Resolves once the message is handed to the OS (or the channel is closed). `confirm: false`
+   * asks the runtime for no confirmation and resolves at once: for a message that a confirmed one
+   * follows on the same channel, which writes messages in order.
+   */
+  send(message: unknown, confirm?: boolean): Promise<void>;
   onMessage(listener: (message: unknown) => void): void;
   /** The primary is gone: its end of the channel closed (it exited, or was killed). */
   onClose(listener: () => void): void;

@@ -47,7 +47,9 @@ export function workerRole(runtime: RuntimeAdapter): WorkerRole | undefined {
     raw: runtime,
     log: undefined,
     send(message) {
-      const sent = channel.send(message);
+      // `listening` unconfirmed: every exit sends a confirmed message after it (the report, or
+      // the start failure), and its confirmation covers this one, written before it.
+      const sent = channel.send(message, message.sg !== "listening");
       pending.add(sent);
       void sent.finally(() => pending.delete(sent));
     },
