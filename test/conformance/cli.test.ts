@@ -228,6 +228,23 @@ for (const runtime of selectedRuntimes()) {
       assert.ok(parts.includes("db:stopped"), parts.join(", "));
     });
 
+    it(
+      "an entry that imports serve-gracefully itself shares the command's lifecycle: its part and its waitUntil task",
+      { timeout: 60_000 },
+      async () => {
+        // On Bun the command runs its bytecode build (dist/cli-bun.cjs) and the entry's import loads
+        // dist/bun.js: two copies of the library, one process-wide lifecycle.
+        const f = await serve(runtime, ["--port", "0", "--host", "127.0.0.1", `${FIXTURES}/imports-package.js`]);
+        assert.equal((await request(f.port, "GET", "/")).body, "db connected");
+        f.signal("SIGTERM");
+        assert.equal((await f.exit(15_000)).code, 0);
+        const fixtures = f.lines.map((l) => l.fixture).filter(Boolean);
+        assert.deepEqual(fixtures, ["task.done", "db.closed"], "the drain waited for the task, then stopped the part");
+        const parts = (f.log("drain.end")!.parts as { name: string; outcome: string }[]).map((p) => `${p.name}:${p.outcome}`);
+        assert.ok(parts.includes("db:stopped"), parts.join(", "));
+      },
+    );
+
     it("with no entry given, serves src/index.ts (where Hono's starters put it) and says so", { timeout: 60_000 }, async () => {
       const argv = commandLine(runtime, ["--port", "0", "--host", "127.0.0.1"]);
       // Node 20 needs tsx for the picked TypeScript file.
