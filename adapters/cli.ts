@@ -8,8 +8,8 @@
  *
  * On Bun, from dist/: dist/cli-bun.cjs, the command and Bun's adapter compiled to JavaScriptCore
  * bytecode when the package was built (dist/cli-bun.cjs.jsc). Bun then parses and compiles none of
- * the library's code before the first answer: -6 to -7 ms of Bun's ~14 ms over `bun run`
- * (docs/cli.md#cold-start). A Bun of another version than the one that built it ignores the
+ * the library's code before the first answer: -6 to -7 ms of Bun's ~14 ms over `bun run` (the
+ * command against itself measures 0.2-1.1 ms apart; docs/cli.md#cold-start). A Bun of another version than the one that built it ignores the
  * bytecode and parses the file, as fast as the ESM build.
  */
 import type { runBunCommandLine } from "./cli-bun.ts";
