@@ -30,14 +30,15 @@ if (built.status !== 0) {
   process.exit(1);
 }
 const file = path.join(ROOT, "dist/cli-bun.cjs");
-if (!existsSync(`${file}.jsc`) || !readFileSync(file, "utf8").startsWith("// @bun @bytecode @bun-cjs\n")) {
+const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+if (!existsSync(`${file}.jsc`) || !text.startsWith("// @bun @bytecode @bun-cjs\n")) {
   console.error(
     "build-bun-command: Bun wrote no bytecode for dist/cli-bun.cjs (does adapters/cli-bun.ts, or what it imports, read import.meta?)",
   );
   process.exit(1);
 }
 // Bun's bundler writes a file's __dirname and __filename in as the build's own paths.
-if (readFileSync(file, "utf8").includes(ROOT)) {
+if (text.includes(ROOT)) {
   console.error(`build-bun-command: dist/cli-bun.cjs holds this machine's path (${ROOT}): is __dirname or __filename read?`);
   process.exit(1);
 }

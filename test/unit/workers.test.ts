@@ -484,6 +484,51 @@ describe("workers: who is a worker", () => {
   });
 });
 
+describe("workers: what a worker sends", () => {
+  it("ListeningGoesUnconfirmedAndTheReportIsWaitedForBeforeTheExit", async () => {
+    const { workerRole } = await import("../../src/workers/worker.ts");
+    // Bun confirms a send through process.nextTick, ~0.5 MiB per worker on its first use: only the
+    // messages an exit waits for ask for it (adapters/ipc-workers.ts).
+    const sends: { sg: unknown; confirm: boolean | undefined; confirmed: () => void }[] = [];
+    const channel = {
+      closed: false,
+      send: (message: unknown, confirm?: boolean) =>
+        new Promise<void>((confirmed) => sends.push({ sg: (message as { sg: unknown }).sg, confirm, confirmed })),
+      onMessage: () => {},
+      onClose: () => {},
+    };
+    const role = workerRole({
+      name: "node" as const,
+      listen: () => Promise.reject(),
+      onSignal: () => () => {},
+      onFatalError: () => () => {},
+      exit: () => {},
+      env: (name: string) => (name === "SERVE_GRACEFULLY_WORKER" ? "1" : undefined),
+      workers: {
+        mode: "cluster" as const,
+        sharesPortZero: true,
+        unsupported: () => undefined,
+        spawn: () => ({ pid: 1, send: () => {}, kill: () => {} }),
+        connect: () => channel,
+        readText: () => undefined,
+        cpuCount: () => 2,
+        pid: () => 9,
+      },
+    })!;
+    role.send({ sg: "listening", port: 40_000, hostname: "127.0.0.1" });
+    role.send({ sg: "start-failed", error: "boom" });
+    assert.deepEqual(sends.map(({ sg, confirm }) => [sg, confirm]), [["listening", false], ["start-failed", true]]);
+    let allSent = false;
+    void role.sent().then(() => (allSent = true));
+    await settle();
+    assert.equal(allSent, false, "sent() waits for the confirmed message");
+    sends[0]!.confirmed();
+    sends[1]!.confirmed();
+    await settle();
+    assert.equal(allSent, true);
+  });
+});
+
 describe("workers: the primary's lifecycle", () => {
   it("StartsNoPartAndHandsShutdownAndFinishedToThePrimary", async () => {
     const { fakeWorld } = await import("./fakes.ts");
