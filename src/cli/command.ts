@@ -4,6 +4,7 @@
  * variables, the entry, --check, then the server.
  */
 import type { Lifecycle } from "../drain/lifecycle-types.ts";
+import { LifecycleController } from "../drain/lifecycle.ts";
 import { errorMessage, errorStack, toLog } from "../log/logger.ts";
 import type { ServeOptions } from "../options/options.ts";
 import type { GracefulServer } from "../serve/serve.ts";
@@ -59,7 +60,10 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
     if (error instanceof UsageError) return usageError(rt, error.message);
     throw error;
   }
-  const log = toLog(flags.logFormat === "json" ? undefined : flags.logFormat === "silent" ? false : textLine);
+  const logger = flags.logFormat === "json" ? undefined : flags.logFormat === "silent" ? false : textLine;
+  const log = toLog(logger);
+  // Parts the entry adds at its top level start while it is imported: their lines follow --log-format too.
+  if (rt.lifecycle instanceof LifecycleController) rt.lifecycle.logBeforeServers(logger);
 
   // The entry: the one given, else the first of Hono's usual places, said in the log.
   let file = positionals[0];
@@ -100,7 +104,6 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
   } catch (error) {
     return entryFailed(rt, new EntryError(`${file}'s lifecycle(lc) threw: ${errorMessage(error)}`, { cause: error }));
   }
-  const logger = flags.logFormat === "json" ? undefined : flags.logFormat === "silent" ? false : textLine;
   rt.serveGracefully(parts.app, { ...settings.options, ...(logger === undefined ? {} : { logger }) });
   return "serving";
 }

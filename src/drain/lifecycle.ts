@@ -23,7 +23,7 @@ import { buildReport, countsSince, emptyReport, serverReports, snapshot } from "
 import { type LifecycleSettings, mergeSettings, settingsWithoutServers, willExit } from "./settings.ts";
 import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
 import { TaskTracker } from "./tasks.ts";
-import type { DeadlineBudget, RuntimeAdapter, ShutdownReport, ShutdownSignal, WaitingFor } from "../types.ts";
+import type { DeadlineBudget, LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal, WaitingFor } from "../types.ts";
 
 /** The moves a run may make (as fx checks its state in Start and Stop); anything else is a bug here. */
 const MOVES: Record<LifecycleState, readonly LifecycleState[]> = {
@@ -43,9 +43,11 @@ export class LifecycleController implements ServerLifecycle {
   #parts: Part[] = [];
   #started: StartedPart[] = [];
   #tasks!: TaskTracker;
-  #controller = new AbortController();
-  #listenersClosed = new AbortController(); // aborted once the listeners have closed: endOnDrain ends streams then
+  #controller!: AbortController;
+  #listenersClosed!: AbortController; // aborted once the listeners have closed: endOnDrain ends streams then
   #settings: LifecycleSettings | undefined;
+  /** Where lines go before a server has joined (its logger speaks for the lifecycle after). */
+  #logBeforeServers: Log = toLog(undefined);
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
   #force: () => void = () => {};
@@ -134,7 +136,15 @@ export class LifecycleController implements ServerLifecycle {
     this.#processWatch.watch(this.#settings.signals, this.#fatalErrors && this.#settings.fatalErrors);
   }
 
-  log: Log = (record) => (this.#settings?.log ?? toLog(undefined))(record);
+  log: Log = (record) => (this.#settings?.log ?? this.#logBeforeServers)(record);
+
+  /**
+   * The logger for the lines said before a server joins: the command's --log-format, set before it
+   * imports the entry, whose top-level parts start (and say so) while it is imported.
+   */
+  logBeforeServers(logger: LoggerOption | undefined): void {
+    this.#logBeforeServers = toLog(logger);
+  }
 
   /**
    * Nothing joins a lifecycle while it stops. Once it has stopped, a server that joins begins a new

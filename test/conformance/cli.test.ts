@@ -245,6 +245,25 @@ for (const runtime of selectedRuntimes()) {
       },
     );
 
+    it("parts an entry adds at its top level log in the format --log-format asks for", { timeout: 60_000 }, async () => {
+      // They start while the entry is imported, before serveGracefully has the command's logger.
+      const f = new Fixture(
+        asRuntime(
+          runtime,
+          commandLine(runtime, ["--log-format", "text", "--port", "0", "--host", "127.0.0.1", `${FIXTURES}/imports-package.js`]),
+        ),
+        "",
+      );
+      started.push(f);
+      await f.waitFor((l) => typeof l.text === "string" && / listening /.test(l.text), 30_000, "the text listening line");
+      const partLines = f.texts.filter((t) => t.includes("part.started"));
+      assert.equal(partLines.length, 1, f.texts.join("\n"));
+      assert.match(partLines[0]!, /^\d\d:\d\d:\d\d\.\d{3} info +part\.started +db started/, "a text line, not JSON");
+      f.signal("SIGTERM");
+      assert.equal((await f.exit(15_000)).code, 0);
+      assert.ok(!f.texts.some((t) => t.startsWith("{") && t.includes('"event"')), `no JSON log line:\n${f.texts.join("\n")}`);
+    });
+
     it("with no entry given, serves src/index.ts (where Hono's starters put it) and says so", { timeout: 60_000 }, async () => {
       const argv = commandLine(runtime, ["--port", "0", "--host", "127.0.0.1"]);
       // Node 20 needs tsx for the picked TypeScript file.

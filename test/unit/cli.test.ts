@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type CommandRuntime, runCommand } from "../../src/cli/command.ts";
+import { fakeWorld, settle as settleTurns } from "./fakes.ts";
 import { EntryError, entryParts } from "../../src/cli/entry.ts";
 import { FLAGS } from "../../src/cli/flags.ts";
 import { helpText } from "../../src/cli/help.ts";
@@ -163,6 +164,32 @@ describe("runCommand", () => {
     assert.equal(await runCommand(thrower.rt), 1);
     assert.match(thrower.err[0]!, /^serve-gracefully: src\/index\.ts threw while loading: x$/);
     assert.match(thrower.err[1]!, /^Error: x\n/, "then the entry's own error and stack");
+  });
+
+  it("PartsTheEntryStartsWhileImportedLogInTheAskedFormat", async (t) => {
+    // A part added at the entry's top level starts (and says so) during the import, before any
+    // server has a logger: the command's --log-format must already apply then.
+    const printed = (format: string) => {
+      const { lifecycle } = fakeWorld();
+      const importEntry = async () => {
+        lifecycle.add({ name: "db", start: () => {} });
+        await settleTurns();
+        return { default: app };
+      };
+      const log = t.mock.method(console, "log", () => {});
+      const f = fake({ parsed: { values: { "log-format": format }, positionals: [] }, lifecycle, importEntry });
+      return runCommand(f.rt).then((outcome) => {
+        assert.equal(outcome, "serving");
+        const lines = log.mock.calls.map((call) => String(call.arguments[0]));
+        log.mock.restore();
+        return lines.filter((line) => line.includes("part.started"));
+      });
+    };
+    const text = await printed("text");
+    assert.equal(text.length, 1, text.join("\n"));
+    assert.match(text[0]!, /^\d\d:\d\d:\d\d\.\d{3} info +part\.started /);
+    assert.deepEqual(await printed("silent"), []);
+    assert.equal(JSON.parse((await printed("json"))[0]!).event, "part.started");
   });
 
   it("ALifecycleHookRunsBeforeTheServerAndItsThrowIsTheEntrys", async () => {
