@@ -125,6 +125,11 @@ export interface ProcessAdapter {
    * worker replaced by a reload: the new worker serves meanwhile, so a stalled client may be waited for).
    */
   holdQuietMs?(): number | undefined;
+  /**
+   * Optional: timers for a drain that ends the process, where the runtime's usual ones cost the
+   * exit time (Deno's first setTimeout: ~10 ms). A cancelled timer may stay pending: the exit ends it.
+   */
+  exitTimer?(fn: () => void, ms: number): () => void;
   /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
   onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void;
   /** End the process now. */

@@ -3,7 +3,7 @@
  * together, then the other parts stop in reverse order, all within one deadline, and one report
  * says what happened. The drain algorithm is `#shutdown`, read top to bottom.
  */
-import { type Clock, sleep, systemClock, unlessCancelled } from "../time/clock.ts";
+import { type Clock, sleep, systemClock, unlessCancelled, withExitTimer } from "../time/clock.ts";
 import { cutWhatIsLeft } from "./cut.ts";
 import { deadlineBudget, DrainWaits, forcedFacts } from "./forced.ts";
 import * as events from "../log/events.ts";
@@ -215,8 +215,10 @@ export class LifecycleController implements ServerLifecycle {
   }
 
   async #shutdown(reason: Drain["reason"], signal: ShutdownSignal | undefined): Promise<ShutdownReport> {
-    const clock = this.#clock;
     const settings = this.#settings ?? settingsWithoutServers(this.log);
+    // A drain that ends the process (and so ends it every time: none stops doing so) may take the
+    // runtime's exit timers.
+    const clock = willExit(settings, reason) ? withExitTimer(this.#clock, this.#runtime) : this.#clock;
     const startedAt = clock.wallTime();
     const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));

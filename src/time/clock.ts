@@ -21,6 +21,12 @@ export const systemClock: Clock = {
   },
 };
 
+/** `clock` with its timers from the runtime's exitTimer (for a process about to end), when it has one. */
+export function withExitTimer(clock: Clock, runtime: { exitTimer?(fn: () => void, ms: number): () => void }): Clock {
+  if (runtime.exitTimer === undefined) return clock;
+  return { now: () => clock.now(), wallTime: () => clock.wallTime(), setTimer: (fn, ms) => runtime.exitTimer!(fn, ms) };
+}
+
 /** Resolves after `ms` on `clock`, or at once when `cancelled` resolves first. */
 export function sleep(clock: Clock, ms: number, cancelled: Promise<unknown>): Promise<void> {
   if (ms <= 0) return Promise.resolve();

@@ -6,7 +6,7 @@
  * within its own deadline. Exit waits until the report has been handed to the primary.
  */
 import type { Log } from "../log/logger.ts";
-import { type Clock, systemClock } from "../time/clock.ts";
+import { type Clock, systemClock, withExitTimer } from "../time/clock.ts";
 import * as events from "./events.ts";
 import { type FromWorker, isToWorker, PORT_ENV, WORKER_ENV } from "./messages.ts";
 import type { LoggerOption, LogRecord, RuntimeAdapter, ShutdownReport, ShutdownSignal, WorkerChannel } from "../types.ts";
@@ -111,7 +111,8 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     processOrigin: undefined,
     exit(code) {
       let cancel = () => {};
-      const limit = new Promise<void>((resolve) => (cancel = clock.setTimer(resolve, EXIT_SEND_LIMIT_MS)));
+      const timers = withExitTimer(clock, runtime);
+      const limit = new Promise<void>((resolve) => (cancel = timers.setTimer(resolve, EXIT_SEND_LIMIT_MS)));
       void Promise.race([role.sent(), limit]).then(() => {
         cancel();
         runtime.exit(code);

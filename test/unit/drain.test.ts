@@ -42,6 +42,37 @@ describe("drain", () => {
     assert.equal(report.signal, "SIGTERM");
   });
 
+  it("ADrainThatEndsTheProcessTakesTheRuntimesExitTimersAndOneThatDoesNotKeepsTheClock", async () => {
+    // Deno's exit timers cannot be cancelled, only silenced: a drain that does not end the process
+    // must not leave them pending. One that ends it uses them for every wait (deadline, hold).
+    const drain = async (end: "signal" | "shutdown") => {
+      const { runtime, server, clock, release } = setup({ timeout: 4_000 });
+      const exitTimers: number[] = [];
+      runtime.exitTimer = (fn, ms) => {
+        exitTimers.push(ms);
+        return clock.setTimer(fn, ms);
+      };
+      await server.ready;
+      const pending = runtime.servers[0]!.fetch("/slow") as Promise<Response>;
+      if (end === "signal") runtime.signal("SIGTERM");
+      else void server.shutdown();
+      await clock.advance(QUIET_MS);
+      release();
+      await pending;
+      const report = await server.finished;
+      await clock.advance(0);
+      return { exitTimers, exits: runtime.exitCodes, served: report.requests.served };
+    };
+    const signalled = await drain("signal");
+    assert.deepEqual(signalled.exits, [0]);
+    assert.equal(signalled.served, 1);
+    assert.ok(signalled.exitTimers.includes(4_000) && signalled.exitTimers.includes(QUIET_MS), String(signalled.exitTimers));
+    const called = await drain("shutdown");
+    assert.deepEqual(called.exits, [], "shutdown() does not end the process");
+    assert.equal(called.served, 1);
+    assert.deepEqual(called.exitTimers, []);
+  });
+
   it("FinishesInFlightRequestsWithConnectionCloseBeforeClosingIdleConnections", async () => {
     const { runtime, server, release, clock } = setup();
     await server.ready;

@@ -132,6 +132,8 @@ export class FakeRuntime implements RuntimeAdapter {
   asksToClose?: (request: Request, env: unknown) => boolean;
   /** How long the hold waits for quiet (the core's default when unset). */
   holdQuietMs?: () => number | undefined;
+  /** The runtime's timers for a drain that ends the process (the lifecycle's clock when unset). */
+  exitTimer?: (fn: () => void, ms: number) => () => void;
   listenError: unknown;
 
   listen(handler: RuntimeHandler, info: ListenInfo): Promise<ListeningServer> {
