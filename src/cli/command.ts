@@ -9,10 +9,11 @@ import { errorMessage, errorStack, toLog } from "../log/logger.ts";
 import type { ServeOptions } from "../options/options.ts";
 import type { GracefulServer } from "../serve/serve.ts";
 import type { FetchApp } from "../types.ts";
+import { WORKER_ENV } from "../workers/messages.ts";
 import { checkText } from "./check.ts";
 import { DEFAULT_ENTRIES, EntryError, entryParts } from "./entry.ts";
 import { COMMAND, HELP_HINT, helpText } from "./help.ts";
-import { readFlags, resolveSettings, UsageError } from "./settings.ts";
+import { type FlagSettings, readFlags, resolveSettings, UsageError } from "./settings.ts";
 import { textLine } from "./text-log.ts";
 
 /** What the command needs from the runtime that runs it. */
@@ -62,8 +63,12 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
   }
   const logger = flags.logFormat === "json" ? undefined : flags.logFormat === "silent" ? false : textLine;
   const log = toLog(logger);
-  // Parts the entry adds at its top level start while it is imported: their lines follow --log-format too.
-  if (rt.lifecycle instanceof LifecycleController) rt.lifecycle.logBeforeServers(logger);
+  // Parts the entry adds at its top level start while it is imported: their lines follow
+  // --log-format, and none starts in a primary of workers (each worker runs them) or for --check.
+  if (rt.lifecycle instanceof LifecycleController) {
+    rt.lifecycle.logBeforeServers(logger);
+    if (flags.check || await becomesPrimary(rt, flags)) rt.lifecycle.holdStarts();
+  }
 
   // The entry: the one given, else the first of Hono's usual places, said in the log.
   let file = positionals[0];
@@ -106,6 +111,18 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
   }
   rt.serveGracefully(parts.app, { ...settings.options, ...(logger === undefined ? {} : { logger }) });
   return "serving";
+}
+
+/**
+ * Whether this process will be the primary of workers, as serveGracefully will decide: more than
+ * one asked for (by --workers or WEB_CONCURRENCY; "auto" counted as it will be), and it is no worker
+ * itself. A value that is no valid count says no here and is refused with the other settings.
+ */
+async function becomesPrimary(rt: CommandRuntime, flags: FlagSettings): Promise<boolean> {
+  if (rt.env(WORKER_ENV) !== undefined) return false;
+  const asked = flags.given.find((g) => (g.flag.target as { option?: string }).option === "workers")?.value;
+  if (asked === "auto") return (await rt.autoWorkers()).cpus > 1;
+  return typeof asked === "number" && Number.isInteger(asked) && asked > 1;
 }
 
 function usageError(rt: CommandRuntime, message: string): 2 {

@@ -113,6 +113,8 @@ export interface LifecycleSetup extends LifecycleOptions {
   runtime: RuntimeAdapter;
   /** @default the system clock */
   clock?: Clock;
+  /** Fields in every line said before a server joins (a worker's pid), as its servers' lines have them. */
+  logFields?: Record<string, unknown>;
 }
 
 /** What serveGracefully (of this copy or another) needs from a lifecycle besides the public half. */

@@ -46,8 +46,11 @@ export class LifecycleController implements ServerLifecycle {
   #controller!: AbortController;
   #listenersClosed!: AbortController; // aborted once the listeners have closed: endOnDrain ends streams then
   #settings: LifecycleSettings | undefined;
+  /** Set by holdStarts(): parts are registered, never started. */
+  #startsHeld = false;
+  readonly #logFields: Record<string, unknown> | undefined;
   /** Where lines go before a server has joined (its logger speaks for the lifecycle after). */
-  #logBeforeServers: Log = toLog(undefined);
+  #logBeforeServers: Log;
   readonly #processWatch: ProcessWatch;
   #startSequence: Promise<void> = Promise.resolve();
   #force: () => void = () => {};
@@ -68,6 +71,8 @@ export class LifecycleController implements ServerLifecycle {
     this.#runtime = options.runtime;
     this.#clock = options.clock ?? systemClock;
     this.#fatalErrors = options.fatalErrors ?? true;
+    this.#logFields = options.logFields;
+    this.#logBeforeServers = toLog(undefined, this.#logFields);
     // The startup gate: /readyz is 503 until every part registered in this run has started.
     const gate = () => ({
       running: this.#run.state === "running",
@@ -124,6 +129,30 @@ export class LifecycleController implements ServerLifecycle {
     // Parts registered so far never start here: the start sequence finds the run already running.
     if (this.#run.state === "idle") this.#moveTo({ state: "starting" });
     if (this.#run.state === "starting") this.#moveTo({ state: "running" });
+    void this.#stopPartsStartedHere().catch(() => {});
+  }
+
+  /**
+   * Parts registered from now on wait instead of starting: the command holds them before it
+   * imports the entry when this process will be the primary of workers, or only --check it.
+   */
+  holdStarts(): void {
+    this.#startsHeld = true;
+  }
+
+  /**
+   * Parts that started before this process became the primary (registered a turn before
+   * serveGracefully: an await between them) are stopped, in reverse order: each worker runs them,
+   * the primary none. One that is starting is let finish first.
+   */
+  async #stopPartsStartedHere(): Promise<void> {
+    await this.#startSequence;
+    const started = this.#started.filter((p): p is HookPart => p.kind === "hook");
+    if (started.length === 0) return;
+    this.#started = this.#started.filter((p) => p.kind !== "hook");
+    this.log(events.partsInPrimary(started.map((p) => p.name)));
+    const stops = { clock: this.#clock, deadline: Infinity, secondSignal: () => false, log: this.log, onError: () => {} };
+    await stopParts(started.reverse(), stops);
   }
 
   get tasks(): TaskTracker {
@@ -143,7 +172,7 @@ export class LifecycleController implements ServerLifecycle {
    * imports the entry, whose top-level parts start (and say so) while it is imported.
    */
   logBeforeServers(logger: LoggerOption | undefined): void {
-    this.#logBeforeServers = toLog(logger);
+    this.#logBeforeServers = toLog(logger, this.#logFields);
   }
 
   /**
@@ -161,7 +190,7 @@ export class LifecycleController implements ServerLifecycle {
     // What `ready` rejects with was logged and reported here: it must not come back as fatal.
     if (part.kind === "server") part.rejectReady = this.#processWatch.answering(part.rejectReady);
     this.#parts.push(part);
-    if (this.#primary !== undefined) return; // the primary of `workers` starts no part: each worker does
+    if (this.#primary !== undefined || this.#startsHeld) return; // the primary of `workers` starts no part: each worker does
     if (state !== "starting") {
       this.#moveTo({ state: "starting" });
       // The start sequence runs right after the synchronous calls that registered the parts.

@@ -139,6 +139,18 @@ export const healthReady = (check: string): LogRecord => ({
   check,
 });
 
+/** At most this many part names in partsInPrimary's message (all of them in its field, each a registered part). */
+const PARTS_NAMED = 5;
+
+export const partsInPrimary = (parts: string[]): LogRecord => ({
+  level: "warn",
+  event: "workers.parts-in-primary",
+  msg: `${parts.slice(0, PARTS_NAMED).join(", ")}${parts.length > PARTS_NAMED ? ` and ${parts.length - PARTS_NAMED} more` : ""} ` +
+    "started before serveGracefully made this process the primary of workers: stopping them here, each worker runs them " +
+    "(register parts in the same turn as serveGracefully, or serve the entry with the serve-gracefully command)",
+  parts,
+});
+
 export const partStopped = (part: string): LogRecord => ({ level: "info", event: "part.stopped", msg: `${part} stopped`, part });
 
 export const partStopFailed = (part: string, message: string): LogRecord => ({

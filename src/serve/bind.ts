@@ -26,7 +26,9 @@ export function bindRuntime<PassThrough extends object>(
   // A worker of `workers` (its environment says so) takes its drain orders from the primary.
   const role = workerRole(given);
   const runtime = role === undefined ? given : workerRuntime(given, role);
-  const create = (options: LifecycleOptions = {}) => new LifecycleController({ ...checkLifecycleOptions(options), runtime });
+  // A worker's lines carry its pid, also those said before its server joins (a part the entry starts).
+  const logFields = role === undefined ? undefined : { pid: role.pid };
+  const create = (options: LifecycleOptions = {}) => new LifecycleController({ ...checkLifecycleOptions(options), runtime, logFields });
   // Shared with every other copy of this package in the process: one signal, one drain.
   const lifecycle = processLifecycle(runtime.name, () => create());
   return {

@@ -58,11 +58,16 @@ function commandLine(runtime: Runtime, args: string[], tsx = true): string[] {
 /** The command as a harness runtime (the harness watches its output and exit). */
 const asRuntime = (runtime: Runtime, argv: string[]): Runtime => ({ name: runtime.name, command: argv[0]!, args: () => argv.slice(1) });
 
+/** Starts the command (ended after the tests). */
+function command(runtime: Runtime, args: string[], env: Record<string, string> = {}, wrap: string[] = []): Fixture {
+  const f = new Fixture(asRuntime(runtime, [...wrap, ...commandLine(runtime, args)]), "", {}, env);
+  started.push(f);
+  return f;
+}
+
 /** Starts the command and waits for its listening line. */
 async function serve(runtime: Runtime, args: string[], env: Record<string, string> = {}, wrap: string[] = []): Promise<Fixture> {
-  const argv = [...wrap, ...commandLine(runtime, args)];
-  const f = new Fixture(asRuntime(runtime, argv), "", {}, env);
-  started.push(f);
+  const f = command(runtime, args, env, wrap);
   const line = await f.waitFor((l) => l.event === "listening", 30_000, "the command to listen");
   f.port = line.port as number;
   return f;
@@ -247,14 +252,7 @@ for (const runtime of selectedRuntimes()) {
 
     it("parts an entry adds at its top level log in the format --log-format asks for", { timeout: 60_000 }, async () => {
       // They start while the entry is imported, before serveGracefully has the command's logger.
-      const f = new Fixture(
-        asRuntime(
-          runtime,
-          commandLine(runtime, ["--log-format", "text", "--port", "0", "--host", "127.0.0.1", `${FIXTURES}/imports-package.js`]),
-        ),
-        "",
-      );
-      started.push(f);
+      const f = command(runtime, ["--log-format", "text", "--port", "0", "--host", "127.0.0.1", `${FIXTURES}/imports-package.js`]);
       await f.waitFor((l) => typeof l.text === "string" && / listening /.test(l.text), 30_000, "the text listening line");
       const partLines = f.texts.filter((t) => t.includes("part.started"));
       assert.equal(partLines.length, 1, f.texts.join("\n"));
@@ -263,6 +261,23 @@ for (const runtime of selectedRuntimes()) {
       assert.equal((await f.exit(15_000)).code, 0);
       assert.ok(!f.texts.some((t) => t.startsWith("{") && t.includes('"event"')), `no JSON log line:\n${f.texts.join("\n")}`);
     });
+
+    it(
+      "with --workers 2, a part the entry adds at its top level runs in each worker and never in the primary",
+      { timeout: 60_000 },
+      async () => {
+        const f = command(runtime, ["--workers", "2", "--port", "0", "--host", "127.0.0.1", `${FIXTURES}/imports-package.js`]);
+        const listening = await f.waitFor((l) => l.event === "listening" && l.workers === 2, 30_000, "the primary's listening line");
+        const workerPids = listening.pids as number[];
+        const startedIn = () => f.lines.filter((l) => l.event === "part.started").map((l) => l.pid as number).sort();
+        assert.deepEqual(startedIn(), [...workerPids].sort(), "one start per worker, none in the primary");
+        assert.ok(!f.lines.some((l) => l.event === "workers.parts-in-primary"), "nothing started in the primary to stop");
+        f.signal("SIGTERM");
+        assert.equal((await f.exit(20_000)).code, 0);
+        assert.equal(f.lines.filter((l) => l.fixture === "db.closed").length, 2, "each worker stopped its part");
+        assert.deepEqual(startedIn(), [...workerPids].sort());
+      },
+    );
 
     it("with no entry given, serves src/index.ts (where Hono's starters put it) and says so", { timeout: 60_000 }, async () => {
       const argv = commandLine(runtime, ["--port", "0", "--host", "127.0.0.1"]);

@@ -107,6 +107,24 @@ for (const runtime of selectedRuntimes()) {
       for (const client of slowOn.values()) client.close();
     });
 
+    it("APartAddedATurnBeforeServeGracefullyRunsInEachWorkerAndIsStoppedInThePrimary", async () => {
+      const { fixture, workerPids } = await start(runtime, { awaitedPart: true });
+      const primary = fixture.child.pid!;
+      const seen = (event: string, pid: number) => fixture.lines.some((l) => l.fixture === event && l.pid === pid);
+      await until(() => seen("consumer.stop", primary), 10_000, "the primary to stop the part it had started");
+      const warning = fixture.lines.find((l) => l.event === "workers.parts-in-primary");
+      assert.equal(warning?.level, "warn");
+      assert.deepEqual(warning?.parts, ["consumer"]);
+      for (const pid of workerPids) assert.ok(seen("consumer.start", pid), `worker ${pid} started the part`);
+      fixture.signal("SIGTERM");
+      assert.equal((await fixture.exit(15_000)).code, 0);
+      for (const pid of workerPids) assert.ok(seen("consumer.stop", pid), `worker ${pid} stopped the part in its drain`);
+      const primaryLines = fixture.lines.filter((l) => l.pid === primary && String(l.fixture).startsWith("consumer.")).map((l) =>
+        l.fixture
+      );
+      assert.deepEqual(primaryLines, ["consumer.start", "consumer.stop"], "the primary ran it once, before it knew, and stopped it");
+    });
+
     it("AWorkerKilledOutsideADrainIsRestartedAndServes", async () => {
       const { fixture, port, workerPids } = await start(runtime, {});
       const [victim, survivor] = workerPids as [number, number];

@@ -192,6 +192,32 @@ describe("runCommand", () => {
     assert.equal(JSON.parse((await printed("json"))[0]!).event, "part.started");
   });
 
+  it("PartsTheEntryAddsWhileImportedNeverStartInAPrimaryOfWorkersNorForCheck", async () => {
+    // Started here they would run in a process that serves nothing: each worker runs them.
+    const startsFor = async (values: Record<string, string | boolean>, vars: Record<string, string> = {}) => {
+      const { lifecycle } = fakeWorld();
+      lifecycle.logBeforeServers(false);
+      const started: string[] = [];
+      const importEntry = async () => {
+        lifecycle.add({ name: "db", start: () => void started.push("db") });
+        await settleTurns();
+        return { default: app };
+      };
+      const f = fake({ parsed: { values, positionals: [] }, env: envOf(vars), lifecycle, importEntry });
+      f.rt.out = () => {}; // --check's text
+      await runCommand(f.rt);
+      await settleTurns();
+      return started;
+    };
+    assert.deepEqual(await startsFor({}), ["db"], "one process: the part starts as it is added");
+    assert.deepEqual(await startsFor({ workers: "2" }), []);
+    assert.deepEqual(await startsFor({}, { WEB_CONCURRENCY: "3" }), []);
+    assert.deepEqual(await startsFor({ workers: "auto" }), [], "auto comes to 3 CPUs here");
+    assert.deepEqual(await startsFor({ check: true }), []);
+    assert.deepEqual(await startsFor({ workers: "1" }), ["db"]);
+    assert.deepEqual(await startsFor({ workers: "2" }, { SERVE_GRACEFULLY_WORKER: "0" }), ["db"], "a worker runs its parts");
+  });
+
   it("ALifecycleHookRunsBeforeTheServerAndItsThrowIsTheEntrys", async () => {
     const order: string[] = [];
     const ok = fake({ importEntry: async () => ({ default: app, lifecycle: () => order.push("hook") }) });

@@ -548,4 +548,44 @@ describe("workers: the primary's lifecycle", () => {
     assert.equal(await lifecycle.finished, report);
     assert.equal(lifecycle.signal, controller.signal);
   });
+
+  /** A lifecycle that records its lines and what its parts do, and makes its process the primary on demand. */
+  async function primaryToBe(partNames: string[], hold = false) {
+    const { fakeWorld } = await import("./fakes.ts");
+    const { lifecycle } = fakeWorld();
+    const records: LogRecord[] = [];
+    lifecycle.logBeforeServers((record) => void records.push(record));
+    if (hold) lifecycle.holdStarts();
+    const calls: string[] = [];
+    for (const name of partNames) {
+      lifecycle.add({ name, start: () => void calls.push(`start ${name}`), stop: () => void calls.push(`stop ${name}`) });
+    }
+    await settle();
+    const report = { exitCode: 0 } as ShutdownReport;
+    const becomePrimary = async () => {
+      lifecycle.becomePrimary({ finished: Promise.resolve(report), signal: new AbortController().signal, shutdown: async () => report });
+      await settle();
+    };
+    return { lifecycle, records, calls, becomePrimary };
+  }
+
+  it("PartsThatStartedBeforeTheProcessBecameThePrimaryAreStoppedInReverseWithOneWarning", async () => {
+    // An await between lifecycle.add and serveGracefully({ workers }) lets the parts start first.
+    const { records, calls, becomePrimary } = await primaryToBe(["db", "cache"]);
+    assert.deepEqual(calls, ["start db", "start cache"]);
+    await becomePrimary();
+    assert.deepEqual(calls, ["start db", "start cache", "stop cache", "stop db"]);
+    const warning = records.find((r) => r.event === "workers.parts-in-primary");
+    assert.equal(warning?.level, "warn");
+    assert.deepEqual(warning?.parts, ["db", "cache"]);
+    assert.deepEqual(records.filter((r) => r.event === "part.stopped").map((r) => r.part), ["cache", "db"]);
+  });
+
+  it("PartsHeldBeforeTheEntryIsImportedNeverStartInThePrimary", async () => {
+    const { lifecycle, records, calls, becomePrimary } = await primaryToBe(["db"], true);
+    await becomePrimary();
+    assert.deepEqual(calls, []);
+    assert.deepEqual(records, [], "nothing started, nothing to stop or warn about");
+    assert.equal(lifecycle.state, "running");
+  });
 });
