@@ -133,8 +133,9 @@ export class LifecycleController implements ServerLifecycle {
   }
 
   /**
-   * Parts registered from now on wait instead of starting: the command holds them before it
-   * imports the entry when this process will be the primary of workers, or only --check it.
+   * Parts registered from now on wait instead of starting, until a server joins (then they start
+   * before it, in order): the command holds them before it imports the entry when this process will
+   * be the primary of workers, which runs none, or only --check it.
    */
   holdStarts(): void {
     this.#startsHeld = true;
@@ -190,6 +191,8 @@ export class LifecycleController implements ServerLifecycle {
     // What `ready` rejects with was logged and reported here: it must not come back as fatal.
     if (part.kind === "server") part.rejectReady = this.#processWatch.answering(part.rejectReady);
     this.#parts.push(part);
+    // A server that joins means this process serves: parts held for a primary start after all.
+    if (part.kind === "server") this.#startsHeld = false;
     if (this.#primary !== undefined || this.#startsHeld) return; // the primary of `workers` starts no part: each worker does
     if (state !== "starting") {
       this.#moveTo({ state: "starting" });

@@ -588,4 +588,19 @@ describe("workers: the primary's lifecycle", () => {
     assert.deepEqual(records, [], "nothing started, nothing to stop or warn about");
     assert.equal(lifecycle.state, "running");
   });
+
+  it("HeldPartsStartBeforeTheServerWhenTheProcessServesAfterAll", async () => {
+    // The command guessed a primary, serveGracefully decided otherwise: held parts must not stay unstarted.
+    const { fakeWorld } = await import("./fakes.ts");
+    const { lifecycle, runtime, serve } = fakeWorld();
+    const calls: string[] = [];
+    lifecycle.holdStarts();
+    lifecycle.add({ name: "db", start: () => void calls.push("start db") });
+    await settle();
+    assert.deepEqual(calls, []);
+    serve({ fetch: () => new Response("ok") }, { port: 0, logger: false });
+    await settle();
+    assert.deepEqual([...calls, ...runtime.calls], ["start db", "listen:0"]);
+    assert.equal(lifecycle.state, "running");
+  });
 });
