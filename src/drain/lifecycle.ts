@@ -46,7 +46,7 @@ export class LifecycleController implements ServerLifecycle {
   #controller!: AbortController;
   #listenersClosed!: AbortController; // aborted once the listeners have closed: endOnDrain ends streams then
   #settings: LifecycleSettings | undefined;
-  /** Set by holdStarts(): parts are registered, never started. */
+  /** Set by holdStarts(): parts are registered but not started, until a server joins. */
   #startsHeld = false;
   readonly #logFields: Record<string, unknown> | undefined;
   /** Where lines go before a server has joined (its logger speaks for the lifecycle after). */
@@ -248,8 +248,8 @@ export class LifecycleController implements ServerLifecycle {
 
   async #shutdown(reason: Drain["reason"], signal: ShutdownSignal | undefined): Promise<ShutdownReport> {
     const settings = this.#settings ?? settingsWithoutServers(this.log);
-    // A drain that ends the process (and so ends it every time: none stops doing so) may take the
-    // runtime's exit timers.
+    // A drain that will end the process (none stops doing so midway) may take the runtime's exit
+    // timers: the exit ends any it left pending.
     const clock = willExit(settings, reason) ? withExitTimer(this.#clock, this.#runtime) : this.#clock;
     const startedAt = clock.wallTime();
     const t0 = clock.now();
