@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type CommandRuntime, runCommand } from "../../src/cli/command.ts";
+import { textLine } from "../../src/cli/text-log.ts";
 import { fakeWorld, settle as settleTurns } from "./fakes.ts";
 import { EntryError, entryParts } from "../../src/cli/entry.ts";
 import { FLAGS } from "../../src/cli/flags.ts";
@@ -164,6 +165,16 @@ describe("runCommand", () => {
     assert.equal(await runCommand(thrower.rt), 1);
     assert.match(thrower.err[0]!, /^serve-gracefully: src\/index\.ts threw while loading: x$/);
     assert.match(thrower.err[1]!, /^Error: x\n/, "then the entry's own error and stack");
+  });
+
+  it("TextLinesNameTheProcessWhenTheRecordHasAPid", (t) => {
+    const log = t.mock.method(console, "log", () => {});
+    textLine({ level: "info", event: "part.started", msg: "db started", time: 0 });
+    textLine({ level: "info", event: "part.started", msg: "db started", time: 0, pid: 2654 });
+    assert.deepEqual(log.mock.calls.map((call) => call.arguments[0]), [
+      "00:00:00.000 info  part.started   db started",
+      "00:00:00.000 info  [2654] part.started   db started",
+    ]);
   });
 
   it("PartsTheEntryStartsWhileImportedLogInTheAskedFormat", async (t) => {
