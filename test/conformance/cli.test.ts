@@ -270,12 +270,13 @@ for (const runtime of selectedRuntimes()) {
         const listening = await f.waitFor((l) => l.event === "listening" && l.workers === 2, 30_000, "the primary's listening line");
         const workerPids = listening.pids as number[];
         const startedIn = () => f.lines.filter((l) => l.event === "part.started").map((l) => l.pid as number).sort();
-        assert.deepEqual(startedIn(), [...workerPids].sort(), "one start per worker, none in the primary");
-        assert.ok(!f.lines.some((l) => l.event === "workers.parts-in-primary"), "nothing started in the primary to stop");
+        // Each worker said so before it listened; read until both lines are in (the output is one pipe, read as it comes).
+        await f.waitFor(() => startedIn().length >= 2, 10_000, "both workers' part.started lines");
         f.signal("SIGTERM");
         assert.equal((await f.exit(20_000)).code, 0);
+        assert.deepEqual(startedIn(), [...workerPids].sort(), "one start per worker, none in the primary");
+        assert.ok(!f.lines.some((l) => l.event === "workers.parts-in-primary"), "nothing started in the primary to stop");
         assert.equal(f.lines.filter((l) => l.fixture === "db.closed").length, 2, "each worker stopped its part");
-        assert.deepEqual(startedIn(), [...workerPids].sort());
       },
     );
 

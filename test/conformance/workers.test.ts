@@ -115,10 +115,10 @@ for (const runtime of selectedRuntimes()) {
       const warning = fixture.lines.find((l) => l.event === "workers.parts-in-primary");
       assert.equal(warning?.level, "warn");
       assert.deepEqual(warning?.parts, ["consumer"]);
-      for (const pid of workerPids) assert.ok(seen("consumer.start", pid), `worker ${pid} started the part`);
+      await until(() => workerPids.every((pid) => seen("consumer.start", pid)), 10_000, "each worker to start the part");
       fixture.signal("SIGTERM");
       assert.equal((await fixture.exit(15_000)).code, 0);
-      for (const pid of workerPids) assert.ok(seen("consumer.stop", pid), `worker ${pid} stopped the part in its drain`);
+      await until(() => workerPids.every((pid) => seen("consumer.stop", pid)), 5_000, "each worker's stop of the part in its drain");
       const primaryLines = fixture.lines.filter((l) => l.pid === primary && String(l.fixture).startsWith("consumer.")).map((l) =>
         l.fixture
       );
