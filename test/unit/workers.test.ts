@@ -20,7 +20,7 @@ import {
 import { PORT_ENV } from "../../src/workers/messages.ts";
 import { RELOAD_HOLD_QUIET_MS } from "../../src/workers/supervisor.ts";
 import { resolveOptions } from "../../src/options/options.ts";
-import type { LogRecord, ShutdownReport, ShutdownSignal, WorkerEvents } from "../../src/types.ts";
+import type { LogRecord, RuntimeAdapter, ShutdownReport, ShutdownSignal, WorkerChannel, WorkerEvents } from "../../src/types.ts";
 
 class FakeWorker {
   readonly sent: unknown[] = [];
@@ -456,31 +456,35 @@ describe("workers: the worker side", () => {
   });
 });
 
+/** A runtime whose environment says it is worker 1 of `workers`, with `channel` to its primary. */
+function workerProcess(channel: WorkerChannel): RuntimeAdapter {
+  return {
+    name: "node",
+    listen: () => Promise.reject(),
+    onSignal: () => () => {},
+    onFatalError: () => () => {},
+    exit: () => {},
+    env: (name: string) => (name === "SERVE_GRACEFULLY_WORKER" ? "1" : undefined),
+    workers: {
+      mode: "cluster",
+      sharesPortZero: true,
+      unsupported: () => undefined,
+      spawn: () => ({ pid: 1, send: () => {}, kill: () => {} }),
+      connect: () => channel,
+      readText: () => undefined,
+      cpuCount: () => 2,
+      pid: () => 9,
+    },
+  };
+}
+
 describe("workers: who is a worker", () => {
   it("AProcessThatInheritedTheVariableWithoutAChannelIsNoWorker", async () => {
     const { workerRole } = await import("../../src/workers/worker.ts");
     const channel = (closed: boolean) => ({ closed, send: async () => {}, onMessage: () => {}, onClose: () => {} });
-    const runtime = (closed: boolean) => ({
-      name: "node" as const,
-      listen: () => Promise.reject(),
-      onSignal: () => () => {},
-      onFatalError: () => () => {},
-      exit: () => {},
-      env: (name: string) => (name === "SERVE_GRACEFULLY_WORKER" ? "1" : undefined),
-      workers: {
-        mode: "cluster" as const,
-        sharesPortZero: true,
-        unsupported: () => undefined,
-        spawn: () => ({ pid: 1, send: () => {}, kill: () => {} }),
-        connect: () => channel(closed),
-        readText: () => undefined,
-        cpuCount: () => 2,
-        pid: () => 9,
-      },
-    });
-    assert.equal(workerRole(runtime(false))?.slot, 1);
+    assert.equal(workerRole(workerProcess(channel(false)))?.slot, 1);
     // A worker's own child process inherits the variable but has no channel: it serves as usual.
-    assert.equal(workerRole(runtime(true)), undefined);
+    assert.equal(workerRole(workerProcess(channel(true))), undefined);
   });
 });
 
@@ -497,24 +501,7 @@ describe("workers: what a worker sends", () => {
       onMessage: () => {},
       onClose: () => {},
     };
-    const role = workerRole({
-      name: "node" as const,
-      listen: () => Promise.reject(),
-      onSignal: () => () => {},
-      onFatalError: () => () => {},
-      exit: () => {},
-      env: (name: string) => (name === "SERVE_GRACEFULLY_WORKER" ? "1" : undefined),
-      workers: {
-        mode: "cluster" as const,
-        sharesPortZero: true,
-        unsupported: () => undefined,
-        spawn: () => ({ pid: 1, send: () => {}, kill: () => {} }),
-        connect: () => channel,
-        readText: () => undefined,
-        cpuCount: () => 2,
-        pid: () => 9,
-      },
-    })!;
+    const role = workerRole(workerProcess(channel))!;
     role.send({ sg: "listening", port: 40_000, hostname: "127.0.0.1" });
     role.send({ sg: "start-failed", error: "boom" });
     assert.deepEqual(sends.map(({ sg, confirm }) => [sg, confirm]), [["listening", false], ["start-failed", true]]);
