@@ -7,9 +7,9 @@
  * node:process cost Deno ~65 ms of CPU and Bun ~13 ms (measured, 2.9.6 and 1.4.5), and node:util
  * is loaded only when a flag is given.
  */
-import { type CommandRuntime, runCommand } from "../src/cli/command.ts";
+import { type CommandRuntime, type PathKind, runCommand } from "../src/cli/command.ts";
 import { EntryError } from "../src/cli/entry.ts";
-import { parseArgsOptions } from "../src/cli/flags.ts";
+import { parseArgsOptions, parseArgsUsage } from "../src/cli/flags.ts";
 import { PACKAGE_VERSION } from "../src/cli/version.ts";
 import { availableCpus } from "../src/workers/cpus.ts";
 
@@ -37,10 +37,12 @@ interface Host {
   env(name: string): string | undefined;
   /** The file's text; undefined when it is absent or cannot be read. */
   readText(path: string): Promise<string | undefined>;
-  exists(path: string): Promise<boolean>;
+  pathKind(path: string): Promise<PathKind>;
   /** A synchronous reader of small system files (cgroup, /proc) and the runtime's CPU count, for `workers: "auto"`. */
   cpuFacts(): Promise<{ read: (path: string) => string | undefined; count: number }>;
   exit(code: number): void;
+  /** CommandRuntime.watchExit: the process's exit event (Deno: `unload`, without touching `process`). */
+  watchExit(listener: (code: number) => number): () => void;
 }
 
 interface DenoHost {
@@ -48,9 +50,10 @@ interface DenoHost {
   version: { deno: string };
   cwd(): string;
   env: { get(name: string): string | undefined };
-  statSync(path: string): unknown;
+  statSync(path: string): { isDirectory: boolean };
   readTextFileSync(path: string): string;
   exit(code: number): never;
+  exitCode: number;
 }
 interface BunHost {
   file(path: string): { exists(): Promise<boolean>; text(): Promise<string> };
@@ -61,6 +64,9 @@ interface NodeProcess {
   env: Record<string, string | undefined>;
   cwd(): string;
   exit(code: number): never;
+  exitCode?: number | string;
+  on(event: "exit", listener: (code: number) => void): void;
+  off(event: "exit", listener: (code: number) => void): void;
 }
 
 /** undefined when it throws: absent, or not permitted (Deno's --allow-read, --allow-env). */
@@ -93,10 +99,18 @@ function host(): Host {
         }
       },
       readText: (path) => attempt(() => deno.readTextFileSync(path)),
-      exists: async (path) => (await attempt(() => deno.statSync(path))) !== undefined,
+      pathKind: async (path) => {
+        const stat = await attempt(() => deno.statSync(path));
+        return stat === undefined ? undefined : stat.isDirectory ? "directory" : "file";
+      },
       cpuFacts: () =>
         Promise.resolve({ read: readingOrUndefined((path) => deno.readTextFileSync(path)), count: navigator.hardwareConcurrency }),
       exit: (code) => deno.exit(code),
+      watchExit: (listener) => {
+        const onUnload = () => void (deno.exitCode = listener(deno.exitCode));
+        globalThis.addEventListener("unload", onUnload);
+        return () => globalThis.removeEventListener("unload", onUnload);
+      },
     };
   }
   const { Bun: bun, process: node } = globalThis as unknown as { Bun?: BunHost; process: NodeProcess };
@@ -108,12 +122,23 @@ function host(): Host {
     cwd: node.cwd(),
     env: (name) => node.env[name],
     readText: (path) => attempt(async () => bun ? bun.file(path).text() : (await fs()).readFileSync(path, "utf8")),
-    exists: async (path) => (await attempt(async () => bun ? bun.file(path).exists() : (await fs()).existsSync(path))) === true,
+    // Bun.file(path).exists() is false for a directory, and cheaper than node:fs on Bun's start.
+    pathKind: async (path) => {
+      if (bun !== undefined && (await attempt(() => bun.file(path).exists())) === true) return "file";
+      const stat = await attempt(async () => (await fs()).statSync(path, { throwIfNoEntry: false }));
+      return stat === undefined ? undefined : stat.isDirectory() ? "directory" : "file";
+    },
     cpuFacts: async () => {
       const [{ readFileSync }, { availableParallelism }] = await Promise.all([fs(), import(NODE_OS) as Promise<typeof import("node:os")>]);
       return { read: readingOrUndefined((path) => readFileSync(path, "utf8")), count: availableParallelism() };
     },
     exit: (code) => node.exit(code),
+    watchExit: (listener) => {
+      // `exitCode` holds what the exit will be (Node's 13 for an unsettled top-level await).
+      const onExit = (code: number) => void (node.exitCode = listener(Number(node.exitCode ?? code)));
+      node.on("exit", onExit);
+      return () => node.off("exit", onExit);
+    },
   };
 }
 
@@ -127,16 +152,7 @@ async function parse(args: string[]): Promise<CommandRuntime["parsed"]> {
     const { values, positionals } = parseArgs({ args, options: parseArgsOptions(), allowPositionals: true, strict: true });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (error) {
-    // parseArgs' own messages run on with advice about positionals: keep what matters.
-    const message = error instanceof Error ? error.message : String(error);
-    const quoted = /'(-[^']*)'/.exec(message)?.[1];
-    const flag = quoted && (/--[\w-]+/.exec(quoted)?.[0] ?? quoted.split(" ")[0]);
-    const code = (error as { code?: string }).code;
-    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) return { error: `unknown flag ${flag}` };
-    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && flag) {
-      return { error: `${flag} ${/argument missing|needs a value/.test(message) ? "needs a value" : "takes no value"}` };
-    }
-    return { error: message.split(/\. /)[0]! };
+    return { error: parseArgsUsage(error, args) };
   }
 }
 
@@ -266,7 +282,8 @@ async function main(build: CommandBuild): Promise<void> {
   const outcome = await runCommand({
     parsed: await parse(h.args),
     env: (name) => h.env(name),
-    exists: (file) => h.exists(urlPath(fileUrl(file, h.cwd))),
+    pathKind: (file) => h.pathKind(urlPath(fileUrl(file, h.cwd))),
+    watchExit: (listener) => h.watchExit(listener),
     importEntry: (file) => importEntry(h, file, build),
     runtime: `${h.name} ${h.version}`,
     packageVersion: PACKAGE_VERSION,

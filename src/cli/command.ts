@@ -11,9 +11,9 @@ import type { GracefulServer } from "../serve/serve.ts";
 import type { FetchApp } from "../types.ts";
 import { WORKER_ENV } from "../workers/messages.ts";
 import { checkText } from "./check.ts";
-import { DEFAULT_ENTRIES, EntryError, entryParts } from "./entry.ts";
+import { DEFAULT_ENTRIES, EntryError, type EntryParts, entryParts } from "./entry.ts";
 import { COMMAND, HELP_HINT, helpText } from "./help.ts";
-import { type FlagSettings, readFlags, resolveSettings, UsageError } from "./settings.ts";
+import { type FlagSettings, readFlags, resolveSettings, type Settings, UsageError } from "./settings.ts";
 import { textLine } from "./text-log.ts";
 
 /** What the command needs from the runtime that runs it. */
@@ -21,8 +21,13 @@ export interface CommandRuntime {
   /** Flag values and positionals as parseArgs returned them (or the parse error). */
   parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] } | { error: string };
   env(name: string): string | undefined;
-  /** Whether a file exists, relative to the working directory. */
-  exists(file: string): boolean | Promise<boolean>;
+  /** What is at a path relative to the working directory: a file, a directory, or nothing. */
+  pathKind(file: string): PathKind | Promise<PathKind>;
+  /**
+   * Calls `listener` if the process exits before the returned function is called, with the exit
+   * code; the code it returns is the process's.
+   */
+  watchExit(listener: (code: number) => number): () => void;
   /** Imports the entry; rejects with an EntryError whose message names the file. */
   importEntry(file: string): Promise<Record<string, unknown>>;
   /** `node 22.18.0`, `bun 1.4.5`, `deno 2.9.6`. */
@@ -37,6 +42,9 @@ export interface CommandRuntime {
   out(text: string): void;
   err(text: string): void;
 }
+
+/** A file (or anything else that is not a directory), a directory, or nothing at all. */
+export type PathKind = "file" | "directory" | undefined;
 
 /** Exit code, or "serving": the server runs and the lifecycle ends the process. */
 export type Outcome = 0 | 1 | 2 | "serving";
@@ -74,7 +82,7 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
   let file = positionals[0];
   if (file === undefined) {
     for (const candidate of DEFAULT_ENTRIES) {
-      if (await rt.exists(candidate)) {
+      if (await rt.pathKind(candidate) === "file") {
         file = candidate;
         break;
       }
@@ -85,12 +93,40 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
     if (!flags.check) log({ level: "info", event: "cli.entry", msg: `no entry given: serving ${file}`, entry: file });
   }
 
+  // An entry that ends the process while it loads (process.exit, or on Node an event loop that ran
+  // empty under its top-level await) is said, and is no success: nothing was served or checked.
+  const entry = file;
+  const unwatch = rt.watchExit((code) => {
+    rt.err(`${COMMAND}: ${endedWhileLoading(entry, code)}`);
+    return code === 0 ? 1 : code;
+  });
+  let loaded;
+  try {
+    loaded = await loadEntry(rt, flags, entry);
+  } finally {
+    unwatch();
+  }
+  if (typeof loaded === "number") return loaded;
+  const { parts, settings } = loaded;
+  rt.serveGracefully(parts.app, { ...settings.options, ...(logger === undefined ? {} : { logger }) });
+  return "serving";
+}
+
+/** Imports the entry and settles the settings; runs its lifecycle(lc). An exit code when it fails, or after --check. */
+async function loadEntry(
+  rt: CommandRuntime,
+  flags: FlagSettings,
+  file: string,
+): Promise<{ parts: EntryParts; settings: Settings } | 0 | 1 | 2> {
   let parts, settings;
   try {
     // A given entry is looked for only when its import fails (a look costs Bun a millisecond at
-    // start): a missing file, not a missing import inside it, is "not found".
+    // start): a missing file, not a missing import inside it, is "not found". A directory is
+    // refused alike on every runtime (Node's and Deno's import refuse it, Bun's finds no file).
     const loaded = await rt.importEntry(file).catch(async (error: unknown) => {
-      throw (await rt.exists(file)) ? error : new EntryError(`${file} not found`);
+      const kind = await rt.pathKind(file);
+      if (kind === "directory") throw new EntryError(`${file} is a directory: the entry is a module file (${file}/index.ts, for example)`);
+      throw kind === "file" ? error : new EntryError(`${file} not found`);
     });
     parts = entryParts(loaded, file);
     settings = resolveSettings(flags, parts, file, (name) => rt.env(name));
@@ -103,14 +139,19 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
     rt.out(checkText(file, parts, rt.runtime, settings, auto));
     return 0;
   }
-
   try {
     await parts.setup?.(rt.lifecycle);
   } catch (error) {
     return entryFailed(rt, new EntryError(`${file}'s lifecycle(lc) threw: ${errorMessage(error)}`, { cause: error }));
   }
-  rt.serveGracefully(parts.app, { ...settings.options, ...(logger === undefined ? {} : { logger }) });
-  return "serving";
+  return { parts, settings };
+}
+
+/** What the command says when the process ends while the entry loads. */
+export function endedWhileLoading(file: string, code: number): string {
+  // Node ends with 13 when its event loop runs empty under an unsettled top-level await.
+  if (code === 13) return `${file} never finished loading: its top-level await still waited when nothing was left to run (exit 13)`;
+  return `${file} ended the process while loading (exit ${code}${code === 0 ? ", made 1: nothing was served" : ""})`;
 }
 
 /**

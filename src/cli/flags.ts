@@ -112,3 +112,22 @@ export function parseArgsOptions(): Record<string, { type: "string" | "boolean";
 export function flagByName(name: string): Flag | undefined {
   return FLAGS.find((f) => f.name === name);
 }
+
+/**
+ * node:util parseArgs' error as the command's one line. Its own messages run on with advice about
+ * positionals; and it calls a flag followed by anything that starts with "-" (another flag, or a
+ * negative number) "ambiguous", which is a flag without its value.
+ */
+export function parseArgsUsage(error: unknown, args: readonly string[]): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const quoted = /'(-[^']*)'/.exec(message)?.[1];
+  const flag = quoted && (/--[\w-]+/.exec(quoted)?.[0] ?? quoted.split(" ")[0]);
+  const code = (error as { code?: string }).code;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) return `unknown flag ${flag}`;
+  if (code !== "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" || !flag) return message.split(/\. /)[0]!;
+  if (!/argument missing|ambiguous/.test(message)) return `${flag} takes no value`;
+  const next = args[args.indexOf(flag) + 1];
+  if (next === undefined || !/^-[\d.]/.test(next)) return `${flag} needs a value`;
+  const long = FLAGS.find((f) => `-${f.short}` === flag)?.name;
+  return `${flag} needs a value (one that starts with "-" is written ${long === undefined ? flag : `--${long}`}=${next})`;
+}

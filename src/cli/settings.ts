@@ -33,7 +33,8 @@ export interface FlagSettings {
   check: boolean;
 }
 
-const NUMBER = /^-?\d+(\.\d+)?$/;
+/** A decimal number as people write one in a flag: `1000`, `2.5`, `1e3`. */
+const NUMBER = /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i;
 const noEnv: Env = () => undefined;
 
 /** The option value a string stands for; one that does not parse stays a string for the rule to reject. */

@@ -161,7 +161,17 @@ function health(value: unknown): ResolvedOptions["health"] {
   const paths = knownKeys({ owner: "serveGracefully", option: "health", known: HEALTH_KEYS, orElse: " or false" }, value);
   const ready = healthPath("health.ready", paths.ready, "/readyz");
   const live = healthPath("health.live", paths.live, "/livez");
-  if (ready !== false && ready === live) fail("health.live", "a different path from health.ready", live);
+  if (ready !== false && ready === live) {
+    // Named both, so that the command can name both flags; and the default, when one is.
+    const byDefault = paths.ready === undefined
+      ? ", the default of health.ready"
+      : paths.live === undefined
+      ? ", the default of health.live"
+      : "";
+    throw new TypeError(
+      `serveGracefully: "health.ready" and "health.live" must be different paths, both are ${JSON.stringify(live)}${byDefault}`,
+    );
+  }
   return { ready, live };
 }
 

@@ -390,6 +390,17 @@ for (const runtime of selectedRuntimes()) {
         says: /--log-format: the log format must be one of json, text, silent, got "xml"/,
       },
       { name: "two entries", args: [`${FIXTURES}/app.js`, `${FIXTURES}/app.ts`], says: /one entry file expected, got 2/ },
+      {
+        name: "a negative number after a flag",
+        args: ["--port", "-1", `${FIXTURES}/app.js`],
+        says: /--port needs a value \(one that starts with "-" is written --port=-1\)/,
+      },
+      { name: "a flag followed by a flag", args: ["--port", "--timeout", "5", `${FIXTURES}/app.js`], says: /--port needs a value/ },
+      {
+        name: "clashing health paths",
+        args: ["--ready-path", "/same", "--live-path", "/same", `${FIXTURES}/app.js`],
+        says: /--ready-path, --live-path: "health.ready" and "health.live" must be different paths, both are "\/same"/,
+      },
     ];
     // Each of these only starts the command and reads its one line: three at a time.
     describe("a bad flag or entry: one line and the exit code", { concurrency: 3 }, () => {
@@ -422,6 +433,16 @@ for (const runtime of selectedRuntimes()) {
           name: "an entry without a default export",
           entry: `${FIXTURES}/no-default.ts`,
           says: /no-default\.ts has no default export \(it exports app\)/,
+        },
+        {
+          name: "a directory as the entry",
+          entry: `${FIXTURES}/project`,
+          says: /test\/fixtures\/cli\/project is a directory: the entry is a module file/,
+        },
+        {
+          name: "an entry that ends the process while loading",
+          entry: `${FIXTURES}/exits-while-loading.js`,
+          says: /exits-while-loading\.js ended the process while loading \(exit 0, made 1: nothing was served\)/,
         },
         {
           name: "an entry whose default export cannot serve",
@@ -457,6 +478,15 @@ for (const runtime of selectedRuntimes()) {
         assert.match(
           r.stderr,
           /app\.ts is TypeScript, which Node 20\.\d+\.\d+ does not run: use Node 22\.18 or newer, or node --import tsx/,
+        );
+      });
+
+      it("an entry whose top-level await never settles: exit 13 and one line that names it", { timeout: 60_000 }, async () => {
+        const r = await runToEnd(commandLine(runtime, [`${FIXTURES}/never-loads.js`]));
+        assert.equal(r.code, 13, r.stderr);
+        assert.match(
+          r.stderr,
+          /^serve-gracefully: test\/fixtures\/cli\/never-loads\.js never finished loading: its top-level await still waited/m,
         );
       });
 

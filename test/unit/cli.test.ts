@@ -3,12 +3,13 @@
  * messages as serveGracefully's options, the entry contract, and what each outcome returns.
  */
 import assert from "node:assert/strict";
+import { parseArgs } from "node:util";
 import { describe, it } from "node:test";
 import { type CommandRuntime, runCommand } from "../../src/cli/command.ts";
 import { textLine } from "../../src/cli/text-log.ts";
 import { fakeWorld, settle as settleTurns } from "./fakes.ts";
 import { EntryError, entryParts } from "../../src/cli/entry.ts";
-import { FLAGS } from "../../src/cli/flags.ts";
+import { FLAGS, parseArgsOptions, parseArgsUsage } from "../../src/cli/flags.ts";
 import { helpText } from "../../src/cli/help.ts";
 import { readFlags, resolveSettings, UsageError } from "../../src/cli/settings.ts";
 import { resolveOptions } from "../../src/options/options.ts";
@@ -54,6 +55,40 @@ describe("flags and variables", () => {
       (e: Error) => e instanceof UsageError && e.message === `--timeout: ${rule}`,
     );
     assert.throws(() => readFlags({}, envOf({ SHUTDOWN_TIMEOUT_MS: "25s" })), { message: `SHUTDOWN_TIMEOUT_MS: ${rule}` });
+  });
+
+  it("ClashingHealthPathsNameBothFlagsOrTheDefault", () => {
+    assert.throws(
+      () => settle({ "ready-path": "/same" }, { LIVE_PATH: "/same" }),
+      /^UsageError: --ready-path, LIVE_PATH: "health.ready" and "health.live" must be different paths, both are "\/same"$/,
+    );
+    assert.throws(
+      () => settle({}, { READY_PATH: "/livez" }),
+      /^UsageError: READY_PATH: "health.ready" and "health.live" must be different paths, both are "\/livez", the default of health.live$/,
+    );
+  });
+
+  it("ANumberMayBeWrittenWithAnExponent", () => {
+    assert.equal(settle({ timeout: "1e3" }).resolved.timeout, 1000);
+    assert.throws(() => settle({ timeout: "1e" }), /--timeout: "timeout" must be a non-negative number of ms, got "1e"/);
+  });
+
+  it("AFlagFollowedByADashNeedsItsValue", () => {
+    const usage = (args: string[]) => {
+      try {
+        parseArgs({ args, options: parseArgsOptions(), allowPositionals: true, strict: true });
+      } catch (error) {
+        return parseArgsUsage(error, args);
+      }
+      return "parsed";
+    };
+    assert.equal(usage(["--port", "-1"]), '--port needs a value (one that starts with "-" is written --port=-1)');
+    assert.equal(usage(["-p", "-1", "app.ts"]), '-p needs a value (one that starts with "-" is written --port=-1)');
+    assert.equal(usage(["--port", "--timeout", "5"]), "--port needs a value");
+    assert.equal(usage(["app.ts", "--port"]), "--port needs a value");
+    assert.equal(usage(["--check=1"]), "--check takes no value");
+    assert.equal(usage(["--bogus"]), "unknown flag --bogus");
+    assert.equal(usage(["--port=-1"]), "parsed");
   });
 
   it("HealthPathsTurnOffWithFalse", () => {
@@ -109,7 +144,8 @@ describe("runCommand", () => {
     const rt: CommandRuntime = {
       parsed: { values: {}, positionals: [] },
       env: () => undefined,
-      exists: (file) => file === "src/index.ts",
+      pathKind: (file) => (file === "src/index.ts" ? "file" : undefined),
+      watchExit: () => () => {},
       importEntry: async () => ({ default: app }),
       runtime: "node 20.0.0",
       packageVersion: "0.0.0",
@@ -135,26 +171,63 @@ describe("runCommand", () => {
 
   it("LooksForAGivenEntryOnlyWhenItsImportFails", async () => {
     const looked: string[] = [];
-    const exists = (file: string) => (looked.push(file), file === "app.ts");
+    const pathKind = (
+      file: string,
+    ) => (looked.push(file), file === "app.ts" ? "file" as const : file === "src" ? "directory" as const : undefined);
     const given = (file: string) => ({ values: {}, positionals: [file] });
-    const served = fake({ parsed: given("app.ts"), exists });
+    const served = fake({ parsed: given("app.ts"), pathKind });
     assert.equal(await runCommand(served.rt), "serving");
     assert.deepEqual(looked, []);
-    const missing = fake({ parsed: given("gone.ts"), exists, importEntry: () => Promise.reject(new Error("Cannot find module")) });
+    const missing = fake({ parsed: given("gone.ts"), pathKind, importEntry: () => Promise.reject(new Error("Cannot find module")) });
     assert.equal(await runCommand(missing.rt), 1);
     assert.deepEqual(missing.err, ["serve-gracefully: gone.ts not found"]);
     const broken = fake({
       parsed: given("app.ts"),
-      exists,
+      pathKind,
       importEntry: () => Promise.reject(new EntryError("app.ts threw while loading: Cannot find module 'pg'")),
     });
     assert.equal(await runCommand(broken.rt), 1);
     assert.deepEqual(broken.err, ["serve-gracefully: app.ts threw while loading: Cannot find module 'pg'"]);
+    // A directory is refused by its name, whatever the runtime's import said about it.
+    const directory = fake({
+      parsed: given("src"),
+      pathKind,
+      importEntry: () => Promise.reject(new Error("Directory import is not supported")),
+    });
+    assert.equal(await runCommand(directory.rt), 1);
+    assert.deepEqual(directory.err, ["serve-gracefully: src is a directory: the entry is a module file (src/index.ts, for example)"]);
+  });
+
+  it("AnExitWhileTheEntryLoadsIsSaidAndIsNoSuccess", async () => {
+    let onExit: ((code: number) => number) | undefined;
+    const codes: number[] = [];
+    const f = fake({
+      watchExit: (listener) => ((onExit = listener), () => (onExit = undefined)),
+      // The entry ends the process at its top level: the runtime runs the exit listeners then.
+      importEntry: async () => (codes.push(onExit!(0), onExit!(3), onExit!(13)), { default: app }),
+    });
+    assert.equal(await runCommand(f.rt), "serving");
+    assert.deepEqual(codes, [1, 3, 13]);
+    assert.deepEqual(f.err, [
+      "serve-gracefully: src/index.ts ended the process while loading (exit 0, made 1: nothing was served)",
+      "serve-gracefully: src/index.ts ended the process while loading (exit 3)",
+      "serve-gracefully: src/index.ts never finished loading: its top-level await still waited when nothing was left to run (exit 13)",
+    ]);
+    assert.equal(onExit, undefined, "no longer watched once the entry has loaded");
+  });
+
+  it("LooksForNoEntryButFilesWhenNoneIsGiven", async () => {
+    // A directory named like an entry (src/index.ts/) is passed over, as on every runtime.
+    const kinds: Record<string, "file" | "directory"> = { "src/index.ts": "directory", "src/index.js": "file" };
+    const picked: string[] = [];
+    const f = fake({ pathKind: (file) => kinds[file], importEntry: async (file) => (picked.push(file), { default: app }) });
+    assert.equal(await runCommand(f.rt), "serving");
+    assert.deepEqual(picked, ["src/index.js"]);
   });
 
   it("ExitCodes", async () => {
     assert.equal(await runCommand(fake({ parsed: { error: "unknown flag --x" } }).rt), 2);
-    assert.equal(await runCommand(fake({ exists: () => false }).rt), 1);
+    assert.equal(await runCommand(fake({ pathKind: () => undefined }).rt), 1);
     const auto = fake({ parsed: { values: { check: true, workers: "auto" }, positionals: [] } });
     assert.equal(await runCommand(auto.rt), 0);
     assert.match(auto.out.join("\n"), /^workers: +3 \(auto: cgroup cpu\.max 300000 100000\) \(--workers\)$/m);

@@ -61,7 +61,12 @@ describe("options", () => {
     ["signals", true, /"signals"/],
     ["health", "/readyz", /"health" must be an object/],
     ["health", { ready: "readyz" }, /"health.ready" must be a path starting with "\/"/],
-    ["health", { ready: "/x", live: "/x" }, /"health.live" must be a different path/],
+    ["health", { ready: "/x", live: "/x" }, /"health.ready" and "health.live" must be different paths, both are "\/x"$/],
+    [
+      "health",
+      { ready: "/livez" },
+      /"health.ready" and "health.live" must be different paths, both are "\/livez", the default of health.live$/,
+    ],
     ["health", { startup: "/s" }, /"health.startup"/],
     ["onListen", "yes", /"onListen" must be a function/],
     ["exit", "no", /"exit" must be a boolean/],
