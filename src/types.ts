@@ -309,8 +309,11 @@ export interface ShutdownReport {
 /** How one worker fared in the drain (the primary's report). */
 export interface WorkerReport {
   pid: number;
-  /** "stopped": drained clean; "timeout"/"cut": forced; "failed": drained with errors; "killed": died without a report. */
-  outcome: "stopped" | "failed" | "timeout" | "cut" | "killed";
+  /**
+   * "stopped": drained clean; "timeout"/"cut": forced; "failed": drained with errors; "killed": died
+   * without a report; "skipped": never listened (a reload's new worker still loading at the drain).
+   */
+  outcome: "stopped" | "failed" | "timeout" | "cut" | "killed" | "skipped";
   exitCode: number | null;
   signal?: string;
 }

@@ -46,10 +46,11 @@ function convert(flag: Flag, raw: string): unknown {
     case "health.ready":
     case "health.live":
       return raw === "false" ? false : raw;
+    // Spaces around a number or "auto" are let go, as the library's own WEB_CONCURRENCY rule does.
     case "workers":
-      return raw === "auto" ? raw : NUMBER.test(raw) ? Number(raw) : raw;
+      return raw.trim() === "auto" ? "auto" : NUMBER.test(raw.trim()) ? Number(raw) : raw;
     default:
-      return NUMBER.test(raw) ? Number(raw) : raw;
+      return NUMBER.test(raw.trim()) ? Number(raw) : raw;
   }
 }
 

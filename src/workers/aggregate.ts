@@ -12,6 +12,8 @@ export interface WorkerEnd {
   report: ShutdownReport | undefined;
   code: number | null;
   signal: string | null;
+  /** Whether it ever listened: one that never did served nothing, and is "skipped" without a report. */
+  listened: boolean;
 }
 
 export interface AggregateFacts {
@@ -27,7 +29,7 @@ export interface AggregateFacts {
 
 export function workerOutcome(end: WorkerEnd): WorkerReport["outcome"] {
   const report = end.report;
-  if (report === undefined) return "killed";
+  if (report === undefined) return end.listened ? "killed" : "skipped";
   if (report.exitCode === 0 && end.code === 0) return "stopped";
   if (report.forcedBy === "deadline") return "timeout";
   if (report.forcedBy === "second-signal") return "cut";
@@ -49,6 +51,7 @@ export function aggregateReports(facts: AggregateFacts): ShutdownReport {
     workers.push({ pid: end.pid, outcome, exitCode: end.code, ...(end.signal !== null && { signal: end.signal }) });
     const r = end.report;
     if (r === undefined) {
+      if (outcome === "skipped") continue;
       errors.add(`worker ${end.pid} ended ${end.signal !== null ? `by ${end.signal}` : `with code ${end.code}`} without a report`);
       continue;
     }
@@ -79,6 +82,6 @@ export function aggregateReports(facts: AggregateFacts): ShutdownReport {
     ...errors.forReport,
     forcedBy,
   });
-  const clean = workers.every((w) => w.outcome === "stopped");
+  const clean = workers.every((w) => w.outcome === "stopped" || w.outcome === "skipped");
   return { ...report, errorsOmitted: report.errorsOmitted + omitted, workers, exitCode: clean && report.exitCode === 0 ? 0 : 1 };
 }

@@ -72,6 +72,10 @@ interface Worker {
   startError: string | undefined;
   /** Told to drain (by the drain or a reload). */
   drainSent: boolean;
+  /** The port it was told to listen on (PORT_ENV), 0 for none. */
+  askedPort: number;
+  /** Sent SIGTERM in a drain because it had not listened when every other worker was done. */
+  stopSent: boolean;
 }
 
 interface Drain {
@@ -94,6 +98,10 @@ export class Supervisor {
   readonly #crashes: number[];
   readonly #restartTimers: ((() => void) | undefined)[];
   #port: number;
+  /** The port the `listening` line said, once every worker listened. */
+  #announcedPort: number | undefined;
+  /** Fails the start when a worker that listened exits before every worker listens. */
+  #failStart: (error: Error) => void = () => {};
   #drain: Drain | undefined;
   #forcedBy: ShutdownReport["forcedBy"];
   #errors: string[] = [];
@@ -164,29 +172,42 @@ export class Supervisor {
     const t0 = this.#setup.clock.now();
     const replaced: Replaced = [];
     try {
+      const fresh: Worker[] = [];
+      // A new worker that died after it listened (its slot restarts it) stops the reload too: the
+      // entry on disk crashes, and the old workers left are the ones that serve.
+      const died = () => {
+        const dead = fresh.find((w) => w.exit !== undefined);
+        if (dead !== undefined) {
+          this.#setup.log(events.reloadFailed(`worker ${dead.proc.pid} exited ${exitedHow(dead)} after it listened`, replaced));
+        }
+        return dead !== undefined;
+      };
       for (let slot = 0; slot < this.#setup.count; slot++) {
-        if (this.#state !== "running") return;
+        if (this.#state !== "running" || died()) return;
         // A slot waiting for its restart gets the new worker now.
         this.#restartTimers[slot]?.();
         this.#restartTimers[slot] = undefined;
         const old = this.#slots[slot];
-        const fresh = this.#spawn(slot);
+        const candidate = this.#spawn(slot);
         try {
-          await this.#listened(fresh);
+          await this.#listened(candidate);
         } catch (error) {
           if (this.#state !== "running") return;
-          if (fresh.exit === undefined) this.#tellToDrain(fresh);
+          if (candidate.exit === undefined) this.#tellToDrain(candidate);
           return this.#setup.log(events.reloadFailed((error as Error).message, replaced));
         }
         if (this.#state !== "running") return; // the drain took the new worker in
-        this.#slots[slot] = fresh;
+        this.#slots[slot] = candidate;
         this.#crashes[slot] = 0;
-        replaced.push({ from: old?.proc.pid, to: fresh.proc.pid });
+        fresh.push(candidate);
+        if (died()) return;
+        replaced.push({ from: old?.proc.pid, to: candidate.proc.pid });
         if (old !== undefined && old.exit === undefined) {
           this.#tellToDrain(old, RELOAD_HOLD_QUIET_MS);
           await this.#exitedWithin(old, this.#setup.timeout + KILL_GRACE_MS);
         }
       }
+      if (died()) return;
       this.#setup.log(events.reloadDone(replaced, this.#setup.clock.now() - t0));
     } finally {
       this.#reloading = false;
@@ -194,16 +215,21 @@ export class Supervisor {
   }
 
   async #startAll(): Promise<void> {
+    const died = new Promise<never>((_, reject) => (this.#failStart = reject));
+    died.catch(() => {});
     try {
       // With reusePort, port 0 would give each worker its own port: the first one picks it for all.
       const first = this.#spawn(0);
       this.#slots[0] = first;
       if (this.#port === 0 && !this.#setup.sharesPortZero) this.#port = (await this.#listened(first)).port;
       for (let slot = 1; slot < this.#setup.count && this.#state === "starting"; slot++) this.#slots[slot] = this.#spawn(slot);
-      const infos = await Promise.all(this.#slots.map((w) => this.#listened(w!)));
+      // A worker that listened and died before the others did is a failed start, not a restart:
+      // the `listening` line would count a dead worker (and node:cluster would lose port 0 with it).
+      const infos = await Promise.race([Promise.all(this.#slots.map((w) => this.#listened(w!))), died]);
       if (this.#state !== "starting") return;
       this.#state = "running";
       const info = { port: infos[0]!.port, hostname: this.#setup.hostname };
+      this.#announcedPort = info.port;
       const { runtime, count, countFrom, mode, startup } = this.#setup;
       this.#setup.log(events.listening({ runtime, info, workers: count, workersFrom: countFrom, mode, pids: this.pids, startup }));
       this.#setup.onListen?.(info);
@@ -237,9 +263,11 @@ export class Supervisor {
       report: undefined,
       startError: undefined,
       drainSent: false,
+      askedPort: this.#portToAsk(),
+      stopSent: false,
     };
     const env: Record<string, string> = { [WORKER_ENV]: String(slot) };
-    if (this.#port !== 0 && !this.#setup.sharesPortZero) env[PORT_ENV] = String(this.#port);
+    if (worker.askedPort !== 0) env[PORT_ENV] = String(worker.askedPort);
     const cancelLimit = this.#setup.clock.setTimer(
       () => rejectListening(new Error(`worker ${worker.proc.pid} did not listen within ${WORKER_START_LIMIT_MS} ms`)),
       WORKER_START_LIMIT_MS,
@@ -257,8 +285,7 @@ export class Supervisor {
         cancelLimit();
         worker.exit = { code, signal };
         this.#live.delete(worker);
-        const how = signal !== null ? `by ${signal}` : `with code ${code}`;
-        rejectListening(new Error(worker.startError ?? `worker ${worker.proc.pid} exited ${how} before it listened`));
+        rejectListening(new Error(worker.startError ?? `worker ${worker.proc.pid} exited ${exitedHow(worker)} before it listened`));
         resolveExited();
         this.#onExit(worker);
       },
@@ -283,8 +310,25 @@ export class Supervisor {
     return worker.listening;
   }
 
+  /**
+   * The port a new worker is told. With reusePort, the first worker's (port 0 would give each its
+   * own). node:cluster shares one listening socket per port asked for: a new worker asks what the
+   * listening ones asked (another number would bind beside them: EADDRINUSE), and with none left
+   * (every worker died) the port the `listening` line said, not a new random one.
+   */
+  #portToAsk(): number {
+    if (!this.#setup.sharesPortZero) return this.#port;
+    const listening = [...this.#live].find((w) => w.listenedAt !== undefined && w.exit === undefined);
+    return listening?.askedPort ?? this.#announcedPort ?? this.#port;
+  }
+
   #onExit(worker: Worker): void {
     if (this.#state === "draining") return this.#finishIfDone();
+    if (this.#state === "starting" && this.#slots[worker.slot] === worker && worker.listenedAt !== undefined) {
+      return this.#failStart(
+        new Error(`worker ${worker.proc.pid} exited ${exitedHow(worker)} after it listened, before every worker listened`),
+      );
+    }
     // A reload's candidate or a retiring worker is the reload's business; a failed start, the start's.
     if (this.#state !== "running" || this.#slots[worker.slot] !== worker) return;
     this.#slots[worker.slot] = undefined;
@@ -382,12 +426,29 @@ export class Supervisor {
   }
 
   #finishIfDone(): void {
-    if (this.#state !== "draining" || this.#live.size > 0) return;
+    if (this.#state !== "draining") return;
+    // Every worker that listened is done; the ones left never listened (a reload's candidate still
+    // loading its entry, a restart): nothing of theirs to drain, no reason to wait for the deadline.
+    const left = [...this.#live];
+    if (left.length > 0 && left.every((w) => w.listenedAt === undefined)) {
+      for (const worker of left.filter((w) => !w.stopSent)) {
+        worker.stopSent = true;
+        worker.proc.kill("SIGTERM");
+        void this.#exitedWithin(worker, KILL_GRACE_MS);
+      }
+    }
+    if (this.#live.size > 0) return;
     this.#state = "stopped";
     this.#cancelGuard();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     const drain = this.#drain!;
-    const ends: WorkerEnd[] = drain.workers.map((w) => ({ pid: w.proc.pid, report: w.report, code: w.exit!.code, signal: w.exit!.signal }));
+    const ends: WorkerEnd[] = drain.workers.map((w) => ({
+      pid: w.proc.pid,
+      report: w.report,
+      code: w.exit!.code,
+      signal: w.exit!.signal,
+      listened: w.listenedAt !== undefined,
+    }));
     const report = aggregateReports({
       reason: drain.reason,
       signal: drain.signal,
@@ -417,4 +478,10 @@ function drainEnd(report: ShutdownReport, exits: boolean) {
     workers.map((w) => `${w.pid} ${w.outcome}`).join(", ")
   }), ${next}`;
   return { level: report.exitCode === 0 ? "info" as const : "error" as const, event: "drain.end", msg, ...report };
+}
+
+/** How a worker's process ended: `with code 3`, `by SIGKILL`. */
+function exitedHow(worker: Worker): string {
+  const { code, signal } = worker.exit!;
+  return signal !== null ? `by ${signal}` : `with code ${code}`;
 }

@@ -107,5 +107,35 @@ for (const runtime of selectedRuntimes()) {
       fixture.signal("SIGTERM");
       assert.equal((await fixture.exit(15_000)).code, 0);
     });
+
+    it("ASigtermWhileTheReloadsNewWorkerStillLoadsIsACleanDrainThatDoesNotWaitForIt", async () => {
+      const entry = `test/fixtures/.reload-hang-${runtime.name}-${process.pid}.ts`;
+      const file = path.join(ROOT, entry);
+      copyFileSync(path.join(ROOT, "test/fixtures/workers.ts"), file);
+      cleanup.push(() => rmSync(file, { force: true }));
+      const timeout = 8_000;
+      const fixture = new Fixture(runtime, entry, { workers: 2, timeout });
+      cleanup.push(() => fixture.kill());
+      const listening = await fixture.waitFor((l) => l.event === "listening" && l.workers === 2, 30_000, "the primary's listening line");
+      const oldPids = listening.pids as number[];
+      cleanup.push(() => oldPids.forEach((pid) => alive(pid) && process.kill(pid, "SIGKILL")));
+      // The entry on disk now never finishes loading (its top-level await waits on nothing, a timer runs).
+      const source = readFileSync(file, "utf8");
+      const hang = 'emit("loading.forever", { pid });\nawait new Promise(() => setInterval(() => {}, 1_000));\n';
+      writeFileSync(file, source.replace("const app = new Hono();", `${hang}const app = new Hono();`));
+      fixture.signal("SIGHUP");
+      const loading = await fixture.waitFor((l) => l.fixture === "loading.forever", 20_000, "the new worker to load");
+      cleanup.push(() => alive(loading.pid as number) && process.kill(loading.pid as number, "SIGKILL"));
+      const signalledAt = performance.now();
+      fixture.signal("SIGTERM");
+      const exit = await fixture.exit(timeout + 5_000);
+      // It used to wait for the deadline and the kill (10 s here), then exit 1 for a worker that served nothing.
+      assert.equal(exit.code, 0);
+      assert.ok(performance.now() - signalledAt < timeout, `exited ${Math.round(performance.now() - signalledAt)} ms after the signal`);
+      const end = fixture.lines.find((l) => l.event === "drain.end")!;
+      const outcomes = Object.fromEntries((end.workers as { pid: number; outcome: string }[]).map((w) => [w.pid, w.outcome]));
+      assert.deepEqual(outcomes, { [oldPids[0]!]: "stopped", [oldPids[1]!]: "stopped", [loading.pid as number]: "skipped" });
+      assert.equal(alive(loading.pid as number), false);
+    });
   });
 }

@@ -144,6 +144,37 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(alive(victim), false);
     });
 
+    it("EveryWorkerKilledAtOnceIsRestartedOnTheSamePort", async () => {
+      // node:cluster with port 0 shares a socket only while a worker holds it: the restarts must
+      // ask for the port the primary announced, not 0 again (a new random port).
+      const { fixture, port, workerPids } = await start(runtime, {});
+      for (const pid of workerPids) process.kill(pid, "SIGKILL");
+      await until(() => fixture.lines.filter((l) => l.event === "worker.restarted").length === 2, 20_000, "two restarts");
+      const fresh = fixture.lines.filter((l) => l.event === "worker.restarted").map((l) => l.worker as number);
+      for (const pid of fresh) pids.add(pid);
+      const clients = await connectionPerWorker(port, fresh);
+      for (const client of clients.values()) client.close();
+      fixture.signal("SIGTERM");
+      assert.equal((await fixture.exit(15_000)).code, 0);
+    });
+
+    it("AWorkerThatDiesAfterItListenedBeforeTheOtherListensFailsTheStart", async () => {
+      const fixture = new Fixture(runtime, FIXTURE, {
+        workers: 2,
+        timeout: 8_000,
+        crashAfterListening: { slot: 0, ms: 100 },
+        slowStart: { slot: 1, ms: 3_000 },
+      });
+      started.push(fixture);
+      const exit = await fixture.exit(20_000);
+      assert.equal(exit.code, 1);
+      const failed = fixture.lines.filter((l) => l.event === "start.failed");
+      assert.equal(failed.length, 1);
+      assert.match(String(failed[0]!.msg), /exited with code 3 after it listened, before every worker listened/);
+      assert.equal(fixture.lines.some((l) => l.event === "listening" && l.workers !== undefined), false, "never announced");
+      assert.equal(fixture.lines.some((l) => l.event === "worker.restarted"), false, "no restart");
+    });
+
     it("AWorkerKilledDuringTheDrainIsNotRestartedAndTheExitIs1", async () => {
       const { fixture, port, workerPids } = await start(runtime, { drainDelay: 300 });
       const slowOn = await connectionPerWorker(port, workerPids);

@@ -254,6 +254,45 @@ describe("workers: the primary", () => {
     assert.deepEqual(w.logs.map((l) => l.event), ["start.failed"], "one line");
   });
 
+  it("AWorkerThatListenedAndDiedBeforeEveryWorkerListenedFailsTheStart", async () => {
+    const w = world();
+    w.supervisor.start();
+    await settle();
+    w.workers[0]!.listen();
+    await settle();
+    w.workers[0]!.exit(3, null);
+    await settle();
+    const [failed] = w.events("start.failed");
+    assert.match(String(failed?.msg), /worker 100 exited with code 3 after it listened, before every worker listened/);
+    await assert.rejects(w.supervisor.ready, /after it listened/);
+    assert.equal(w.events("listening").length, 0, "a dead worker is never announced");
+    // The other one never listened: nothing to drain, stopped at once rather than at the deadline.
+    assert.deepEqual(w.workers[1]!.killed, ["SIGTERM"]);
+    w.workers[1]!.exit(null, "SIGTERM");
+    await w.clock.advance(60_000);
+    assert.equal(w.workers.length, 2, "no restart");
+    assert.deepEqual(w.exits, [1]);
+  });
+
+  it("NodeClusterWorkersAskForThePortTheListeningOnesAskedAndForTheAnnouncedOneWhenNoneIsLeft", async () => {
+    const w = world(); // sharesPortZero, port 0: node:cluster shares the socket of the port asked for
+    await running(w);
+    w.workers[0]!.exit(null, "SIGKILL");
+    await w.clock.advance(RESTART_BACKOFF_MS);
+    assert.equal(w.workers[2]!.env[PORT_ENV], undefined, "asks port 0 like the one still listening, so it joins its socket");
+    w.workers[2]!.listen();
+    // Every worker dies: the socket of port 0 is gone, and a new one would get a new random port.
+    w.workers[1]!.exit(null, "SIGKILL");
+    w.workers[2]!.exit(null, "SIGKILL");
+    await w.clock.advance(RESTART_BACKOFF_MS * 2);
+    assert.deepEqual(w.workers.slice(3).map((x) => x.env[PORT_ENV]), ["40000", "40000"], "the port the listening line said");
+    w.workers[3]!.listen();
+    await settle();
+    w.workers[4]!.exit(1, null);
+    await w.clock.advance(RESTART_BACKOFF_MS * 4);
+    assert.equal(w.workers[5]!.env[PORT_ENV], "40000", "what the listening one asked");
+  });
+
   it("WorkersStillAliveAfterTheDeadlineAreKilled", async () => {
     const w = world();
     await running(w);
@@ -310,6 +349,46 @@ describe("workers: the primary", () => {
     assert.equal(w.workers.length, 3, "no further new worker, no restart of the failed one");
     assert.equal(w.workers[0]!.drainOrders.length + w.workers[1]!.drainOrders.length, 0);
     assert.deepEqual(w.supervisor.pids, [100, 101]);
+  });
+
+  it("ANewWorkerThatDiesAfterItListenedStopsTheReload", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    w.workers[2]!.listen();
+    await settle();
+    assert.equal(w.workers[0]!.drainOrders.length, 1, "slot 0 replaced");
+    w.workers[2]!.exit(3, null); // the new code crashes a moment after it listened
+    w.workers[0]!.drainClean();
+    await settle();
+    const [failed] = w.events("reload.failed");
+    assert.match(String(failed?.msg), /worker 102 exited with code 3 after it listened/);
+    assert.equal(w.events("reload").length, 0);
+    assert.equal(w.workers[1]!.drainOrders.length, 0, "the old worker of slot 1 keeps serving");
+    assert.equal(w.workers.length, 3, "no new worker for slot 1");
+  });
+
+  it("ADrainDoesNotWaitForAReloadsNewWorkerThatNeverListens", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    w.signal("SIGTERM");
+    await settle();
+    w.workers[0]!.drainClean();
+    w.workers[1]!.drainClean();
+    await settle();
+    // The new worker still loads its entry (it may never finish): stopped now, not at the deadline.
+    assert.deepEqual(w.workers[2]!.killed, ["SIGTERM"]);
+    await w.clock.advance(KILL_GRACE_MS);
+    assert.deepEqual(w.workers[2]!.killed, ["SIGTERM", "SIGKILL"], "killed if the stop signal does not end it");
+    w.workers[2]!.exit(null, "SIGKILL");
+    await settle();
+    const [end] = w.events("drain.end");
+    assert.deepEqual((end!.workers as { outcome: string }[]).map((x) => x.outcome), ["stopped", "stopped", "skipped"]);
+    assert.deepEqual(end!.errors, []);
+    assert.deepEqual(w.exits, [0], "it served nothing: the drain is clean");
   });
 
   it("ADrainDuringAReloadDrainsTheNewWorkerToo", async () => {
