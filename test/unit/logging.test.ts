@@ -89,6 +89,65 @@ describe("logging", () => {
     assert.match(String(line.stack), /^Error: bad handler\n\s+at /);
   });
 
+  it("AnUnprintableThrownValueIsAnsweredAndLoggedAndLeavesNoRequestInFlight", async () => {
+    const got: LogRecord[] = [];
+    const { clock, runtime, serve } = fakeWorld();
+    const unprintable = [
+      Object.create(null),
+      {
+        toString: () => {
+          throw new Error("toString boom");
+        },
+      },
+      Object.defineProperty(new Error("x"), "message", {
+        get: () => {
+          throw new Error("getter boom");
+        },
+      }),
+    ];
+    let next = 0;
+    const server = serve({
+      fetch: () => {
+        throw unprintable[next++];
+      },
+    }, { logger: (r: LogRecord) => got.push(r), signals: false });
+    await server.ready;
+    for (let i = 0; i < unprintable.length; i++) assert.equal((await runtime.servers[0]!.fetch("/")).status, 500);
+    const lines = got.filter((r) => r.event === "handler.error");
+    assert.equal(lines.length, 3);
+    assert.ok(lines.every((l) => typeof l.error === "string" || typeof l.msg === "string"));
+    // Nothing left in flight: the drain is clean and quick.
+    const shutdown = server.shutdown();
+    await clock.advance(QUIET_MS);
+    const report = await shutdown;
+    assert.deepEqual(report.requests, { inFlightAtStart: 0, served: 0, cut: 0 });
+    assert.equal(report.exitCode, 0);
+  });
+
+  it("ALoggerThatThrowsBreaksNothingAndItsLineGoesOutAsJson", () => {
+    const lines: string[] = [];
+    const original = console.log;
+    console.log = (line: string) => lines.push(line);
+    try {
+      toLog(() => {
+        throw new Error("transport hiccup");
+      })({ level: "info", event: "drain.start", msg: "m" });
+      toLog({
+        info: () => {
+          throw new Error("pino down");
+        },
+        warn() {},
+        error() {},
+      })({ level: "info", event: "x", msg: "m" });
+    } finally {
+      console.log = original;
+    }
+    assert.deepEqual(lines.map((l) => [JSON.parse(l).event, JSON.parse(l).loggerError]), [["drain.start", "transport hiccup"], [
+      "x",
+      "pino down",
+    ]]);
+  });
+
   it("MapsToGoogleCloudLoggingWithTheReadmeFunction", () => {
     const lines: string[] = [];
     const print = (line: string) => lines.push(line);
