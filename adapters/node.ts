@@ -46,22 +46,40 @@ interface WsWebSocket extends ClosableWebSocket {
 
 const isHttp2 = (env: unknown): boolean => (env as HttpBindings | undefined)?.incoming?.httpVersionMajor === 2;
 
-// The last request Node has read on an HTTP/1 socket: its parser's current message, kept until the
-// next one (null before the first). Node runs pipelined requests before the previous answer is
-// written and queues their responses; a `Connection: close` on any but the last would end the
-// socket with the later answers unsent.
-const lastRequestOn = (socket: Socket): unknown => (socket as Socket & { parser?: { incoming?: unknown } | null }).parser?.incoming;
+// The last request Node has read on each socket, set as each one reaches the app (in the order Node
+// parses them). Node runs pipelined requests before the previous answer is written and queues
+// their responses; a `Connection: close` on any but the last would end the socket with the later
+// answers unsent (their handlers already ran). The parser's own `incoming` will not do: it is null
+// again once Node has read everything, as after a hold.
+const lastRequestOn = new WeakMap<Socket, IncomingMessage>();
+/**
+ * Sockets whose closing answer has been handed over. A request Node reads on one after that is not
+ * run (RFC 9112 9.6: a server that sends `close` must not process further requests on that
+ * connection): Node would run its handler and then never send its answer, as its socket ends
+ * after the closing one. The client sees no answer and may retry it, since nothing ran.
+ */
+const closingSockets = new WeakSet<Socket>();
+/** What a request read after its connection's closing answer gets: Node never writes it. */
+const notRun = () => new Response(null, { status: 503, headers: { connection: "close" } });
 
-/** `Connection: close` only on the last request read on its connection (HTTP/2: GOAWAY rotates). */
-function closeConnectionAfter(response: Response, env: unknown): Response {
+/**
+ * `Connection: close` only on the last request read on its connection (HTTP/2: GOAWAY rotates),
+ * decided a microtask later: a handler that answers at once runs while Node's parser is still in
+ * the middle of the data that came with its request, before the pipelined requests behind it.
+ */
+function closeConnectionAfter(response: Response, env: unknown): Response | Promise<Response> {
   const { incoming, outgoing } = (env as Partial<HttpBindings> | undefined) ?? {};
   if (incoming === undefined || incoming.httpVersionMajor === 2) return response;
   // The client asked to close (or spoke HTTP/1.0 without keep-alive): Node closes after this
   // response by itself, and reading `headers` would turn @hono/node-server's light response into
   // a full one (a copy per answer, on the drain's busiest path).
   if (outgoing?.shouldKeepAlive === false) return response;
-  const last = lastRequestOn(incoming.socket);
-  return last == null || last === incoming ? withConnectionClose(response) : response;
+  return Promise.resolve().then(() => {
+    const last = lastRequestOn.get(incoming.socket);
+    if (last !== undefined && last !== incoming) return response;
+    closingSockets.add(incoming.socket);
+    return withConnectionClose(response);
+  });
 }
 
 /**
@@ -138,13 +156,21 @@ class NodeServer implements ListeningServer {
     this.#custom = passThrough.createServer !== undefined; // https or http2: may need headers stripped
     const fetch = this.#custom
       ? async (request: Request, env: unknown) => {
+        const { incoming } = env as HttpBindings;
+        if (incoming.httpVersionMajor !== 2) {
+          if (closingSockets.has(incoming.socket)) return notRun();
+          lastRequestOn.set(incoming.socket, incoming as IncomingMessage);
+        }
         const response = await handler(request, env);
         return isHttp2(env) ? forHttp2(response) : response;
       }
       : (request: Request, env: unknown) => {
         // The time of each request, so that the drain knows which idle connections were busy a
         // moment ago and may be about to send their next request (one Map write a request).
-        this.#sockets.set((env as HttpBindings).incoming.socket, performance.now());
+        const { incoming } = env as HttpBindings;
+        if (closingSockets.has(incoming.socket)) return notRun();
+        this.#sockets.set(incoming.socket, performance.now());
+        lastRequestOn.set(incoming.socket, incoming as IncomingMessage);
         return handler(request, env);
       };
     // The host for a request URL when the request names none (HTTP/1.0 may omit Host, and HAProxy's

@@ -94,9 +94,10 @@ export interface ServerAdapter {
   listen(handler: RuntimeHandler, options: ListenOptions): Promise<ListeningServer>;
   /**
    * Mark a response so its connection closes after it (`Connection: close`). Optional: the core's
-   * default sets the header; Node over HTTP/2 must not (GOAWAY does the rotation there).
+   * default sets the header; Node over HTTP/2 must not (GOAWAY does the rotation there), and Node
+   * over HTTP/1 decides a turn later, once it has read the pipelined requests that came along.
    */
-  closeConnectionAfter?(response: Response, env: unknown): Response;
+  closeConnectionAfter?(response: Response, env: unknown): Response | Promise<Response>;
   /**
    * Whether the client asked to close its connection after this request. Optional: the core's
    * default reads `request.headers`; Node reads its own message instead (reading `headers` turns

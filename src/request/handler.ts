@@ -45,7 +45,7 @@ export interface HandlerOptions {
   readiness?: Readiness;
   traffic: ServerTraffic;
   tasks: TaskTracker;
-  closeConnectionAfter: (response: Response, env: unknown) => Response;
+  closeConnectionAfter: (response: Response, env: unknown) => Response | Promise<Response>;
   /** Whether the client asked to close its connection (read once per request, only while draining). */
   asksToClose: (request: Request, env: unknown) => boolean;
   /** Tells `delivered(true)` once the runtime has the response for a live connection, `false` if it never will. */
@@ -66,8 +66,14 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
   // While draining, a response is counted by what the runtime does with it (served or cut), and
   // marked to close its connection when the handover happens: after the hold, so that a request
   // that arrives meanwhile on the same connection is known.
-  const handOver = (response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): Response => {
+  const handOver = (
+    response: Response,
+    request: Request,
+    env: unknown,
+    delivered: (delivered: boolean) => void,
+  ): Response | Promise<Response> => {
     const marked = closeConnectionAfter(response, env);
+    if (marked instanceof Promise) return marked.then((m) => (watchDelivery(m, request, env, delivered), m));
     watchDelivery(marked, request, env, delivered);
     return marked;
   };

@@ -102,6 +102,22 @@ for (const runtime of selectedRuntimes()) {
       assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 3, cut: 0 });
     });
 
+    // Quick answers: the first one's handler returns while Node's parser is still on the data that
+    // brought the other two (its Connection: close used to end the socket with theirs unsent).
+    pipelining("answers three quick pipelined requests that arrive during the drain delay, and closes after the last", async () => {
+      const f = await start(runtime, { drainDelay: 1_000, plainApp: true });
+      const connection = await Connection.open(f.port);
+      f.signal("SIGTERM");
+      await f.waitFor((l) => l.event === "drain.start", 3_000, "the drain to start");
+      connection.write(get("/?n=1") + get("/?n=2") + get("/?n=3"));
+      const responses = await readUntilClosed(connection, 3);
+      assert.deepEqual(responses.map((r) => r.status), [200, 200, 200]);
+      if (runtime.name === "node") assertOnlyLastCloses(responses, true);
+      const exit = await f.exit(5_000);
+      assert.equal(exit.code, 0);
+      assert.deepEqual(f.report()!.requests, { inFlightAtStart: 0, served: 3, cut: 0 });
+    });
+
     // Deno reports a response complete even when its client has gone: counted served there.
     const tellsClientLeft = runtime.name === "deno" ? it.skip : it;
 
