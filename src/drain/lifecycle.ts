@@ -42,6 +42,8 @@ export class LifecycleController implements ServerLifecycle {
   #run: Run = { state: "idle" };
   #parts: Part[] = [];
   #started: StartedPart[] = [];
+  /** Parts whose start failed in this run, with why: reported failed, not skipped. */
+  #failedStarts = new Map<Part, string>();
   #tasks!: TaskTracker;
   #controller!: AbortController;
   #listenersClosed!: AbortController; // aborted once the listeners have closed: endOnDrain ends streams then
@@ -213,6 +215,7 @@ export class LifecycleController implements ServerLifecycle {
       } catch (error) {
         announceStartFailed(part, error, this.log);
         this.#errors.add(`${part.name}: ${errorMessage(error)}`);
+        this.#failedStarts.set(part, errorMessage(error));
         this.#begin("start-failed");
         return;
       }
@@ -329,7 +332,7 @@ export class LifecycleController implements ServerLifecycle {
     cancelDeadline();
     const [onError, secondSignal] = [(message: string) => this.#errors.add(message), () => this.#drain?.forcedBy === "second-signal"];
     const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError, during: waits.during.bind(waits) };
-    const parts = [...(await stopParts(hookParts().reverse(), stops)), ...skipUnstarted(this.#parts, this.#started)];
+    const parts = [...(await stopParts(hookParts().reverse(), stops)), ...skipUnstarted(this.#parts, this.#started, this.#failedStarts)];
 
     // 9. Report once, stop listening to the process, and exit when the process is ours to end.
     const timings = { startedAt, durationMs: clock.now() - t0, drainDelayMs: t1 - tAnnounced, drainMs: t2 - t1 };
@@ -378,6 +381,7 @@ export class LifecycleController implements ServerLifecycle {
   #newRun(): void {
     this.#parts = [];
     this.#started = [];
+    this.#failedStarts = new Map();
     this.#tasks = new TaskTracker((error) => {
       // Kept for the report from the drain's start only (as tasks.failed); earlier ones are logged.
       if (this.#drain !== undefined) this.#errors.add(`waitUntil task: ${errorMessage(error)}`);

@@ -192,11 +192,18 @@ export function stopReserve(started: readonly HookPart[], timeout: number): numb
   return Math.min(started.reduce((sum, p) => sum + (p.stop ? p.timeout : 0), 0), timeout / 2);
 }
 
-/** Parts the shutdown came before: reported skipped, and a server's `ready` rejects. */
-export function skipUnstarted(parts: readonly Part[], started: readonly Part[]): PartReport[] {
+/**
+ * Parts that never started: reported skipped (the shutdown came first, and a server's `ready`
+ * rejects), or failed with the error when their start failed (during a drain too: a failed start
+ * is never a clean exit).
+ */
+export function skipUnstarted(parts: readonly Part[], started: readonly Part[], failedStarts: ReadonlyMap<Part, string>): PartReport[] {
   return parts.filter((p) => !started.includes(p)).map((part) => {
+    const kind = part.kind === "hook" ? "part" : "server";
+    const error = failedStarts.get(part);
+    if (error !== undefined) return { name: part.name, kind, outcome: "failed", durationMs: 0, error };
     if (part.kind === "server") part.rejectReady(new LifecycleError(`"${part.name}" did not start: the lifecycle shut down first`));
-    return { name: part.name, kind: part.kind === "hook" ? "part" : "server", outcome: "skipped", durationMs: 0 };
+    return { name: part.name, kind, outcome: "skipped", durationMs: 0 };
   });
 }
 

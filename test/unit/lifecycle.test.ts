@@ -71,9 +71,24 @@ describe("lifecycle", () => {
     assert.deepEqual(events, ["start:db", "start:cache", "start:queue", "stop:cache", "stop:db"]);
     assert.equal(report.reason, "start-failed");
     assert.equal(report.exitCode, 1);
-    assert.deepEqual(report.parts.filter((p) => p.outcome === "skipped").map((p) => p.name), ["queue", "server:2", "jobs"]);
+    assert.deepEqual(report.parts.filter((p) => p.outcome === "skipped").map((p) => p.name), ["server:2", "jobs"]);
+    assert.deepEqual(report.parts.filter((p) => p.outcome === "failed").map((p) => [p.name, p.error]), [["queue", "queue refused"]]);
     assert.ok(report.errors.some((e) => e.includes("queue refused")));
     assert.deepEqual(runtime.exitCodes, [1], "a signal-managed process exits 1");
+  });
+
+  it("AStartThatFailsDuringASignalDrainIsReportedFailedAndTheExitIs1", async () => {
+    const { lifecycle, runtime, clock } = setup();
+    let refuse!: (error: Error) => void;
+    lifecycle.add({ name: "db", start: () => new Promise<void>((_, reject) => (refuse = reject)), timeout: 10_000 });
+    await settle();
+    runtime.signal("SIGTERM");
+    await settle();
+    refuse(new Error("db refused"));
+    await clock.advance(1_000);
+    const report = await lifecycle.finished;
+    assert.deepEqual(report.parts.map((p) => [p.name, p.outcome, p.error]), [["db", "failed", "db refused"]]);
+    assert.equal(report.exitCode, 1);
   });
 
   it("TimesOutAStartThatHangs", async () => {

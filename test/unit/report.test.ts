@@ -108,7 +108,8 @@ describe("report", () => {
     assert.deepEqual(logs.map((l) => l.event), ["part.started", "start.failed", "part.stopped"]);
     assert.deepEqual(logs.filter((l) => l.level === "error").map((l) => l.event), ["start.failed"]);
     assert.equal(report.reason, "start-failed");
-    assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["db:stopped", "server:8080:skipped"]);
+    assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["db:stopped", "server:8080:failed"]);
+    assert.match(String(report.parts[1]!.error), /in use/);
     assert.deepEqual(w.runtime.exitCodes, [1]);
   });
 
