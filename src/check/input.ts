@@ -6,13 +6,20 @@
 
 /** How much of an array a message shows; the rest is cut with "...". */
 const SHOWN_MAX_CHARS = 80;
+/** How much of a string a message shows (a name, a path): a message stays one readable line. */
+const SHOWN_MAX_STRING_CHARS = 200;
+
+/** A string cut to what a message shows, "..." marking the cut. */
+export function clipped(text: string): string {
+  return text.length > SHOWN_MAX_STRING_CHARS ? `${text.slice(0, SHOWN_MAX_STRING_CHARS - 3)}...` : text;
+}
 
 /**
  * A value as an error message shows it: strings quoted, numbers and the like as they are, an array
  * with its (bounded) contents, never an object dumped (`an object`, `a function`).
  */
 export function shown(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "string") return JSON.stringify(clipped(value));
   if (typeof value === "function") return "a function";
   if (Array.isArray(value)) {
     let items: string;

@@ -21,7 +21,7 @@ import { Readiness } from "./readiness.ts";
 import { ReportErrors } from "./report-errors.ts";
 import { buildReport, countsSince, emptyReport, serverReports, snapshot } from "./report.ts";
 import { type LifecycleSettings, mergeSettings, settingsWithoutServers, willExit } from "./settings.ts";
-import { type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
+import { checkDrainable, type DrainableStream, endStreamOnAbort, type SSEMessage } from "./streams.ts";
 import { TaskTracker } from "./tasks.ts";
 import type { DeadlineBudget, LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal, WaitingFor } from "../types.ts";
 
@@ -110,6 +110,7 @@ export class LifecycleController implements ServerLifecycle {
   }
 
   endOnDrain(stream: DrainableStream, last?: SSEMessage): void {
+    checkDrainable(stream, last);
     endStreamOnAbort(this.#listenersClosed.signal, stream, last);
   }
 

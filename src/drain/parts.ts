@@ -3,7 +3,7 @@
  * (`lifecycle.add`): how a hook part is checked, and how each part starts and stops.
  */
 import { type Clock, withTimeout } from "../time/clock.ts";
-import { asObject, invalid, type KeyListOf, knownKeys } from "../check/input.ts";
+import { asObject, clipped, invalid, type KeyListOf, knownKeys } from "../check/input.ts";
 import { durationMs } from "../time/duration.ts";
 import type { ServerTraffic } from "./traffic.ts";
 import { listening, partStarted, partStopFailed, partStopped, startFailed } from "../log/events.ts";
@@ -87,7 +87,7 @@ export function checkPart(part: unknown): HookPart {
   // The shape first, then the name, so that every later message can name the part.
   const name = asObject({ owner: "lifecycle.add", known: PART_KEYS }, part).name;
   if (typeof name !== "string" || name === "") invalid("lifecycle.add", "name", "a non-empty string", name);
-  const owner = `lifecycle.add("${name}")`;
+  const owner = `lifecycle.add(${JSON.stringify(clipped(name))})`;
   const p = knownKeys({ owner, known: PART_KEYS }, part);
   for (const hook of ["start", "stop", "check"] as const) {
     if (p[hook] !== undefined && typeof p[hook] !== "function") invalid(owner, hook, "a function", p[hook]);

@@ -2,6 +2,7 @@
  * Streams that end themselves when the drain closes the listeners (`endOnDrain`): an SSE client
  * gets a last event and a clean end instead of a cut at the deadline.
  */
+import { invalid, knownKeys } from "../check/input.ts";
 /** An SSE message, as hono/streaming's writeSSE takes it. */
 export interface SSEMessage {
   event?: string;
@@ -17,6 +18,31 @@ export interface DrainableStream {
   writeSSE(message: SSEMessage): Promise<void>;
   close(): Promise<void>;
   onAbort?(listener: () => void): void;
+}
+
+/** The keys an SSE message may have (writeSSE's). */
+const SSE_MESSAGE_KEYS = ["event", "data", "id", "retry"] as const;
+
+/**
+ * What `endOnDrain` is given, checked at the call: a stream it can close (hono/streaming's), and a
+ * `last` message writeSSE can send. A mistake shows there, not as a stream left open at the drain.
+ */
+export function checkDrainable(stream: unknown, last: unknown): void {
+  const api = stream as Partial<Record<"close" | "writeSSE", unknown>> | null;
+  if (typeof stream !== "object" || api === null || typeof api.close !== "function") {
+    invalid("endOnDrain", undefined, "a stream with close() (hono/streaming's streamSSE or stream)", stream);
+  }
+  if (last === undefined) return;
+  if (typeof api.writeSSE !== "function") invalid("endOnDrain", "last", "given only with a stream that has writeSSE() (streamSSE)", last);
+  const message = knownKeys({ owner: "endOnDrain", option: "last", known: SSE_MESSAGE_KEYS }, last);
+  if (typeof message.data !== "string") invalid("endOnDrain", "last.data", "a string", message.data);
+  for (const key of ["event", "id"] as const) {
+    if (message[key] !== undefined && typeof message[key] !== "string") invalid("endOnDrain", `last.${key}`, "a string", message[key]);
+  }
+  const retry = message.retry;
+  if (retry !== undefined && !(typeof retry === "number" && Number.isInteger(retry) && retry >= 0 && retry <= 2 ** 31 - 1)) {
+    invalid("endOnDrain", "last.retry", "a whole number of ms from 0 to 2147483647", retry);
+  }
 }
 
 /**

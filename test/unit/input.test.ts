@@ -32,6 +32,9 @@ describe("input checks", () => {
     const circular: unknown[] = [];
     circular.push(circular);
     assert.equal(shown(circular), "an array [...]");
+    // A long string (a hostname, a part's name) is cut too: a message stays one readable line.
+    assert.equal(shown("h".repeat(10_000)), `"${"h".repeat(197)}..."`);
+    assert.ok(messageOf(() => checkPart({ name: "n".repeat(10_000), start: 5 })).length < 500);
   });
 
   it("WordsEveryEntryPointAlike", () => {

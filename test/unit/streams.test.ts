@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type DrainableStream, endStreamOnAbort } from "../../src/drain/streams.ts";
+import { fakeWorld } from "./fakes.ts";
 
 function fakeStream(): DrainableStream & { sent: string[] } {
   const sent: string[] = [];
@@ -57,5 +58,23 @@ describe("endOnDrain", { timeout: 10_000 }, () => {
       await stream.close();
     }
     assert.equal(drain.listeners(), 0, "no listener left on the lifecycle's signal");
+  });
+});
+
+describe("endOnDrain's input", () => {
+  it("RefusesWhatItCannotCloseOrSendAtTheCall", () => {
+    const { lifecycle } = fakeWorld();
+    for (const bad of [null, 42, "str", {}]) {
+      assert.throws(() => lifecycle.endOnDrain(bad as never), /^TypeError: endOnDrain: expected a stream with close\(\)/);
+    }
+    assert.throws(() => lifecycle.endOnDrain(fakeStream(), "bye" as never), /"last" must be an object/);
+    assert.throws(() => lifecycle.endOnDrain(fakeStream(), { data: 5 } as never), /"last.data" must be a string, got 5/);
+    assert.throws(() => lifecycle.endOnDrain(fakeStream(), { data: "x", junk: 1 } as never), /unknown option "last.junk"/);
+    assert.throws(() => lifecycle.endOnDrain(fakeStream(), { data: "x", retry: -1 }), /"last.retry"/);
+    const { writeSSE: _, ...plain } = fakeStream();
+    assert.throws(() => lifecycle.endOnDrain(plain as never, { data: "bye" }), /"last" must be given only with a stream that has writeSSE/);
+    // What is right passes: a stream alone, or with a message.
+    lifecycle.endOnDrain(plain as never);
+    lifecycle.endOnDrain(fakeStream(), { event: "bye", data: "", id: "7", retry: 1_000 });
   });
 });
