@@ -27,10 +27,12 @@ interface BunServer {
 }
 interface ServerWebSocket {
   close(code?: number, reason?: string): void;
+  getBufferedAmount(): number;
 }
 interface WebSocketHandler {
   open?(ws: ServerWebSocket): unknown;
   close?(ws: ServerWebSocket, code: number, reason: string): unknown;
+  drain?(ws: ServerWebSocket): unknown;
 }
 const Bun = (globalThis as unknown as {
   Bun: { serve(options: Record<string, unknown>): BunServer; file(path: string): { text(): Promise<string> } };
@@ -54,8 +56,13 @@ const BUN_PASS_THROUGH_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "webs
 const runtime: RuntimeAdapter = {
   name: "bun",
   async listen(handler, { hostname, port, keepAliveTimeout, passThrough, shared }) {
-    // WebSockets (hono/bun's `websocket` handler): tracked to close with 1001 when the drain starts.
-    const webSockets = new OpenWebSockets();
+    // WebSockets (hono/bun's `websocket` handler): tracked to close with 1001 when the drain starts,
+    // each once Bun's send buffer for it is empty: Bun sends the close frame ahead of what is still
+    // buffered, and the process exit then drops that data (a 32 MiB message in flight was lost).
+    const flushing = new Map<ServerWebSocket, () => void>();
+    const flushed = (ws: ServerWebSocket) =>
+      ws.getBufferedAmount() === 0 ? Promise.resolve() : new Promise<void>((resolve) => flushing.set(ws, resolve));
+    const webSockets = new OpenWebSockets(flushed as (ws: unknown) => Promise<void>);
     const given = passThrough.websocket as WebSocketHandler | undefined;
     const websocket = given && {
       ...given,
@@ -65,7 +72,16 @@ const runtime: RuntimeAdapter = {
       },
       close(ws: ServerWebSocket, code: number, reason: string) {
         webSockets.closed(ws);
+        flushing.get(ws)?.();
+        flushing.delete(ws);
         return given.close?.call(given, ws, code, reason);
+      },
+      drain(ws: ServerWebSocket) {
+        if (ws.getBufferedAmount() === 0) {
+          flushing.get(ws)?.();
+          flushing.delete(ws);
+        }
+        return given.drain?.call(given, ws);
       },
     };
     // idleTimeout: whole seconds, at most 255; it also cuts a streaming response silent that long.

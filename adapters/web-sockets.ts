@@ -15,6 +15,13 @@ export class OpenWebSockets {
   #allClosed: (() => void) | undefined;
   #goingAway = false;
 
+  /**
+   * `flushed(ws)`: resolves once what the server has sent on `ws` has left the runtime for the
+   * socket (Bun: its send buffer empties), so that the close frame goes after it. Without it, the
+   * 1001 is sent at once (ws on Node and Deno send the close frame after the queued data anyway).
+   */
+  constructor(readonly flushed?: (ws: ClosableWebSocket) => Promise<void>) {}
+
   get size(): number {
     return this.#open.size;
   }
@@ -23,7 +30,7 @@ export class OpenWebSockets {
   opened(ws: ClosableWebSocket): void {
     this.#open.add(ws);
     // Opened while the listener closes (Deno keeps it open until then): it goes away at once.
-    if (this.#goingAway) goAway(ws);
+    if (this.#goingAway) this.#goAway(ws);
   }
 
   closed(ws: ClosableWebSocket): void {
@@ -34,8 +41,14 @@ export class OpenWebSockets {
   /** Sends 1001 to every open WebSocket; resolves once each has closed. */
   goAway(): Promise<void> {
     this.#goingAway = true;
-    for (const ws of this.#open) goAway(ws);
+    for (const ws of this.#open) this.#goAway(ws);
     return this.whenAllClosed();
+  }
+
+  #goAway(ws: ClosableWebSocket): void {
+    if (this.flushed === undefined) return goAway(ws);
+    // Until it is flushed the WebSocket stays open, and the drain waits for it (its deadline cuts).
+    void this.flushed(ws).then(() => goAway(ws), () => goAway(ws));
   }
 
   /** Resolves once no WebSocket is open. */

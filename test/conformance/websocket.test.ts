@@ -72,6 +72,31 @@ for (const runtime of selectedRuntimes()) {
       assert.equal((await f.exit(5_000)).code, 0);
     });
 
+    it("a large message still being sent at the drain arrives whole before the 1001", async () => {
+      const f = await Fixture.start(runtime, "test/fixtures/websocket.ts", { timeout: 10_000 });
+      started.push(f);
+      let socket!: net.Socket;
+      const ws = new WebSocket(`ws://127.0.0.1:${f.port}/ws`, {
+        createConnection: (options: object) => (socket = net.connect(options as net.NetConnectOpts)),
+      });
+      await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+      const size = 32 * 1024 * 1024;
+      const received: number[] = [];
+      ws.on("message", (data: Buffer) => received.push(data.length));
+      const closed = new Promise<number>((resolve) => ws.once("close", resolve));
+      ws.send(`big:${size}`);
+      // Once the message has begun to arrive, the client stops reading: the rest stays in the
+      // server's send buffer through the signal.
+      await new Promise((resolve) => socket.once("data", resolve));
+      socket.pause();
+      f.signal("SIGTERM");
+      await f.waitFor((l) => l.event === "drain.start", 5_000, "the drain to start");
+      socket.resume();
+      assert.equal(await closed, 1001);
+      assert.deepEqual(received, [size], "the whole message, then the close");
+      assert.equal((await f.exit(15_000)).code, 0);
+    });
+
     it("a raw client sees the 1001 close frame, answers it, and then a clean TCP close (FIN, no reset)", async () => {
       const f = await start(runtime);
       const client = await RawWebSocket.open(f.port);
