@@ -52,8 +52,12 @@ export function checkDrainable(stream: unknown, last: unknown): void {
 export function endStreamOnAbort(drain: AbortSignal, stream: DrainableStream, last?: SSEMessage): void {
   const end = async (): Promise<void> => {
     if (stream.closed || stream.aborted) return;
+    // The last event is the last: the handler's own events from now on are dropped, or one it sends
+    // while ours is being written would land between it and the close (seen on Node).
+    const write = stream.writeSSE?.bind(stream);
+    if (write !== undefined) stream.writeSSE = () => Promise.resolve();
     try {
-      if (last !== undefined) await stream.writeSSE(last);
+      if (last !== undefined) await write!(last);
     } finally {
       await stream.close();
     }

@@ -50,6 +50,24 @@ describe("endOnDrain", { timeout: 10_000 }, () => {
     assert.equal(stream.closed, true);
   });
 
+  it("TheLastEventIsLastWhileTheHandlerKeepsWriting", async () => {
+    const drain = countingDrain();
+    const stream = fakeStream();
+    // Each event takes a turn to be written, as a real stream's do.
+    const write = stream.writeSSE.bind(stream);
+    stream.writeSSE = (message) => new Promise((resolve) => setImmediate(() => resolve(write(message))));
+    endStreamOnAbort(drain.signal, stream, { event: "bye", data: "bye" });
+    const handler = (async () => {
+      for (let i = 0; i < 100 && !stream.closed; i++) await stream.writeSSE({ data: `tick ${i}` });
+    })();
+    await new Promise((resolve) => setImmediate(resolve));
+    drain.controller.abort();
+    await handler;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(stream.sent.at(-1), "bye", stream.sent.join(", "));
+    assert.equal(stream.closed, true);
+  });
+
   it("LetsGoOfAStreamTheHandlerClosedFirst", async () => {
     const drain = countingDrain();
     for (let i = 0; i < 1_000; i++) {
