@@ -197,10 +197,15 @@ export class Supervisor {
           return this.#setup.log(events.reloadFailed((error as Error).message, replaced));
         }
         if (this.#state !== "running") return; // the drain took the new worker in
+        // Died between its listening message and now: the old worker keeps its slot.
+        if (candidate.exit !== undefined) {
+          return this.#setup.log(
+            events.reloadFailed(`worker ${candidate.proc.pid} exited ${exitedHow(candidate)} after it listened`, replaced),
+          );
+        }
         this.#slots[slot] = candidate;
         this.#crashes[slot] = 0;
         fresh.push(candidate);
-        if (died()) return;
         replaced.push({ from: old?.proc.pid, to: candidate.proc.pid });
         if (old !== undefined && old.exit === undefined) {
           this.#tellToDrain(old, RELOAD_HOLD_QUIET_MS);

@@ -369,6 +369,23 @@ describe("workers: the primary", () => {
     assert.equal(w.workers.length, 3, "no new worker for slot 1");
   });
 
+  it("ANewWorkerThatDiesRightAfterItsListeningMessageLeavesTheOldOneInItsSlot", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    w.workers[2]!.listen();
+    w.workers[2]!.exit(3, null); // before the reload has taken its listening message in
+    await settle();
+    assert.match(String(w.events("reload.failed")[0]?.msg), /worker 102 exited with code 3 after it listened/);
+    assert.equal(w.workers[0]!.drainOrders.length, 0, "the old worker keeps serving");
+    assert.deepEqual(w.supervisor.pids, [100, 101], "and keeps its slot");
+    // Its later crash is a slot holder's: restarted.
+    w.workers[0]!.exit(1, null);
+    await w.clock.advance(RESTART_BACKOFF_MS);
+    assert.equal(w.workers.length, 4);
+  });
+
   it("ADrainDoesNotWaitForAReloadsNewWorkerThatNeverListens", async () => {
     const w = world();
     await running(w);
