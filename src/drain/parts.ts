@@ -51,6 +51,8 @@ export interface ServerPart {
   name: string;
   /** Named by us after port 0: takes the real port once listening. A name the user gave is kept. */
   renameOnListen: boolean;
+  /** The user gave its name (`name`): it must be unique, as a hook part's. */
+  namedByUser: boolean;
   traffic: ServerTraffic;
   listen: () => Promise<ListeningServer>;
   listening: ListeningServer | undefined;
@@ -207,9 +209,16 @@ export function skipUnstarted(parts: readonly Part[], started: readonly Part[], 
   });
 }
 
-/** Two hook parts of one name would be indistinguishable in the log and the report. */
+/**
+ * Two parts of one name would be indistinguishable in the log and the report: a hook part or a
+ * server the user named must not take a name already registered. Servers we name (`server:3000`)
+ * may repeat (two on port 0 are both `server:0` until they listen).
+ */
 export function refuseDuplicate(part: Part, parts: readonly Part[]): void {
-  if (part.kind === "hook" && parts.some((p) => p.name === part.name)) {
+  const named = part.kind === "hook" || part.namedByUser;
+  // A port-0 server's `server:0` is a placeholder until it listens: no other name is compared with it.
+  const placeholder = (p: Part) => p.kind === "server" && p.renameOnListen;
+  if (named && parts.some((p) => p.name === part.name && !placeholder(p))) {
     throw new LifecycleError(`cannot add "${part.name}": a part with that name is already registered`);
   }
 }

@@ -124,6 +124,7 @@ export function createServeGracefully<PassThrough extends object>(
       kind: "server",
       name: resolved.name ?? `server:${port}`,
       renameOnListen: resolved.name === undefined && port === 0,
+      namedByUser: resolved.name !== undefined,
       traffic,
       listening: undefined,
       listen: async () => {

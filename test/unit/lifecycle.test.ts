@@ -230,6 +230,20 @@ describe("lifecycle", () => {
     assert.equal((await lifecycle.finished).exitCode, 0);
   });
 
+  it("RefusesAServerNamedLikeAnotherPartButLetsOurOwnServerNamesRepeat", async () => {
+    const { lifecycle, serve, part } = setup();
+    lifecycle.add(part("api"));
+    assert.throws(() => serve({ fetch: () => new Response() }, { name: "api", port: 1, logger: false }), {
+      name: "LifecycleError",
+      message: 'cannot add "api": a part with that name is already registered',
+    });
+    serve({ fetch: () => new Response() }, { name: "public", port: 2, logger: false });
+    assert.throws(() => serve({ fetch: () => new Response() }, { name: "public", port: 3, logger: false }), LifecycleError);
+    // Two servers we name alike (both on port 0 until they listen) are fine.
+    serve({ fetch: () => new Response() }, { port: 0, logger: false });
+    serve({ fetch: () => new Response() }, { port: 0, logger: false });
+  });
+
   it("RejectsMisuseWithClearErrors", async () => {
     const { lifecycle, part, clock } = setup();
     lifecycle.add(part("db"));
