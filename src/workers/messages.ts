@@ -15,9 +15,10 @@ export const PORT_ENV = "SERVE_GRACEFULLY_PORT";
  */
 export type ToWorker = { sg: "drain"; signal: ShutdownSignal; holdQuietMs?: number } | { sg: "force"; signal: ShutdownSignal };
 
-/** Worker to primary: it listens, it could not start, or its drain's report. */
+/** Worker to primary: it listens, its drain began (from any side), it could not start, or its drain's report. */
 export type FromWorker =
   | { sg: "listening"; port: number; hostname: string }
+  | { sg: "draining" }
   | { sg: "start-failed"; error: string }
   | { sg: "report"; report: ShutdownReport };
 
@@ -35,6 +36,8 @@ export function isFromWorker(message: unknown): message is FromWorker {
   switch (m.sg) {
     case "listening":
       return typeof m.port === "number" && typeof m.hostname === "string";
+    case "draining":
+      return true;
     case "start-failed":
       return typeof m.error === "string";
     case "report":

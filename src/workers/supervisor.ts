@@ -29,6 +29,11 @@ export const WORKER_START_LIMIT_MS = 60_000;
 /** After the deadline, workers get this long to exit on their own before SIGKILL. */
 export const KILL_GRACE_MS = 2_000;
 /**
+ * In a drain, once the workers left have never listened, they get this long to say their drain
+ * began before they are sent SIGTERM (a worker still loading its entry cannot take the order).
+ */
+export const STRAGGLER_GRACE_MS = 500;
+/**
  * A worker replaced by a reload holds its responses until no kept-alive request has come for this
  * long (5 ms in a drain): its clients, stalled by a loaded machine, send the request they were about
  * to send into the hold, not into the connection its close ends (its new worker serves meanwhile).
@@ -74,8 +79,8 @@ interface Worker {
   drainSent: boolean;
   /** The port it was told to listen on (PORT_ENV), 0 for none. */
   askedPort: number;
-  /** Sent SIGTERM in a drain because it had not listened when every other worker was done. */
-  stopSent: boolean;
+  /** Said its drain began (the primary's order, or a signal it got itself). */
+  draining: boolean;
 }
 
 interface Drain {
@@ -106,6 +111,9 @@ export class Supervisor {
   #forcedBy: ShutdownReport["forcedBy"];
   #errors: string[] = [];
   #reloading = false;
+  /** The drain's workers that never listened are being given their grace (once per drain). */
+  #stragglersWatched = false;
+  #cancelStragglers = () => {};
   #cancelGuard = () => {};
   #unsubscribe: (() => void)[] = [];
   readonly #controller = new AbortController();
@@ -269,7 +277,7 @@ export class Supervisor {
       startError: undefined,
       drainSent: false,
       askedPort: this.#portToAsk(),
-      stopSent: false,
+      draining: false,
     };
     const env: Record<string, string> = { [WORKER_ENV]: String(slot) };
     if (worker.askedPort !== 0) env[PORT_ENV] = String(worker.askedPort);
@@ -307,7 +315,8 @@ export class Supervisor {
       listened();
       // A worker that listens after the drain started may have missed the first message: again.
       if (this.#state === "draining") this.#send(worker, { sg: "drain", signal: this.#drainSignal() });
-    } else if (message.sg === "start-failed") worker.startError = message.error;
+    } else if (message.sg === "draining") worker.draining = true;
+    else if (message.sg === "start-failed") worker.startError = message.error;
     else worker.report = message.report;
   }
 
@@ -434,17 +443,23 @@ export class Supervisor {
     if (this.#state !== "draining") return;
     // Every worker that listened is done; the ones left never listened (a reload's candidate still
     // loading its entry, a restart): nothing of theirs to drain, no reason to wait for the deadline.
+    // One that says its drain began (a part still starting took the order or a process-group
+    // signal) ends by itself: a signal from here would be its second, and force it. It is given
+    // STRAGGLER_GRACE_MS to say so: a process-group signal reaches it and the primary at once.
     const left = [...this.#live];
-    if (left.length > 0 && left.every((w) => w.listenedAt === undefined)) {
-      for (const worker of left.filter((w) => !w.stopSent)) {
-        worker.stopSent = true;
-        worker.proc.kill("SIGTERM");
-        void this.#exitedWithin(worker, KILL_GRACE_MS);
-      }
+    if (left.length > 0 && left.every((w) => w.listenedAt === undefined) && !this.#stragglersWatched) {
+      this.#stragglersWatched = true;
+      this.#cancelStragglers = this.#setup.clock.setTimer(() => {
+        for (const worker of [...this.#live].filter((w) => w.listenedAt === undefined && !w.draining)) {
+          worker.proc.kill("SIGTERM");
+          void this.#exitedWithin(worker, KILL_GRACE_MS);
+        }
+      }, STRAGGLER_GRACE_MS);
     }
     if (this.#live.size > 0) return;
     this.#state = "stopped";
     this.#cancelGuard();
+    this.#cancelStragglers();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     const drain = this.#drain!;
     const ends: WorkerEnd[] = drain.workers.map((w) => ({

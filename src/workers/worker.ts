@@ -47,9 +47,9 @@ export function workerRole(runtime: RuntimeAdapter): WorkerRole | undefined {
     raw: runtime,
     log: undefined,
     send(message) {
-      // `listening` unconfirmed: every exit sends a confirmed message after it (the report, or
-      // the start failure), and its confirmation covers this one, written before it.
-      const sent = channel.send(message, message.sg !== "listening");
+      // `listening` and `draining` unconfirmed: every exit sends a confirmed message after them (the
+      // report, or the start failure), and its confirmation covers them, written before it.
+      const sent = channel.send(message, message.sg !== "listening" && message.sg !== "draining");
       pending.add(sent);
       void sent.finally(() => pending.delete(sent));
     },
@@ -67,6 +67,13 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
   const deliver = (signal: ShutdownSignal) => {
     for (const listener of [...(listeners.get(signal) ?? [])]) listener();
   };
+  // The primary hears that this worker's drain began, from whichever side: a worker still starting
+  // that drains on a process-group signal must not get a stop signal from it too (a second signal).
+  const begin = () => {
+    if (drainStarted) return;
+    drainStarted = true;
+    role.send({ sg: "draining" });
+  };
   role.channel.onMessage((message) => {
     if (!isToWorker(message)) return;
     if (message.sg === "force") {
@@ -74,14 +81,14 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     } else if (!drainStarted && (listeners.get(message.signal)?.size ?? 0) > 0) {
       // An order that comes before anything listens (the entry still loading) is not taken: the
       // primary sends it again once this worker listens.
-      drainStarted = true;
+      begin();
       holdQuietMs = message.holdQuietMs;
       deliver(message.signal);
     }
   });
   role.channel.onClose(() => {
     if (drainStarted) return;
-    drainStarted = true;
+    begin();
     const signal = listeners.keys().next().value as ShutdownSignal | undefined;
     role.log?.(events.primaryGone(signal));
     if (signal !== undefined) deliver(signal);
@@ -94,7 +101,7 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
       listeners.set(signal, set);
       set.add(listener);
       const off = runtime.onSignal(signal, () => {
-        drainStarted = true;
+        begin();
         listener();
       });
       return () => {

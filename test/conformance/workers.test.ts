@@ -107,6 +107,20 @@ for (const runtime of selectedRuntimes()) {
       for (const client of slowOn.values()) client.close();
     });
 
+    it("CtrlCBeforeAnyWorkerListensIsOneDrainNotForced", async () => {
+      // Every worker is still starting its part: each takes the group's SIGINT itself, and the
+      // primary must not send it a signal of its own (a second signal: forced, exit 1).
+      const fixture = new Fixture(runtime, FIXTURE, { workers: 2, timeout: 8_000, slowPart: 1_500 }, {}, true);
+      started.push(fixture);
+      await fixture.waitFor((l) => l.fixture === "slow-part.start", 30_000, "a worker's part to start");
+      process.kill(-fixture.child.pid!, "SIGINT");
+      const exit = await fixture.exit(15_000);
+      assert.equal(fixture.lines.some((l) => l.event === "drain.forced"), false, "no line says forced");
+      assert.equal(exit.code, 0);
+      const report = reportLines(fixture)[0]!;
+      assert.equal(report.forced, false);
+    });
+
     it("APartAddedATurnBeforeServeGracefullyRunsInEachWorkerAndIsStoppedInThePrimary", async () => {
       const { fixture, workerPids } = await start(runtime, { awaitedPart: true });
       const primary = fixture.child.pid!;

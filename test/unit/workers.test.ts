@@ -14,6 +14,7 @@ import {
   MAX_QUICK_CRASHES,
   RESTART_BACKOFF_MS,
   STABLE_AFTER_MS,
+  STRAGGLER_GRACE_MS,
   Supervisor,
   type SupervisorSetup,
 } from "../../src/workers/supervisor.ts";
@@ -29,6 +30,10 @@ class FakeWorker {
   constructor(readonly pid: number, readonly env: Record<string, string>, readonly events: WorkerEvents) {}
   listen(port = 40_000): void {
     this.events.message({ sg: "listening", port, hostname: "127.0.0.1" });
+  }
+  /** Says its drain began (the primary's order taken, or a signal of its own). */
+  draining(): void {
+    this.events.message({ sg: "draining" });
   }
   failToStart(error: string): void {
     this.events.message({ sg: "start-failed", error });
@@ -266,7 +271,8 @@ describe("workers: the primary", () => {
     assert.match(String(failed?.msg), /worker 100 exited with code 3 after it listened, before every worker listened/);
     await assert.rejects(w.supervisor.ready, /after it listened/);
     assert.equal(w.events("listening").length, 0, "a dead worker is never announced");
-    // The other one never listened: nothing to drain, stopped at once rather than at the deadline.
+    // The other one never listened: nothing to drain, stopped soon rather than at the deadline.
+    await w.clock.advance(STRAGGLER_GRACE_MS);
     assert.deepEqual(w.workers[1]!.killed, ["SIGTERM"]);
     w.workers[1]!.exit(null, "SIGTERM");
     await w.clock.advance(60_000);
@@ -396,7 +402,9 @@ describe("workers: the primary", () => {
     w.workers[0]!.drainClean();
     w.workers[1]!.drainClean();
     await settle();
-    // The new worker still loads its entry (it may never finish): stopped now, not at the deadline.
+    // The new worker still loads its entry (it may never finish): stopped soon, not at the deadline.
+    assert.deepEqual(w.workers[2]!.killed, [], "given its grace to say its drain began");
+    await w.clock.advance(STRAGGLER_GRACE_MS);
     assert.deepEqual(w.workers[2]!.killed, ["SIGTERM"]);
     await w.clock.advance(KILL_GRACE_MS);
     assert.deepEqual(w.workers[2]!.killed, ["SIGTERM", "SIGKILL"], "killed if the stop signal does not end it");
@@ -406,6 +414,25 @@ describe("workers: the primary", () => {
     assert.deepEqual((end!.workers as { outcome: string }[]).map((x) => x.outcome), ["stopped", "stopped", "skipped"]);
     assert.deepEqual(end!.errors, []);
     assert.deepEqual(w.exits, [0], "it served nothing: the drain is clean");
+  });
+
+  it("AWorkerStillStartingThatSaysItsDrainBeganGetsNoStopSignalFromThePrimary", async () => {
+    const w = world();
+    w.supervisor.start();
+    await settle();
+    // Ctrl+C before any worker listens: worker 100 (its parts starting) takes the group's SIGINT
+    // itself, and says so a moment after the primary's drain began; worker 101 is still loading
+    // its entry and says nothing.
+    w.signal("SIGINT");
+    await settle();
+    w.workers[0]!.draining();
+    await w.clock.advance(STRAGGLER_GRACE_MS);
+    assert.deepEqual(w.workers[0]!.killed, [], "a signal from the primary would be its second: forced");
+    assert.deepEqual(w.workers[1]!.killed, ["SIGTERM"]);
+    w.workers[1]!.exit(null, "SIGTERM");
+    w.workers[0]!.drainClean();
+    await settle();
+    assert.deepEqual(w.exits, [0]);
   });
 
   it("ADrainDuringAReloadDrainsTheNewWorkerToo", async () => {
