@@ -62,14 +62,16 @@ function unmatched(exclude: Set<string>, known: Set<string>): string | undefined
   return names.length === 0 ? undefined : names.join(", ");
 }
 
-function textResponse(status: number, body: string, method: string, draining: boolean): Response {
+function textResponse(status: number, body: string, draining: boolean): Response {
   const headers: Record<string, string> = {
     "content-type": "text/plain; charset=utf-8",
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
   };
   if (draining) headers.connection = "close";
-  return new Response(method === "HEAD" ? null : body, { status, headers });
+  // HEAD too gets the body: the runtime sends its Content-Length and drops the body (RFC 9110 9.3.2),
+  // where a null body said Content-Length: 0 (Bun, Deno) or nothing (Node).
+  return new Response(body, { status, headers });
 }
 
 /** The Kubernetes API server's text form: one line per check, a warning if any, then the verdict. */
@@ -90,18 +92,17 @@ const line = (name: string, ok: boolean, reason?: string) => (ok ? `[+]${name} o
 export function healthResponse(
   probe: HealthProbe,
   url: string,
-  method: string,
   server: { readonly draining: boolean },
   readiness: Readiness | undefined,
 ): Response | Promise<Response> {
   const query = parseQuery(url);
   if (probe === "live") {
     const body = query.verbose ? verboseBody(probe, [line("ping", true)], unmatched(query.exclude, new Set()), true) : "ok\n";
-    return textResponse(200, body, method, server.draining);
+    return textResponse(200, body, server.draining);
   }
   const pendingAtArrival = server.draining ? undefined : readiness?.startupPending();
   if (!query.verbose && (server.draining || pendingAtArrival !== undefined)) {
-    return textResponse(503, server.draining ? "draining\n" : "starting\n", method, server.draining);
+    return textResponse(503, server.draining ? "draining\n" : "starting\n", server.draining);
   }
   const registered = server.draining ? [] : readiness?.checks() ?? [];
   const toRun = registered.filter((c) => c.started && !query.exclude.has(c.part.name)).map((c) => c.part);
@@ -114,7 +115,6 @@ export function healthResponse(
       return textResponse(
         ok ? 200 : 503,
         ok ? "ok\n" : draining ? "draining\n" : pending !== undefined ? "starting\n" : "unready\n",
-        method,
         draining,
       );
     }
@@ -128,7 +128,7 @@ export function healthResponse(
     }
     // The built-in lines (ping, shutdown, started) cannot be excluded: a drain always fails readiness.
     const known = new Set(registered.map((c) => c.part.name));
-    return textResponse(ok ? 200 : 503, verboseBody(probe, lines, unmatched(query.exclude, known), ok), method, draining);
+    return textResponse(ok ? 200 : 503, verboseBody(probe, lines, unmatched(query.exclude, known), ok), draining);
   };
   if (toRun.length === 0) return answer([]);
   return readiness!.run(toRun).then(answer);

@@ -45,6 +45,20 @@ async function drainsToZero(f: Fixture): Promise<void> {
 
 for (const runtime of selectedRuntimes()) {
   describe(`health on ${runtime.name}`, { concurrency: false, timeout: 60_000 }, () => {
+    it("answers HEAD on /readyz and /livez with the GET's Content-Length and no body", { timeout: 30_000 }, async () => {
+      const f = await start(runtime);
+      await pollUntil(f.port, "/readyz", (r) => r.status === 200, 10_000, "ready");
+      for (const path of ["/readyz", "/livez", "/readyz?verbose"]) {
+        const get = await fetch(`http://127.0.0.1:${f.port}${path}`);
+        const body = await get.text();
+        const head = await fetch(`http://127.0.0.1:${f.port}${path}`, { method: "HEAD" });
+        assert.equal(head.status, get.status, path);
+        assert.equal(head.headers.get("content-length"), String(Buffer.byteLength(body)), `${path}: the GET's length`);
+        assert.equal((await head.arrayBuffer()).byteLength, 0, `${path}: no body`);
+      }
+      await drainsToZero(f);
+    });
+
     it("answers /readyz 503 while a part registered after the server starts, 200 after", { timeout: 30_000 }, async () => {
       const f = await start(runtime, { SG_LATE_START_MS: "1500" });
       const early = await request(f.port, "GET", "/readyz");
