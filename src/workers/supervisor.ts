@@ -31,8 +31,10 @@ export const KILL_GRACE_MS = 2_000;
 /**
  * In a drain, once the workers left have never listened, they get this long to say their drain
  * began before they are sent SIGTERM (a worker still loading its entry cannot take the order).
+ * Generous: on a loaded machine the message can be late, and a SIGTERM to a worker that is
+ * draining already would be its second signal (forced).
  */
-export const STRAGGLER_GRACE_MS = 500;
+export const STRAGGLER_GRACE_MS = 2_000;
 /**
  * A worker replaced by a reload holds its responses until no kept-alive request has come for this
  * long (5 ms in a drain): its clients, stalled by a loaded machine, send the request they were about
