@@ -2,6 +2,7 @@
  * The one table of the command's flags: parsing (node:util parseArgs' option config), the
  * environment variables, the checks and --help are all read from it, so they cannot drift apart.
  */
+import { errorMessage } from "../log/logger.ts";
 
 /** What a flag sets. `option` flags become a serveGracefully option of that name. */
 export type FlagTarget =
@@ -119,7 +120,7 @@ export function flagByName(name: string): Flag | undefined {
  * negative number) "ambiguous", which is a flag without its value.
  */
 export function parseArgsUsage(error: unknown, args: readonly string[]): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const quoted = /'(-[^']*)'/.exec(message)?.[1];
   const flag = quoted && (/--[\w-]+/.exec(quoted)?.[0] ?? quoted.split(" ")[0]);
   const code = (error as { code?: string }).code;

@@ -4,6 +4,7 @@
  * value is checked by serveGracefully's own rules (resolveOptions), so the messages are the same;
  * the command only says which flag or variable the value came from.
  */
+import { errorMessage } from "../log/logger.ts";
 import { type ResolvedOptions, resolveOptions, type ServeOptions } from "../options/options.ts";
 import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from "../process/platform.ts";
 import { type Flag, FLAGS, LOG_FORMATS, type LogFormat } from "./flags.ts";
@@ -64,7 +65,7 @@ function asOptions(flag: Flag, value: unknown): Record<string, unknown> {
 }
 
 /** serveGracefully's message without its "serveGracefully: " prefix. */
-const ruleMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error)).replace(/^serveGracefully: /, "");
+const ruleMessage = (error: unknown): string => errorMessage(error).replace(/^serveGracefully: /, "");
 
 const shown = (source: Source): string => (source.startsWith("$") ? source.slice(1) : source);
 

@@ -181,24 +181,22 @@ describe("runCommand", () => {
     const served = fake({ parsed: given("app.ts"), pathKind });
     assert.equal(await runCommand(served.rt), "serving");
     assert.deepEqual(looked, []);
-    const missing = fake({ parsed: given("gone.ts"), pathKind, importEntry: () => Promise.reject(new Error("Cannot find module")) });
-    assert.equal(await runCommand(missing.rt), 1);
-    assert.deepEqual(missing.err, ["serve-gracefully: gone.ts not found"]);
-    const broken = fake({
-      parsed: given("app.ts"),
-      pathKind,
-      importEntry: () => Promise.reject(new EntryError("app.ts threw while loading: Cannot find module 'pg'")),
-    });
-    assert.equal(await runCommand(broken.rt), 1);
-    assert.deepEqual(broken.err, ["serve-gracefully: app.ts threw while loading: Cannot find module 'pg'"]);
+    // The entry's import fails: exit 1, and the one line says why.
+    const failing = async (file: string, error: Error) => {
+      const f = fake({ parsed: given(file), pathKind, importEntry: () => Promise.reject(error) });
+      assert.equal(await runCommand(f.rt), 1);
+      return f.err;
+    };
+    assert.deepEqual(await failing("gone.ts", new Error("Cannot find module")), ["serve-gracefully: gone.ts not found"]);
+    assert.deepEqual(
+      await failing("app.ts", new EntryError("app.ts threw while loading: Cannot find module 'pg'")),
+      ["serve-gracefully: app.ts threw while loading: Cannot find module 'pg'"],
+    );
     // A directory is refused by its name, whatever the runtime's import said about it.
-    const directory = fake({
-      parsed: given("src"),
-      pathKind,
-      importEntry: () => Promise.reject(new Error("Directory import is not supported")),
-    });
-    assert.equal(await runCommand(directory.rt), 1);
-    assert.deepEqual(directory.err, ["serve-gracefully: src is a directory: the entry is a module file (src/index.ts, for example)"]);
+    assert.deepEqual(
+      await failing("src", new Error("Directory import is not supported")),
+      ["serve-gracefully: src is a directory: the entry is a module file (src/index.ts, for example)"],
+    );
   });
 
   it("AnExitWhileTheEntryLoadsIsSaidAndIsNoSuccess", async () => {

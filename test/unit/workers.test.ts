@@ -116,6 +116,17 @@ function world(overrides: Partial<SupervisorSetup> = {}) {
   return { clock, workers, logs, exits, supervisor, signal, events, live };
 }
 
+/** Running workers, a reload begun (its new worker spawned, not listening), then SIGTERM. */
+async function drainDuringReload() {
+  const w = world();
+  await running(w);
+  w.signal("SIGHUP");
+  await settle();
+  w.signal("SIGTERM");
+  await settle();
+  return w;
+}
+
 async function running(w: ReturnType<typeof world>) {
   w.supervisor.start();
   await settle();
@@ -393,12 +404,7 @@ describe("workers: the primary", () => {
   });
 
   it("ADrainDoesNotWaitForAReloadsNewWorkerThatNeverListens", async () => {
-    const w = world();
-    await running(w);
-    w.signal("SIGHUP");
-    await settle();
-    w.signal("SIGTERM");
-    await settle();
+    const w = await drainDuringReload();
     w.workers[0]!.drainClean();
     w.workers[1]!.drainClean();
     await settle();
@@ -436,12 +442,7 @@ describe("workers: the primary", () => {
   });
 
   it("ADrainDuringAReloadDrainsTheNewWorkerToo", async () => {
-    const w = world();
-    await running(w);
-    w.signal("SIGHUP");
-    await settle();
-    w.signal("SIGTERM");
-    await settle();
+    const w = await drainDuringReload();
     for (const worker of w.workers) assert.equal(worker.drainOrders.length, 1);
     for (const worker of w.workers) worker.drainClean();
     await settle();
