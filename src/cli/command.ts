@@ -88,7 +88,8 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
       }
     }
     if (file === undefined) {
-      return entryFailed(rt, new EntryError(`no entry given, and none of ${DEFAULT_ENTRIES.join(", ")} exists here`));
+      const error = new EntryError(`no entry given, and none of ${DEFAULT_ENTRIES.join(", ")} exists here`);
+      return await toldPrimary(rt, entryFailed(rt, error), error);
     }
     if (!flags.check) log({ level: "info", event: "cli.entry", msg: `no entry given: serving ${file}`, entry: file });
   }
@@ -131,8 +132,7 @@ async function loadEntry(
     parts = entryParts(loaded, file);
     settings = resolveSettings(flags, parts, file, (name) => rt.env(name));
   } catch (error) {
-    if (error instanceof UsageError) return usageError(rt, error.message);
-    return entryFailed(rt, error);
+    return await toldPrimary(rt, error instanceof UsageError ? usageError(rt, error.message) : entryFailed(rt, error), error);
   }
   if (flags.check) {
     const auto = settings.resolved.workers.requested === "auto" ? await rt.autoWorkers() : undefined;
@@ -141,8 +141,9 @@ async function loadEntry(
   }
   try {
     await parts.setup?.(rt.lifecycle);
-  } catch (error) {
-    return entryFailed(rt, new EntryError(`${file}'s lifecycle(lc) threw: ${errorMessage(error)}`, { cause: error }));
+  } catch (thrown) {
+    const error = new EntryError(`${file}'s lifecycle(lc) threw: ${errorMessage(thrown)}`, { cause: thrown });
+    return await toldPrimary(rt, entryFailed(rt, error), error);
   }
   return { parts, settings };
 }
@@ -169,6 +170,15 @@ async function becomesPrimary(rt: CommandRuntime, flags: FlagSettings): Promise<
 function usageError(rt: CommandRuntime, message: string): 2 {
   rt.err(`${COMMAND}: ${message} (${HELP_HINT})`);
   return 2;
+}
+
+/**
+ * A failure before serving, once a worker's primary has been told why: its start.failed or
+ * reload.failed line then names the cause, not only this worker's exit code.
+ */
+async function toldPrimary<Code extends 1 | 2>(rt: CommandRuntime, code: Code, error: unknown): Promise<Code> {
+  if (rt.lifecycle instanceof LifecycleController) await rt.lifecycle.startFailedBeforeServing(errorMessage(error));
+  return code;
 }
 
 /** One line that says what and which file; then the entry's own error with its stack, if it threw. */

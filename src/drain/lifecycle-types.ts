@@ -115,6 +115,8 @@ export interface LifecycleSetup extends LifecycleOptions {
   clock?: Clock;
   /** Fields in every line said before a server joins (a worker's pid), as its servers' lines have them. */
   logFields?: Record<string, unknown>;
+  /** In a worker of `workers`: tells the primary why this worker could not start (see startFailedBeforeServing). */
+  tellPrimaryStartFailed?: (error: string) => Promise<void>;
 }
 
 /** What serveGracefully (of this copy or another) needs from a lifecycle besides the public half. */

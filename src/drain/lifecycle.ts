@@ -66,6 +66,7 @@ export class LifecycleController implements ServerLifecycle {
   #primary: PrimaryRun | undefined;
   /** What every server's /readyz reads: the startup gate and the parts' checks. */
   readonly readiness: Readiness;
+  readonly #tellPrimaryStartFailed: ((error: string) => Promise<void>) | undefined;
 
   constructor(options: LifecycleSetup) {
     // The brand that serveGracefully checks (of this copy or another): not instanceof, see asServerLifecycle.
@@ -74,6 +75,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#clock = options.clock ?? systemClock;
     this.#fatalErrors = options.fatalErrors ?? true;
     this.#logFields = options.logFields;
+    this.#tellPrimaryStartFailed = options.tellPrimaryStartFailed;
     this.#logBeforeServers = toLog(undefined, this.#logFields);
     // The startup gate: /readyz is 503 until every part registered in this run has started.
     const gate = () => ({
@@ -142,6 +144,14 @@ export class LifecycleController implements ServerLifecycle {
    */
   holdStarts(): void {
     this.#startsHeld = true;
+  }
+
+  /**
+   * The command could not get to serveGracefully (its entry threw, or is gone): in a worker of
+   * `workers`, the primary's start.failed or reload.failed line says why. Nothing elsewhere.
+   */
+  startFailedBeforeServing(error: string): Promise<void> {
+    return this.#tellPrimaryStartFailed?.(error) ?? Promise.resolve();
   }
 
   /**

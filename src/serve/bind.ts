@@ -6,7 +6,7 @@ import type { Lifecycle, LifecycleOptions } from "../drain/lifecycle-types.ts";
 import { processLifecycle } from "./process-lifecycle.ts";
 import { createServeGracefully, type ServeGracefully } from "./serve.ts";
 import type { RuntimeAdapter } from "../types.ts";
-import { workerRole, workerRuntime } from "../workers/worker.ts";
+import { tellStartFailed, workerRole, workerRuntime } from "../workers/worker.ts";
 
 export interface RuntimeBinding<PassThrough> {
   /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
@@ -28,7 +28,9 @@ export function bindRuntime<PassThrough extends object>(
   const runtime = role === undefined ? given : workerRuntime(given, role);
   // A worker's lines carry its pid, also those said before its server joins (a part the entry starts).
   const logFields = role === undefined ? undefined : { pid: role.pid };
-  const create = (options: LifecycleOptions = {}) => new LifecycleController({ ...checkLifecycleOptions(options), runtime, logFields });
+  const tellPrimaryStartFailed = role && ((error: string) => tellStartFailed(role, error));
+  const create = (options: LifecycleOptions = {}) =>
+    new LifecycleController({ ...checkLifecycleOptions(options), runtime, logFields, tellPrimaryStartFailed });
   // Shared with every other copy of this package in the process: one signal, one drain.
   const lifecycle = processLifecycle(runtime.name, () => create());
   return {

@@ -117,15 +117,27 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     // The primary checks who started it; a worker's answer would repeat it once per worker.
     processOrigin: undefined,
     exit(code) {
-      let cancel = () => {};
-      const timers = withExitTimer(clock, runtime);
-      const limit = new Promise<void>((resolve) => (cancel = timers.setTimer(resolve, EXIT_SEND_LIMIT_MS)));
-      void Promise.race([role.sent(), limit]).then(() => {
-        cancel();
-        runtime.exit(code);
-      });
+      void sentBeforeExit(role, runtime, clock).then(() => runtime.exit(code));
     },
   };
+}
+
+/** Resolves once what the worker sent has been handed to the primary, or after EXIT_SEND_LIMIT_MS. */
+function sentBeforeExit(role: WorkerRole, runtime: RuntimeAdapter, clock: Clock): Promise<void> {
+  let cancel = () => {};
+  const limit = new Promise<void>((resolve) => (cancel = withExitTimer(clock, runtime).setTimer(resolve, EXIT_SEND_LIMIT_MS)));
+  return Promise.race([role.sent(), limit]).then(() => cancel());
+}
+
+/**
+ * The command's entry failed in a worker (it threw, or is gone from disk at a reload): the
+ * primary's `start.failed` or `reload.failed` line says why, not only the worker's exit code.
+ * Resolves once the message is out (within EXIT_SEND_LIMIT_MS), for the exit that follows.
+ */
+export function tellStartFailed(role: WorkerRole, error: string, clock: Clock = systemClock): Promise<void> {
+  if (role.channel.closed) return Promise.resolve();
+  role.send({ sg: "start-failed", error });
+  return sentBeforeExit(role, role.raw, clock);
 }
 
 /**

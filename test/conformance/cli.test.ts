@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -45,7 +45,11 @@ before(() => {
 });
 
 const started: Fixture[] = [];
-after(() => started.forEach((f) => f.kill()));
+const cleanupFiles: string[] = [];
+after(() => {
+  started.forEach((f) => f.kill());
+  cleanupFiles.forEach((file) => rmSync(file, { force: true }));
+});
 
 /** The command line that runs the bin on a runtime; Node 20 runs a TypeScript entry through tsx. */
 function commandLine(runtime: Runtime, args: string[], tsx = true): string[] {
@@ -277,6 +281,38 @@ for (const runtime of selectedRuntimes()) {
         assert.deepEqual(startedIn(), [...workerPids].sort(), "one start per worker, none in the primary");
         assert.ok(!f.lines.some((l) => l.event === "workers.parts-in-primary"), "nothing started in the primary to stop");
         assert.equal(f.lines.filter((l) => l.fixture === "db.closed").length, 2, "each worker stopped its part");
+      },
+    );
+
+    it(
+      "with --workers 2, a reload whose entry now throws says why in its reload.failed line, and the old workers serve on",
+      { timeout: 60_000 },
+      async () => {
+        // A copy next to the fixtures (its imports resolve from there), edited after the start.
+        const entry = `${FIXTURES}/.reload-throws-${runtime.name}-${process.pid}.js`;
+        const file = path.join(ROOT, entry);
+        copyFileSync(path.join(ROOT, FIXTURES, "app.js"), file);
+        cleanupFiles.push(file);
+        const f = command(runtime, ["--workers", "2", "--port", "0", "--host", "127.0.0.1", entry]);
+        const listening = await f.waitFor((l) => l.event === "listening" && l.workers === 2, 30_000, "the primary's listening line");
+        const oldPids = listening.pids as number[];
+        writeFileSync(
+          file,
+          readFileSync(file, "utf8").replace(
+            "const app = new Hono();",
+            'throw new Error("REDIS_URL is not set");\nconst app = new Hono();',
+          ),
+        );
+        f.signal("SIGHUP");
+        const failed = await f.waitFor((l) => l.event === "reload" || l.event === "reload.failed", 30_000, "the reload's line");
+        assert.equal(failed.event, "reload.failed", JSON.stringify(failed));
+        // It said only "exited with code 1 before it listened"; the cause was in the worker's stderr alone.
+        assert.match(String(failed.error), /\.reload-throws-\w+-\d+\.js threw while loading: REDIS_URL is not set/, JSON.stringify(failed));
+        const answer = await request(listening.port as number, "GET", "/pid");
+        assert.equal(answer.status, 200);
+        assert.ok(oldPids.includes(Number(answer.body)), `an old worker answered: ${answer.body}`);
+        f.signal("SIGTERM");
+        assert.equal((await f.exit(20_000)).code, 0);
       },
     );
 
