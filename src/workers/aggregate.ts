@@ -44,6 +44,9 @@ export function aggregateReports(facts: AggregateFacts): ShutdownReport {
   const workers: WorkerReport[] = [];
   let drainDelayMs = 0;
   let drainMs = 0;
+  // The whole drain lasts at least as long as any worker's: a worker can begin before the primary's
+  // own clock does (the process group's signal reaches it while the primary's loop is busy).
+  let durationMs = facts.durationMs;
   let forcedBy = facts.forcedBy;
   let omitted = 0;
   for (const end of facts.workers) {
@@ -65,6 +68,7 @@ export function aggregateReports(facts: AggregateFacts): ShutdownReport {
     counts.connectionsCut += r.connectionsCut;
     drainDelayMs = Math.max(drainDelayMs, r.drainDelayMs);
     drainMs = Math.max(drainMs, r.drainMs);
+    durationMs = Math.max(durationMs, r.durationMs);
     forcedBy ??= r.forcedBy;
     for (const part of r.parts) parts.push({ ...part, name: `${part.name} (worker ${end.pid})` });
     for (const message of r.errors) errors.add(`worker ${end.pid}: ${message}`);
@@ -74,7 +78,7 @@ export function aggregateReports(facts: AggregateFacts): ShutdownReport {
     reason: facts.reason,
     signal: facts.signal,
     startedAt: facts.startedAt,
-    durationMs: facts.durationMs,
+    durationMs,
     drainDelayMs,
     drainMs,
     counts,

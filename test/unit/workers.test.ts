@@ -184,6 +184,20 @@ describe("workers: the primary", () => {
     assert.equal(w.events("drain.forced").length, 0);
   });
 
+  it("TheReportLastsAtLeastAsLongAsTheLongestWorkersDrain", async () => {
+    // The workers' reports say 10 ms (drainMs 5); no time passes on the primary's clock here, as
+    // when a process-group signal reaches the workers before the primary's busy loop takes it.
+    const w = world();
+    await running(w);
+    w.signal("SIGTERM");
+    await settle();
+    for (const worker of w.workers) worker.drainClean();
+    await settle();
+    const [end] = w.events("drain.end");
+    assert.equal(end!.drainMs, 5);
+    assert.equal(end!.durationMs, 10, "not shorter than a worker's own drain");
+  });
+
   it("ASecondSignalLaterForcesEveryWorker", async () => {
     const w = world();
     await running(w);
