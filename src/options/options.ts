@@ -244,7 +244,8 @@ export function resolveOptions(
   const platform = detectPlatform(env);
   const source = (given: unknown, platformValue: number, base: number) =>
     given !== undefined ? "option" as const : platformValue !== base ? "platform" as const : "default" as const;
-  const timeout = durationMs("serveGracefully", "timeout", o.timeout, platform.timeout);
+  // 0 is no "wait for ever" (a common meaning elsewhere): it would force every drain, cutting all in flight.
+  const timeout = durationMs("serveGracefully", "timeout", o.timeout, platform.timeout, { positive: true });
   let drainDelay = durationMs("serveGracefully", "drainDelay", o.drainDelay, platform.drainDelay);
   // A platform's delay gives way to a short explicit timeout rather than failing the start.
   if (o.drainDelay === undefined && drainDelay >= timeout) drainDelay = Math.floor(timeout / 2);

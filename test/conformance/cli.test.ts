@@ -391,7 +391,7 @@ for (const runtime of selectedRuntimes()) {
       {
         name: "a bad --timeout",
         args: ["--timeout=25s", `${FIXTURES}/app.js`],
-        says: /--timeout: "timeout" must be a non-negative number of ms, got "25s"/,
+        says: /--timeout: "timeout" must be a positive number of ms, got "25s"/,
       },
       {
         name: "a port out of range",

@@ -207,7 +207,7 @@ for (const runtime of selectedRuntimes()) {
       start.track(f);
       const exit = await f.exit(10_000);
       assert.notEqual(exit.code, 0);
-      assert.match(f.stderr.join(""), /TypeError: serveGracefully: "timeout" must be a non-negative number of ms, got -5/);
+      assert.match(f.stderr.join(""), /TypeError: serveGracefully: "timeout" must be a positive number of ms, got -5/);
     });
   });
 }

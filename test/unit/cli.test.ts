@@ -73,7 +73,7 @@ describe("flags and variables", () => {
     // WEB_CONCURRENCY=" 2 " starts 2 workers through serveGracefully alone too.
     assert.equal(settle({}, { WEB_CONCURRENCY: " 2 " }).resolved.workers.requested, 2);
     assert.equal(settle({}, { WEB_CONCURRENCY: " auto" }).resolved.workers.requested, "auto");
-    assert.throws(() => settle({ timeout: "1e" }), /--timeout: "timeout" must be a non-negative number of ms, got "1e"/);
+    assert.throws(() => settle({ timeout: "1e" }), /--timeout: "timeout" must be a positive number of ms, got "1e"/);
   });
 
   it("AFlagFollowedByADashNeedsItsValue", () => {

@@ -45,7 +45,9 @@ describe("options", () => {
     ["port", 1.5, /"port"/],
     ["hostname", "", /"hostname" must be a non-empty string/],
     ["hostname", 127, /"hostname"/],
-    ["timeout", -1, /"timeout" must be a non-negative number of ms, got -1/],
+    ["timeout", -1, /"timeout" must be a positive number of ms, got -1/],
+    // 0 is no "wait for ever": it would force every drain at once.
+    ["timeout", 0, /"timeout" must be a positive number of ms, got 0/],
     ["timeout", Number.NaN, /"timeout"/],
     ["timeout", Infinity, /"timeout"/],
     ["timeout", "5s", /"timeout"/],
