@@ -13,7 +13,7 @@ import { holdEnd, holdResponses, waitForQuiet } from "./hold.ts";
 import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
 import type { Drain, LifecycleSetup, LifecycleState, PrimaryRun, Run, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
 import { errorMessage, type Log, toLog } from "../log/logger.ts";
-import { announceStart, announceStartFailed, checkPart, LifecycleError, refuseDuplicate, skipUnstarted } from "./parts.ts";
+import { announceStart, announceStartFailed, checkPart, LifecycleError, refuseDuplicate, skipUnstarted, type StartEnd } from "./parts.ts";
 import { startPart, stopParts, stopReserve } from "./parts.ts";
 import type { HookPart, Part, PartOptions, ServerPart, StartedPart, StartedServer } from "./parts.ts";
 import { ProcessWatch, signalMeaning } from "../process/process-watch.ts";
@@ -43,7 +43,9 @@ export class LifecycleController implements ServerLifecycle {
   #parts: Part[] = [];
   #started: StartedPart[] = [];
   /** Parts whose start failed in this run, with why: reported failed, not skipped. */
-  #failedStarts = new Map<Part, string>();
+  #failedStarts = new Map<Part, StartEnd>();
+  /** The part whose start is running, since when: cut, not skipped, if a forced drain ends first. */
+  #starting: { part: Part; at: number } | undefined;
   #tasks!: TaskTracker;
   #controller!: AbortController;
   #listenersClosed!: AbortController; // aborted once the listeners have closed: endOnDrain ends streams then
@@ -219,14 +221,17 @@ export class LifecycleController implements ServerLifecycle {
     for (let i = this.#started.length; i < this.#parts.length; i = this.#started.length) {
       if (this.#run.state !== "starting") return;
       const part = this.#parts[i]!;
+      const starting = (this.#starting = { part, at: this.#clock.now() });
       try {
         const started = await startPart(part, this.#clock);
+        this.#starting = undefined;
         this.#started.push(started);
         announceStart(started, this.log, this.#runtime.name);
       } catch (error) {
+        this.#starting = undefined;
         announceStartFailed(part, error, this.log);
         this.#errors.add(`${part.name}: ${errorMessage(error)}`);
-        this.#failedStarts.set(part, errorMessage(error));
+        this.#failedStarts.set(part, { outcome: "failed", error: errorMessage(error), durationMs: this.#clock.now() - starting.at });
         this.#begin("start-failed");
         return;
       }
@@ -340,10 +345,22 @@ export class LifecycleController implements ServerLifecycle {
     if (leftOpen && !settings.exit) this.log(events.drainLeftOpen(this.#runtime.name));
 
     // 8. Stop the other parts in reverse start order, each within its timeout and the time left.
+    //    The whole timeout is the budget now: a stop it cuts, or leaves no time, forces the drain.
     cancelDeadline();
+    this.#forcing = { budget: deadlineBudget(settings.timeout, 0), waitingFor: this.#forcing.waitingFor };
     const [onError, secondSignal] = [(message: string) => this.#errors.add(message), () => this.#drain?.forcedBy === "second-signal"];
-    const stops = { clock, deadline: t0 + settings.timeout, secondSignal, log: this.log, onError, during: waits.during.bind(waits) };
-    const parts = [...(await stopParts(hookParts().reverse(), stops)), ...skipUnstarted(this.#parts, this.#started, this.#failedStarts)];
+    const deadlineReached = (step: string | undefined) => this.#forceNow("deadline", undefined, step);
+    const stops = {
+      clock,
+      deadline: t0 + settings.timeout,
+      secondSignal,
+      log: this.log,
+      onError,
+      during: waits.during.bind(waits),
+      deadlineReached,
+    };
+    const stopped = await stopParts(hookParts().reverse(), stops);
+    const parts = [...stopped, ...skipUnstarted(this.#parts, this.#started, this.#startEnds(clock.now()))];
 
     // 9. Report once, stop listening to the process, and exit when the process is ours to end.
     const timings = { startedAt, durationMs: clock.now() - t0, drainDelayMs: t1 - tAnnounced, drainMs: t2 - t1 };
@@ -370,10 +387,22 @@ export class LifecycleController implements ServerLifecycle {
     return report;
   }
 
-  #forceNow(by: NonNullable<Drain["forcedBy"]>, signal?: ShutdownSignal): void {
+  /** How the starts that did not start a part ended: failed, or (at a forced end) still running. */
+  #startEnds(now: number): ReadonlyMap<Part, StartEnd> {
+    const starting = this.#starting;
+    if (starting === undefined) return this.#failedStarts;
+    const by = this.#drain?.forcedBy ?? "deadline";
+    const error = `its start had not finished when the drain was forced (${by}); its stop was not run`;
+    return new Map([...this.#failedStarts, [starting.part, { outcome: "cut", error, durationMs: now - starting.at }]]);
+  }
+
+  /** `step`: what it waited for when the caller knows better than the waits (a stop that just timed out). */
+  #forceNow(by: NonNullable<Drain["forcedBy"]>, signal?: ShutdownSignal, step?: string): void {
     const drain = this.#drain;
     if (this.#run.state !== "stopping" || drain === undefined || drain.forcedBy !== undefined) return;
-    const forced = forcedFacts(by, this.#forcing!.budget, this.#forcing!.waitingFor());
+    const waiting = this.#forcing!.waitingFor();
+    if (step !== undefined) waiting.step = step;
+    const forced = forcedFacts(by, this.#forcing!.budget, waiting);
     this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by, forced } });
     this.log(events.drainForced(by, forced, signal));
     this.#force();
@@ -393,6 +422,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#parts = [];
     this.#started = [];
     this.#failedStarts = new Map();
+    this.#starting = undefined;
     this.#tasks = new TaskTracker((error) => {
       // Kept for the report from the drain's start only (as tasks.failed); earlier ones are logged.
       if (this.#drain !== undefined) this.#errors.add(`waitUntil task: ${errorMessage(error)}`);

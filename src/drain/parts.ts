@@ -125,6 +125,8 @@ export interface StopContext {
   onError(message: string): void;
   /** Marks a stop in progress, for what a forced drain names as waited for. */
   during?<T>(step: string, work: Promise<T>): Promise<T>;
+  /** The overall deadline cut a stop (named) or left none time to run: the drain is forced. */
+  deadlineReached?(step: string | undefined): void;
 }
 
 /**
@@ -141,15 +143,21 @@ export async function stopParts(parts: readonly HookPart[], context: StopContext
       reports.push({ name: part.name, kind: "part", outcome, durationMs: clock.now() - began, ...(error === undefined ? {} : { error }) });
     if (!part.stop) report("stopped");
     else if (context.secondSignal()) report("cut", "not run: a second signal stopped the process at once");
-    else if (left <= 0) report("timeout", "no time left before the deadline");
-    else {
+    else if (left <= 0) {
+      context.deadlineReached?.(undefined);
+      report("cut", "not run: the deadline came first");
+    } else {
+      const step = `stop of "${part.name}"`;
+      // Held to the deadline rather than its own timeout: timing out is then the deadline's doing.
+      const heldByDeadline = left <= part.timeout;
       try {
         const ms = Math.min(part.timeout, left);
-        const stopping = withTimeout(clock, ms, part.stop, timedOut(`stop of "${part.name}"`, ms));
-        await (context.during ? context.during(`stop of "${part.name}"`, stopping) : stopping);
+        const stopping = withTimeout(clock, ms, part.stop, timedOut(step, ms));
+        await (context.during ? context.during(step, stopping) : stopping);
         report("stopped");
         log(partStopped(part.name));
       } catch (error) {
+        if (heldByDeadline && error instanceof PartTimeoutError) context.deadlineReached?.(step);
         const message = errorMessage(error);
         context.onError(`${part.name}: ${message}`);
         report(error instanceof PartTimeoutError ? "timeout" : "failed", message);
@@ -194,18 +202,26 @@ export function stopReserve(started: readonly HookPart[], timeout: number): numb
   return Math.min(started.reduce((sum, p) => sum + (p.stop ? p.timeout : 0), 0), timeout / 2);
 }
 
+/** How a part's start ended without starting it: it failed, or the drain was forced while it ran. */
+export interface StartEnd {
+  outcome: "failed" | "cut";
+  error: string;
+  durationMs: number;
+}
+
 /**
  * Parts that never started: reported skipped (the shutdown came first, and a server's `ready`
- * rejects), or failed with the error when their start failed (during a drain too: a failed start
- * is never a clean exit).
+ * rejects); failed with the error when their start failed (during a drain too: a failed start
+ * is never a clean exit); cut when their start was still running at a forced end (its stop is
+ * not run: the start never finished).
  */
-export function skipUnstarted(parts: readonly Part[], started: readonly Part[], failedStarts: ReadonlyMap<Part, string>): PartReport[] {
+export function skipUnstarted(parts: readonly Part[], started: readonly Part[], ends: ReadonlyMap<Part, StartEnd>): PartReport[] {
   return parts.filter((p) => !started.includes(p)).map((part) => {
     const kind = part.kind === "hook" ? "part" : "server";
-    const error = failedStarts.get(part);
-    if (error !== undefined) return { name: part.name, kind, outcome: "failed", durationMs: 0, error };
+    const end = ends.get(part);
+    if (end?.outcome === "failed") return { name: part.name, kind, ...end };
     if (part.kind === "server") part.rejectReady(new LifecycleError(`"${part.name}" did not start: the lifecycle shut down first`));
-    return { name: part.name, kind, outcome: "skipped", durationMs: 0 };
+    return end === undefined ? { name: part.name, kind, outcome: "skipped", durationMs: 0 } : { name: part.name, kind, ...end };
   });
 }
 

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { QUIET_MS } from "../../src/drain/hold.ts";
 import { LifecycleError } from "../../src/drain/parts.ts";
 import { fakeWorld, settle } from "./fakes.ts";
+import type { LogRecord } from "../../src/types.ts";
 
 function setup() {
   const { clock, runtime, lifecycle, serve } = fakeWorld();
@@ -133,6 +134,57 @@ describe("lifecycle", () => {
     assert.ok(finishedAt !== undefined && finishedAt <= 10_000, `never past the overall deadline (finished at ${finishedAt})`);
     const report = await lifecycle.finished;
     assert.equal(report.parts.find((p) => p.name === "db")!.outcome, "timeout");
+  });
+
+  it("AStopThatRunsIntoTheDeadlineForcesTheDrainAndTheStopsAfterItAreCut", async () => {
+    // Fly.io's 3 s timeout under the parts' default 5 s: the hanging stop gets all that is left.
+    const { lifecycle, serve, events, part, runtime, clock } = setup();
+    lifecycle.add(part("db"));
+    lifecycle.add(part("queue", { hangStop: true }));
+    const logs: LogRecord[] = [];
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: (r: LogRecord) => logs.push(r), timeout: 3_000 });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(3_000);
+    const report = await lifecycle.finished;
+    assert.deepEqual(events.filter((e) => e.startsWith("stop")), ["stop:queue"]);
+    assert.deepEqual(report.parts.map((p) => `${p.name}:${p.outcome}`), ["server:1:stopped", "queue:timeout", "db:cut"]);
+    assert.equal(report.parts.find((p) => p.name === "db")!.error, "not run: the deadline came first");
+    // It said "drain complete" with forced: false, though the deadline ended it.
+    assert.equal(report.forcedBy, "deadline");
+    const forced = logs.filter((l) => l.event === "drain.forced");
+    assert.equal(forced.length, 1);
+    assert.match(String(forced[0]!.msg), /the stop of "queue"/);
+    assert.equal(report.exitCode, 1);
+  });
+
+  it("APartStillStartingWhenTheDeadlineForcesTheDrainIsCutNotSkipped", async () => {
+    const { lifecycle, serve, runtime, clock } = setup();
+    const server = serve({ fetch: () => new Response() }, { port: 1, logger: false, timeout: 3_000 });
+    let stopped = false;
+    lifecycle.add({ name: "cache", start: () => new Promise(() => {}), stop: () => void (stopped = true), timeout: 60_000 });
+    await server.ready;
+    await clock.advance(500);
+    runtime.signal("SIGTERM");
+    await clock.advance(3_000);
+    const report = await lifecycle.finished;
+    const cache = report.parts.find((p) => p.name === "cache")!;
+    assert.equal(cache.outcome, "cut");
+    assert.match(cache.error!, /its start had not finished when the drain was forced \(deadline\); its stop was not run/);
+    assert.equal(cache.durationMs, 3_500, "from its start");
+    assert.equal(stopped, false, "a start that never finished is not stopped");
+    assert.equal(report.exitCode, 1);
+  });
+
+  it("AFailedStartReportsHowLongItTook", async () => {
+    const { lifecycle, clock } = setup();
+    lifecycle.add({
+      name: "bad",
+      start: () => new Promise((_, reject) => clock.setTimer(() => reject(new Error("boom")), 100)),
+    });
+    await clock.advance(100);
+    const report = await lifecycle.finished;
+    assert.deepEqual(report.parts.map((p) => [p.name, p.outcome, p.durationMs]), [["bad", "failed", 100]]);
   });
 
   it("ReservesTimeForStopsWhenAStreamHangs", async () => {
