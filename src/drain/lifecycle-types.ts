@@ -40,6 +40,8 @@ export interface Drain {
   readonly signal: ShutdownSignal | undefined;
   readonly at: number;
   readonly signalledLater: boolean;
+  /** An uncaught exception or unhandled rejection came during the drain: the exit is 1, and the process ends. */
+  readonly fatalLater?: boolean;
   readonly forcedBy: ShutdownReport["forcedBy"];
   /** What a forced drain says: the budget that ran out and what it was waiting for. */
   readonly forced?: ForcedFacts;

@@ -90,7 +90,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#processWatch = new ProcessWatch(this.#runtime, {
       onSignal: (signal) => this.#onSignal(signal),
       onForce: (signal) => (this.#begin("signal", signal), this.#forceNow("second-signal", signal)),
-      onFatalError: (message) => (this.#errors.add(message), this.#begin("error")),
+      onFatalError: (message) => this.#onFatalError(message),
       log: (record) => this.log(record),
     });
     this.#newRun();
@@ -282,7 +282,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#forcing = { budget, waitingFor: () => waits.now(startedServers(), this.#tasks) };
     const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), budget.budgetMs);
     // Whether the process ends after the drain: a signal during a drain that shutdown() began makes it so.
-    const endsProcess = () => willExit(settings, this.#drain!.signalledLater ? "signal" : reason);
+    const endsProcess = () => willExit(settings, this.#drain!.signalledLater || this.#drain!.fatalLater ? "signal" : reason);
 
     // 1. Announce: parts not yet started never start; streams and consumers see lifecycle.signal;
     //    every server (even one still starting) answers /readyz with 503 and closes each
@@ -367,7 +367,7 @@ export class LifecycleController implements ServerLifecycle {
     const counts = countsSince(atStart, snapshot(servers, this.#tasks), cut);
     const { forcedBy, forced: whyForced } = this.#drain!;
     const allParts = [...serverReports(servers, drained, forcedBy, t2 - t0), ...parts];
-    const facts = { counts, parts: allParts, ...this.#errors.forReport, forcedBy, forced: whyForced };
+    const facts = { counts, parts: allParts, ...this.#errors.forReport, forcedBy, forced: whyForced, fatal: this.#drain!.fatalLater };
     const report = buildReport({ reason, signal, ...timings, ...facts });
     // Asked again, not taken from phase 4: a signal during a drain that shutdown() began ends the process too.
     const exitNow = endsProcess();
@@ -406,6 +406,17 @@ export class LifecycleController implements ServerLifecycle {
     this.#moveTo({ state: "stopping", drain: { ...drain, forcedBy: by, forced } });
     this.log(events.drainForced(by, forced, signal));
     this.#force();
+  }
+
+  /**
+   * An uncaught exception or unhandled rejection (logged already): it begins the drain, or, during
+   * one begun otherwise, makes its exit 1 and its end the process's, as the runtime would have.
+   */
+  #onFatalError(message: string): void {
+    this.#errors.add(message);
+    const drain = this.#drain;
+    if (drain !== undefined && this.#run.state === "stopping") this.#moveTo({ state: "stopping", drain: { ...drain, fatalLater: true } });
+    this.#begin("error");
   }
 
   #onSignal(signal: ShutdownSignal): void {

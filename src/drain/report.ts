@@ -31,6 +31,8 @@ export interface ReportFacts {
   forcedBy: ShutdownReport["forcedBy"];
   /** When forced: the budget that ran out and what the drain was waiting for. */
   forced?: Pick<ForcedFacts, "budget" | "waitingFor">;
+  /** An uncaught exception or unhandled rejection during a drain begun otherwise: never a clean exit. */
+  fatal?: boolean | undefined;
 }
 
 const ms = (value: number): number => Math.round(value * 10) / 10;
@@ -39,7 +41,8 @@ export function buildReport(facts: ReportFacts): ShutdownReport {
   const { counts } = facts;
   const forced = facts.forcedBy !== undefined;
   const failedParts = facts.parts.some((p) => p.outcome === "failed" || p.outcome === "timeout" || p.outcome === "cut");
-  const failed = forced || failedParts || counts.requestsCut > 0 || facts.reason === "error" || facts.reason === "start-failed";
+  const failed = forced || failedParts || counts.requestsCut > 0 || facts.reason === "error" || facts.reason === "start-failed" ||
+    facts.fatal === true;
   const report: ShutdownReport = {
     reason: facts.reason,
     startedAt: facts.startedAt,

@@ -30,8 +30,9 @@ export interface ServeOptions {
    */
   timeout?: number;
   /**
-   * Milliseconds to keep serving after the signal while /readyz answers 503. @default 0 (Kubernetes:
-   * 5000; half the timeout when that is 5000 or less)
+   * Milliseconds to keep serving after the signal while /readyz answers 503; at most `timeout` less
+   * 1000, which the drain itself needs. @default 0 (Kubernetes: 5000; when that would leave the
+   * drain less than 1000 ms, half the timeout, at most the timeout less 1000)
    */
   drainDelay?: number;
   /** Signals that start the drain; `false` for none (shutdown() only). @default ["SIGTERM", "SIGINT"] */
@@ -103,6 +104,12 @@ export interface ResolvedOptions {
 export const DEFAULT_PORT = 3000;
 export const DEFAULT_HOSTNAME = "0.0.0.0";
 export { DEFAULT_TIMEOUT_MS };
+/**
+ * What the drain delay must leave of the timeout: the hold, the listeners' close and the requests
+ * still running after the delay. A delay 10 ms short of the timeout was accepted and forced every
+ * drain (exit 1 with nothing in flight).
+ */
+export const MIN_DRAIN_WINDOW_MS = 1_000;
 export const DEFAULT_SIGNALS: readonly ShutdownSignal[] = ["SIGTERM", "SIGINT"];
 /** Every key of ServeOptions; any other key is a TypeError unless the adapter passes it through. */
 export const SERVE_OPTION_KEYS = [
@@ -248,9 +255,13 @@ export function resolveOptions(
   const timeout = durationMs("serveGracefully", "timeout", o.timeout, platform.timeout, { positive: true });
   let drainDelay = durationMs("serveGracefully", "drainDelay", o.drainDelay, platform.drainDelay);
   // A platform's delay gives way to a short explicit timeout rather than failing the start.
-  if (o.drainDelay === undefined && drainDelay >= timeout) drainDelay = Math.floor(timeout / 2);
-  if (drainDelay > 0 && drainDelay >= timeout) {
-    fail("drainDelay", `less than "timeout" (${timeout} ms), so the drain itself has time`, drainDelay);
+  const longestDelay = Math.max(0, timeout - MIN_DRAIN_WINDOW_MS);
+  if (o.drainDelay === undefined && drainDelay > longestDelay) drainDelay = Math.min(Math.floor(timeout / 2), longestDelay);
+  if (drainDelay > longestDelay) {
+    const accepts = longestDelay > 0
+      ? `at most ${longestDelay} ms: "timeout" (${timeout} ms) less ${MIN_DRAIN_WINDOW_MS} ms, so the drain itself has time`
+      : `0: a "timeout" of ${timeout} ms leaves no room for a delay before the drain itself (${MIN_DRAIN_WINDOW_MS} ms)`;
+    fail("drainDelay", accepts, drainDelay);
   }
   const keepAliveTimeout = durationMs("serveGracefully", "keepAliveTimeout", o.keepAliveTimeout, platform.keepAliveTimeout, {
     positive: true,

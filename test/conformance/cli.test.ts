@@ -413,7 +413,7 @@ for (const runtime of selectedRuntimes()) {
       {
         name: "a drain delay not under the timeout",
         args: ["--timeout", "1000", "--drain-delay", "2000", `${FIXTURES}/app.js`],
-        says: /--drain-delay: "drainDelay" must be less than "timeout" \(1000 ms\)/,
+        says: /--drain-delay: "drainDelay" must be 0: a "timeout" of 1000 ms leaves no room for a delay/,
       },
       {
         name: "a bad health path",

@@ -99,5 +99,38 @@ for (const runtime of selectedRuntimes()) {
       assert.deepEqual(f.lines.filter((l) => l.fixture === "part.stop").map((l) => l.name), ["queue", "db"]);
       assert.equal(f.report()!.reason, "error");
     });
+
+    it("an uncaught exception during a signal's drain makes the exit 1", async () => {
+      const f = await startMulti(runtime, { SG_THROW_IN_STOP: "queue" });
+      await f.waitFor((l) => l.fixture === "listening", 15_000, "both servers to listen");
+      f.signal("SIGTERM");
+      const exit = await f.exit(10_000);
+      // It was exit 0, the crash only in the report's errors.
+      assert.equal(exit.code, 1);
+      assert.ok(f.log("uncaughtException"), "the error is logged");
+      const report = f.report()!;
+      assert.equal(report.exitCode, 1);
+      assert.ok((report.errors as string[]).some((e) => e.includes("queue's stop left this behind")), JSON.stringify(report.errors));
+      assert.deepEqual(f.lines.filter((l) => l.fixture === "part.stop").map((l) => l.name), ["queue", "db"], "the other stops still ran");
+    });
+
+    it("drains at once on an unhandled rejection, the wait for a request in flight inside the drain", async () => {
+      const f = await startMulti(runtime);
+      await f.waitFor((l) => l.fixture === "listening", 15_000, "both servers to listen");
+      const slow = await Connection.open(portOf(f, "api"));
+      const answer = slow.request("GET", "/slow?ms=1500");
+      await f.waitFor((l) => l.fixture === "slow.start", 10_000, "the slow request to start");
+      const c = await Connection.open(portOf(f, "api"));
+      await c.request("GET", "/reject?ms=100");
+      assert.equal((await answer).status, 200);
+      const exit = await f.exit(10_000);
+      assert.equal(exit.code, 1);
+      assert.ok(f.log("unhandledRejection"), "the rejection is logged");
+      const report = f.report()!;
+      // Bun ran the drain's next step only when the request's own timer fired: drainMs 6 of 620 ms.
+      // Ratios, not times: a busy machine stretches both alike.
+      const { durationMs, drainMs } = report as { durationMs: number; drainMs: number };
+      assert.ok(drainMs >= durationMs * 0.5, `the request was waited for in the drain: drainMs ${drainMs} of ${durationMs}`);
+    });
   });
 }

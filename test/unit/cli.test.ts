@@ -102,7 +102,7 @@ describe("flags and variables", () => {
   it("ACombinationNamesBothFlags", () => {
     assert.throws(
       () => settle({ timeout: "1000", "drain-delay": "2000" }),
-      /^UsageError: --timeout, --drain-delay: "drainDelay" must be less than "timeout"/,
+      /^UsageError: --timeout, --drain-delay: "drainDelay" must be 0: a "timeout" of 1000 ms leaves no room/,
     );
   });
 

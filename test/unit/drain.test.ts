@@ -571,6 +571,35 @@ describe("drain", () => {
     assert.ok(report.errors.some((e) => e.includes("boom")));
   });
 
+  it("AFatalErrorDuringASignalsDrainMakesTheExit1", async () => {
+    const { runtime, server, clock } = setup({ drainDelay: 1_000 });
+    await server.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(100);
+    for (const listener of runtime.fatalListeners) listener(new Error("boom in a stop"), "uncaughtException");
+    await clock.advance(1_000);
+    const report = await server.finished;
+    await clock.advance(0);
+    assert.equal(report.reason, "signal");
+    assert.ok(report.errors.some((e) => e.includes("boom in a stop")));
+    // It said exit 0 and exited 0, the crash only in `errors`.
+    assert.equal(report.exitCode, 1);
+    assert.deepEqual(runtime.exitCodes, [1]);
+  });
+
+  it("AFatalErrorDuringAShutdownCallsDrainEndsTheProcessAsTheRuntimeWould", async () => {
+    const { runtime, server, clock } = setup();
+    await server.ready;
+    const finished = server.shutdown();
+    for (const listener of runtime.fatalListeners) listener(new Error("boom"), "unhandledRejection");
+    await clock.advance(QUIET_MS);
+    const report = await finished;
+    await clock.advance(0);
+    assert.equal(report.exitCode, 1);
+    // It was left running with nothing listening: the runtime would have ended it.
+    assert.deepEqual(runtime.exitCodes, [1]);
+  });
+
   it("LeavesFatalErrorsToTheRuntimeWhenTurnedOff", async () => {
     const { runtime, server, clock } = setup({ fatalErrors: false });
     await server.ready;

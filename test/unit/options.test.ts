@@ -57,7 +57,9 @@ describe("options", () => {
     ["timeout", Infinity, /"timeout" must be at most 2147483647 ms .*got Infinity$/],
     ["drainDelay", 2_147_483_648, /"drainDelay" must be at most 2147483647 ms/],
     ["drainDelay", Infinity, /"drainDelay" must be at most 2147483647 ms/],
-    ["drainDelay", 30_000, /"drainDelay" must be less than "timeout"/],
+    ["drainDelay", 30_000, /"drainDelay" must be at most 24000 ms: "timeout" \(25000 ms\) less 1000 ms/],
+    // 10 ms short of the timeout was taken, and forced every drain.
+    ["drainDelay", 24_990, /"drainDelay" must be at most 24000 ms/],
     ["signals", "SIGTERM", /"signals" must be false or an array of SIGTERM/],
     ["signals", ["SIGKILL"], /"signals"/],
     ["signals", true, /"signals"/],
@@ -92,9 +94,9 @@ describe("options", () => {
   }
 
   it("AcceptsDurationsUpToTheTimerLimit", () => {
-    const o = resolveOptions({ timeout: MAX_TIMER_MS, drainDelay: MAX_TIMER_MS - 1 }, noEnv);
+    const o = resolveOptions({ timeout: MAX_TIMER_MS, drainDelay: MAX_TIMER_MS - 1_000 }, noEnv);
     assert.equal(o.timeout, 2_147_483_647);
-    assert.equal(o.drainDelay, 2_147_483_646);
+    assert.equal(o.drainDelay, 2_147_482_647);
   });
 
   it("RejectsUnknownOptionsSoTyposAreSeen", () => {

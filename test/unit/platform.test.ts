@@ -61,7 +61,14 @@ describe("platform", () => {
     assert.equal(o.timeout, 9_000);
     assert.deepEqual(o.sources, { timeout: "option", drainDelay: "option" });
     // A platform delay gives way to a short explicit timeout instead of failing.
-    assert.equal(resolveOptions({ timeout: 2_000 }, envOf({ KUBERNETES_SERVICE_HOST: "x" })).drainDelay, 1_000);
+    const k8s = (timeout: number) => resolveOptions({ timeout }, envOf({ KUBERNETES_SERVICE_HOST: "x" })).drainDelay;
+    assert.equal(k8s(2_000), 1_000);
+    // Never leaving the drain itself less than 1000 ms: 5000 under 5500 left 500 (and 5001: 1).
+    assert.equal(k8s(5_500), 2_750);
+    assert.equal(k8s(5_001), 2_500);
+    assert.equal(k8s(6_000), 5_000);
+    assert.equal(k8s(1_500), 500);
+    assert.equal(k8s(800), 0);
   });
 
   it("WarnsWhenAShellOrPackageManagerIsPid1", () => {
