@@ -4,6 +4,7 @@
  * this package loaded into one process (ESM and CJS builds, or two installed versions): they share
  * one process-wide lifecycle, so anything a copy calls on another's lifecycle is listed here.
  */
+import type { ExitGate } from "../process/process-exit.ts";
 import type { Clock } from "../time/clock.ts";
 import type { ForcedFacts } from "../log/events.ts";
 import type { Log } from "../log/logger.ts";
@@ -117,6 +118,8 @@ export interface LifecycleSetup extends LifecycleOptions {
   clock?: Clock;
   /** Fields in every line said before a server joins (a worker's pid), as its servers' lines have them. */
   logFields?: Record<string, unknown>;
+  /** Where drains meet before the process exits (the process's, shared by every lifecycle); none: exit at once. */
+  exitGate?: ExitGate;
   /** In a worker of `workers`: tells the primary why this worker could not start (see startFailedBeforeServing). */
   tellPrimaryStartFailed?: (error: string) => Promise<void>;
 }

@@ -6,6 +6,7 @@
 import { type Clock, sleep, systemClock, unlessCancelled, withExitTimer } from "../time/clock.ts";
 import { cutWhatIsLeft } from "./cut.ts";
 import { deadlineBudget, DrainWaits, forcedFacts } from "./forced.ts";
+import type { ExitGate } from "../process/process-exit.ts";
 import * as events from "../log/events.ts";
 import { flushBudget, flushWithin } from "../log/flush.ts";
 import { endAfterCrash } from "./crash.ts";
@@ -69,6 +70,7 @@ export class LifecycleController implements ServerLifecycle {
   /** What every server's /readyz reads: the startup gate and the parts' checks. */
   readonly readiness: Readiness;
   readonly #tellPrimaryStartFailed: ((error: string) => Promise<void>) | undefined;
+  readonly #exitGate: ExitGate | undefined;
 
   constructor(options: LifecycleSetup) {
     // The brand that serveGracefully checks (of this copy or another): not instanceof, see asServerLifecycle.
@@ -78,6 +80,7 @@ export class LifecycleController implements ServerLifecycle {
     this.#fatalErrors = options.fatalErrors ?? true;
     this.#logFields = options.logFields;
     this.#tellPrimaryStartFailed = options.tellPrimaryStartFailed;
+    this.#exitGate = options.exitGate;
     this.#logBeforeServers = toLog(undefined, this.#logFields);
     // The startup gate: /readyz is 503 until every part registered in this run has started.
     const gate = () => ({
@@ -261,6 +264,7 @@ export class LifecycleController implements ServerLifecycle {
       return this.#resolveFinished(emptyReport(reason, signal, this.#clock.wallTime()));
     }
     this.#moveTo({ state: "stopping", drain });
+    this.#exitGate?.enter(this);
     // The drain itself must never fail; if it does, say so and still end.
     this.#shutdown(reason, signal).catch((error) => endAfterCrash(error, this.log, this.#clock, this.#settings?.flush, this.#runtime));
   }
@@ -382,8 +386,11 @@ export class LifecycleController implements ServerLifecycle {
       for (let turn = 0; turn < 3; turn++) await Promise.resolve();
       // The report is the last line: a logger that writes asynchronously (pino) gets it out first.
       await flushWithin(clock, settings.flush, flushBudget(t0 + settings.timeout - clock.now()));
-      this.#runtime.exit(report.exitCode);
     }
+    // Another lifecycle still draining in this process (a createLifecycle() beside this one) ends it.
+    const exit = exitNow ? (code: number) => this.#runtime.exit(code) : undefined;
+    if (this.#exitGate === undefined) exit?.(report.exitCode);
+    else this.#exitGate.leave(this, report.exitCode, exit);
     return report;
   }
 

@@ -3,6 +3,7 @@ import { invalid, type KeyListOf, knownKeys } from "../check/input.ts";
 import type { LifecycleSetup } from "../drain/lifecycle-types.ts";
 import { LifecycleController } from "../drain/lifecycle.ts";
 import type { Lifecycle, LifecycleOptions } from "../drain/lifecycle-types.ts";
+import { processExitGate } from "../process/process-exit.ts";
 import { processLifecycle } from "./process-lifecycle.ts";
 import { createServeGracefully, type ServeGracefully } from "./serve.ts";
 import type { RuntimeAdapter } from "../types.ts";
@@ -29,8 +30,10 @@ export function bindRuntime<PassThrough extends object>(
   // A worker's lines carry its pid, also those said before its server joins (a part the entry starts).
   const logFields = role === undefined ? undefined : { pid: role.pid };
   const tellPrimaryStartFailed = role && ((error: string) => tellStartFailed(role, error));
+  // One exit for every lifecycle of the process (of this copy or another): the last drain ends it.
+  const exitGate = processExitGate();
   const create = (options: LifecycleOptions = {}) =>
-    new LifecycleController({ ...checkLifecycleOptions(options), runtime, logFields, tellPrimaryStartFailed });
+    new LifecycleController({ ...checkLifecycleOptions(options), runtime, logFields, tellPrimaryStartFailed, exitGate });
   // Shared with every other copy of this package in the process: one signal, one drain.
   const lifecycle = processLifecycle(runtime.name, () => create());
   return {

@@ -100,6 +100,25 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(f.report()!.reason, "error");
     });
 
+    it("two lifecycles (the process's and a createLifecycle()) drain on one SIGTERM and the process ends after the slower", async () => {
+      const f = new Fixture(runtime, "test/fixtures/two-lifecycles.ts");
+      started.push(f);
+      const up = await f.waitFor((l) => l.fixture === "listening", 15_000, "both servers to listen");
+      const [api, admin] = [await Connection.open(up.api as number), await Connection.open(up.admin as number)];
+      const fast = api.request("GET", "/slow?ms=300");
+      const slow = admin.request("GET", "/slow?ms=1500");
+      await f.waitFor(() => f.lines.filter((l) => l.fixture === "slow.start").length === 2, 10_000, "both requests to start");
+      f.signal("SIGTERM");
+      // Before: the process ended when the faster drain did, the slow request reset, queue never stopped.
+      assert.equal((await fast).status, 200);
+      assert.equal((await slow).status, 200);
+      const exit = await f.exit(15_000);
+      assert.equal(exit.code, 0);
+      assert.equal(f.lines.filter((l) => l.event === "drain.end").length, 2, "each lifecycle's report");
+      assert.ok(f.lines.some((l) => l.fixture === "queue.stopped"), "the other lifecycle's part stopped");
+      assert.ok(f.lines.some((l) => l.fixture === "db.stopped"));
+    });
+
     it("an uncaught exception during a signal's drain makes the exit 1", async () => {
       const f = await startMulti(runtime, { SG_THROW_IN_STOP: "queue" });
       await f.waitFor((l) => l.fixture === "listening", 15_000, "both servers to listen");
