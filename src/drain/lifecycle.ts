@@ -287,6 +287,8 @@ export class LifecycleController implements ServerLifecycle {
     const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), budget.budgetMs);
     // Whether the process ends after the drain: a signal during a drain that shutdown() began makes it so.
     const endsProcess = () => willExit(settings, this.#drain!.signalledLater || this.#drain!.fatalLater ? "signal" : reason);
+    // Whether it ends right after: not while another lifecycle drains (its listeners would stay open meanwhile).
+    const endsRightAfter = () => endsProcess() && (this.#exitGate?.alone(this) ?? true);
 
     // 1. Announce: parts not yet started never start; streams and consumers see lifecycle.signal;
     //    every server (even one still starting) answers /readyz with 503 and closes each
@@ -319,7 +321,7 @@ export class LifecycleController implements ServerLifecycle {
     //    the process ends right after and nothing is left to do (no request, response, task or part
     //    to stop), servers that say they are idle are left to the exit, which closes listeners and
     //    connections at once; no I/O is polled before it, so nothing new arrives meanwhile.
-    const processEnds = endsProcess();
+    const processEnds = endsRightAfter();
     const leaveServersToExit = processEnds && this.#drain?.forcedBy === undefined && hookParts().length === 0 &&
       this.#tasks.pending === 0 && servers.every((s) => s.traffic.idle && s.listening.idleForExit?.() === true);
     const closed = leaveServersToExit ? [] : servers.map((server) => waits.closing(server.name, server.listening.close()));

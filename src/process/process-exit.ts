@@ -15,6 +15,8 @@ export interface ExitGate {
    * once no drain is left, with the highest code of the drains that ended meanwhile.
    */
   leave(drain: object, code: number, exit: ((code: number) => void) | undefined): void;
+  /** No other drain is under way: an exit now would be this drain's own, at once. */
+  alone(drain: object): boolean;
 }
 
 export function createExitGate(): ExitGate {
@@ -33,6 +35,9 @@ export function createExitGate(): ExitGate {
       const [run, final] = [exit, worst];
       [exit, worst] = [undefined, 0];
       run?.(final);
+    },
+    alone(drain) {
+      return draining.size === 0 || (draining.size === 1 && draining.has(drain));
     },
   };
 }

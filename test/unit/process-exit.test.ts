@@ -67,6 +67,25 @@ describe("process exit", () => {
     assert.deepEqual(runtime.exitCodes, [0]);
   });
 
+  it("ADrainWhoseExitWaitsClosesItsListenersInsteadOfLeavingThemToTheExit", async () => {
+    const { clock, runtime, other, serveOwn, serveOther } = twoLifecycles();
+    runtime.tellsIdleForExit = true; // an idle server the drain may leave to an exit that comes at once
+    const api = serveOwn(ok, { port: 1, logger: false });
+    other.add({ name: "cache", stop: () => new Promise<void>((resolve) => clock.setTimer(resolve, 500)) });
+    const admin = serveOther(ok, { port: 2, logger: false });
+    await Promise.all([api.ready, admin.ready]);
+    await settle();
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    await api.finished;
+    // Both servers closed: the first drain's exit is not at once, its listener must not stay open meanwhile.
+    assert.equal(runtime.calls.filter((c) => c === "close").length, 2, runtime.calls.join(" "));
+    await clock.advance(500);
+    await admin.finished;
+    await clock.advance(0);
+    assert.deepEqual(runtime.exitCodes, [0]);
+  });
+
   it("IsOnePerProcessForEveryCopy", () => {
     const registry = {};
     assert.equal(processExitGate(registry), processExitGate(registry));
