@@ -22,6 +22,8 @@ export interface AggregateFacts {
   startedAt: number;
   durationMs: number;
   forcedBy: ShutdownReport["forcedBy"];
+  /** A fatal error in the primary during a drain begun otherwise: never a clean exit. */
+  fatal?: boolean;
   workers: readonly WorkerEnd[];
   /** The primary's own errors (a crash loop, a failed start), first. */
   errors: readonly string[];
@@ -85,6 +87,7 @@ export function aggregateReports(facts: AggregateFacts): ShutdownReport {
     parts,
     ...errors.forReport,
     forcedBy,
+    fatal: facts.fatal,
   });
   const clean = workers.every((w) => w.outcome === "stopped" || w.outcome === "skipped");
   return { ...report, errorsOmitted: report.errorsOmitted + omitted, workers, exitCode: clean && report.exitCode === 0 ? 0 : 1 };

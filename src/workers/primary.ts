@@ -51,6 +51,7 @@ export function startPrimary(runtime: RuntimeAdapter, resolved: ResolvedOptions,
     signals: resolved.signals,
     reloadSignal: resolved.reloadSignal,
     exit: resolved.exit,
+    fatalErrors: resolved.fatalErrors,
     startup: {
       timeoutMs: resolved.timeout,
       drainDelayMs: resolved.drainDelay,

@@ -14,7 +14,8 @@ import { REQUEST_GRACE_MS } from "../request/request-grace.ts";
 import * as events from "./events.ts";
 import { aggregateReports, type WorkerEnd } from "./aggregate.ts";
 import { type FromWorker, isFromWorker, PORT_ENV, type ToWorker, WORKER_ENV } from "./messages.ts";
-import type { ListenInfo, ProcessAdapter, ShutdownReport, ShutdownSignal, WorkerEvents, WorkerProcess } from "../types.ts";
+import type { ListenInfo, LogRecord, ProcessAdapter, ShutdownReport, ShutdownSignal, WorkerEvents, WorkerProcess } from "../types.ts";
+import { fatalError } from "../log/events.ts";
 
 /** The first restart waits this long; each quick crash in a row doubles it. */
 export const RESTART_BACKOFF_MS = 100;
@@ -61,6 +62,11 @@ export interface SupervisorSetup {
   signals: readonly ShutdownSignal[];
   reloadSignal: ShutdownSignal | false;
   exit: boolean;
+  /**
+   * Uncaught exceptions and unhandled rejections in the primary start the drain of every worker
+   * (exit 1), as in one process. @default true
+   */
+  fatalErrors?: boolean;
   /** Extra fields of the `listening` line (the workers' drain settings). */
   startup: Record<string, unknown>;
   onListen?: (info: ListenInfo) => void;
@@ -88,6 +94,8 @@ interface Worker {
 interface Drain {
   reason: ShutdownReport["reason"];
   signal: ShutdownSignal | undefined;
+  /** A fatal error in the primary came during it: never a clean exit. */
+  fatal?: boolean;
   at: number;
   wallTime: number;
   workers: Worker[];
@@ -156,6 +164,10 @@ export class Supervisor {
     const { own, signals, reloadSignal } = this.#setup;
     for (const signal of signals) this.#unsubscribe.push(own.onSignal(signal, () => this.#onSignal(signal)));
     if (reloadSignal) this.#unsubscribe.push(own.onSignal(reloadSignal, () => void this.reload()));
+    // Unwatched, the primary's own crash would end it at once: no report, and on Deno its workers with it.
+    if (this.#setup.fatalErrors !== false) {
+      this.#unsubscribe.push(own.onFatalError((error, kind) => this.#onFatalError(fatalError(kind, error))));
+    }
     void this.#startAll();
     // The primary is PID 1 in a container: say so when a shell or package manager may swallow SIGTERM.
     void Promise.resolve(own.processOrigin?.()).then((origin) => {
@@ -368,6 +380,14 @@ export class Supervisor {
     }, delay);
   }
 
+  /** An uncaught exception or unhandled rejection in the primary: said, then every worker drains (exit 1). */
+  #onFatalError(record: LogRecord): void {
+    this.#setup.log(record);
+    this.#errors.push(String(record.msg));
+    if (this.#drain !== undefined) this.#drain.fatal = true;
+    this.#begin("error", undefined);
+  }
+
   #onSignal(signal: ShutdownSignal): void {
     const started = this.#drain && { signal: this.#drain.signal, at: this.#drain.at };
     const meaning = signalMeaning(started, signal, this.#setup.clock.now());
@@ -477,6 +497,7 @@ export class Supervisor {
       startedAt: drain.wallTime,
       durationMs: this.#setup.clock.now() - drain.at,
       forcedBy: this.#forcedBy,
+      fatal: drain.fatal === true,
       // A failed start reports on the workers that did start; the start.failed line said the rest.
       workers: drain.reason === "start-failed" ? ends.filter((e) => e.report !== undefined) : ends,
       errors: this.#errors,

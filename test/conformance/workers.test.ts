@@ -91,6 +91,30 @@ for (const runtime of selectedRuntimes()) {
       for (const client of [...slowOn.values(), ...healthOn.values()]) client.close();
     });
 
+    it("AnUncaughtExceptionInThePrimaryDrainsEveryWorkerWithOneReportAndExits1", async () => {
+      const { fixture, port, workerPids } = await start(runtime, { primaryThrowsOn: "SIGUSR2" });
+      const slowOn = await connectionPerWorker(port, workerPids);
+      const slow = [...slowOn.values()].map((client) => client.request("/slow?ms=1500"));
+      await fixture.waitFor(() => fixture.lines.filter((l) => l.fixture === "slow.start").length >= 2, 10_000, "both slow requests");
+      fixture.signal("SIGUSR2");
+      // It ended the primary at once with the runtime's own crash: no drain, no report; on Deno
+      // the workers died with it and both requests were reset.
+      const answers = await Promise.all(slow);
+      assert.deepEqual(answers.map((a) => a.status), [200, 200]);
+      const exit = await fixture.exit(15_000);
+      assert.equal(exit.code, 1);
+      // Deno reports a throw in a signal listener as an unhandled rejection (its signal loop is async).
+      const logged = (l: Line) =>
+        /^(uncaughtException|unhandledRejection)$/.test(String(l.event)) && /primary's own listener/.test(String(l.msg));
+      assert.ok(fixture.lines.some(logged), "the primary's error is logged");
+      const reports = reportLines(fixture);
+      assert.equal(reports.length, 1, "one report line, the primary's");
+      assert.equal(reports[0]!.reason, "error");
+      assert.deepEqual((reports[0]!.workers as { outcome: string }[]).map((w) => w.outcome), ["stopped", "stopped"]);
+      for (const pid of workerPids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+      for (const client of slowOn.values()) client.close();
+    });
+
     it("TheSameSignalToTheWholeProcessGroupIsOneDrainNotForced", async () => {
       const { fixture, port, workerPids } = await start(runtime, { drainDelay: 300 }, true);
       const slowOn = await connectionPerWorker(port, workerPids);

@@ -78,6 +78,7 @@ function world(overrides: Partial<SupervisorSetup> = {}) {
   const logs: LogRecord[] = [];
   const exits: number[] = [];
   const signalListeners = new Map<ShutdownSignal, () => void>();
+  const fatalListeners = new Set<(error: unknown, kind: "uncaughtException" | "unhandledRejection") => void>();
   let nextPid = 100;
   const supervisor = new Supervisor({
     spawn(env, events) {
@@ -91,7 +92,10 @@ function world(overrides: Partial<SupervisorSetup> = {}) {
         signalListeners.set(signal, listener);
         return () => signalListeners.delete(signal);
       },
-      onFatalError: () => () => {},
+      onFatalError(listener) {
+        fatalListeners.add(listener);
+        return () => fatalListeners.delete(listener);
+      },
       exit: (code) => void exits.push(code),
       env: () => undefined,
     },
@@ -111,9 +115,10 @@ function world(overrides: Partial<SupervisorSetup> = {}) {
     ...overrides,
   });
   const signal = (name: ShutdownSignal) => signalListeners.get(name)!();
+  const crash = (error: unknown) => [...fatalListeners].forEach((listener) => listener(error, "uncaughtException"));
   const events = (name: string) => logs.filter((l) => l.event === name);
   const live = () => workers.filter((w) => !w.exited);
-  return { clock, workers, logs, exits, supervisor, signal, events, live };
+  return { clock, workers, logs, exits, supervisor, signal, crash, events, live };
 }
 
 /** Running workers, a reload begun (its new worker spawned, not listening), then SIGTERM. */
@@ -196,6 +201,36 @@ describe("workers: the primary", () => {
     const [end] = w.events("drain.end");
     assert.equal(end!.drainMs, 5);
     assert.equal(end!.durationMs, 10, "not shorter than a worker's own drain");
+  });
+
+  it("AnUncaughtErrorInThePrimaryDrainsEveryWorkerAndExits1", async () => {
+    const w = world();
+    await running(w);
+    // It ended the primary at once: no drain, no report (and on Deno its workers died with it).
+    w.crash(new Error("primary timer threw"));
+    await settle();
+    assert.equal(w.events("uncaughtException").length, 1);
+    assert.equal(w.events("drain.start")[0]!.reason, "error");
+    for (const worker of w.workers) assert.equal(worker.drainOrders.length, 1);
+    for (const worker of w.live()) worker.drainClean();
+    await settle();
+    const [end] = w.events("drain.end");
+    assert.equal(end!.exitCode, 1);
+    assert.ok((end!.errors as string[]).some((e) => e.includes("primary timer threw")));
+    assert.deepEqual(w.exits, [1]);
+  });
+
+  it("AnUncaughtErrorInThePrimaryDuringASignalsDrainMakesTheExit1", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGTERM");
+    await settle();
+    w.crash(new Error("late"));
+    for (const worker of w.live()) worker.drainClean();
+    await settle();
+    assert.equal(w.events("drain.start").length, 1, "one drain");
+    assert.equal(w.events("drain.end")[0]!.exitCode, 1);
+    assert.deepEqual(w.exits, [1]);
   });
 
   it("ASecondSignalLaterForcesEveryWorker", async () => {
