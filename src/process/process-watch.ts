@@ -94,7 +94,7 @@ export class ProcessWatch {
       this.#unwatchFatalErrors = this.#runtime.onFatalError((error, kind: FatalKind) => {
         if (typeof error === "object" && error !== null && this.#answered.has(error)) return;
         const record = fatalError(kind, error);
-        this.#target.log(record);
+        if (firstToSay(error)) this.#target.log(record);
         this.#target.onFatalError(record.msg);
       });
     }
@@ -124,4 +124,27 @@ export class ProcessWatch {
     this.#forceWatched = false;
     this.#unwatchFatal();
   }
+}
+
+/** Symbol.for: the same key in every copy of the package in this process. */
+const FATAL_SAID_KEY = Symbol.for("serve-gracefully.fatal-said");
+
+/**
+ * Whether this watch is the first to see this error: every lifecycle of the process (and of every
+ * copy) has a listener, and each drains, but one line says the error (it was one per lifecycle).
+ * An object is remembered weakly; any other value until the current turn ends, which is when one
+ * error's listeners all run.
+ */
+function firstToSay(error: unknown): boolean {
+  const registry = globalThis as unknown as Record<symbol, { objects: WeakSet<object>; values: Set<unknown> } | undefined>;
+  const said = registry[FATAL_SAID_KEY] ??= { objects: new WeakSet(), values: new Set() };
+  if (typeof error === "object" && error !== null) {
+    if (said.objects.has(error)) return false;
+    said.objects.add(error);
+    return true;
+  }
+  if (said.values.has(error)) return false;
+  said.values.add(error);
+  void Promise.resolve().then(() => said.values.delete(error));
+  return true;
 }

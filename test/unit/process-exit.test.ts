@@ -6,6 +6,7 @@ import { LifecycleController } from "../../src/drain/lifecycle.ts";
 import { createExitGate, processExitGate } from "../../src/process/process-exit.ts";
 import { createServeGracefully } from "../../src/serve/serve.ts";
 import { FakeClock, FakeRuntime, settle } from "./fakes.ts";
+import type { LogRecord } from "../../src/types.ts";
 
 /** The process lifecycle and a createLifecycle() beside it, on one runtime, clock and gate. */
 function twoLifecycles() {
@@ -84,6 +85,31 @@ describe("process exit", () => {
     await admin.finished;
     await clock.advance(0);
     assert.deepEqual(runtime.exitCodes, [0]);
+  });
+
+  it("OneFatalErrorIsSaidOnceThoughEveryLifecycleDrainsOnIt", async () => {
+    const { clock, runtime, serveOwn, serveOther } = twoLifecycles();
+    const lines: LogRecord[] = [];
+    const logger = (r: LogRecord) => void lines.push(r);
+    const api = serveOwn(ok, { port: 1, logger });
+    const admin = serveOther(ok, { port: 2, logger });
+    await Promise.all([api.ready, admin.ready]);
+    for (const error of [new Error("boom"), "a thrown string"]) {
+      for (const listener of runtime.fatalListeners) listener(error, "uncaughtException");
+    }
+    await clock.advance(QUIET_MS);
+    await Promise.all([api.finished, admin.finished]);
+    // It was one line per lifecycle (and per lifecycle already finished).
+    assert.deepEqual(lines.filter((l) => l.event === "uncaughtException").map((l) => l.msg), [
+      "uncaughtException: boom",
+      "uncaughtException: a thrown string",
+    ]);
+    assert.equal((await api.finished).reason, "error");
+    assert.equal((await admin.finished).reason, "error", "each lifecycle drains on it");
+    await settle();
+    // Another turn: the same string thrown again is another error, said again.
+    for (const listener of runtime.fatalListeners) listener("a thrown string", "uncaughtException");
+    assert.equal(lines.filter((l) => l.event === "uncaughtException").length, 3);
   });
 
   it("IsOnePerProcessForEveryCopy", () => {
