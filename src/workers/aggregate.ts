@@ -31,7 +31,9 @@ export interface AggregateFacts {
 
 export function workerOutcome(end: WorkerEnd): WorkerReport["outcome"] {
   const report = end.report;
-  if (report === undefined) return end.listened ? "killed" : "skipped";
+  // One that never listened served nothing: whatever its own drain said (a part still starting, cut).
+  if (!end.listened) return "skipped";
+  if (report === undefined) return "killed";
   if (report.exitCode === 0 && end.code === 0) return "stopped";
   if (report.forcedBy === "deadline") return "timeout";
   if (report.forcedBy === "second-signal") return "cut";
@@ -55,8 +57,12 @@ export function aggregateReports(facts: AggregateFacts): ShutdownReport {
     const outcome = workerOutcome(end);
     workers.push({ pid: end.pid, outcome, exitCode: end.code, ...(end.signal !== null && { signal: end.signal }) });
     const r = end.report;
+    if (outcome === "skipped") {
+      // Its errors say why it never served (a part's start that hung); its parts and counts do not count.
+      for (const message of r?.errors ?? []) errors.add(`worker ${end.pid} (never listened): ${message}`);
+      continue;
+    }
     if (r === undefined) {
-      if (outcome === "skipped") continue;
       errors.add(`worker ${end.pid} ended ${end.signal !== null ? `by ${end.signal}` : `with code ${end.code}`} without a report`);
       continue;
     }

@@ -490,6 +490,31 @@ describe("workers: the primary", () => {
     assert.deepEqual(w.exits, [0]);
   });
 
+  it("ANewWorkerThatNeverListenedIsSkippedWhateverItsOwnDrainSaid", async () => {
+    // A reload's new worker whose part still started when the drain came: its own drain waited for
+    // that start until its deadline and was forced. It served nothing: not a reason to exit 1.
+    const w = await drainDuringReload();
+    w.workers[2]!.draining();
+    w.workers[0]!.drainClean();
+    w.workers[1]!.drainClean();
+    const forced: ShutdownReport = {
+      ...workerReport(0),
+      forced: true,
+      forcedBy: "deadline",
+      exitCode: 1,
+      parts: [{ name: "db", kind: "part", outcome: "cut", durationMs: 5_000, error: "its start had not finished" }],
+      errors: ['start of "db" still running'],
+    };
+    w.workers[2]!.events.message({ sg: "report", report: forced });
+    w.workers[2]!.exit(1, null);
+    await settle();
+    const [end] = w.events("drain.end");
+    assert.deepEqual((end!.workers as { outcome: string }[]).map((x) => x.outcome), ["stopped", "stopped", "skipped"]);
+    assert.equal(end!.forced, false);
+    assert.deepEqual(w.exits, [0], "it was exit 1, the new worker counted as timeout");
+    assert.deepEqual(end!.errors, ['worker 102 (never listened): start of "db" still running'], "why it never served is said");
+  });
+
   it("ADrainDuringAReloadDrainsTheNewWorkerToo", async () => {
     const w = await drainDuringReload();
     for (const worker of w.workers) assert.equal(worker.drainOrders.length, 1);
