@@ -1,5 +1,5 @@
 /** The log records of the primary and of a worker about its primary, one builder per event. */
-import type { ListenInfo, LogRecord, ShutdownSignal } from "../types.ts";
+import type { ListenInfo, LogRecord, ShutdownReport, ShutdownSignal } from "../types.ts";
 
 export interface WorkersListening {
   runtime: string;
@@ -34,15 +34,31 @@ export const startFailed = (error: string): LogRecord => ({
 
 const how = (code: number | null, signal: string | null): string => signal !== null ? `by ${signal}` : `with code ${code}`;
 
-export const workerExited = (pid: number, code: number | null, signal: string | null, restartInMs: number, crashes: number): LogRecord => ({
+/** Why a worker ended, as far as it said: its start failure, or its own drain's report (the first error in it). */
+export interface WorkerEndCause {
+  cause: string | undefined;
+  report: ShutdownReport | undefined;
+}
+
+export const workerExited = (
+  pid: number,
+  code: number | null,
+  signal: string | null,
+  restartInMs: number,
+  crashes: number,
+  end: WorkerEndCause,
+): LogRecord => ({
   level: "warn",
   event: "worker.exited",
-  msg: `worker ${pid} exited ${how(code, signal)}; restart in ${restartInMs} ms`,
+  msg: `worker ${pid} exited ${how(code, signal)}${end.cause === undefined ? "" : ` (${end.cause})`}; restart in ${restartInMs} ms`,
   worker: pid,
   exitCode: code,
   signal: signal ?? undefined,
   restartInMs,
   crashes,
+  ...(end.cause !== undefined && { cause: end.cause }),
+  // Its drain's counts (a crash while serving drains first): said by no other line outside a drain.
+  ...(end.report !== undefined && { report: end.report }),
 });
 
 export const workerRestarted = (pid: number, previous: number): LogRecord => ({
@@ -53,12 +69,13 @@ export const workerRestarted = (pid: number, previous: number): LogRecord => ({
   replaces: previous,
 });
 
-export const crashLoop = (pid: number, crashes: number): LogRecord => ({
+export const crashLoop = (pid: number, crashes: number, cause: string | undefined): LogRecord => ({
   level: "error",
   event: "workers.crash-loop",
-  msg: `worker ${pid} crashed ${crashes} times in a row right after starting: giving up`,
+  msg: `worker ${pid} crashed ${crashes} times in a row right after starting: giving up${cause === undefined ? "" : ` (last: ${cause})`}`,
   worker: pid,
   crashes,
+  ...(cause !== undefined && { cause }),
 });
 
 export const workerKilled = (pids: number[]): LogRecord => ({

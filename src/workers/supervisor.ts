@@ -364,13 +364,17 @@ export class Supervisor {
     const quick = worker.listenedAt === undefined || now - worker.listenedAt < STABLE_AFTER_MS;
     const crashes = this.#crashes[worker.slot] = quick ? this.#crashes[worker.slot]! + 1 : 1;
     const { code, signal } = worker.exit!;
+    // What the worker said of its end: it could not start, or its own drain (a crash drains first).
+    const cause = worker.startError ?? worker.report?.errors[0];
     if (crashes >= MAX_QUICK_CRASHES) {
-      this.#setup.log(events.crashLoop(worker.proc.pid, crashes));
-      this.#errors.push(`worker ${worker.proc.pid} crashed ${crashes} times in a row right after starting`);
+      this.#setup.log(events.crashLoop(worker.proc.pid, crashes, cause));
+      this.#errors.push(
+        `worker ${worker.proc.pid} crashed ${crashes} times in a row right after starting${cause === undefined ? "" : `: ${cause}`}`,
+      );
       return this.#begin("error", undefined);
     }
     const delay = Math.min(RESTART_BACKOFF_MAX_MS, RESTART_BACKOFF_MS * 2 ** (crashes - 1));
-    this.#setup.log(events.workerExited(worker.proc.pid, code, signal, delay, crashes));
+    this.#setup.log(events.workerExited(worker.proc.pid, code, signal, delay, crashes, { cause, report: worker.report }));
     this.#restartTimers[worker.slot] = this.#setup.clock.setTimer(() => {
       this.#restartTimers[worker.slot] = undefined;
       if (this.#state !== "running" || this.#slots[worker.slot] !== undefined) return;

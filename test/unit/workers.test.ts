@@ -287,6 +287,31 @@ describe("workers: the primary", () => {
     assert.ok(w.workers.length <= 2 + MAX_QUICK_CRASHES, "bounded restarts");
   });
 
+  it("ARestartedWorkerThatCannotStartSaysWhyAndACrashWhileServingKeepsItsDrainsCounts", async () => {
+    const w = world();
+    await running(w);
+    // A crash while serving: the worker drains first (its own report), then exits 1.
+    const crashed: ShutdownReport = { ...workerReport(2), reason: "error", exitCode: 1, errors: ["uncaughtException: boom"] };
+    w.workers[0]!.events.message({ sg: "report", report: crashed });
+    w.workers[0]!.exit(1, null);
+    await settle();
+    const [first] = w.events("worker.exited");
+    assert.match(String(first!.msg), /exited with code 1 \(uncaughtException: boom\); restart in/);
+    assert.equal((first!.report as ShutdownReport).requests.served, 2, "its drain's counts were dropped");
+    // The restart cannot start (a part's start throws there now): every line said only "code 1".
+    for (let crash = 2; crash <= MAX_QUICK_CRASHES; crash++) {
+      await w.clock.advance(60_000);
+      w.workers.at(-1)!.failToStart("db: connection refused");
+      await settle();
+    }
+    assert.match(String(w.events("worker.exited").at(-1)!.msg), /\(db: connection refused\)/);
+    const [loop] = w.events("workers.crash-loop");
+    assert.match(String(loop!.msg), /giving up \(last: db: connection refused\)/);
+    for (const worker of w.live()) worker.drainClean();
+    await settle();
+    assert.ok((w.events("drain.end")[0]!.errors as string[]).some((e) => e.endsWith("right after starting: db: connection refused")));
+  });
+
   it("NoRestartDuringADrainAndAWorkerThatDiesInItMakesTheExit1", async () => {
     const w = world();
     await running(w);
