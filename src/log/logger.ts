@@ -16,8 +16,15 @@ function stamped(record: LogRecord, fields?: Record<string, unknown>): { record:
 
 function jsonLine(record: LogRecord, fields?: Record<string, unknown>): void {
   const { json } = stamped(record, fields);
-  if (record.level === "error") console.error(json);
-  else console.log(json);
+  // Deno's console throws when the write fails (a full disk: ENOSPC; /dev/full; EIO): that failed
+  // the start at the `listening` line, crashed the drain, and left a failed request in flight for
+  // ever. Output that cannot be written is lost either way; what logged must go on.
+  try {
+    if (record.level === "error") console.error(json);
+    else console.log(json);
+  } catch {
+    // Nowhere left to say it.
+  }
 }
 
 /**

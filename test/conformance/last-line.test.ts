@@ -7,10 +7,14 @@
  * stderr), so the order between them is the order of the writes.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import path from "node:path";
 import { after, describe, it } from "node:test";
 import { request } from "../support/client.ts";
 import { assertOutputWritesHarmless } from "../support/closed-output.ts";
-import { Fixture, type Runtime, selectedRuntimes } from "../support/harness.ts";
+import { Fixture, ROOT, type Runtime, selectedRuntimes } from "../support/harness.ts";
+import { onFreePort } from "../support/ports.ts";
 
 const FIXTURE = "test/fixtures/last-line.ts";
 /** Runs per case; SG_LAST_LINE_RUNS=10 repeats the issue's check (10 runs each). */
@@ -121,5 +125,43 @@ for (const runtime of selectedRuntimes()) {
         assert.equal(exit.code, 0);
       });
     }
+  });
+}
+
+// Output that fails every write (a full disk, /dev/full: ENOSPC). Before: Deno's console threw, and
+// the `listening` line's failed write failed the start (exit 1 at once); a failed handler.error
+// line left its request in flight, and the drain waited for the deadline (exit 1).
+for (const runtime of selectedRuntimes()) {
+  describe(`output that fails every write on ${runtime.name}`, () => {
+    it("serves, answers a handler's throw with 500, and drains clean", { timeout: 60_000 }, async () => {
+      const full = openSync("/dev/full", "w");
+      const { port, result: child } = await onFreePort(async (port) => {
+        const child = spawn(runtime.command, runtime.args(path.join(ROOT, "test/fixtures/quiet.ts")), {
+          cwd: ROOT,
+          env: { ...process.env, SG_OPTIONS: JSON.stringify({ port, timeout: 8_000 }), NO_COLOR: "1" },
+          stdio: ["ignore", full, full],
+        });
+        const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+        // Up when it answers; a start that failed has exited by then (a port in use is tried again).
+        for (let i = 0; i < 300; i++) {
+          if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before answering`);
+          try {
+            if ((await request(port, "GET", "/", 1_000)).status === 200) return { child, exited };
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        }
+        throw new Error("never answered");
+      }, () => false);
+      closeSync(full);
+      try {
+        assert.equal((await request(port, "GET", "/throw")).status, 500);
+        child.child.kill("SIGTERM");
+        const code = await Promise.race([child.exited, new Promise((resolve) => setTimeout(() => resolve("hung"), 15_000))]);
+        assert.equal(code, 0);
+      } finally {
+        if (child.child.exitCode === null) child.child.kill("SIGKILL");
+      }
+    });
   });
 }
