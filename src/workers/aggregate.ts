@@ -4,7 +4,7 @@
  */
 import { buildReport, type DrainCounts, emptyCounts } from "../drain/report.ts";
 import { ReportErrors } from "../drain/report-errors.ts";
-import type { PartReport, ShutdownReport, WorkerReport } from "../types.ts";
+import type { PartReport, ShutdownReport, WaitingFor, WorkerReport } from "../types.ts";
 
 /** One worker at the end of the drain: its report if it sent one, and how its process ended. */
 export interface WorkerEnd {
@@ -95,6 +95,28 @@ export function aggregateReports(facts: AggregateFacts): ShutdownReport {
     forcedBy,
     fatal: facts.fatal,
   });
+  // What the forced workers were waiting for, added up (their own drain.forced lines say each).
+  const forcedReports = facts.workers.flatMap((e) => e.listened && e.report?.waitingFor !== undefined ? [e.report] : []);
+  if (report.forced && forcedReports.length > 0) {
+    report.waitingFor = waitingForAll(forcedReports);
+    const budget = forcedReports.find((r) => r.budget !== undefined)?.budget;
+    if (budget !== undefined) report.budget = budget;
+  }
   const clean = workers.every((w) => w.outcome === "stopped" || w.outcome === "skipped");
   return { ...report, errorsOmitted: report.errorsOmitted + omitted, workers, exitCode: clean && report.exitCode === 0 ? 0 : 1 };
+}
+
+/** The workers' waits added up; the first step named; at most 10 servers named. */
+function waitingForAll(reports: readonly ShutdownReport[]): WaitingFor {
+  const all: WaitingFor = { requests: 0, responses: 0, tasks: 0, serversClosing: [] };
+  for (const r of reports) {
+    const w = r.waitingFor!;
+    all.requests += w.requests;
+    all.responses += w.responses;
+    all.tasks += w.tasks;
+    if (w.connections !== undefined) all.connections = (all.connections ?? 0) + w.connections;
+    all.serversClosing.push(...w.serversClosing.slice(0, 10 - all.serversClosing.length));
+    all.step ??= w.step;
+  }
+  return all;
 }

@@ -233,6 +233,30 @@ describe("workers: the primary", () => {
     assert.deepEqual(w.exits, [1]);
   });
 
+  it("AForcedDrainsReportSaysTheBudgetAndWhatTheWorkersWaitedFor", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGTERM");
+    await settle();
+    const forced = (requests: number, step?: string): ShutdownReport => ({
+      ...workerReport(0),
+      forced: true,
+      forcedBy: "deadline",
+      exitCode: 1,
+      budget: "stop-reserve",
+      waitingFor: { requests, responses: 0, tasks: 1, connections: 2, serversClosing: [], ...(step && { step }) },
+    });
+    w.workers[0]!.events.message({ sg: "report", report: forced(1) });
+    w.workers[0]!.exit(1, null);
+    w.workers[1]!.events.message({ sg: "report", report: forced(2, 'stop of "db"') });
+    w.workers[1]!.exit(1, null);
+    await settle();
+    const [end] = w.events("drain.end");
+    // It had forced and forcedBy, but not what logging.md promises with them.
+    assert.equal(end!.budget, "stop-reserve");
+    assert.deepEqual(end!.waitingFor, { requests: 3, responses: 0, tasks: 2, connections: 4, serversClosing: [], step: 'stop of "db"' });
+  });
+
   it("ASecondSignalLaterForcesEveryWorker", async () => {
     const w = world();
     await running(w);
