@@ -146,6 +146,8 @@ export interface PrimaryRun {
   readonly finished: Promise<ShutdownReport>;
   readonly signal: AbortSignal;
   shutdown(): Promise<ShutdownReport>;
+  /** The primary's lines (with its pid): the lifecycle's own lines from then on go there too. */
+  readonly log?: Log;
 }
 
 /**

@@ -136,6 +136,8 @@ export class LifecycleController implements ServerLifecycle {
 
   becomePrimary(primary: PrimaryRun): void {
     this.#primary = primary;
+    // Its lines (the parts it stops here) carry the primary's pid, as every other primary line does.
+    if (primary.log !== undefined) this.#logBeforeServers = primary.log;
     // Parts registered so far never start here: the start sequence finds the run already running.
     if (this.#run.state === "idle") this.#moveTo({ state: "starting" });
     if (this.#run.state === "starting") this.#moveTo({ state: "running" });

@@ -155,6 +155,11 @@ export class Supervisor {
   }
 
   /** The pids of the workers now serving, by slot. */
+  /** The primary's lines, with its pid (the process lifecycle says its own through it). */
+  get log(): Log {
+    return this.#setup.log;
+  }
+
   get pids(): number[] {
     return this.#slots.flatMap((w) => (w ? [w.proc.pid] : []));
   }

@@ -796,23 +796,33 @@ describe("workers: the primary's lifecycle", () => {
     }
     await settle();
     const report = { exitCode: 0 } as ShutdownReport;
+    const primaryLines: LogRecord[] = [];
     const becomePrimary = async () => {
-      lifecycle.becomePrimary({ finished: Promise.resolve(report), signal: new AbortController().signal, shutdown: async () => report });
+      const log = (record: LogRecord) => void primaryLines.push({ pid: 4242, ...record });
+      lifecycle.becomePrimary({
+        finished: Promise.resolve(report),
+        signal: new AbortController().signal,
+        shutdown: async () => report,
+        log,
+      });
       await settle();
     };
-    return { lifecycle, records, calls, becomePrimary };
+    return { lifecycle, records, primaryLines, calls, becomePrimary };
   }
 
   it("PartsThatStartedBeforeTheProcessBecameThePrimaryAreStoppedInReverseWithOneWarning", async () => {
     // An await between lifecycle.add and serveGracefully({ workers }) lets the parts start first.
-    const { records, calls, becomePrimary } = await primaryToBe(["db", "cache"]);
+    const { records, primaryLines, calls, becomePrimary } = await primaryToBe(["db", "cache"]);
     assert.deepEqual(calls, ["start db", "start cache"]);
     await becomePrimary();
     assert.deepEqual(calls, ["start db", "start cache", "stop cache", "stop db"]);
-    const warning = records.find((r) => r.event === "workers.parts-in-primary");
+    // Said through the primary's log, with its pid (they were the only primary lines without it).
+    const warning = primaryLines.find((r) => r.event === "workers.parts-in-primary");
     assert.equal(warning?.level, "warn");
+    assert.equal(warning?.pid, 4242);
     assert.deepEqual(warning?.parts, ["db", "cache"]);
-    assert.deepEqual(records.filter((r) => r.event === "part.stopped").map((r) => r.part), ["cache", "db"]);
+    assert.deepEqual(primaryLines.filter((r) => r.event === "part.stopped").map((r) => r.part), ["cache", "db"]);
+    assert.deepEqual(records.filter((r) => r.event === "part.started").map((r) => r.part), ["db", "cache"], "before, not known yet");
   });
 
   it("PartsHeldBeforeTheEntryIsImportedNeverStartInThePrimary", async () => {
