@@ -27,7 +27,8 @@ export function checkText(
     ["keep-alive-timeout", `${resolved.keepAliveTimeout} ms`, from(sources.keepAliveTimeout, platform)],
     ["ready-path", String(resolved.health.ready), from(sources.ready, platform)],
     ["live-path", String(resolved.health.live), from(sources.live, platform)],
-    ["platform", platform, resolved.platform.why],
+    // Why its defaults are what they are; a row above says when a value is not the default.
+    ["platform", platform, platform === "none" ? "" : `its defaults: ${resolved.platform.why}`],
     ["workers", String(workers), from(sources.workers, platform)],
     ["log-format", settings.logFormat, from(settings.logFormatSource, platform)],
   ];
