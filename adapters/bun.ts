@@ -14,6 +14,7 @@ import {
 } from "../src/core.ts";
 import { nodeProcess, process, watchFatalErrors } from "./node-process.ts";
 import { childWorkers } from "./node-workers.ts";
+import { exitWatchdog } from "./exit-watchdog.ts";
 import { OpenWebSockets } from "./web-sockets.ts";
 export * from "../src/exports.ts";
 
@@ -161,6 +162,7 @@ const runtime: RuntimeAdapter = {
       (error, kind) => void (kind === "unhandledRejection" ? setTimeout(() => listener(error, kind), 0) : listener(error, kind)),
       "recognise",
     ),
+  exitWatchdog: exitWatchdog('process.kill(process.pid, "SIGKILL");'),
   // Bun.file reads /proc for the PID 1 check without loading node:fs (~2 MiB of RSS on Bun).
   processOrigin: () => processOriginReading(process.pid, process.ppid, (path) => Bun.file(path).text()),
   // A worker re-runs the entry with the same bun flags and arguments.

@@ -16,6 +16,7 @@ import {
   type ShutdownSignal,
   type WorkersAdapter,
 } from "../src/core.ts";
+import { exitWatchdog } from "./exit-watchdog.ts";
 import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
 export * from "../src/exports.ts";
 
@@ -43,6 +44,7 @@ interface DenoWebSocket extends ClosableWebSocket {
   addEventListener(type: "close", listener: () => void): void;
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+const killAfter = exitWatchdog('Deno.kill(Deno.pid, "SIGKILL");');
 
 /** Deno.serve's own options, passed through (`c.env` stays Deno's handler info). */
 export interface DenoPassThroughOptions {
@@ -226,6 +228,8 @@ const runtime: RuntimeAdapter = {
   exit: (code) => Deno.exit(code),
   // A drain that ends the process needs no timer that can really be cancelled: its exit ends them.
   exitTimer: timeoutTimer,
+  // Deno.kill needs the run permission; without it there is no backstop (asking would prompt).
+  exitWatchdog: (ms) => Deno.permissions.querySync({ name: "run" }).state === "granted" ? killAfter(ms) : () => {},
   processOrigin() {
     // Without read permission for /proc, asking would prompt on a terminal: stay silent instead.
     if (Deno.pid !== 1 && Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") return undefined;

@@ -131,6 +131,12 @@ export interface ProcessAdapter {
    * exit time (Deno's first setTimeout: ~10 ms). A cancelled timer may stay pending: the exit ends it.
    */
   exitTimer?(fn: () => void, ms: number): () => void;
+  /**
+   * Optional: end the process by SIGKILL if it still runs `ms` from now, even with its event loop
+   * blocked (a synchronous write to a full pipe); returns the cancel. Armed when a drain that ends
+   * the process begins, a backstop well past its deadline.
+   */
+  exitWatchdog?(ms: number): () => void;
   /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
   onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void;
   /** End the process now. */

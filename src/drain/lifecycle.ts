@@ -35,6 +35,12 @@ const MOVES: Record<LifecycleState, readonly LifecycleState[]> = {
   stopped: ["starting"], // a server joining a stopped lifecycle begins a new run
 };
 
+/**
+ * The exit watchdog fires this long after the deadline: the drain's own path (the stops within the
+ * timeout, the logger's flush within 250 ms) has ended the process well before, unless it is blocked.
+ */
+export const WATCHDOG_GRACE_MS = 2_000;
+
 /** The one implementation of `Lifecycle` (members documented there and on `ServerLifecycle`); users only see the interface. */
 export class LifecycleController implements ServerLifecycle {
   readonly #runtime: RuntimeAdapter;
@@ -276,6 +282,9 @@ export class LifecycleController implements ServerLifecycle {
     // A drain that will end the process (none stops doing so midway) may take the runtime's exit
     // timers: the exit ends any it left pending.
     const clock = willExit(settings, reason) ? withExitTimer(this.#clock, this.#runtime) : this.#clock;
+    // A backstop past the deadline, on its own thread: an event loop blocked by a write to a full
+    // log pipe (Bun's and Deno's console write synchronously) runs none of the timers below.
+    const disarmWatchdog = willExit(settings, reason) ? this.#runtime.exitWatchdog?.(settings.timeout + WATCHDOG_GRACE_MS) : undefined;
     const startedAt = clock.wallTime();
     const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));
@@ -391,6 +400,8 @@ export class LifecycleController implements ServerLifecycle {
       // The report is the last line: a logger that writes asynchronously (pino) gets it out first.
       await flushWithin(clock, settings.flush, flushBudget(t0 + settings.timeout - clock.now()));
     }
+    // Not ours to end the process now: another lifecycle's drain still runs, with its own deadline.
+    if (!exitNow || !(this.#exitGate?.alone(this) ?? true)) disarmWatchdog?.();
     // Another lifecycle still draining in this process (a createLifecycle() beside this one) ends it.
     const exit = exitNow ? (code: number) => this.#runtime.exit(code) : undefined;
     if (this.#exitGate === undefined) exit?.(report.exitCode);

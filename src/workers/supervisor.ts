@@ -16,6 +16,7 @@ import { aggregateReports, type WorkerEnd } from "./aggregate.ts";
 import { type FromWorker, isFromWorker, PORT_ENV, type ToWorker, WORKER_ENV } from "./messages.ts";
 import type { ListenInfo, LogRecord, ProcessAdapter, ShutdownReport, ShutdownSignal, WorkerEvents, WorkerProcess } from "../types.ts";
 import { fatalError } from "../log/events.ts";
+import { WATCHDOG_GRACE_MS } from "../drain/lifecycle.ts";
 
 /** The first restart waits this long; each quick crash in a row doubles it. */
 export const RESTART_BACKOFF_MS = 100;
@@ -427,6 +428,8 @@ export class Supervisor {
     for (const worker of this.#live) this.#tellToDrain(worker);
     // The workers keep their own deadline; one still alive this long after it is killed.
     this.#cancelGuard = clock.setTimer(() => this.#killTheRest(), this.#setup.timeout + KILL_GRACE_MS);
+    // The backstop of a primary whose own event loop is blocked (a write to a full log pipe).
+    if (this.#exits(reason)) this.#setup.own.exitWatchdog?.(this.#setup.timeout + KILL_GRACE_MS + WATCHDOG_GRACE_MS);
     this.#finishIfDone();
   }
 

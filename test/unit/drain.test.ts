@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CATCH_UP_MAX_MS, HOLD_MAX_MS, QUIET_MS } from "../../src/drain/hold.ts";
-import type { FetchApp, LogRecord } from "../../src/types.ts";
+import type { FetchApp, LogRecord, RuntimeAdapter } from "../../src/types.ts";
+import { WATCHDOG_GRACE_MS } from "../../src/drain/lifecycle.ts";
 import { fakeWorld, settle } from "./fakes.ts";
 
 function setup(options: Record<string, unknown> = {}) {
@@ -598,6 +599,30 @@ describe("drain", () => {
     assert.equal(report.exitCode, 1);
     // It was left running with nothing listening: the runtime would have ended it.
     assert.deepEqual(runtime.exitCodes, [1]);
+  });
+
+  it("ArmsTheExitWatchdogPastTheDeadlineWhenTheDrainEndsTheProcessOnly", async () => {
+    const armed: number[] = [];
+    let disarmed = 0;
+    const { clock, runtime, lifecycle, serve } = fakeWorld((rt) => {
+      (rt as RuntimeAdapter).exitWatchdog = (ms) => (armed.push(ms), () => void disarmed++);
+    });
+    const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: false, timeout: 3_000 });
+    await server.ready;
+    // A shutdown() call leaves the process running: no backstop to end it.
+    const first = lifecycle.shutdown();
+    await clock.advance(QUIET_MS);
+    await first;
+    assert.deepEqual(armed, []);
+    const again = serve({ fetch: () => new Response("ok") }, { port: 0, logger: false, timeout: 3_000 });
+    await again.ready;
+    runtime.signal("SIGTERM");
+    await clock.advance(QUIET_MS);
+    await again.finished;
+    await clock.advance(0);
+    assert.deepEqual(armed, [3_000 + WATCHDOG_GRACE_MS]);
+    assert.equal(disarmed, 0, "the exit ends the process, and the watchdog with it");
+    assert.deepEqual(runtime.exitCodes, [0]);
   });
 
   it("LeavesFatalErrorsToTheRuntimeWhenTurnedOff", async () => {
