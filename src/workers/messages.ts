@@ -13,18 +13,23 @@ export const PORT_ENV = "SERVE_GRACEFULLY_PORT";
  * Primary to worker: start the drain (as if `signal` came; a reload's says how long its hold waits
  * for quiet), or force it now.
  */
-export type ToWorker = { sg: "drain"; signal: ShutdownSignal; holdQuietMs?: number } | { sg: "force"; signal: ShutdownSignal };
+export type ToWorker =
+  | { sg: "drain"; signal: ShutdownSignal; holdQuietMs?: number }
+  | { sg: "force"; signal: ShutdownSignal }
+  | { sg: "exit-ok" };
 
 /** Worker to primary: it listens, its drain began (from any side), it could not start, or its drain's report. */
 export type FromWorker =
   | { sg: "listening"; port: number; hostname: string }
   | { sg: "draining" }
   | { sg: "start-failed"; error: string }
-  | { sg: "report"; report: ShutdownReport };
+  | { sg: "report"; report: ShutdownReport }
+  | { sg: "exiting" };
 
 export function isToWorker(message: unknown): message is ToWorker {
   const m = message as { sg?: unknown; signal?: unknown; holdQuietMs?: unknown } | null;
   const quiet = m?.holdQuietMs;
+  if (typeof m === "object" && m !== null && m.sg === "exit-ok") return true;
   return typeof m === "object" && m !== null && (m.sg === "drain" || m.sg === "force") &&
     (SHUTDOWN_SIGNALS as readonly unknown[]).includes(m.signal) &&
     (quiet === undefined || (m.sg === "drain" && Number.isInteger(quiet) && (quiet as number) >= 0 && (quiet as number) <= 1_000));
@@ -37,6 +42,7 @@ export function isFromWorker(message: unknown): message is FromWorker {
     case "listening":
       return typeof m.port === "number" && typeof m.hostname === "string";
     case "draining":
+    case "exiting":
       return true;
     case "start-failed":
       return typeof m.error === "string";

@@ -336,6 +336,8 @@ export class Supervisor {
       // A worker that listens after the drain started may have missed the first message: again.
       if (this.#state === "draining") this.#send(worker, { sg: "drain", signal: this.#drainSignal() });
     } else if (message.sg === "draining") worker.draining = true;
+    // Read in order: its listener's close (node:cluster's own message) came before.
+    else if (message.sg === "exiting") this.#send(worker, { sg: "exit-ok" });
     else if (message.sg === "start-failed") worker.startError = message.error;
     else worker.report = message.report;
   }

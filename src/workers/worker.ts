@@ -74,8 +74,10 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     drainStarted = true;
     role.send({ sg: "draining" });
   };
+  let exitOk: (() => void) | undefined;
   role.channel.onMessage((message) => {
     if (!isToWorker(message)) return;
+    if (message.sg === "exit-ok") return exitOk?.();
     if (message.sg === "force") {
       for (const listener of [...forceListeners]) listener(message.signal);
     } else if (!drainStarted && (listeners.get(message.signal)?.size ?? 0) > 0) {
@@ -117,16 +119,27 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     // The primary checks who started it; a worker's answer would repeat it once per worker.
     processOrigin: undefined,
     exit(code) {
-      void sentBeforeExit(role, runtime, clock).then(() => runtime.exit(code));
+      // The primary answers once it has read everything this worker sent, its listener's close
+      // among it: node:cluster hands a new connection to a worker until it has read that close,
+      // and keeps the connection open, unanswered, if the worker exits before taking it (the
+      // worker's cluster code hands it back while it runs).
+      const answered = new Promise<void>((resolve) => (exitOk = resolve));
+      if (!role.channel.closed) role.send({ sg: "exiting" });
+      void sentBeforeExit(role, runtime, clock, answered).then(() => runtime.exit(code));
     },
   };
 }
 
-/** Resolves once what the worker sent has been handed to the primary, or after EXIT_SEND_LIMIT_MS. */
-function sentBeforeExit(role: WorkerRole, runtime: RuntimeAdapter, clock: Clock): Promise<void> {
+/**
+ * Resolves once what the worker sent has been handed to the primary (and `answered`, when given,
+ * has resolved), or after EXIT_SEND_LIMIT_MS; at once when the channel is closed.
+ */
+function sentBeforeExit(role: WorkerRole, runtime: RuntimeAdapter, clock: Clock, answered?: Promise<void>): Promise<void> {
   let cancel = () => {};
   const limit = new Promise<void>((resolve) => (cancel = withExitTimer(clock, runtime).setTimer(resolve, EXIT_SEND_LIMIT_MS)));
-  return Promise.race([role.sent(), limit]).then(() => cancel());
+  const closed = new Promise<void>((resolve) => (role.channel.closed ? resolve() : role.channel.onClose(resolve)));
+  const done = Promise.all([role.sent(), answered ?? Promise.resolve()]).then(() => {});
+  return Promise.race([done, closed, limit]).then(() => cancel());
 }
 
 /**

@@ -169,6 +169,13 @@ describe("workers: the primary", () => {
     assert.deepEqual(w.workers.slice(1).map((x) => x.env[PORT_ENV]), ["41234", "41234"]);
   });
 
+  it("AnswersAWorkerThatSaysItIsExitingOnItsOwnChannelInOrder", async () => {
+    const w = world();
+    await running(w);
+    w.workers[0]!.events.message({ sg: "exiting" });
+    assert.deepEqual(w.workers[0]!.sent.at(-1), { sg: "exit-ok" });
+  });
+
   it("OneSignalDrainsEveryWorkerOnceAndReportsOnceWithEveryPid", async () => {
     const w = world();
     await running(w);
@@ -691,6 +698,76 @@ describe("workers: the worker side", () => {
     onMessage({ sg: "drain", signal: "SIGTERM" }); // and a third time: the same drain
     assert.equal(drains, 1);
     assert.equal(runtime.holdQuietMs?.(), 100, "the drain's hold waits as long as the order said");
+  });
+
+  it("ExitsOnceThePrimaryHasReadEverythingItSent", async () => {
+    // node:cluster keeps a connection it handed to a worker open, unanswered, if the worker exits
+    // before taking it: the worker waits until the primary has read its listener's close.
+    const { workerRuntime } = await import("../../src/workers/worker.ts");
+    let onMessage: (m: unknown) => void = () => {};
+    const sent: unknown[] = [];
+    const channel = {
+      closed: false,
+      send: async () => {},
+      onMessage: (l: (m: unknown) => void) => void (onMessage = l),
+      onClose: () => {},
+    };
+    const role = {
+      slot: 0,
+      port: undefined,
+      pid: 7,
+      channel,
+      raw: undefined as never,
+      log: undefined,
+      send: (m: unknown) => void sent.push(m),
+      sent: async () => {},
+    };
+    const clock = new FakeClock();
+    const exits: number[] = [];
+    const base = {
+      name: "node" as const,
+      listen: () => Promise.reject(),
+      onSignal: () => () => {},
+      onFatalError: () => () => {},
+      exit: (code: number) => void exits.push(code),
+      env: () => undefined,
+    };
+    const runtime = workerRuntime(base, role, clock);
+    runtime.exit(0);
+    await settle();
+    assert.deepEqual(sent, [{ sg: "exiting" }]);
+    assert.deepEqual(exits, [], "not before the primary answered");
+    onMessage({ sg: "exit-ok" });
+    await settle();
+    assert.deepEqual(exits, [0]);
+  });
+
+  it("ExitsAtTheSendLimitWhenThePrimaryNeverAnswers", async () => {
+    const { workerRuntime, EXIT_SEND_LIMIT_MS } = await import("../../src/workers/worker.ts");
+    const channel = { closed: false, send: async () => {}, onMessage: () => {}, onClose: () => {} };
+    const role = {
+      slot: 0,
+      port: undefined,
+      pid: 7,
+      channel,
+      raw: undefined as never,
+      log: undefined,
+      send: () => {},
+      sent: async () => {},
+    };
+    const clock = new FakeClock();
+    const exits: number[] = [];
+    const base = {
+      name: "node" as const,
+      listen: () => Promise.reject(),
+      onSignal: () => () => {},
+      onFatalError: () => () => {},
+      exit: (code: number) => void exits.push(code),
+      env: () => undefined,
+    };
+    workerRuntime(base, role, clock).exit(1);
+    await clock.advance(EXIT_SEND_LIMIT_MS);
+    assert.deepEqual(exits, [1]);
   });
 
   it("TakesNoDrainOrderWithAHoldQuietOutOfRange", async () => {
