@@ -23,6 +23,7 @@ import {
 import { Http2Sessions } from "./node-http2.ts";
 import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
 import { nodeProcess } from "./node-process.ts";
+import { nodeExitWatchdog } from "./exit-watchdog.ts";
 import { nodeWorkers } from "./node-workers.ts";
 export * from "../src/exports.ts";
 
@@ -342,6 +343,7 @@ const runtime: RuntimeAdapter = {
   asksToClose,
   watchDelivery,
   ...nodeProcess,
+  exitWatchdog: nodeExitWatchdog,
   workers: nodeWorkers,
 };
 

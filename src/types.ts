@@ -134,9 +134,10 @@ export interface ProcessAdapter {
   /**
    * Optional: end the process by SIGKILL if it still runs `ms` from now, even with its event loop
    * blocked (a synchronous write to a full pipe); returns the cancel. Armed when a drain that ends
-   * the process begins, a backstop well past its deadline.
+   * the process begins, a backstop well past its deadline. `flushingLogger`: the logger writes what
+   * it holds at the exit (pino), synchronously on some runtimes.
    */
-  exitWatchdog?(ms: number): () => void;
+  exitWatchdog?(ms: number, flushingLogger: boolean): () => void;
   /** Subscribe to uncaught exceptions and unhandled rejections; returns the unsubscribe. */
   onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void;
   /** End the process now. */

@@ -284,7 +284,9 @@ export class LifecycleController implements ServerLifecycle {
     const clock = willExit(settings, reason) ? withExitTimer(this.#clock, this.#runtime) : this.#clock;
     // A backstop past the deadline, on its own thread: an event loop blocked by a write to a full
     // log pipe (Bun's and Deno's console write synchronously) runs none of the timers below.
-    const disarmWatchdog = willExit(settings, reason) ? this.#runtime.exitWatchdog?.(settings.timeout + WATCHDOG_GRACE_MS) : undefined;
+    const disarmWatchdog = willExit(settings, reason)
+      ? this.#runtime.exitWatchdog?.(settings.timeout + WATCHDOG_GRACE_MS, settings.flush !== undefined)
+      : undefined;
     const startedAt = clock.wallTime();
     const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));

@@ -431,7 +431,7 @@ export class Supervisor {
     // The workers keep their own deadline; one still alive this long after it is killed.
     this.#cancelGuard = clock.setTimer(() => this.#killTheRest(), this.#setup.timeout + KILL_GRACE_MS);
     // The backstop of a primary whose own event loop is blocked (a write to a full log pipe).
-    if (this.#exits(reason)) this.#setup.own.exitWatchdog?.(this.#setup.timeout + KILL_GRACE_MS + WATCHDOG_GRACE_MS);
+    if (this.#exits(reason)) this.#setup.own.exitWatchdog?.(this.#setup.timeout + KILL_GRACE_MS + WATCHDOG_GRACE_MS, false);
     this.#finishIfDone();
   }
 

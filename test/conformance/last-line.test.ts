@@ -174,54 +174,56 @@ for (const runtime of selectedRuntimes()) {
 // asynchronously: its drain ends as usual, the lines lost.)
 for (const runtime of selectedRuntimes()) {
   describe(`a log pipe that stays full on ${runtime.name}`, () => {
-    it("still ends the process soon after the deadline", { timeout: 60_000 }, async () => {
-      const dir = mkdtempSync(path.join(tmpdir(), "sg-full-pipe-"));
-      const fifo = path.join(dir, "out");
-      execFileSync("mkfifo", [fifo]);
-      const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-      const writer = openSync(fifo, constants.O_WRONLY);
-      const timeout = 2_000;
-      const child = spawn(runtime.command, runtime.args(path.join(ROOT, "test/fixtures/quiet.ts")), {
-        cwd: ROOT,
-        env: { ...process.env, SG_OPTIONS: JSON.stringify({ port: 0, timeout }), NO_COLOR: "1" },
-        stdio: ["ignore", writer, "ignore"],
-      });
-      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-        child.once("exit", (code, signal) => resolve({ code, signal }))
-      );
-      try {
-        // Read until the listening line, then never again, and fill what is left of the pipe.
-        let out = "";
-        const chunk = Buffer.alloc(65_536);
-        for (let i = 0; i < 300 && !/"event":"listening"/.test(out); i++) {
-          try {
-            out += chunk.toString("utf8", 0, readSync(reader, chunk));
-          } catch {
-            await new Promise((resolve) => setTimeout(resolve, 50));
-          }
-        }
-        assert.match(out, /"event":"listening"/);
-        const filler = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    for (const logger of ["default", "pino"] as const) {
+      it(`still ends the process soon after the deadline (${logger} logger)`, { timeout: 60_000 }, async () => {
+        const dir = mkdtempSync(path.join(tmpdir(), "sg-full-pipe-"));
+        const fifo = path.join(dir, "out");
+        execFileSync("mkfifo", [fifo]);
+        const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+        const writer = openSync(fifo, constants.O_WRONLY);
+        const timeout = 2_000;
+        const child = spawn(runtime.command, runtime.args(path.join(ROOT, "test/fixtures/quiet.ts")), {
+          cwd: ROOT,
+          env: { ...process.env, SG_OPTIONS: JSON.stringify({ port: 0, timeout }), NO_COLOR: "1", SG_LOGGER: logger },
+          stdio: ["ignore", writer, "ignore"],
+        });
+        const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+          child.once("exit", (code, signal) => resolve({ code, signal }))
+        );
         try {
-          for (let i = 0; i < 64; i++) writeSync(filler, chunk);
-        } catch {
-          // EAGAIN: full.
+          // Read until the listening line, then never again, and fill what is left of the pipe.
+          let out = "";
+          const chunk = Buffer.alloc(65_536);
+          for (let i = 0; i < 300 && !/"event":"listening"|"msg":"server:\d+ listening/.test(out); i++) {
+            try {
+              out += chunk.toString("utf8", 0, readSync(reader, chunk));
+            } catch {
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+          }
+          assert.match(out, /"event":"listening"|"msg":"server:\d+ listening/);
+          const filler = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+          try {
+            for (let i = 0; i < 64; i++) writeSync(filler, chunk);
+          } catch {
+            // EAGAIN: full.
+          } finally {
+            closeSync(filler);
+          }
+          const signalledAt = performance.now();
+          child.kill("SIGTERM");
+          const end = await Promise.race([exited, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 30_000))]);
+          assert.notEqual(end, "hung", "still running 30 s after SIGTERM");
+          const ms = performance.now() - signalledAt;
+          // The drain's own exit when it can write (Node), else the backstop at timeout + 2 s (SIGKILL).
+          assert.ok(ms < timeout + WATCHDOG_GRACE_MS + 5_000, `ended ${Math.round(ms)} ms after SIGTERM`);
         } finally {
-          closeSync(filler);
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+          closeSync(reader);
+          closeSync(writer);
+          rmSync(dir, { recursive: true, force: true });
         }
-        const signalledAt = performance.now();
-        child.kill("SIGTERM");
-        const end = await Promise.race([exited, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 30_000))]);
-        assert.notEqual(end, "hung", "still running 30 s after SIGTERM");
-        const ms = performance.now() - signalledAt;
-        // The drain's own exit when it can write (Node), else the backstop at timeout + 2 s (SIGKILL).
-        assert.ok(ms < timeout + WATCHDOG_GRACE_MS + 5_000, `ended ${Math.round(ms)} ms after SIGTERM`);
-      } finally {
-        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-        closeSync(reader);
-        closeSync(writer);
-        rmSync(dir, { recursive: true, force: true });
-      }
-    });
+      });
+    }
   });
 }

@@ -603,9 +603,10 @@ describe("drain", () => {
 
   it("ArmsTheExitWatchdogPastTheDeadlineWhenTheDrainEndsTheProcessOnly", async () => {
     const armed: number[] = [];
+    const flushing: boolean[] = [];
     let disarmed = 0;
     const { clock, runtime, lifecycle, serve } = fakeWorld((rt) => {
-      (rt as RuntimeAdapter).exitWatchdog = (ms) => (armed.push(ms), () => void disarmed++);
+      (rt as RuntimeAdapter).exitWatchdog = (ms, flushingLogger) => (armed.push(ms), flushing.push(flushingLogger), () => void disarmed++);
     });
     const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: false, timeout: 3_000 });
     await server.ready;
@@ -621,6 +622,7 @@ describe("drain", () => {
     await again.finished;
     await clock.advance(0);
     assert.deepEqual(armed, [3_000 + WATCHDOG_GRACE_MS]);
+    assert.deepEqual(flushing, [false], "no logger that flushes at the exit (Node arms its watchdog only for one)");
     assert.equal(disarmed, 0, "the exit ends the process, and the watchdog with it");
     assert.deepEqual(runtime.exitCodes, [0]);
   });
