@@ -26,7 +26,7 @@ export function exitWatchdog(kill: string): (ms: number) => () => void {
  * Node's: its console writes pipes asynchronously, but a logger that flushes at the exit blocks it
  * the same way (pino's default destination flushes synchronously in the `exit` event, retrying a
  * full pipe for ever). Armed only for such a logger: a worker thread made at the drain costs Node's
- * exit ~65 ms (measured: an idle exit 83 -> 149 ms). node:worker_threads is loaded then; worker
+ * idle exit 6 ms, 66 under load (docs/logging.md). node:worker_threads is loaded then; worker
  * threads run until the process really exits, after the `exit` event.
  */
 export function nodeExitWatchdog(ms: number, flushingLogger: boolean): () => void {

@@ -662,40 +662,48 @@ describe('workers: the CPUs of "auto"', () => {
   });
 });
 
+/** A worker's runtime over a fake channel: what it sends, the messages it is given, its exits. */
+async function workerSide() {
+  const { workerRuntime } = await import("../../src/workers/worker.ts");
+  let onMessage: (m: unknown) => void = () => {};
+  const sent: unknown[] = [];
+  const exits: number[] = [];
+  const channel = {
+    closed: false,
+    send: async () => {},
+    onMessage: (l: (m: unknown) => void) => void (onMessage = l),
+    onClose: () => {},
+  };
+  const role = {
+    slot: 0,
+    port: undefined,
+    pid: 7,
+    channel,
+    raw: undefined as never,
+    log: undefined,
+    send: (m: unknown) => void sent.push(m),
+    sent: async () => {},
+  };
+  const base = {
+    name: "node" as const,
+    listen: () => Promise.reject(),
+    onSignal: () => () => {},
+    onFatalError: () => () => {},
+    exit: (code: number) => void exits.push(code),
+    env: () => undefined,
+  };
+  const clock = new FakeClock();
+  return { runtime: workerRuntime(base, role, clock), deliver: (m: unknown) => onMessage(m), sent, exits, clock };
+}
+
 describe("workers: the worker side", () => {
   it("ADrainOrderBeforeAnythingListensIsTakenWhenItComesAgain", async () => {
-    const { workerRuntime } = await import("../../src/workers/worker.ts");
-    let onMessage: (m: unknown) => void = () => {};
-    const channel = {
-      closed: false,
-      send: async () => {},
-      onMessage: (l: (m: unknown) => void) => void (onMessage = l),
-      onClose: () => {},
-    };
-    const role = {
-      slot: 0,
-      port: undefined,
-      pid: 7,
-      channel,
-      raw: undefined as never,
-      log: undefined,
-      send: () => {},
-      sent: async () => {},
-    };
-    const base = {
-      name: "node" as const,
-      listen: () => Promise.reject(),
-      onSignal: () => () => {},
-      onFatalError: () => () => {},
-      exit: () => {},
-      env: () => undefined,
-    };
-    const runtime = workerRuntime(base, role);
-    onMessage({ sg: "drain", signal: "SIGTERM" }); // the entry is still loading: nothing listens
+    const { runtime, deliver } = await workerSide();
+    deliver({ sg: "drain", signal: "SIGTERM" }); // the entry is still loading: nothing listens
     let drains = 0;
     runtime.onSignal("SIGTERM", () => drains++);
-    onMessage({ sg: "drain", signal: "SIGTERM", holdQuietMs: 100 }); // sent again once the worker listens
-    onMessage({ sg: "drain", signal: "SIGTERM" }); // and a third time: the same drain
+    deliver({ sg: "drain", signal: "SIGTERM", holdQuietMs: 100 }); // sent again once the worker listens
+    deliver({ sg: "drain", signal: "SIGTERM" }); // and a third time: the same drain
     assert.equal(drains, 1);
     assert.equal(runtime.holdQuietMs?.(), 100, "the drain's hold waits as long as the order said");
   });
@@ -703,69 +711,20 @@ describe("workers: the worker side", () => {
   it("ExitsOnceThePrimaryHasReadEverythingItSent", async () => {
     // node:cluster keeps a connection it handed to a worker open, unanswered, if the worker exits
     // before taking it: the worker waits until the primary has read its listener's close.
-    const { workerRuntime } = await import("../../src/workers/worker.ts");
-    let onMessage: (m: unknown) => void = () => {};
-    const sent: unknown[] = [];
-    const channel = {
-      closed: false,
-      send: async () => {},
-      onMessage: (l: (m: unknown) => void) => void (onMessage = l),
-      onClose: () => {},
-    };
-    const role = {
-      slot: 0,
-      port: undefined,
-      pid: 7,
-      channel,
-      raw: undefined as never,
-      log: undefined,
-      send: (m: unknown) => void sent.push(m),
-      sent: async () => {},
-    };
-    const clock = new FakeClock();
-    const exits: number[] = [];
-    const base = {
-      name: "node" as const,
-      listen: () => Promise.reject(),
-      onSignal: () => () => {},
-      onFatalError: () => () => {},
-      exit: (code: number) => void exits.push(code),
-      env: () => undefined,
-    };
-    const runtime = workerRuntime(base, role, clock);
+    const { runtime, deliver, sent, exits } = await workerSide();
     runtime.exit(0);
     await settle();
     assert.deepEqual(sent, [{ sg: "exiting" }]);
     assert.deepEqual(exits, [], "not before the primary answered");
-    onMessage({ sg: "exit-ok" });
+    deliver({ sg: "exit-ok" });
     await settle();
     assert.deepEqual(exits, [0]);
   });
 
   it("ExitsAtTheSendLimitWhenThePrimaryNeverAnswers", async () => {
-    const { workerRuntime, EXIT_SEND_LIMIT_MS } = await import("../../src/workers/worker.ts");
-    const channel = { closed: false, send: async () => {}, onMessage: () => {}, onClose: () => {} };
-    const role = {
-      slot: 0,
-      port: undefined,
-      pid: 7,
-      channel,
-      raw: undefined as never,
-      log: undefined,
-      send: () => {},
-      sent: async () => {},
-    };
-    const clock = new FakeClock();
-    const exits: number[] = [];
-    const base = {
-      name: "node" as const,
-      listen: () => Promise.reject(),
-      onSignal: () => () => {},
-      onFatalError: () => () => {},
-      exit: (code: number) => void exits.push(code),
-      env: () => undefined,
-    };
-    workerRuntime(base, role, clock).exit(1);
+    const { EXIT_SEND_LIMIT_MS } = await import("../../src/workers/worker.ts");
+    const { runtime, exits, clock } = await workerSide();
+    runtime.exit(1);
     await clock.advance(EXIT_SEND_LIMIT_MS);
     assert.deepEqual(exits, [1]);
   });
