@@ -122,10 +122,12 @@ export interface ProcessAdapter {
    */
   onForce?(listener: (signal: ShutdownSignal) => void): () => void;
   /**
-   * Optional: how long the hold waits for quiet in this drain, when it is not the default (a
-   * worker replaced by a reload: the new worker serves meanwhile, so a stalled client may be waited for).
+   * Optional: set while this drain replaces the process and the service goes on (a worker replaced
+   * by a reload, a new worker serving beside it): no drain delay, /readyz keeps passing (a balancer
+   * must not take the instance out), and the hold waits `holdQuietMs` for quiet (a stalled client
+   * may be waited for). Read again during the drain: undefined once the whole service drains.
    */
-  holdQuietMs?(): number | undefined;
+  replacement?(): { holdQuietMs: number } | undefined;
   /**
    * Optional: timers for a drain that ends the process, where the runtime's usual ones cost the
    * exit time (Deno's first setTimeout: ~10 ms). A cancelled timer may stay pending: the exit ends it.

@@ -291,7 +291,10 @@ export class LifecycleController implements ServerLifecycle {
     const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));
     const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "hook");
-    const drainDelay = reason === "start-failed" ? 0 : settings.drainDelay;
+    // A worker that a reload replaces: the service goes on (a new worker serves beside it), so a
+    // balancer has nothing to notice: no drain delay, and /readyz keeps passing.
+    const replacement = reason === "signal" ? this.#runtime.replacement?.() : undefined;
+    const drainDelay = reason === "start-failed" || replacement !== undefined ? 0 : settings.drainDelay;
     // The stops' reserve comes out of the time after the drain delay, so the delay never eats it.
     const budget = deadlineBudget(settings.timeout, stopReserve(hookParts(), settings.timeout - drainDelay));
     const waits = new DrainWaits();
@@ -304,10 +307,15 @@ export class LifecycleController implements ServerLifecycle {
     const endsRightAfter = () => endsProcess() && (this.#exitGate?.alone(this) ?? true);
 
     // 1. Announce: parts not yet started never start; streams and consumers see lifecycle.signal;
-    //    every server (even one still starting) answers /readyz with 503 and closes each
-    //    connection after its response. Then wait for a start in progress to end.
+    //    every server (even one still starting) answers /readyz with 503 (unless a reload replaces
+    //    this worker) and closes each connection after its response. Then wait for a start in
+    //    progress to end.
     const registered = () => this.#parts.filter((p): p is ServerPart => p.kind === "server");
-    for (const server of registered()) server.traffic.draining = true;
+    const inService = () => this.#runtime.replacement?.() !== undefined;
+    for (const server of registered()) {
+      server.traffic.draining = true;
+      if (replacement !== undefined) server.traffic.inService = inService;
+    }
     this.#controller.abort();
     const atStart = snapshot(registered(), this.#tasks);
     // A failed start already said so (start.failed): a rollback is not announced as a drain.
@@ -328,7 +336,7 @@ export class LifecycleController implements ServerLifecycle {
     //    runtime has not read yet). It ends HOLD_MAX_MS after the delay began at the latest: a
     //    longer delay has rotated the busy clients already, so the listeners close as it ends.
     const release = holdResponses(servers);
-    if (servers.length > 0) await waitForQuiet(clock, servers, forced, holdEnd(tAnnounced, t1), this.#runtime.holdQuietMs?.());
+    if (servers.length > 0) await waitForQuiet(clock, servers, forced, holdEnd(tAnnounced, t1), replacement?.holdQuietMs);
 
     // 4. Stop accepting: close every listener (Bun and Deno close the idle connections too). When
     //    the process ends right after and nothing is left to do (no request, response, task or part

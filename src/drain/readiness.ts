@@ -79,8 +79,9 @@ export class Readiness {
   startupPending(): string | undefined {
     const progress = this.#progress();
     if (progress.running) return undefined;
-    if (progress.stopping) return "shutting down";
     const waiting = progress.parts.filter((p) => !progress.started.includes(p)).map((p) => p.name);
+    // A drain that began after the start completed (a worker a reload replaces answers /readyz then).
+    if (progress.stopping) return waiting.length === 0 ? undefined : "shutting down";
     if (waiting.length === 0) return "starting";
     const shown = waiting.slice(0, PENDING_NAMES_SHOWN).join(", ");
     return `waiting for ${shown}${waiting.length > PENDING_NAMES_SHOWN ? ` and ${waiting.length - PENDING_NAMES_SHOWN} more` : ""}`;

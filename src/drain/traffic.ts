@@ -1,12 +1,16 @@
 /** One server's request counts, kept by its handler and read by the drain. */
 import { InProgress } from "./in-progress.ts";
 
+const never = () => false;
+
 /** Reports once whether a response reached a live connection (`true`) or never did (`false`). */
 export type ReportDelivery = (delivered: boolean) => void;
 
 export class ServerTraffic {
   /** Set when the drain starts: readiness fails and every response closes its connection. */
   draining = false;
+  /** While draining: whether the service goes on without this process (a reload replaces it), so readiness still passes. */
+  inService: () => boolean = never;
   /** Handlers that returned since the server started. */
   completed = 0;
   /** While draining: responses the runtime handed to a live connection. */

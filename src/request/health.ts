@@ -87,12 +87,13 @@ const line = (name: string, ok: boolean, reason?: string) => (ok ? `[+]${name} o
  * The answer to a probe. /livez runs no check (a dead dependency must not restart the process).
  * /readyz is 503 while draining (at once, whatever the checks say) and until every registered part
  * has started; otherwise it runs the started parts' checks (shared and cached, see readiness.ts).
+ * A worker that a reload replaces drains with the service still up: its /readyz answers as before.
  * While draining, the connection is closed after the answer, like every response.
  */
 export function healthResponse(
   probe: HealthProbe,
   url: string,
-  server: { readonly draining: boolean },
+  server: { readonly draining: boolean; inService?(): boolean },
   readiness: Readiness | undefined,
 ): Response | Promise<Response> {
   const query = parseQuery(url);
@@ -100,35 +101,36 @@ export function healthResponse(
     const body = query.verbose ? verboseBody(probe, [line("ping", true)], unmatched(query.exclude, new Set()), true) : "ok\n";
     return textResponse(200, body, server.draining);
   }
-  const pendingAtArrival = server.draining ? undefined : readiness?.startupPending();
-  if (!query.verbose && (server.draining || pendingAtArrival !== undefined)) {
-    return textResponse(503, server.draining ? "draining\n" : "starting\n", server.draining);
+  const shuttingDown = () => server.draining && server.inService?.() !== true;
+  const pendingAtArrival = shuttingDown() ? undefined : readiness?.startupPending();
+  if (!query.verbose && (shuttingDown() || pendingAtArrival !== undefined)) {
+    return textResponse(503, shuttingDown() ? "draining\n" : "starting\n", server.draining);
   }
-  const registered = server.draining ? [] : readiness?.checks() ?? [];
+  const registered = shuttingDown() ? [] : readiness?.checks() ?? [];
   const toRun = registered.filter((c) => c.started && !query.exclude.has(c.part.name)).map((c) => c.part);
   const answer = (results: CheckResult[]): Response => {
     // Read again: the drain may have started, or a part finished starting, while the checks ran.
-    const draining = server.draining;
-    const pending = draining ? undefined : readiness?.startupPending();
-    const ok = !draining && pending === undefined && results.every((r) => r.ok);
+    const down = shuttingDown();
+    const pending = down ? undefined : readiness?.startupPending();
+    const ok = !down && pending === undefined && results.every((r) => r.ok);
     if (!query.verbose) {
       return textResponse(
         ok ? 200 : 503,
-        ok ? "ok\n" : draining ? "draining\n" : pending !== undefined ? "starting\n" : "unready\n",
-        draining,
+        ok ? "ok\n" : down ? "draining\n" : pending !== undefined ? "starting\n" : "unready\n",
+        server.draining,
       );
     }
     const byName = new Map(results.map((r) => [r.name, r]));
-    const lines = [line("ping", true), line("shutdown", !draining, "draining"), line("started", pending === undefined, pending)];
+    const lines = [line("ping", true), line("shutdown", !down, "draining"), line("started", pending === undefined, pending)];
     for (const { part, started } of registered) {
       const result = byName.get(part.name);
       if (query.exclude.has(part.name)) lines.push(`[+]${part.name} excluded: ok`);
       else if (!started) lines.push(line(part.name, false, "not started"));
       else if (result !== undefined) lines.push(line(result.name, result.ok, result.reason));
     }
-    // The built-in lines (ping, shutdown, started) cannot be excluded: a drain always fails readiness.
+    // The built-in lines (ping, shutdown, started) cannot be excluded: a drain that ends the service always fails readiness.
     const known = new Set(registered.map((c) => c.part.name));
-    return textResponse(ok ? 200 : 503, verboseBody(probe, lines, unmatched(query.exclude, known), ok), draining);
+    return textResponse(ok ? 200 : 503, verboseBody(probe, lines, unmatched(query.exclude, known), ok), server.draining);
   };
   if (toRun.length === 0) return answer([]);
   return readiness!.run(toRun).then(answer);

@@ -63,7 +63,8 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
   const forceListeners = new Set<(signal: ShutdownSignal) => void>();
   // The first drain order wins, from the primary or the process group; the others are the same event.
   let drainStarted = false;
-  let holdQuietMs: number | undefined;
+  // Set by a reload's order (it says how long the hold waits); gone once the whole service drains.
+  let replacement: { holdQuietMs: number } | undefined;
   const deliver = (signal: ShutdownSignal) => {
     for (const listener of [...(listeners.get(signal) ?? [])]) listener();
   };
@@ -84,11 +85,15 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
       // An order that comes before anything listens (the entry still loading) is not taken: the
       // primary sends it again once this worker listens.
       begin();
-      holdQuietMs = message.holdQuietMs;
+      replacement = message.holdQuietMs === undefined ? undefined : { holdQuietMs: message.holdQuietMs };
       deliver(message.signal);
+    } else if (message.holdQuietMs === undefined) {
+      // The whole service drains (the primary's signal during a reload): no longer a replacement.
+      replacement = undefined;
     }
   });
   role.channel.onClose(() => {
+    replacement = undefined; // without its primary, the service ends here
     if (drainStarted) return;
     begin();
     const signal = listeners.keys().next().value as ShutdownSignal | undefined;
@@ -103,6 +108,7 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
       listeners.set(signal, set);
       set.add(listener);
       const off = runtime.onSignal(signal, () => {
+        replacement = undefined; // a signal of its own (the process group's): the service drains
         begin();
         listener();
       });
@@ -111,7 +117,7 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
         set.delete(listener);
       };
     },
-    holdQuietMs: () => holdQuietMs,
+    replacement: () => replacement,
     onForce(listener) {
       forceListeners.add(listener);
       return () => forceListeners.delete(listener);

@@ -1,10 +1,13 @@
 /**
  * Reload under load on Node, Bun and Deno: SIGHUP to the primary while keep-alive clients send
  * requests back to back, with the entry file changed on disk. 0 failed requests, the answers
- * switch to the new code, and the old workers are gone.
+ * switch to the new code, and the old workers are gone. A balancer's health check (a new
+ * connection to /readyz every few ms) sees the instance ready throughout: a reload is no drain of
+ * the service, whatever its drain delay.
  */
 import assert from "node:assert/strict";
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { Fixture, ROOT, selectedRuntimes } from "../support/harness.ts";
@@ -21,6 +24,8 @@ const STALL_EVERY = 20;
 const STALL_MS = 30;
 /** Answers seen from the old code before the SIGHUP, and from the new code after the reload line. */
 const ANSWERS_AROUND_RELOAD = 400;
+/** The health check's pace: a new connection to /readyz this often. */
+const CHECK_EVERY_MS = 20;
 const cleanup: (() => void)[] = [];
 after(() => cleanup.forEach((fn) => fn()));
 
@@ -39,7 +44,8 @@ for (const runtime of selectedRuntimes()) {
       const file = path.join(ROOT, entry);
       copyFileSync(path.join(ROOT, "test/fixtures/workers.ts"), file);
       cleanup.push(() => rmSync(file, { force: true }));
-      const fixture = new Fixture(runtime, entry, { workers: 2, timeout: 8_000 });
+      // A drain delay as behind a balancer: a reload must not spend it, nor fail /readyz meanwhile.
+      const fixture = new Fixture(runtime, entry, { workers: 2, timeout: 8_000, drainDelay: 1_000 });
       cleanup.push(() => fixture.kill());
       const listening = await fixture.waitFor((l) => l.event === "listening" && l.workers === 2, 30_000, "the primary's listening line");
       const oldPids = listening.pids as number[];
@@ -82,19 +88,32 @@ for (const runtime of selectedRuntimes()) {
       // workers answer is the kernel's choice with reusePort: 4 connections can all hash to one.)
       const answeredBy = (version: string, since: number) => results.filter((r) => r.at > since && r.body?.startsWith(version)).length;
       await answers("the old code answering", () => answeredBy("v1 ", 0) >= ANSWERS_AROUND_RELOAD, 30_000);
+      const checks: { at: number; status: number | string }[] = [];
+      let checking = true;
+      const checker = (async () => {
+        for (let n = 0; checking && n < MAX_LOAD_MS / CHECK_EVERY_MS; n++) {
+          const at = performance.now();
+          checks.push({ at, status: await readyz(port) });
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, CHECK_EVERY_MS - (performance.now() - at))));
+        }
+      })();
       writeFileSync(file, readFileSync(file, "utf8").replace('const VERSION = "v1";', 'const VERSION = "v2";'));
       fixture.signal("SIGHUP");
       const reload = await fixture.waitFor((l) => l.event === "reload" || l.event === "reload.failed", 60_000, "the reload line");
       assert.equal(reload.event, "reload", JSON.stringify(reload));
       await answers("the new code answering", () => answeredBy("v2 ", reload.at as number) >= ANSWERS_AROUND_RELOAD, 30_000);
       stop = true;
-      await Promise.all(load);
+      checking = false;
+      await Promise.all([...load, checker]);
 
       const failed = results.filter((r) => r.error !== undefined || r.status !== 200);
       const story = () =>
         fixture.lines.filter((l) => typeof l.event === "string").map((l) => `${Math.round(l.at)} ${l.pid ?? ""} ${l.event} ${l.msg}`)
           .join("\n");
       assert.equal(failed.length, 0, `failed requests: ${JSON.stringify(failed.slice(0, 5))}\n${story()}`);
+      const unready = checks.filter((c) => c.status !== 200);
+      assert.ok(checks.filter((c) => c.at < reload.at).length >= 5, `health checks during the reload: ${checks.length}`);
+      assert.equal(unready.length, 0, `/readyz during the reload: ${JSON.stringify(unready.slice(0, 5))} of ${checks.length}\n${story()}`);
       const after = results.filter((r) => r.at > reload.at);
       assert.ok(after.length > 0, "load after the reload");
       assert.ok(after.every((r) => r.body!.startsWith("v2 ")), "only the new code answers after the reload");
@@ -137,5 +156,18 @@ for (const runtime of selectedRuntimes()) {
       assert.deepEqual(outcomes, { [oldPids[0]!]: "stopped", [oldPids[1]!]: "stopped", [loading.pid as number]: "skipped" });
       assert.equal(alive(loading.pid as number), false);
     });
+  });
+}
+
+/** One health check as a balancer makes it: a new connection, GET /readyz; the status, or the error's code. */
+function readyz(port: number): Promise<number | string> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: "127.0.0.1", port, path: "/readyz", agent: false, timeout: 5_000 }, (response) => {
+      response.resume();
+      response.on("end", () => resolve(response.statusCode ?? 0));
+      response.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+    request.on("timeout", () => request.destroy(new Error("timeout")));
+    request.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
   });
 }

@@ -278,7 +278,7 @@ describe("drain", () => {
 
   it("WaitsForQuietAsLongAsTheRuntimeSays", async () => {
     // A worker replaced by a reload: its clients may be stalled longer than QUIET_MS.
-    const { clock, runtime, serve } = fakeWorld((r) => (r.holdQuietMs = () => 50));
+    const { clock, runtime, serve } = fakeWorld((r) => (r.replacement = () => ({ holdQuietMs: 50 })));
     const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: () => {} });
     await server.ready;
     runtime.signal("SIGTERM");
@@ -289,6 +289,28 @@ describe("drain", () => {
     await clock.advance(1);
     assert.ok(runtime.calls.includes("close"), "closed after a whole 50 ms period without one");
     await server.finished;
+  });
+
+  it("AWorkerAReloadReplacesKeepsReadinessAndSkipsTheDrainDelay", async () => {
+    // The service goes on (a new worker serves beside it): a balancer that saw this worker's 503
+    // would take the whole instance out. Once the whole service drains, readiness fails again.
+    let replacement: { holdQuietMs: number } | undefined = { holdQuietMs: 50 };
+    const { clock, runtime, serve, lifecycle } = fakeWorld((r) => (r.replacement = () => replacement));
+    const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: () => {}, drainDelay: 2_000 });
+    await server.ready;
+    const fake = runtime.servers[0]!;
+    runtime.signal("SIGTERM");
+    await clock.advance(1);
+    assert.equal(lifecycle.state, "stopping");
+    const ready = await fake.fetch("/readyz");
+    assert.equal(ready.status, 200, "still ready: the service goes on");
+    assert.equal(ready.headers.get("connection"), "close", "and the connection moves on to the new worker");
+    assert.equal((await fake.fetch("/readyz?verbose")).status, 200);
+    replacement = undefined; // the primary's own drain, during the reload
+    assert.equal((await fake.fetch("/readyz")).status, 503, "the whole service drains now");
+    await clock.advance(150); // three of its 50 ms quiet periods
+    assert.ok(runtime.calls.includes("close"), "no drain delay: closed after the hold");
+    assert.equal((await server.finished).drainDelayMs, 0);
   });
 
   it("KeepsHoldingWhenALaterQuietCheckRunsLate", async () => {

@@ -130,8 +130,8 @@ export class FakeRuntime implements RuntimeAdapter {
   tellsIdleForExit = false;
   /** The runtime's answer to whether a request closes its connection (the core's default when unset). */
   asksToClose?: (request: Request, env: unknown) => boolean;
-  /** How long the hold waits for quiet (the core's default when unset). */
-  holdQuietMs?: () => number | undefined;
+  /** Set while a reload replaces this worker (the core's default drain when unset). */
+  replacement?: () => { holdQuietMs: number } | undefined;
   /** The runtime's timers for a drain that ends the process (the lifecycle's clock when unset). */
   exitTimer?: (fn: () => void, ms: number) => () => void;
   listenError: unknown;

@@ -666,13 +666,15 @@ describe('workers: the CPUs of "auto"', () => {
 async function workerSide() {
   const { workerRuntime } = await import("../../src/workers/worker.ts");
   let onMessage: (m: unknown) => void = () => {};
+  const closeListeners: (() => void)[] = [];
+  const signalListeners: (() => void)[] = [];
   const sent: unknown[] = [];
   const exits: number[] = [];
   const channel = {
     closed: false,
     send: async () => {},
     onMessage: (l: (m: unknown) => void) => void (onMessage = l),
-    onClose: () => {},
+    onClose: (l: () => void) => void closeListeners.push(l),
   };
   const role = {
     slot: 0,
@@ -687,13 +689,22 @@ async function workerSide() {
   const base = {
     name: "node" as const,
     listen: () => Promise.reject(),
-    onSignal: () => () => {},
+    onSignal: (_signal: string, listener: () => void) => (signalListeners.push(listener), () => {}),
     onFatalError: () => () => {},
     exit: (code: number) => void exits.push(code),
     env: () => undefined,
   };
   const clock = new FakeClock();
-  return { runtime: workerRuntime(base, role, clock), deliver: (m: unknown) => onMessage(m), sent, exits, clock };
+  return {
+    runtime: workerRuntime(base, role, clock),
+    deliver: (m: unknown) => onMessage(m),
+    /** The runtime's own signal (the process group's), to every listener. */
+    signal: (_signal: string) => signalListeners.forEach((l) => l()),
+    closeChannel: () => ((channel.closed = true), closeListeners.splice(0).forEach((l) => l())),
+    sent,
+    exits,
+    clock,
+  };
 }
 
 describe("workers: the worker side", () => {
@@ -703,9 +714,23 @@ describe("workers: the worker side", () => {
     let drains = 0;
     runtime.onSignal("SIGTERM", () => drains++);
     deliver({ sg: "drain", signal: "SIGTERM", holdQuietMs: 100 }); // sent again once the worker listens
-    deliver({ sg: "drain", signal: "SIGTERM" }); // and a third time: the same drain
+    assert.deepEqual(runtime.replacement?.(), { holdQuietMs: 100 }, "a reload's order: the hold waits as long as it said");
+    deliver({ sg: "drain", signal: "SIGTERM", holdQuietMs: 100 }); // and a third time: the same drain
     assert.equal(drains, 1);
-    assert.equal(runtime.holdQuietMs?.(), 100, "the drain's hold waits as long as the order said");
+    assert.deepEqual(runtime.replacement?.(), { holdQuietMs: 100 });
+  });
+
+  it("AReplacedWorkerDrainsForTheWholeServiceOnceThePrimaryOrSignalSaysSo", async () => {
+    for (const end of ["order", "signal", "primary gone"] as const) {
+      const { runtime, deliver, signal, closeChannel } = await workerSide();
+      runtime.onSignal("SIGTERM", () => {});
+      deliver({ sg: "drain", signal: "SIGTERM", holdQuietMs: 100 });
+      assert.deepEqual(runtime.replacement?.(), { holdQuietMs: 100 }, end);
+      if (end === "order") deliver({ sg: "drain", signal: "SIGTERM" }); // the primary's own drain, during the reload
+      else if (end === "signal") signal("SIGTERM"); // the process group's
+      else closeChannel();
+      assert.equal(runtime.replacement?.(), undefined, `${end}: no longer a replacement`);
+    }
   });
 
   it("ExitsOnceThePrimaryHasReadEverythingItSent", async () => {
