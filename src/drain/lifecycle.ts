@@ -282,13 +282,16 @@ export class LifecycleController implements ServerLifecycle {
     // A drain that will end the process (none stops doing so midway) may take the runtime's exit
     // timers: the exit ends any it left pending.
     const clock = willExit(settings, reason) ? withExitTimer(this.#clock, this.#runtime) : this.#clock;
+    // The drain's time counts from here, the signal, before the watchdog below takes its share.
+    const startedAt = clock.wallTime();
+    const t0 = clock.now();
     // A backstop past the deadline, on its own thread: an event loop blocked by a write to a full
-    // log pipe (Bun's and Deno's console write synchronously) runs none of the timers below.
+    // log pipe (Bun's and Deno's console write synchronously) runs none of the timers below. Armed
+    // before the first write; making its thread holds the event loop (Deno: ~40 ms, more on a busy
+    // machine), so the deadline below is counted from t0, not from after it.
     const disarmWatchdog = willExit(settings, reason)
       ? this.#runtime.exitWatchdog?.(settings.timeout + WATCHDOG_GRACE_MS, settings.flush !== undefined)
       : undefined;
-    const startedAt = clock.wallTime();
-    const t0 = clock.now();
     const forced = new Promise<void>((resolve) => (this.#force = resolve));
     const hookParts = () => this.#started.filter((p): p is HookPart => p.kind === "hook");
     // A worker that a reload replaces: the service goes on (a new worker serves beside it), so a
@@ -300,7 +303,7 @@ export class LifecycleController implements ServerLifecycle {
     const waits = new DrainWaits();
     const startedServers = () => this.#started.filter((p): p is StartedServer => p.kind === "server");
     this.#forcing = { budget, waitingFor: () => waits.now(startedServers(), this.#tasks) };
-    const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), budget.budgetMs);
+    const cancelDeadline = clock.setTimer(() => this.#forceNow("deadline"), Math.max(0, budget.budgetMs - (clock.now() - t0)));
     // Whether the process ends after the drain: a signal during a drain that shutdown() began makes it so.
     const endsProcess = () => willExit(settings, this.#drain!.signalledLater || this.#drain!.fatalLater ? "signal" : reason);
     // Whether it ends right after: not while another lifecycle drains (its listeners would stay open meanwhile).

@@ -649,6 +649,28 @@ describe("drain", () => {
     assert.deepEqual(runtime.exitCodes, [0]);
   });
 
+  it("CountsTheDeadlineFromTheSignalNotFromAfterTheWatchdogsStart", async () => {
+    // Deno's watchdog (a Worker) holds the event loop ~40 ms as it starts, 190-570 ms on a busy
+    // machine: a deadline counted from after it ended the drain that much past `timeout`.
+    const { clock, runtime, serve } = fakeWorld((rt) => {
+      (rt as RuntimeAdapter).exitWatchdog = () => (clock.block(400), () => {});
+    });
+    const server = serve({ fetch: () => new Promise<Response>(() => {}) }, { port: 0, logger: false, timeout: 3_000 });
+    await server.ready;
+    void runtime.servers[0]!.fetch("/"); // never answered: the drain runs to its deadline
+    let ended = false;
+    void server.finished.then(() => (ended = true));
+    const signalledAt = clock.now();
+    runtime.signal("SIGTERM");
+    await clock.advance(0);
+    assert.equal(clock.now() - signalledAt, 400, "the watchdog's start held the event loop");
+    await clock.advance(signalledAt + 2_990 - clock.now());
+    assert.equal(ended, false);
+    await clock.advance(20);
+    assert.equal(ended, true, "forced at the deadline, 3,000 ms after the signal");
+    assert.equal((await server.finished).forced, true);
+  });
+
   it("LeavesFatalErrorsToTheRuntimeWhenTurnedOff", async () => {
     const { runtime, server, clock } = setup({ fatalErrors: false });
     await server.ready;

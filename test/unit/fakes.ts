@@ -34,6 +34,10 @@ export class FakeClock implements Clock {
   get pendingTimers(): number {
     return this.#timers.length;
   }
+  /** Time passes while the event loop is held (a synchronous call): no timer fires meanwhile. */
+  block(ms: number): void {
+    this.#now += ms;
+  }
   /** Move time forward at once, then fire the timers now due, late (a busy event loop). */
   async jump(ms: number): Promise<void> {
     this.#now += ms;

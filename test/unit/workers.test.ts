@@ -733,6 +733,21 @@ describe("workers: the worker side", () => {
     }
   });
 
+  it("ItsOwnSignalAfterThePrimarysOrderIsNoSecondSignal", async () => {
+    // A process-group signal: the primary's order can come first, and the worker's own copy later
+    // (Deno: 190-320 ms), which the lifecycle would take as a second signal and force the drain.
+    const { runtime, deliver, signal, closeChannel } = await workerSide();
+    let heard = 0;
+    runtime.onSignal("SIGTERM", () => heard++);
+    deliver({ sg: "drain", signal: "SIGTERM" });
+    signal("SIGTERM");
+    signal("SIGTERM");
+    assert.equal(heard, 1, "one drain: the primary decides on forcing");
+    closeChannel();
+    signal("SIGTERM");
+    assert.equal(heard, 2, "without a primary, a signal of its own reaches the drain again");
+  });
+
   it("ExitsOnceThePrimaryHasReadEverythingItSent", async () => {
     // node:cluster keeps a connection it handed to a worker open, unanswered, if the worker exits
     // before taking it: the worker waits until the primary has read its listener's close.
