@@ -11,6 +11,7 @@ import { handlerError } from "../log/events.ts";
 import { toLog } from "../log/logger.ts";
 import { startPrimary, type WorkerCount, workerCount } from "../workers/primary.ts";
 import { workerLogger, type WorkerRole } from "../workers/worker.ts";
+import { reloadSkipped } from "../workers/events.ts";
 import { resolveOptions, type ServeOptions } from "../options/options.ts";
 import type { ServerPart } from "../drain/parts.ts";
 import type { FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "../types.ts";
@@ -59,6 +60,9 @@ export interface ServeGracefully<PassThrough> {
  * Builds serveGracefully for one runtime. `passThroughKeys` name the adapter's own options, which
  * go to its listen() as `passThrough`, untouched, for the runtime's server.
  */
+/** Why a reload signal to a single process changes nothing. */
+export const ONE_PROCESS_RELOAD = "one process (workers: 1) has no second one to replace it with: restart it to run new code";
+
 export function createServeGracefully<PassThrough extends object>(
   runtime: RuntimeAdapter,
   defaultLifecycle: ServerLifecycle,
@@ -98,6 +102,13 @@ export function createServeGracefully<PassThrough extends object>(
           lifecycle,
         };
       }
+    }
+    if (role === undefined && resolved.workers.from !== "default" && resolved.reloadSignal !== false) {
+      // Workers were asked for and one it is ("auto" on one CPU, WEB_CONCURRENCY=1): a reload
+      // (systemctl reload) must not end the process by the signal's default action, cutting what
+      // is in flight, and there is no second process to replace this one with.
+      const off = runtime.onSignal(resolved.reloadSignal, () => lifecycle.log(reloadSkipped(ONE_PROCESS_RELOAD)));
+      void lifecycle.finished.then(off, off);
     }
     // A worker: its start failure, listening line and report go to the primary; it listens on the
     // port the primary chose (if it chose one), shared with the other workers.

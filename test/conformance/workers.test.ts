@@ -248,6 +248,25 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(refused, true, "the port is free");
     });
 
+    it("OneWorkerSkipsTheReloadSignalAndServesOn", async () => {
+      // systemctl reload on a host where "auto" gives 1: the signal's default action ended the
+      // process, cutting the request in flight.
+      const fixture = new Fixture(runtime, FIXTURE, { workers: 1, timeout: 8_000 });
+      started.push(fixture);
+      const listening = await fixture.waitFor((l) => l.event === "listening", 30_000, "the listening line");
+      const client = new KeepAliveClient(listening.port as number);
+      const slow = client.request("/slow?ms=600", 10_000);
+      await fixture.waitFor((l) => l.fixture === "slow.start", 10_000, "the slow request to start");
+      fixture.signal("SIGHUP");
+      const skipped = await fixture.waitFor((l) => l.event === "reload.skipped", 10_000, "the reload.skipped line");
+      assert.match(String(skipped.msg), /one process/);
+      assert.equal((await slow).status, 200);
+      assert.equal((await client.request("/")).status, 200, "still serving");
+      client.close();
+      fixture.signal("SIGTERM");
+      assert.equal((await fixture.exit(15_000)).code, 0);
+    });
+
     it("APortInUseExits1WithOneLine", async () => {
       const holder = net.createServer();
       await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));

@@ -594,6 +594,35 @@ describe("workers: options", () => {
     }
     assert.throws(() => resolveOptions({}, env({ WEB_CONCURRENCY: "two" })), /WEB_CONCURRENCY/);
   });
+  it("OneProcessOfWorkersSkipsTheReloadSignalInsteadOfDyingByIt", async () => {
+    // `workers: 1` ("auto" on one CPU, WEB_CONCURRENCY=1): systemctl reload's SIGHUP used to end the
+    // process by the signal's default action, cutting what was in flight.
+    const { fakeWorld } = await import("./fakes.ts");
+    for (
+      const [options, environment, listens] of [
+        [{ workers: 1 }, {}, true],
+        [{}, { WEB_CONCURRENCY: "1" }, true],
+        [{}, {}, false], // workers never asked for: the process as before, no listener
+        [{ workers: 1, reloadSignal: false }, {}, false],
+      ] as const
+    ) {
+      const { runtime, serve, clock } = fakeWorld((r) => Object.assign(r.environment, environment));
+      const lines: LogRecord[] = [];
+      const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: (l) => void lines.push(l), ...options });
+      await server.ready;
+      assert.equal(runtime.signalListeners.get("SIGHUP")?.size ?? 0, listens ? 1 : 0, JSON.stringify(options));
+      if (!listens) continue;
+      runtime.signal("SIGHUP");
+      assert.equal(lines.at(-1)?.event, "reload.skipped");
+      assert.match(String(lines.at(-1)?.msg), /one process .* restart it to run new code/);
+      assert.equal(runtime.calls.includes("close"), false, "still serving");
+      runtime.signal("SIGTERM");
+      await clock.advance(100);
+      await server.finished;
+      assert.equal(runtime.signalListeners.get("SIGHUP")?.size ?? 0, 0, "let go after the drain");
+    }
+  });
+
   it("ReloadSignalIsSIGHUPUnlessSIGHUPDrains", () => {
     assert.equal(resolveOptions({}, env({})).reloadSignal, "SIGHUP");
     assert.equal(resolveOptions({ signals: ["SIGTERM", "SIGHUP"] }, env({})).reloadSignal, false);
