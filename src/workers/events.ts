@@ -69,12 +69,22 @@ export const workerRestarted = (pid: number, previous: number): LogRecord => ({
   replaces: previous,
 });
 
-export const crashLoop = (pid: number, crashes: number, cause: string | undefined): LogRecord => ({
+export const crashLoop = (
+  pid: number,
+  crashes: number,
+  code: number | null,
+  signal: string | null,
+  cause: string | undefined,
+): LogRecord => ({
   level: "error",
   event: "workers.crash-loop",
-  msg: `worker ${pid} crashed ${crashes} times in a row right after starting: giving up${cause === undefined ? "" : ` (last: ${cause})`}`,
+  msg: `worker ${pid} crashed ${crashes} times in a row right after starting (the last exited ${how(code, signal)}): giving up${
+    cause === undefined ? "" : ` (last: ${cause})`
+  }`,
   worker: pid,
   crashes,
+  exitCode: code,
+  signal: signal ?? undefined,
   ...(cause !== undefined && { cause }),
 });
 

@@ -375,9 +375,11 @@ export class Supervisor {
     // What the worker said of its end: it could not start, or its own drain (a crash drains first).
     const cause = worker.startError ?? worker.report?.errors[0];
     if (crashes >= MAX_QUICK_CRASHES) {
-      this.#setup.log(events.crashLoop(worker.proc.pid, crashes, cause));
+      this.#setup.log(events.crashLoop(worker.proc.pid, crashes, code, signal, cause));
       this.#errors.push(
-        `worker ${worker.proc.pid} crashed ${crashes} times in a row right after starting${cause === undefined ? "" : `: ${cause}`}`,
+        `worker ${worker.proc.pid} crashed ${crashes} times in a row right after starting, the last exited ${exitedHow(worker)}${
+          cause === undefined ? "" : `: ${cause}`
+        }`,
       );
       return this.#begin("error", undefined);
     }

@@ -308,9 +308,13 @@ describe("workers: the primary", () => {
       await w.clock.advance(60_000);
     }
     assert.equal(w.events("workers.crash-loop").length, 0);
-    w.workers.at(-1)!.exit(1, null);
+    w.workers.at(-1)!.exit(3, null);
     await settle();
-    assert.equal(w.events("workers.crash-loop").length, 1);
+    const loop = w.events("workers.crash-loop");
+    assert.equal(loop.length, 1);
+    // How the last one ended: the crash that gave up had no worker.exited line to say it.
+    assert.match(String(loop[0]!.msg), /\(the last exited with code 3\): giving up/);
+    assert.equal(loop[0]!.exitCode, 3);
     // Gives up: drains the rest, exit 1.
     for (const worker of w.live()) worker.drainClean();
     await settle();
@@ -340,7 +344,11 @@ describe("workers: the primary", () => {
     assert.match(String(loop!.msg), /giving up \(last: db: connection refused\)/);
     for (const worker of w.live()) worker.drainClean();
     await settle();
-    assert.ok((w.events("drain.end")[0]!.errors as string[]).some((e) => e.endsWith("right after starting: db: connection refused")));
+    const errors = w.events("drain.end")[0]!.errors as string[];
+    assert.ok(
+      errors.some((e) => e.endsWith("right after starting, the last exited with code 1: db: connection refused")),
+      errors.join("\n"),
+    );
   });
 
   it("NoRestartDuringADrainAndAWorkerThatDiesInItMakesTheExit1", async () => {
