@@ -323,7 +323,8 @@ export class LifecycleController implements ServerLifecycle {
     const atStart = snapshot(registered(), this.#tasks);
     // A failed start already said so (start.failed): a rollback is not announced as a drain.
     const startFacts = { requestsInFlight: atStart.inFlight, tasksPending: atStart.tasksPending, drainDelayMs: drainDelay };
-    if (reason !== "start-failed") this.log(events.drainStart({ reason, signal, ...startFacts, timeoutMs: settings.timeout }));
+    const replaced = replacement === undefined ? {} : { replaced: true as const };
+    if (reason !== "start-failed") this.log(events.drainStart({ reason, signal, ...startFacts, timeoutMs: settings.timeout, ...replaced }));
     const starting = this.#parts[this.#started.length];
     await Promise.race([waits.during(starting && `start of "${starting.name}"`, this.#startSequence), forced]);
     const servers = startedServers();

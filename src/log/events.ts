@@ -34,12 +34,14 @@ export interface DrainStartFacts {
   tasksPending: number;
   drainDelayMs: number;
   timeoutMs: number;
+  /** A worker that a reload replaces (its primary's order came as `signal`, which nobody sent). */
+  replaced?: true;
 }
 
 export const drainStart = (facts: DrainStartFacts): LogRecord => ({
   level: "info",
   event: "drain.start",
-  msg: `drain started (${facts.signal ?? facts.reason})`,
+  msg: facts.replaced ? "drain started (replaced by a reload)" : `drain started (${facts.signal ?? facts.reason})`,
   ...facts,
 });
 

@@ -95,12 +95,41 @@ export const workerKilled = (pids: number[]): LogRecord => ({
   pids,
 });
 
-export const reloadDone = (replaced: { from: number | undefined; to: number }[], durationMs: number): LogRecord => ({
-  level: "info",
+/** An old worker a reload replaced whose drain did not end clean (forced, cut, killed, or exit != 0). */
+export interface RetiredUnclean {
+  worker: number;
+  exitCode: number | null;
+  signal?: string;
+  forced: boolean;
+  requestsCut: number;
+  connectionsCut: number;
+}
+
+const unclean = (r: RetiredUnclean): string =>
+  `worker ${r.worker} exited ${how(r.exitCode, r.signal ?? null)}${
+    r.forced ? ` (forced: ${r.requestsCut} requests and ${r.connectionsCut} connections cut)` : ""
+  }`;
+
+export const reloadDone = (
+  replaced: { from: number | undefined; to: number }[],
+  durationMs: number,
+  notClean: RetiredUnclean[] = [],
+): LogRecord => ({
+  level: notClean.length > 0 ? "warn" : "info",
   event: "reload",
-  msg: `reload: ${replaced.length} workers replaced in ${Math.round(durationMs)} ms`,
+  msg: `reload: ${replaced.length} workers replaced in ${Math.round(durationMs)} ms${
+    notClean.length > 0 ? `; old workers not clean: ${notClean.map(unclean).join(", ")}` : ""
+  }`,
   replaced,
   durationMs: Math.round(durationMs * 10) / 10,
+  ...(notClean.length > 0 && { notClean }),
+});
+
+export const reloadStopped = (replaced: { from: number | undefined; to: number }[]): LogRecord => ({
+  level: "warn",
+  event: "reload.stopped",
+  msg: `reload stopped by the drain after ${replaced.length} workers replaced: every worker drains, new ones too`,
+  replaced,
 });
 
 export const reloadFailed = (reason: string, replaced: { from: number | undefined; to: number }[]): LogRecord => ({

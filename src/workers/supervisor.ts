@@ -12,6 +12,7 @@ import { signalMeaning } from "../process/process-watch.ts";
 import { signalDeliveryWarning } from "../process/platform.ts";
 import { REQUEST_GRACE_MS } from "../request/request-grace.ts";
 import * as events from "./events.ts";
+import type { RetiredUnclean } from "./events.ts";
 import { aggregateReports, type WorkerEnd } from "./aggregate.ts";
 import { type FromWorker, isFromWorker, PORT_ENV, type ToWorker, WORKER_ENV } from "./messages.ts";
 import type { ListenInfo, LogRecord, ProcessAdapter, ShutdownReport, ShutdownSignal, WorkerEvents, WorkerProcess } from "../types.ts";
@@ -199,6 +200,7 @@ export class Supervisor {
     this.#reloading = true;
     const t0 = this.#setup.clock.now();
     const replaced: Replaced = [];
+    const notClean: RetiredUnclean[] = [];
     try {
       const fresh: Worker[] = [];
       // A new worker that died after it listened (its slot restarts it) stops the reload too: the
@@ -210,8 +212,11 @@ export class Supervisor {
         }
         return dead !== undefined;
       };
+      // A drain that began meanwhile took every worker in, new ones too: said, so the reload leaves a trace.
+      const drainTookOver = () => this.#setup.log(events.reloadStopped(replaced));
       for (let slot = 0; slot < this.#setup.count; slot++) {
-        if (this.#state !== "running" || died()) return;
+        if (this.#state !== "running") return drainTookOver();
+        if (died()) return;
         // A slot waiting for its restart gets the new worker now.
         this.#restartTimers[slot]?.();
         this.#restartTimers[slot] = undefined;
@@ -220,11 +225,11 @@ export class Supervisor {
         try {
           await this.#listened(candidate);
         } catch (error) {
-          if (this.#state !== "running") return;
+          if (this.#state !== "running") return drainTookOver();
           if (candidate.exit === undefined) this.#tellToDrain(candidate);
           return this.#setup.log(events.reloadFailed((error as Error).message, replaced));
         }
-        if (this.#state !== "running") return; // the drain took the new worker in
+        if (this.#state !== "running") return drainTookOver(); // the drain took the new worker in
         // Died between its listening message and now: the old worker keeps its slot.
         if (candidate.exit !== undefined) {
           return this.#setup.log(
@@ -238,10 +243,13 @@ export class Supervisor {
         if (old !== undefined && old.exit === undefined) {
           this.#tellToDrain(old, RELOAD_HOLD_QUIET_MS);
           await this.#exitedWithin(old, this.#setup.timeout + KILL_GRACE_MS);
+          const end = uncleanEnd(old);
+          if (end !== undefined) notClean.push(end);
         }
       }
       if (died()) return;
-      this.#setup.log(events.reloadDone(replaced, this.#setup.clock.now() - t0));
+      if (this.#state !== "running") return drainTookOver();
+      this.#setup.log(events.reloadDone(replaced, this.#setup.clock.now() - t0, notClean));
     } finally {
       this.#reloading = false;
     }
@@ -543,4 +551,19 @@ function drainEnd(report: ShutdownReport, exits: boolean) {
 function exitedHow(worker: Worker): string {
   const { code, signal } = worker.exit!;
   return signal !== null ? `by ${signal}` : `with code ${code}`;
+}
+
+/** How an old worker a reload replaced ended, when its drain was not clean; undefined when it was. */
+function uncleanEnd(worker: Worker): RetiredUnclean | undefined {
+  const { code, signal } = worker.exit ?? { code: null, signal: null };
+  const report = worker.report;
+  if (code === 0 && report !== undefined && !report.forced) return undefined;
+  return {
+    worker: worker.proc.pid,
+    exitCode: code,
+    ...(signal !== null && { signal }),
+    forced: report?.forced ?? false,
+    requestsCut: report?.requests.cut ?? 0,
+    connectionsCut: report?.connectionsCut ?? 0,
+  };
 }

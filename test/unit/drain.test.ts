@@ -296,12 +296,16 @@ describe("drain", () => {
     // would take the whole instance out. Once the whole service drains, readiness fails again.
     let replacement: { holdQuietMs: number } | undefined = { holdQuietMs: 50 };
     const { clock, runtime, serve, lifecycle } = fakeWorld((r) => (r.replacement = () => replacement));
-    const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: () => {}, drainDelay: 2_000 });
+    const lines: LogRecord[] = [];
+    const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: (l) => void lines.push(l), drainDelay: 2_000 });
     await server.ready;
     const fake = runtime.servers[0]!;
     runtime.signal("SIGTERM");
     await clock.advance(1);
     assert.equal(lifecycle.state, "stopping");
+    const start = lines.find((l) => l.event === "drain.start")!;
+    assert.equal(start.msg, "drain started (replaced by a reload)", "no SIGTERM that nobody sent");
+    assert.equal(start.replaced, true);
     const ready = await fake.fetch("/readyz");
     assert.equal(ready.status, 200, "still ready: the service goes on");
     assert.equal(ready.headers.get("connection"), "close", "and the connection moves on to the new worker");

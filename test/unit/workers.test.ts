@@ -459,10 +459,17 @@ describe("workers: the primary", () => {
     assert.equal(w.workers[1]!.drainOrders.length, 0);
     w.workers[3]!.listen();
     await settle();
-    w.workers[1]!.drainClean();
+    // The second old worker's drain is forced at its deadline (a WebSocket that never closed).
+    const forced: ShutdownReport = { ...workerReport(1), forced: true, forcedBy: "deadline", connectionsCut: 2, exitCode: 1 };
+    w.workers[1]!.events.message({ sg: "report", report: forced });
+    w.workers[1]!.exit(1, null);
     await settle();
     const [line] = w.events("reload");
     assert.deepEqual(line!.replaced, [{ from: 100, to: 102 }, { from: 101, to: 103 }]);
+    // Said by the reload's own line, not only by the old worker's drain.forced.
+    assert.equal(line!.level, "warn");
+    assert.match(String(line!.msg), /old workers not clean: worker 101 exited with code 1 \(forced: 0 requests and 2 connections cut\)/);
+    assert.deepEqual(line!.notClean, [{ worker: 101, exitCode: 1, forced: true, requestsCut: 0, connectionsCut: 2 }]);
     assert.equal(w.events("worker.exited").length, 0, "retired workers are not crashes");
     assert.deepEqual(w.supervisor.pids, [102, 103]);
   });
@@ -533,6 +540,10 @@ describe("workers: the primary", () => {
     assert.deepEqual((end!.workers as { outcome: string }[]).map((x) => x.outcome), ["stopped", "stopped", "skipped"]);
     assert.deepEqual(end!.errors, []);
     assert.deepEqual(w.exits, [0], "it served nothing: the drain is clean");
+    // The reload the drain cut short leaves a trace of its own.
+    const [stopped] = w.events("reload.stopped");
+    assert.match(String(stopped!.msg), /reload stopped by the drain after 0 workers replaced/);
+    assert.equal(w.events("reload").length, 0);
   });
 
   it("AWorkerStillStartingThatSaysItsDrainBeganGetsNoStopSignalFromThePrimary", async () => {
