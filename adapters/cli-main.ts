@@ -220,12 +220,33 @@ async function importEntry(h: Host, file: string, build: CommandBuild): Promise<
     // Node: a SyntaxError; Deno: a TypeError saying "SyntaxError: ..."; Bun: a BuildMessage with its position.
     const name = (error as { name?: unknown } | null)?.name;
     if (error instanceof SyntaxError || name === "BuildMessage" || /^SyntaxError: /.test(text)) {
-      const position = (error as { position?: { line?: number; column?: number } } | null)?.position;
-      const at = position?.line === undefined ? "" : ` (line ${position.line}, column ${position.column})`;
-      throw new EntryError(`${file} has a syntax error: ${text.replace(/^SyntaxError: /, "").split("\n")[0]}${at}`, { cause: error });
+      const what = text.replace(/^SyntaxError: /, "").split("\n")[0];
+      const where = syntaxErrorPlace(error, text);
+      const at = where?.line === undefined ? "" : ` (line ${where.line}, column ${where.column})`;
+      if (where?.path !== undefined && where.path !== urlPath(fileUrl(file, h.cwd))) {
+        const imported = where.path.startsWith(`${h.cwd}/`) ? where.path.slice(h.cwd.length + 1) : where.path;
+        throw new EntryError(`${file} imports ${imported}, which has a syntax error: ${what}${at}`, { cause: error });
+      }
+      // Node's error does not say which file it is in: the entry, or a module it imports.
+      const which = where === undefined && h.name === "node" ? " (in it or in a module it imports: Node does not say which)" : "";
+      throw new EntryError(`${file} has a syntax error: ${what}${at}${which}`, { cause: error });
     }
     throw new EntryError(`${file} threw while loading: ${text.split("\n")[0]}`, { cause: error });
   }
+}
+
+/**
+ * Where a syntax error is: Bun's BuildMessage says in `position`, Deno in its message's
+ * `at file:///...:line:column`; Node's says nowhere a program can read.
+ */
+function syntaxErrorPlace(error: unknown, text: string): { path?: string; line?: number; column?: number } | undefined {
+  const position = (error as { position?: { file?: unknown; line?: number; column?: number } } | null)?.position;
+  if (position !== undefined) {
+    return { ...(typeof position.file === "string" && { path: position.file }), line: position.line, column: position.column };
+  }
+  const at = /\n\s+at (file:\/\/\S+?):(\d+):(\d+)/.exec(text);
+  if (at === null) return undefined;
+  return { path: urlPath(new URL(at[1]!)), line: Number(at[2]), column: Number(at[3]) };
 }
 
 /** The nearest node_modules/<name>/package.json at or above the working directory, parsed. */
@@ -285,6 +306,7 @@ async function main(build: CommandBuild): Promise<void> {
     pathKind: (file) => h.pathKind(urlPath(fileUrl(file, h.cwd))),
     watchExit: (listener) => h.watchExit(listener),
     importEntry: (file) => importEntry(h, file, build),
+    entryThrown: (thrown) => withoutCommandFrames(thrown, build.selfPlaces),
     runtime: `${h.name} ${h.version}`,
     packageVersion: PACKAGE_VERSION,
     honoVersion: async () => (await installedPackage(h, "hono"))?.version,

@@ -30,6 +30,8 @@ export interface CommandRuntime {
   watchExit(listener: (code: number) => number): () => void;
   /** Imports the entry; rejects with an EntryError whose message names the file. */
   importEntry(file: string): Promise<Record<string, unknown>>;
+  /** What the entry's own code threw, with the command's frames left out of its stack. */
+  entryThrown(thrown: unknown): unknown;
   /** `node 22.18.0`, `bun 1.4.5`, `deno 2.9.6`. */
   runtime: string;
   packageVersion: string;
@@ -142,7 +144,7 @@ async function loadEntry(
   try {
     await parts.setup?.(rt.lifecycle);
   } catch (thrown) {
-    const error = new EntryError(`${file}'s lifecycle(lc) threw: ${errorMessage(thrown)}`, { cause: thrown });
+    const error = new EntryError(`${file}'s lifecycle(lc) threw: ${errorMessage(thrown)}`, { cause: rt.entryThrown(thrown) });
     return await toldPrimary(rt, entryFailed(rt, error), error);
   }
   return { parts, settings };

@@ -136,6 +136,10 @@ export function resolveSettings(flags: FlagSettings, entry: EntryParts, file: st
     if (target.startsWith("health.")) {
       options.health = { ...(options.health as object | undefined), ...(asOptions(flag, value).health as object) };
       sources[target === "health.ready" ? "ready" : "live"] = source;
+    } else if (target === "workers" && source === "$WEB_CONCURRENCY") {
+      // Left to serveGracefully, which reads it by the same rule: its `listening` line then says
+      // the number came from WEB_CONCURRENCY, not from an option nobody wrote.
+      sources.workers = source;
     } else {
       options[target] = value;
       sources[target as keyof Settings["sources"]] = source;

@@ -461,9 +461,22 @@ for (const runtime of selectedRuntimes()) {
           own: /throws\.ts/,
         },
         {
+          name: "an entry whose lifecycle(lc) throws",
+          entry: `${FIXTURES}/lifecycle-throws.js`,
+          says: /lifecycle-throws\.js's lifecycle\(lc\) threw: REDIS_URL is not set/,
+          own: /lifecycle-throws\.js/,
+        },
+        {
           name: "an entry with a syntax error",
           entry: `${FIXTURES}/syntax-error.js`,
           says: /test\/fixtures\/cli\/syntax-error\.js has a syntax error/,
+        },
+        {
+          // Bun and Deno say where; Node's error does not, and the line says that rather than blame the entry.
+          name: "an entry that imports a module with a syntax error",
+          entry: `${FIXTURES}/imports-syntax-error.js`,
+          says:
+            /imports-syntax-error\.js (imports test\/fixtures\/cli\/syntax-error\.js, which has a syntax error: .+ \(line \d+, column \d+\)$|has a syntax error: .+ \(in it or in a module it imports: Node does not say which\)$)/,
         },
         {
           name: "an entry without a default export",

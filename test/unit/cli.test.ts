@@ -73,6 +73,12 @@ describe("flags and variables", () => {
     // WEB_CONCURRENCY=" 2 " starts 2 workers through serveGracefully alone too.
     assert.equal(settle({}, { WEB_CONCURRENCY: " 2 " }).resolved.workers.requested, 2);
     assert.equal(settle({}, { WEB_CONCURRENCY: " auto" }).resolved.workers.requested, "auto");
+    // Left to serveGracefully: its listening line says WEB_CONCURRENCY, not "the workers option".
+    const fromEnv = settle({}, { WEB_CONCURRENCY: "2" });
+    assert.equal(fromEnv.options.workers, undefined);
+    assert.deepEqual(fromEnv.resolved.workers, { requested: 2, from: "WEB_CONCURRENCY" });
+    assert.equal(fromEnv.sources.workers, "$WEB_CONCURRENCY");
+    assert.equal(settle({ workers: "2" }, { WEB_CONCURRENCY: "3" }).options.workers, 2, "the flag wins, as an option");
     assert.throws(() => settle({ timeout: "1e" }), /--timeout: "timeout" must be a positive number of ms, got "1e"/);
   });
 
@@ -150,6 +156,7 @@ describe("runCommand", () => {
       pathKind: (file) => (file === "src/index.ts" ? "file" : undefined),
       watchExit: () => () => {},
       importEntry: async () => ({ default: app }),
+      entryThrown: (thrown) => thrown,
       runtime: "node 20.0.0",
       packageVersion: "0.0.0",
       honoVersion: () => "4.0.0",
@@ -309,9 +316,14 @@ describe("runCommand", () => {
     ok.rt.serveGracefully = () => (order.push("serve"), {} as ReturnType<CommandRuntime["serveGracefully"]>);
     await runCommand(ok.rt);
     assert.deepEqual(order, ["hook", "serve"]);
-    const bad = fake({ importEntry: async () => ({ default: app, lifecycle: () => Promise.reject(new Error("no db")) }) });
+    const bad = fake({
+      importEntry: async () => ({ default: app, lifecycle: () => Promise.reject(new Error("no db")) }),
+      // The command's own frames are the runtime's to take out (cli-main.ts knows where they are).
+      entryThrown: (thrown) => Object.assign(thrown as Error, { stack: "Error: no db\n    at lifecycle (src/index.ts:3:9)" }),
+    });
     assert.equal(await runCommand(bad.rt), 1);
     assert.match(bad.err[0]!, /src\/index\.ts's lifecycle\(lc\) threw: no db/);
+    assert.equal(bad.err[1], "Error: no db\n    at lifecycle (src/index.ts:3:9)", "the stack as the runtime trimmed it");
     assert.equal(bad.served.length, 0);
   });
 });
