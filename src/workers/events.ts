@@ -32,6 +32,9 @@ export const startFailed = (error: string): LogRecord => ({
   error,
 });
 
+/** "1 worker", "2 workers". */
+export const workersText = (n: number): string => `${n} worker${n === 1 ? "" : "s"}`;
+
 const how = (code: number | null, signal: string | null): string => signal !== null ? `by ${signal}` : `with code ${code}`;
 
 /** Why a worker ended, as far as it said: its start failure, or its own drain's report (the first error in it). */
@@ -117,7 +120,7 @@ export const reloadDone = (
 ): LogRecord => ({
   level: notClean.length > 0 ? "warn" : "info",
   event: "reload",
-  msg: `reload: ${replaced.length} workers replaced in ${Math.round(durationMs)} ms${
+  msg: `reload: ${workersText(replaced.length)} replaced in ${Math.round(durationMs)} ms${
     notClean.length > 0 ? `; old workers not clean: ${notClean.map(unclean).join(", ")}` : ""
   }`,
   replaced,
@@ -128,7 +131,7 @@ export const reloadDone = (
 export const reloadStopped = (replaced: { from: number | undefined; to: number }[]): LogRecord => ({
   level: "warn",
   event: "reload.stopped",
-  msg: `reload stopped by the drain after ${replaced.length} workers replaced: every worker drains, new ones too`,
+  msg: `reload stopped by the drain after ${workersText(replaced.length)} replaced: every worker drains, new ones too`,
   replaced,
 });
 

@@ -430,7 +430,7 @@ export class Supervisor {
       this.#setup.log({
         level: "info",
         event: "drain.start",
-        msg: `drain started (${signal ?? reason}) in ${this.#live.size} workers`,
+        msg: `drain started (${signal ?? reason}) in ${events.workersText(this.#live.size)}`,
         reason,
         signal,
         pids: [...this.#live].map((w) => w.proc.pid),
@@ -541,7 +541,7 @@ function drainEnd(report: ShutdownReport, exits: boolean) {
   const outcome = report.forced ? `forced (${report.forcedBy})` : "complete";
   const next = exits ? `exit ${report.exitCode}` : "process left running";
   const workers = report.workers ?? [];
-  const msg = `drain ${outcome} in ${Math.round(report.durationMs)} ms over ${workers.length} workers (${
+  const msg = `drain ${outcome} in ${Math.round(report.durationMs)} ms over ${events.workersText(workers.length)} (${
     workers.map((w) => `${w.pid} ${w.outcome}`).join(", ")
   }), ${next}`;
   return { level: report.exitCode === 0 ? "info" as const : "error" as const, event: "drain.end", msg, ...report };
