@@ -205,7 +205,7 @@ async function importEntry(h: Host, file: string, build: CommandBuild): Promise<
   try {
     return await loadEntry(h, fileUrl(file, h.cwd), build.bunRequire);
   } catch (thrown) {
-    const error = withoutCommandFrames(thrown, build.selfPlaces);
+    const error = withoutCommandFrames(firstBuildError(thrown), build.selfPlaces);
     const code = (error as { code?: string } | null)?.code;
     if (h.name === "node" && TYPESCRIPT.test(file) && code === "ERR_UNKNOWN_FILE_EXTENSION") {
       throw new EntryError(
@@ -228,11 +228,18 @@ async function importEntry(h: Host, file: string, build: CommandBuild): Promise<
         throw new EntryError(`${file} imports ${imported}, which has a syntax error: ${what}${at}`, { cause: error });
       }
       // Node's error does not say which file it is in: the entry, or a module it imports.
-      const which = where === undefined && h.name === "node" ? " (in it or in a module it imports: Node does not say which)" : "";
+      const which = where === undefined && h.name === "node" ? " (in it or in a module it imports: Node's error does not say which)" : "";
       throw new EntryError(`${file} has a syntax error: ${what}${at}${which}`, { cause: error });
     }
     throw new EntryError(`${file} threw while loading: ${text.split("\n")[0]}`, { cause: error });
   }
+}
+
+/** Bun puts a module's several syntax errors in an AggregateError of BuildMessages: the first one says where. */
+function firstBuildError(thrown: unknown): unknown {
+  const errors = (thrown as { name?: unknown; errors?: unknown } | null)?.errors;
+  if ((thrown as { name?: unknown } | null)?.name !== "AggregateError" || !Array.isArray(errors)) return thrown;
+  return (errors[0] as { name?: unknown } | undefined)?.name === "BuildMessage" ? errors[0] : thrown;
 }
 
 /**

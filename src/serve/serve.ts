@@ -61,7 +61,7 @@ export interface ServeGracefully<PassThrough> {
  * go to its listen() as `passThrough`, untouched, for the runtime's server.
  */
 /** Why a reload signal to a single process changes nothing. */
-export const ONE_PROCESS_RELOAD = "one process (workers: 1) has no second one to replace it with: restart it to run new code";
+export const ONE_PROCESS_RELOAD = "workers came to 1, and one process has no second one to replace it with: restart it to run new code";
 
 export function createServeGracefully<PassThrough extends object>(
   runtime: RuntimeAdapter,

@@ -23,6 +23,8 @@ import { WATCHDOG_GRACE_MS } from "../drain/lifecycle.ts";
 export const RESTART_BACKOFF_MS = 100;
 /** The longest wait before a restart. */
 export const RESTART_BACKOFF_MAX_MS = 10_000;
+/** How long a reload waits, after its new worker died of a drain signal, for the primary's own copy of it. */
+export const SIGNAL_SETTLE_MS = 1_000;
 /** A worker that served this long before it died was not crash-looping: its slot starts over. */
 export const STABLE_AFTER_MS = 10_000;
 /** This many quick crashes in a row of one slot make the primary give up (exit 1). */
@@ -123,6 +125,10 @@ export class Supervisor {
   #forcedBy: ShutdownReport["forcedBy"];
   #errors: string[] = [];
   #reloading = false;
+  /** The reload under way: the workers it has replaced so far (said by reload.stopped if a drain cuts it short). */
+  #reloadReplaced: Replaced | undefined;
+  /** A reload's new worker that a drain signal ended as it loaded, while the primary's own copy is on its way. */
+  #lostToSignal: Worker | undefined;
   /** The drain's workers that never listened are being given their grace (once per drain). */
   #stragglersWatched = false;
   #cancelStragglers = () => {};
@@ -200,6 +206,7 @@ export class Supervisor {
     this.#reloading = true;
     const t0 = this.#setup.clock.now();
     const replaced: Replaced = [];
+    this.#reloadReplaced = replaced;
     const notClean: RetiredUnclean[] = [];
     try {
       const fresh: Worker[] = [];
@@ -212,11 +219,10 @@ export class Supervisor {
         }
         return dead !== undefined;
       };
-      // A drain that began meanwhile took every worker in, new ones too: said, so the reload leaves a trace.
-      const drainTookOver = () => this.#setup.log(events.reloadStopped(replaced));
+      // A drain that began meanwhile (state not "running") took every worker in, new ones too; its
+      // start said reload.stopped.
       for (let slot = 0; slot < this.#setup.count; slot++) {
-        if (this.#state !== "running") return drainTookOver();
-        if (died()) return;
+        if (this.#state !== "running" || died()) return;
         // A slot waiting for its restart gets the new worker now.
         this.#restartTimers[slot]?.();
         this.#restartTimers[slot] = undefined;
@@ -225,11 +231,19 @@ export class Supervisor {
         try {
           await this.#listened(candidate);
         } catch (error) {
-          if (this.#state !== "running") return drainTookOver();
+          // A process-group signal kills a new worker still loading its entry as it reaches this
+          // primary, whose own handler may run after that exit: no failed reload if a drain follows,
+          // and the drain counts the worker (skipped: it never listened).
+          if (this.#state === "running" && diedOf(candidate, this.#setup.signals)) {
+            this.#lostToSignal = candidate;
+            await new Promise<void>((resolve) => this.#setup.clock.setTimer(resolve, SIGNAL_SETTLE_MS));
+            this.#lostToSignal = undefined;
+          }
+          if (this.#state !== "running") return;
           if (candidate.exit === undefined) this.#tellToDrain(candidate);
           return this.#setup.log(events.reloadFailed((error as Error).message, replaced));
         }
-        if (this.#state !== "running") return drainTookOver(); // the drain took the new worker in
+        if (this.#state !== "running") return; // the drain took the new worker in
         // Died between its listening message and now: the old worker keeps its slot.
         if (candidate.exit !== undefined) {
           return this.#setup.log(
@@ -247,11 +261,11 @@ export class Supervisor {
           if (end !== undefined) notClean.push(end);
         }
       }
-      if (died()) return;
-      if (this.#state !== "running") return drainTookOver();
+      if (died() || this.#state !== "running") return;
       this.#setup.log(events.reloadDone(replaced, this.#setup.clock.now() - t0, notClean));
     } finally {
       this.#reloading = false;
+      this.#reloadReplaced = undefined;
     }
   }
 
@@ -423,9 +437,12 @@ export class Supervisor {
     if (this.#drain !== undefined || this.#state === "stopped") return;
     const clock = this.#setup.clock;
     this.#state = "draining";
-    this.#drain = { reason, signal, at: clock.now(), wallTime: clock.wallTime(), workers: [...this.#live] };
+    const lost = this.#lostToSignal === undefined ? [] : [this.#lostToSignal];
+    this.#drain = { reason, signal, at: clock.now(), wallTime: clock.wallTime(), workers: [...this.#live, ...lost] };
     this.#controller.abort();
     for (const cancel of this.#restartTimers) cancel?.();
+    // Said now: the drain may end the process before the reload's own code runs again.
+    if (this.#reloadReplaced !== undefined) this.#setup.log(events.reloadStopped(this.#reloadReplaced));
     if (reason !== "start-failed") {
       this.#setup.log({
         level: "info",
@@ -566,4 +583,10 @@ function uncleanEnd(worker: Worker): RetiredUnclean | undefined {
     requestsCut: report?.requests.cut ?? 0,
     connectionsCut: report?.connectionsCut ?? 0,
   };
+}
+
+/** Whether the worker ended by one of the drain signals (a process group's, most likely). */
+function diedOf(worker: Worker, signals: readonly ShutdownSignal[]): boolean {
+  const signal = worker.exit?.signal;
+  return signal != null && (signals as readonly string[]).includes(signal);
 }

@@ -476,7 +476,13 @@ for (const runtime of selectedRuntimes()) {
           name: "an entry that imports a module with a syntax error",
           entry: `${FIXTURES}/imports-syntax-error.js`,
           says:
-            /imports-syntax-error\.js (imports test\/fixtures\/cli\/syntax-error\.js, which has a syntax error: .+ \(line \d+, column \d+\)$|has a syntax error: .+ \(in it or in a module it imports: Node does not say which\)$)/,
+            /imports-syntax-error\.js (imports test\/fixtures\/cli\/syntax-error\.js, which has a syntax error: .+ \(line \d+, column \d+\)$|has a syntax error: .+ \(in it or in a module it imports: Node's error does not say which\)$)/,
+        },
+        {
+          name: "an entry that imports a module with two syntax errors",
+          entry: `${FIXTURES}/imports-syntax-errors.js`,
+          says:
+            /imports-syntax-errors\.js (imports test\/fixtures\/cli\/syntax-errors\.js, which has a syntax error: .+ \(line \d+, column \d+\)$|has a syntax error: .+ \(in it or in a module it imports: Node's error does not say which\)$)/,
         },
         {
           name: "an entry without a default export",

@@ -19,7 +19,7 @@ import {
   type SupervisorSetup,
 } from "../../src/workers/supervisor.ts";
 import { PORT_ENV } from "../../src/workers/messages.ts";
-import { RELOAD_HOLD_QUIET_MS } from "../../src/workers/supervisor.ts";
+import { RELOAD_HOLD_QUIET_MS, SIGNAL_SETTLE_MS } from "../../src/workers/supervisor.ts";
 import { resolveOptions } from "../../src/options/options.ts";
 import type { LogRecord, RuntimeAdapter, ShutdownReport, ShutdownSignal, WorkerChannel, WorkerEvents } from "../../src/types.ts";
 
@@ -525,6 +525,8 @@ describe("workers: the primary", () => {
 
   it("ADrainDoesNotWaitForAReloadsNewWorkerThatNeverListens", async () => {
     const w = await drainDuringReload();
+    // Said at the drain's start: the drain may end the process before the reload runs again.
+    assert.equal(w.events("reload.stopped").length, 1);
     w.workers[0]!.drainClean();
     w.workers[1]!.drainClean();
     await settle();
@@ -544,6 +546,43 @@ describe("workers: the primary", () => {
     const [stopped] = w.events("reload.stopped");
     assert.match(String(stopped!.msg), /reload stopped by the drain after 0 workers replaced/);
     assert.equal(w.events("reload").length, 0);
+  });
+
+  it("AProcessGroupSignalThatEndsAReloadsNewWorkerFirstIsNoFailedReload", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    // The group's SIGTERM ends the new worker, still loading, before the primary's handler runs.
+    w.workers[2]!.exit(null, "SIGTERM");
+    await settle();
+    await w.clock.advance(50);
+    w.signal("SIGTERM");
+    await settle();
+    w.workers[0]!.drainClean();
+    w.workers[1]!.drainClean();
+    await w.clock.advance(SIGNAL_SETTLE_MS);
+    assert.equal(w.events("reload.failed").length, 0, "not a failed reload: every worker drains");
+    assert.equal(w.events("reload.stopped").length, 1);
+    const [end] = w.events("drain.end");
+    assert.deepEqual((end!.workers as { pid: number; outcome: string }[]).map((x) => `${x.pid} ${x.outcome}`), [
+      "100 stopped",
+      "101 stopped",
+      "102 skipped",
+    ]);
+    assert.deepEqual(w.exits, [0]);
+  });
+
+  it("ANewWorkerKilledByADrainSignalWithoutADrainFailsTheReloadAfterAWhile", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    w.workers[2]!.exit(null, "SIGTERM"); // someone killed that one process only
+    await settle();
+    assert.equal(w.events("reload.failed").length, 0, "waits for the primary's own copy first");
+    await w.clock.advance(SIGNAL_SETTLE_MS);
+    assert.equal(w.events("reload.failed").length, 1);
   });
 
   it("AWorkerStillStartingThatSaysItsDrainBeganGetsNoStopSignalFromThePrimary", async () => {
