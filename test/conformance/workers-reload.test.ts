@@ -111,8 +111,12 @@ for (const runtime of selectedRuntimes()) {
         fixture.lines.filter((l) => typeof l.event === "string").map((l) => `${Math.round(l.at)} ${l.pid ?? ""} ${l.event} ${l.msg}`)
           .join("\n");
       assert.equal(failed.length, 0, `failed requests: ${JSON.stringify(failed.slice(0, 5))}\n${story()}`);
-      const unready = checks.filter((c) => c.status !== 200);
-      assert.ok(checks.filter((c) => c.at < reload.at).length >= 5, `health checks during the reload: ${checks.length}`);
+      // Readiness is what is asserted: a new connection can still be reset as an old listener closes
+      // (the accept queue without net.ipv4.tcp_migrate_req, Deno's shutdown: workers.md), which a
+      // balancer's check counts as one failed check, not as the instance saying it is unready.
+      const unready = checks.filter((c) => typeof c.status === "number" && c.status !== 200);
+      const answered = checks.filter((c) => c.at < reload.at && c.status === 200).length;
+      assert.ok(answered >= 5, `health checks answered during the reload: ${answered} of ${checks.length}`);
       assert.equal(unready.length, 0, `/readyz during the reload: ${JSON.stringify(unready.slice(0, 5))} of ${checks.length}\n${story()}`);
       const after = results.filter((r) => r.at > reload.at);
       assert.ok(after.length > 0, "load after the reload");
