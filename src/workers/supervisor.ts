@@ -13,7 +13,7 @@ import { signalDeliveryWarning } from "../process/platform.ts";
 import { REQUEST_GRACE_MS } from "../request/request-grace.ts";
 import * as events from "./events.ts";
 import type { RetiredUnclean } from "./events.ts";
-import { aggregateReports, type WorkerEnd } from "./aggregate.ts";
+import { aggregateReports, type WorkerEnd, workerOutcome } from "./aggregate.ts";
 import { type FromWorker, isFromWorker, PORT_ENV, type ToWorker, WORKER_ENV } from "./messages.ts";
 import type { ListenInfo, LogRecord, ProcessAdapter, ShutdownReport, ShutdownSignal, WorkerEvents, WorkerProcess } from "../types.ts";
 import { fatalError } from "../log/events.ts";
@@ -574,7 +574,7 @@ function exitedHow(worker: Worker): string {
 function uncleanEnd(worker: Worker): RetiredUnclean | undefined {
   const { code, signal } = worker.exit ?? { code: null, signal: null };
   const report = worker.report;
-  if (code === 0 && report !== undefined && !report.forced) return undefined;
+  if (workerOutcome({ pid: worker.proc.pid, report, code, signal, listened: true }) === "stopped") return undefined;
   return {
     worker: worker.proc.pid,
     exitCode: code,

@@ -108,11 +108,11 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
       listeners.set(signal, set);
       set.add(listener);
       const off = runtime.onSignal(signal, () => {
+        replacement = undefined; // a signal of its own (the process group's): the service drains
         // Once draining, the primary decides: a second signal reaches this worker as its "force".
         // The process group's copy of the first one is no second signal, however late it comes
         // (Deno delivered it 190-320 ms after the primary's order, past SIGNAL_REPEAT_WINDOW_MS).
-        if (drainStarted && !role.channel.closed) return void (replacement = undefined);
-        replacement = undefined; // a signal of its own (the process group's): the service drains
+        if (drainStarted && !role.channel.closed) return;
         begin();
         listener();
       });
