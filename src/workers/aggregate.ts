@@ -14,6 +14,8 @@ export interface WorkerEnd {
   signal: string | null;
   /** Whether it ever listened: one that never did served nothing, and is "skipped" without a report. */
   listened: boolean;
+  /** Its drain began before this one (a reload was replacing it): its counts add up, its times do not. */
+  drainingBefore?: boolean;
 }
 
 export interface AggregateFacts {
@@ -74,9 +76,11 @@ export function aggregateReports(facts: AggregateFacts): ShutdownReport {
     counts.tasksFailed += r.tasks.failed;
     counts.tasksCut += r.tasks.cut;
     counts.connectionsCut += r.connectionsCut;
-    drainDelayMs = Math.max(drainDelayMs, r.drainDelayMs);
-    drainMs = Math.max(drainMs, r.drainMs);
-    durationMs = Math.max(durationMs, r.durationMs);
+    if (end.drainingBefore !== true) {
+      drainDelayMs = Math.max(drainDelayMs, r.drainDelayMs);
+      drainMs = Math.max(drainMs, r.drainMs);
+      durationMs = Math.max(durationMs, r.durationMs);
+    }
     forcedBy ??= r.forcedBy;
     for (const part of r.parts) parts.push({ ...part, name: `${part.name} (worker ${end.pid})` });
     for (const message of r.errors) errors.add(`worker ${end.pid}: ${message}`);

@@ -103,6 +103,8 @@ interface Drain {
   at: number;
   wallTime: number;
   workers: Worker[];
+  /** The workers a reload had told to drain already when this drain began. */
+  drainingBefore: Set<Worker>;
 }
 
 type Replaced = { from: number | undefined; to: number }[];
@@ -438,7 +440,9 @@ export class Supervisor {
     const clock = this.#setup.clock;
     this.#state = "draining";
     const lost = this.#lostToSignal === undefined ? [] : [this.#lostToSignal];
-    this.#drain = { reason, signal, at: clock.now(), wallTime: clock.wallTime(), workers: [...this.#live, ...lost] };
+    const workers = [...this.#live, ...lost];
+    const drainingBefore = new Set(workers.filter((w) => w.drainSent));
+    this.#drain = { reason, signal, at: clock.now(), wallTime: clock.wallTime(), workers, drainingBefore };
     this.#controller.abort();
     for (const cancel of this.#restartTimers) cancel?.();
     // Said now: the drain may end the process before the reload's own code runs again.
@@ -465,12 +469,15 @@ export class Supervisor {
   #force(signal: ShutdownSignal): void {
     if (this.#forcedBy !== undefined) return;
     this.#forcedBy = "second-signal";
+    // What it was waiting for: the workers still draining (each one's own drain.forced says its waits).
+    const pids = [...this.#live].map((w) => w.proc.pid);
     this.#setup.log({
       level: "warn",
       event: "drain.forced",
-      msg: `second signal ${signal}: stopping every worker now`,
+      msg: `second signal ${signal}: stopping every worker now (${events.workersText(pids.length)} still draining: ${pids.join(", ")})`,
       forcedBy: "second-signal",
       signal,
+      waitingForWorkers: pids,
     });
     for (const worker of this.#live) this.#send(worker, { sg: "force", signal });
   }
@@ -531,6 +538,7 @@ export class Supervisor {
       code: w.exit!.code,
       signal: w.exit!.signal,
       listened: w.listenedAt !== undefined,
+      drainingBefore: drain.drainingBefore.has(w),
     }));
     const report = aggregateReports({
       reason: drain.reason,

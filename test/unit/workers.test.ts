@@ -275,6 +275,20 @@ describe("workers: the primary", () => {
     assert.equal(w.events("drain.forced").length, 1);
   });
 
+  it("TheSecondSignalsLineNamesTheWorkersStillDraining", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGTERM");
+    await settle();
+    w.workers[0]!.drainClean();
+    await w.clock.advance(1_000);
+    w.signal("SIGTERM");
+    await settle();
+    const [line] = w.events("drain.forced");
+    assert.deepEqual(line!.waitingForWorkers, [101]);
+    assert.match(String(line!.msg), /\(1 worker still draining: 101\)/);
+  });
+
   it("ACrashOutsideADrainIsRestartedWithABackoffThatDoublesForQuickCrashes", async () => {
     const w = world();
     await running(w);
@@ -435,6 +449,30 @@ describe("workers: the primary", () => {
     await settle();
     assert.equal(w.events("drain.end")[0]!.forcedBy, "deadline");
     assert.deepEqual(w.exits, [1]);
+  });
+
+  it("AWorkerAReloadWasReplacingAddsItsCountsButNotItsEarlierDrainTime", async () => {
+    const w = world();
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    w.workers[2]!.listen();
+    await settle();
+    assert.equal(w.workers[0]!.drainOrders.length, 1, "the reload retires the first old worker");
+    await w.clock.advance(600);
+    w.signal("SIGTERM");
+    await settle();
+    await w.clock.advance(100);
+    // The retired worker's own drain began 700 ms ago; the others' with the service's.
+    w.workers[0]!.events.message({ sg: "report", report: { ...workerReport(2), durationMs: 700, drainMs: 690 } });
+    w.workers[0]!.exit(0, null);
+    for (const worker of [w.workers[1]!, w.workers[2]!]) worker.drainClean();
+    await settle();
+    const [end] = w.events("drain.end");
+    assert.equal(end!.durationMs, 100, "counted from the signal, not from the reload's drain");
+    assert.equal(end!.drainMs, 5);
+    assert.deepEqual(end!.requests, { inFlightAtStart: 4, served: 4, cut: 0 }, "its counts still add up");
+    assert.equal(end!.exitCode, 0);
   });
 
   it("ReloadStartsEachNewWorkerBeforeTheOldOneDrainsOneAtATime", async () => {
