@@ -129,5 +129,20 @@ for (const runtime of selectedRuntimes()) {
       assert.ok(exit.at - sent >= 650, `exited ${Math.round(exit.at - sent)} ms after the signal, before the client's close frame`);
       assert.equal(f.lines.find((l) => l.fixture === "ws.closed")?.code, 1001, "the app saw the client's close frame");
     });
+
+    it("a client that never answers the close frame is cut at the deadline and counted", { skip: bunCannotWait }, async () => {
+      const f = await Fixture.start(runtime, "test/fixtures/websocket.ts", { timeout: 1_000 });
+      started.push(f);
+      const clients = [await RawWebSocket.open(f.port), await RawWebSocket.open(f.port)];
+      // Past the deadline (1 s after the signal): the reply comes after the cut, to a closed socket.
+      for (const client of clients) client.replyDelayMs = 3_000;
+      f.signal("SIGTERM");
+      const exit = await f.exit(8_000);
+      assert.equal(exit.code, 1, "forced at the deadline");
+      const report = f.report();
+      assert.equal(report?.forcedBy, "deadline");
+      assert.equal(report?.connectionsCut, 2, "both WebSockets are in the report");
+      for (const client of clients) assert.equal((await client.closed).code, 1001);
+    });
   });
 }
