@@ -10,6 +10,9 @@ import { processChannel, spawnChild } from "./ipc-workers.ts";
 
 type Cluster = typeof import("node:cluster").default;
 
+/** A write to an IPC channel whose other end is gone. */
+const CHANNEL_GONE = new Set(["EPIPE", "ECONNRESET", "ERR_IPC_CHANNEL_CLOSED"]);
+
 /** Builtins on first use: loading node:cluster costs ~2.6 MiB and ~14 ms, paid only with workers. */
 function builtin<T>(id: string): T {
   const load = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
@@ -50,7 +53,16 @@ export const nodeWorkers: WorkersAdapter = {
     // A cluster worker whose IPC channel closes exits at once (code 0) unless it disconnected on
     // purpose: marked so, it stays and drains itself when the primary dies.
     const cluster = builtin<Cluster>("node:cluster");
-    if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
+    if (cluster.worker) {
+      cluster.worker.exitedAfterDisconnect = true;
+      // node:cluster writes its own messages (the ack of each connection it hands over) without a
+      // callback: one written as the primary dies fails with EPIPE, which cluster emits on its Worker,
+      // where no listener made it an uncaught exception (the orphan's drain then ended with exit 1).
+      // The channel's 'disconnect' follows, and the worker drains as an orphan.
+      cluster.worker.on("error", (error: NodeJS.ErrnoException) => {
+        if (!CHANNEL_GONE.has(error.code ?? "")) throw error;
+      });
+    }
     return processChannel(process);
   },
   readText(path) {
