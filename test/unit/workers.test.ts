@@ -132,6 +132,18 @@ async function drainDuringReload() {
   return w;
 }
 
+/** Running workers, a reload whose first new worker listens: the first old one is told to drain. */
+async function firstOneReplaced() {
+  const w = world();
+  await running(w);
+  w.signal("SIGHUP");
+  await settle();
+  w.workers[2]!.listen();
+  await settle();
+  assert.equal(w.workers[0]!.drainOrders.length, 1, "slot 0 replaced");
+  return w;
+}
+
 async function running(w: ReturnType<typeof world>) {
   w.supervisor.start();
   await settle();
@@ -452,13 +464,7 @@ describe("workers: the primary", () => {
   });
 
   it("AWorkerAReloadWasReplacingAddsItsCountsButNotItsEarlierDrainTime", async () => {
-    const w = world();
-    await running(w);
-    w.signal("SIGHUP");
-    await settle();
-    w.workers[2]!.listen();
-    await settle();
-    assert.equal(w.workers[0]!.drainOrders.length, 1, "the reload retires the first old worker");
+    const w = await firstOneReplaced();
     await w.clock.advance(600);
     w.signal("SIGTERM");
     await settle();
@@ -527,13 +533,7 @@ describe("workers: the primary", () => {
   });
 
   it("ANewWorkerThatDiesAfterItListenedStopsTheReload", async () => {
-    const w = world();
-    await running(w);
-    w.signal("SIGHUP");
-    await settle();
-    w.workers[2]!.listen();
-    await settle();
-    assert.equal(w.workers[0]!.drainOrders.length, 1, "slot 0 replaced");
+    const w = await firstOneReplaced();
     w.workers[2]!.exit(3, null); // the new code crashes a moment after it listened
     w.workers[0]!.drainClean();
     await settle();
