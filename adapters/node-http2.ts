@@ -21,6 +21,7 @@ export const PING_WAIT_MAX_MS = 3_000;
 
 export class Http2Sessions {
   readonly #sessions = new Set<Http2Session>();
+  #goingAway = false;
 
   get size(): number {
     return this.#sessions.size;
@@ -29,10 +30,15 @@ export class Http2Sessions {
   add(session: Http2Session): void {
     this.#sessions.add(session);
     session.once("close", () => this.#sessions.delete(session));
+    // Begun after the drain's GOAWAYs (a TLS handshake that ended late; with node:cluster, a
+    // connection handed over as the worker closed): without its own, the client would keep it
+    // open and sending until the deadline.
+    if (this.#goingAway) void goAwayAfterPings(session);
   }
 
   /** GOAWAY on every session, each after its PINGs; resolves once every one is sent. */
   goAway(): Promise<void> {
+    this.#goingAway = true;
     return Promise.all([...this.#sessions].map(goAwayAfterPings)).then(() => {});
   }
 

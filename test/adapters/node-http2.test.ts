@@ -8,6 +8,8 @@ import { loadavg } from "node:os";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import http2 from "node:http2";
+import net from "node:net";
+import { connect as connectTls } from "node:tls";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -81,6 +83,45 @@ it("DrainsHttp2SessionsWithGoawayWhileOpenStreamsFinish", async () => {
 });
 
 const loadAverage = () => loadavg().map((n) => n.toFixed(1)).join(" ");
+
+it("ASessionThatBeginsAfterTheDrainStartedGetsItsGoawayToo", async () => {
+  // A connection accepted before the listener closed whose session begins after (its TLS handshake
+  // was late; with node:cluster, a connection the primary handed over as the worker closed).
+  const app = new Hono();
+  app.get("/", (c) => c.text("ok"));
+  const server = serveGracefully(app, {
+    port: 0,
+    hostname: "127.0.0.1",
+    signals: false,
+    logger: false,
+    timeout: 10_000,
+    lifecycle: createLifecycle(),
+    createServer: http2.createSecureServer,
+    serverOptions: { key: readFileSync(path.join(tls, "localhost.key")), cert: readFileSync(path.join(tls, "localhost.crt")) },
+  });
+  const { port } = await server.ready;
+  const raw = net.connect({ port, host: "127.0.0.1" });
+  await new Promise<void>((resolve, reject) => raw.once("connect", resolve).once("error", reject));
+  await sleep(50); // accepted by the server
+  const startedAt = performance.now();
+  const report = server.shutdown();
+  await sleep(100); // the drain has sent its GOAWAYs (to no session yet)
+  const session = http2.connect(`https://127.0.0.1:${port}`, {
+    createConnection: () => connectTls({ socket: raw, rejectUnauthorized: false, ALPNProtocols: ["h2"] }),
+  });
+  session.on("error", () => {});
+  try {
+    const goaway = new Promise<void>((resolve) => session.once("goaway", () => resolve()));
+    const answer = await get(session, "/");
+    assert.equal(answer.status, 200);
+    await goaway;
+    const done = await report;
+    assert.equal(done.exitCode, 0, "not forced: the late session went away");
+    assert.ok(performance.now() - startedAt < 5_000, "long before the 10 s deadline");
+  } finally {
+    session.destroy();
+  }
+});
 
 describe("HTTP/2 through a SIGTERM (fixture process)", () => {
   const start = fixtureStarter("test/fixtures/http2.ts");
