@@ -1,17 +1,28 @@
 /**
  * The WebSockets open on one server, closed with 1001 (going away) when its listener closes. The
- * drain waits, until its deadline, for each closing handshake (RFC 6455 section 7.1.1): the
- * client's close frame, then the server closes the TCP connection. Ending the process before that
- * resets the connection, and browsers report the close as not clean.
+ * drain waits for each closing handshake (RFC 6455 section 7.1.1): the client's close frame, then
+ * the server closes the TCP connection. Ending the process before that resets the connection, and
+ * browsers report the close as not clean. A client that has not answered CLOSE_ANSWER_WAIT_MS
+ * after its 1001 is taken as gone (a dead peer would otherwise hold every drain to its deadline).
  */
+
+/**
+ * How long a client has to answer its 1001 with its close frame. Live clients answer within a round
+ * trip (Chromium, ws: at once); ws's own wait for the same is 30 s, far past most deadlines.
+ */
+export const CLOSE_ANSWER_WAIT_MS = 5_000;
 
 /** What each runtime's WebSocket offers for this (ws on Node, ServerWebSocket on Bun, Deno's WebSocket). */
 export interface ClosableWebSocket {
   close(code: number, reason: string): void;
+  /** Ends the connection without the handshake (ws); without it the server's close or exit ends it. */
+  terminate?(): void;
 }
 
 export class OpenWebSockets {
   readonly #open = new Set<ClosableWebSocket>();
+  /** The wait for each client's answer to its 1001. */
+  readonly #unanswered = new Map<ClosableWebSocket, ReturnType<typeof setTimeout>>();
   #allClosed: (() => void) | undefined;
   #goingAway = false;
 
@@ -34,7 +45,9 @@ export class OpenWebSockets {
   }
 
   closed(ws: ClosableWebSocket): void {
-    this.#open.delete(ws);
+    if (!this.#open.delete(ws)) return;
+    clearTimeout(this.#unanswered.get(ws));
+    this.#unanswered.delete(ws);
     if (this.#open.size === 0) this.#allClosed?.();
   }
 
@@ -46,9 +59,27 @@ export class OpenWebSockets {
   }
 
   #goAway(ws: ClosableWebSocket): void {
-    if (this.flushed === undefined) return goAway(ws);
-    // Until it is flushed the WebSocket stays open, and the drain waits for it (its deadline cuts).
-    void this.flushed(ws).then(() => goAway(ws), () => goAway(ws));
+    if (this.flushed === undefined) return this.#sendGoingAway(ws);
+    // Until it is flushed the WebSocket stays open, and the drain waits for it (its deadline cuts):
+    // a client still reading what was sent is not gone.
+    const send = () => this.#sendGoingAway(ws);
+    void this.flushed(ws).then(send, send);
+  }
+
+  #sendGoingAway(ws: ClosableWebSocket): void {
+    goAway(ws);
+    if (!this.#open.has(ws) || this.#unanswered.has(ws)) return;
+    // No answer in time: the connection ends here (ws) or with the server's close (Deno).
+    this.#unanswered.set(
+      ws,
+      setTimeout(() => {
+        try {
+          ws.terminate?.();
+        } finally {
+          this.closed(ws);
+        }
+      }, CLOSE_ANSWER_WAIT_MS),
+    );
   }
 
   /** Resolves once no WebSocket is open. */

@@ -25,6 +25,7 @@ export class RawWebSocket {
   #closeAt = 0;
   #code: number | undefined;
   #replied = false;
+  #replyTimer: ReturnType<typeof setTimeout> | undefined;
   /** How long to wait before answering the server's close frame. */
   replyDelayMs = 0;
   readonly closed: Promise<RawClose>;
@@ -78,6 +79,12 @@ export class RawWebSocket {
     });
   }
 
+  /** Ends the connection (a client that would have answered later). */
+  destroy(): void {
+    clearTimeout(this.#replyTimer);
+    this.#socket.destroy();
+  }
+
   send(text: string): void {
     this.#socket.write(frame(0x1, Buffer.from(text)));
   }
@@ -100,7 +107,7 @@ export class RawWebSocket {
         this.#closeAt = performance.now();
         // Echo the status code, as a client completing the closing handshake does.
         const reply = frame(0x8, Buffer.from(payload.subarray(0, 2)));
-        setTimeout(() => {
+        this.#replyTimer = setTimeout(() => {
           this.#replied = true;
           if (!this.#socket.destroyed) this.#socket.end(reply);
         }, this.replyDelayMs);
