@@ -115,6 +115,14 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
   return "serving";
 }
 
+const isADirectory = (file: string) => `${file} is a directory: the entry is a module file (${file}/index.ts, for example)`;
+
+/** Whether the last segment of a path has an extension (`app.ts`; not `src`, `.env` or `dir/`). */
+function hasExtension(file: string): boolean {
+  const name = file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1);
+  return name.lastIndexOf(".") > 0;
+}
+
 /** Imports the entry and settles the settings; runs its lifecycle(lc). An exit code when it fails, or after --check. */
 async function loadEntry(
   rt: CommandRuntime,
@@ -125,10 +133,12 @@ async function loadEntry(
   try {
     // A given entry is looked for only when its import fails (a look costs Bun a millisecond at
     // start): a missing file, not a missing import inside it, is "not found". A directory is
-    // refused alike on every runtime (Node's and Deno's import refuse it, Bun's finds no file).
+    // refused alike on every runtime: Node's and Deno's import refuse it, and Bun's would serve its
+    // index file, so a name without an extension is looked at first.
+    if (!hasExtension(file) && (await rt.pathKind(file)) === "directory") throw new EntryError(isADirectory(file));
     const loaded = await rt.importEntry(file).catch(async (error: unknown) => {
       const kind = await rt.pathKind(file);
-      if (kind === "directory") throw new EntryError(`${file} is a directory: the entry is a module file (${file}/index.ts, for example)`);
+      if (kind === "directory") throw new EntryError(isADirectory(file));
       throw kind === "file" ? error : new EntryError(`${file} not found`);
     });
     parts = entryParts(loaded, file);

@@ -495,6 +495,11 @@ for (const runtime of selectedRuntimes()) {
           says: /test\/fixtures\/cli\/project is a directory: the entry is a module file/,
         },
         {
+          name: "a directory with an index file as the entry",
+          entry: `${FIXTURES}/app-dir`,
+          says: /test\/fixtures\/cli\/app-dir is a directory: the entry is a module file/,
+        },
+        {
           name: "an entry that ends the process while loading",
           entry: `${FIXTURES}/exits-while-loading.js`,
           says: /exits-while-loading\.js ended the process while loading \(exit 0, made 1: nothing was served\)/,
