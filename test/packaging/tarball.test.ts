@@ -64,10 +64,16 @@ after(() => {
 });
 
 describe("the npm tarball", { concurrency: true }, () => {
-  it("HoldsOnlyDistReadmeLicenseAndPackageJson", () => {
-    const stray = packed.filter((f) => !f.startsWith("dist/") && !["README.md", "LICENSE", "package.json"].includes(f));
+  it("HoldsOnlyDistTheDocsReadmeChangelogLicenseAndPackageJson", () => {
+    const top = ["README.md", "CHANGELOG.md", "LICENSE", "package.json"];
+    const stray = packed.filter((f) => !f.startsWith("dist/") && !/^docs\/[\w-]+\.md$/.test(f) && !top.includes(f));
     assert.deepEqual(stray, [], "files that users do not need are in the tarball");
-    for (const file of ["README.md", "LICENSE", "package.json"]) assert.ok(packed.includes(file), `${file} is missing`);
+    for (const file of top) assert.ok(packed.includes(file), `${file} is missing`);
+    // Every page the README links to is in the package, so its links work where it is read.
+    const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const linked = [...readme.matchAll(/\]\((docs\/[\w-]+\.md)/g)].map((m) => m[1]!);
+    assert.ok(linked.length > 5, "the README links to the docs");
+    for (const file of linked) assert.ok(packed.includes(file), `${file} (linked from the README) is not packed`);
     assert.ok(!packed.some((f) => /\.(test|spec)\.|\.map$/.test(f)), "tests or source maps in dist/");
   });
 
