@@ -75,7 +75,8 @@ it("NpmRootPicksTheAdapterByExportCondition", () => {
 });
 
 it("NpmPublishesOnlyBuiltFilesAndStatesTheTestedRuntimes", () => {
-  assert.deepEqual([...pkg.files].sort(), ["LICENSE", "README.md", "dist"]);
+  // The built code, and the pages the README links to (tarball.test.ts checks each is packed).
+  assert.deepEqual([...pkg.files].sort(), ["CHANGELOG.md", "LICENSE", "README.md", "dist", "docs/*.md"]);
   assert.notEqual(pkg.private, true);
   // The floor is the oldest Node the runtime matrix tests (this machine's Node 20).
   assert.equal(pkg.engines?.node, ">=20");
