@@ -153,7 +153,7 @@ const runtime: RuntimeAdapter = {
     // The method, not `request.body`: reading that getter makes Deno build a body stream, and the
     // app's json()/text() then take the slow path (measured: 0.87x on a JSON API). A POST without a
     // body is tracked too, which only means close() waits for its handler.
-    const webSockets = new OpenWebSockets();
+    const webSockets = new OpenWebSockets(undefined, timeoutTimer);
     trackUpgrades();
     const track = (request: Request, info: unknown): Response | Promise<Response> => {
       if (BODILESS.has(request.method)) {

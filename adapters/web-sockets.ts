@@ -15,14 +15,24 @@ export const CLOSE_ANSWER_WAIT_MS = 5_000;
 /** What each runtime's WebSocket offers for this (ws on Node, ServerWebSocket on Bun, Deno's WebSocket). */
 export interface ClosableWebSocket {
   close(code: number, reason: string): void;
-  /** Ends the connection without the handshake (ws); without it the server's close or exit ends it. */
+  /** Ends the connection without the handshake (ws, Bun); without it (Deno) the server's close ends it. */
   terminate?(): void;
+  /** Bytes sent but not yet handed to the socket (ws, Deno): a client still reading them is not gone. */
+  readonly bufferedAmount?: number;
 }
+
+/** Runs `fn` after `ms`; returns its cancel. */
+export type WaitTimer = (fn: () => void, ms: number) => () => void;
+
+const setTimer: WaitTimer = (fn, ms) => {
+  const timer = setTimeout(fn, ms);
+  return () => clearTimeout(timer);
+};
 
 export class OpenWebSockets {
   readonly #open = new Set<ClosableWebSocket>();
-  /** The wait for each client's answer to its 1001. */
-  readonly #unanswered = new Map<ClosableWebSocket, ReturnType<typeof setTimeout>>();
+  /** The cancel of the wait for each client's answer to its 1001. */
+  readonly #unanswered = new Map<ClosableWebSocket, () => void>();
   #allClosed: (() => void) | undefined;
   #goingAway = false;
 
@@ -31,7 +41,10 @@ export class OpenWebSockets {
    * socket (Bun: its send buffer empties), so that the close frame goes after it. Without it, the
    * 1001 is sent at once (ws on Node and Deno send the close frame after the queued data anyway).
    */
-  constructor(readonly flushed?: (ws: ClosableWebSocket) => Promise<void>) {}
+  constructor(
+    readonly flushed?: (ws: ClosableWebSocket) => Promise<void>,
+    readonly timer: WaitTimer = setTimer,
+  ) {}
 
   get size(): number {
     return this.#open.size;
@@ -46,7 +59,7 @@ export class OpenWebSockets {
 
   closed(ws: ClosableWebSocket): void {
     if (!this.#open.delete(ws)) return;
-    clearTimeout(this.#unanswered.get(ws));
+    this.#unanswered.get(ws)?.();
     this.#unanswered.delete(ws);
     if (this.#open.size === 0) this.#allClosed?.();
   }
@@ -67,15 +80,28 @@ export class OpenWebSockets {
   }
 
   #sendGoingAway(ws: ClosableWebSocket): void {
+    // Still sending what came before (ws and Deno queue the 1001 behind it; Deno counts it as 0
+    // once close() is called): a client reading slowly is not gone, and the deadline bounds it.
+    const sending = (ws.bufferedAmount ?? 0) > 0;
     goAway(ws);
-    if (!this.#open.has(ws) || this.#unanswered.has(ws)) return;
-    // No answer in time: the connection ends here (ws) or with the server's close (Deno).
+    if (!sending && this.#open.has(ws) && !this.#unanswered.has(ws)) this.#awaitAnswer(ws);
+  }
+
+  /** Gives the client CLOSE_ANSWER_WAIT_MS for its close frame, counted from when it has all we sent. */
+  #awaitAnswer(ws: ClosableWebSocket): void {
     this.#unanswered.set(
       ws,
-      setTimeout(() => {
+      this.timer(() => {
+        this.#unanswered.delete(ws);
+        if (!this.#open.has(ws)) return;
+        // Still taking what was sent before the 1001 (ws counts it after close()): a slow reader.
+        if ((ws.bufferedAmount ?? 0) > 0) return this.#awaitAnswer(ws);
+        // Gone. ws and Bun end the connection, and their close event calls closed(); Deno's
+        // shutdown() ends it once nothing else is waited for.
+        if (ws.terminate === undefined) return this.closed(ws);
         try {
-          ws.terminate?.();
-        } finally {
+          ws.terminate();
+        } catch {
           this.closed(ws);
         }
       }, CLOSE_ANSWER_WAIT_MS),
