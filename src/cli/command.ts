@@ -117,10 +117,14 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
 
 const isADirectory = (file: string) => `${file} is a directory: the entry is a module file (${file}/index.ts, for example)`;
 
-/** Whether the last segment of a path has an extension (`app.ts`; not `src`, `.env` or `dir/`). */
-function hasExtension(file: string): boolean {
+/** The extensions of the module files an entry can be. */
+const MODULE_EXTENSIONS = new Set(["js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx"]);
+
+/** Whether a path names a module file by its extension (`app.ts`; not `src`, `..`, `api.v2` or `dir/`). */
+function hasModuleExtension(file: string): boolean {
   const name = file.slice(Math.max(file.lastIndexOf("/"), file.lastIndexOf("\\")) + 1);
-  return name.lastIndexOf(".") > 0;
+  const dot = name.lastIndexOf(".");
+  return dot > 0 && MODULE_EXTENSIONS.has(name.slice(dot + 1));
 }
 
 /** Imports the entry and settles the settings; runs its lifecycle(lc). An exit code when it fails, or after --check. */
@@ -134,8 +138,8 @@ async function loadEntry(
     // A given entry is looked for only when its import fails (a look costs Bun a millisecond at
     // start): a missing file, not a missing import inside it, is "not found". A directory is
     // refused alike on every runtime: Node's and Deno's import refuse it, and Bun's would serve its
-    // index file, so a name without an extension is looked at first.
-    if (!hasExtension(file) && (await rt.pathKind(file)) === "directory") throw new EntryError(isADirectory(file));
+    // index file, so a name without a module file's extension is looked at first.
+    if (!hasModuleExtension(file) && (await rt.pathKind(file)) === "directory") throw new EntryError(isADirectory(file));
     const loaded = await rt.importEntry(file).catch(async (error: unknown) => {
       const kind = await rt.pathKind(file);
       if (kind === "directory") throw new EntryError(isADirectory(file));
