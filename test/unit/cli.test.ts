@@ -204,6 +204,17 @@ describe("runCommand", () => {
       await failing("src", new Error("Directory import is not supported")),
       ["serve-gracefully: src is a directory: the entry is a module file (src/index.ts, for example)"],
     );
+    // Bun's import serves a directory's index file: a name without a module file's extension is
+    // looked at before the import, and refused without it.
+    for (const dir of ["api.v2", "..", "lib/"]) {
+      const f = fake({
+        parsed: given(dir),
+        pathKind: () => "directory",
+        importEntry: () => Promise.resolve({ default: { fetch: () => new Response() } }),
+      });
+      assert.equal(await runCommand(f.rt), 1, dir);
+      assert.deepEqual(f.err, [`serve-gracefully: ${dir} is a directory: the entry is a module file (${dir}/index.ts, for example)`]);
+    }
   });
 
   it("AnExitWhileTheEntryLoadsIsSaidAndIsNoSuccess", async () => {
