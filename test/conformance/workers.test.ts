@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { after, describe, it } from "node:test";
 import { Fixture, type Line, type Runtime, selectedRuntimes } from "../support/harness.ts";
@@ -246,6 +247,29 @@ for (const runtime of selectedRuntimes()) {
         socket.once("error", () => resolve(true));
       });
       assert.equal(refused, true, "the port is free");
+    });
+
+    it("AWorkerStillStartingWhenThePrimaryIsKilledEndsLongBeforeItsDeadline", async () => {
+      // Slot 1 loads slowly; the primary is killed before it listens: the worker finds no primary
+      // when it comes to serve, and ends (nothing of its own to drain) instead of serving orphaned
+      // or waiting for its 20 s deadline.
+      const timeout = 20_000;
+      const fixture = new Fixture(runtime, FIXTURE, { workers: 2, timeout, slowStart: { slot: 1, ms: 1_500 } });
+      started.push(fixture);
+      await fixture.waitFor((l) => l.fixture === "listening", 30_000, "the first worker to listen");
+      const children = () =>
+        readFileSync(`/proc/${fixture.child.pid}/task/${fixture.child.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(
+          Number,
+        );
+      // With reusePort the second starts once the first listens (on the port it got).
+      await until(() => children().length === 2, 10_000, "the second worker to start");
+      const workerPids = children();
+      for (const pid of workerPids) pids.add(pid);
+      assert.ok(!fixture.lines.some((l) => l.event === "listening"), "the primary has not said listening: one still starts");
+      const killedAt = performance.now();
+      fixture.signal("SIGKILL");
+      await until(() => workerPids.every((pid) => !alive(pid)), 10_000, "every worker to exit");
+      assert.ok(performance.now() - killedAt < timeout / 2, "long before the deadline");
     });
 
     it("OneWorkerSkipsTheReloadSignalAndServesOn", async () => {
