@@ -23,6 +23,15 @@ const tls = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtu
 const H2LOAD = "/usr/bin/h2load";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Whether a new TCP connection to the port is refused (its listener closed). */
+function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => (socket.destroy(), resolve(false)));
+    socket.once("error", () => resolve(true));
+  });
+}
+
 function get(session: http2.ClientHttp2Session, target: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ":path": target });
@@ -105,7 +114,9 @@ it("ASessionThatBeginsAfterTheDrainStartedGetsItsGoawayToo", async () => {
   await sleep(50); // accepted by the server
   const startedAt = performance.now();
   const report = server.shutdown();
-  await sleep(100); // the drain has sent its GOAWAYs (to no session yet)
+  // The listener refuses new connections: close() ran, and with it the GOAWAYs (to no session yet).
+  for (let attempt = 0; attempt < 100 && !(await refusesConnections(port)); attempt++) await sleep(20);
+  assert.ok(await refusesConnections(port), "the listener closed within 2 s");
   const session = http2.connect(`https://127.0.0.1:${port}`, {
     createConnection: () => connectTls({ socket: raw, rejectUnauthorized: false, ALPNProtocols: ["h2"] }),
   });

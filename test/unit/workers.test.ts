@@ -121,23 +121,26 @@ function world(overrides: Partial<SupervisorSetup> = {}) {
   return { clock, workers, logs, exits, supervisor, signal, crash, events, live };
 }
 
-/** Running workers, a reload begun (its new worker spawned, not listening), then SIGTERM. */
-async function drainDuringReload() {
+/** Running workers, a reload begun: its first new worker spawned (w.workers[2]), not listening yet. */
+async function reloadBegun() {
   const w = world();
   await running(w);
   w.signal("SIGHUP");
   await settle();
+  return w;
+}
+
+/** A reload begun, then SIGTERM. */
+async function drainDuringReload() {
+  const w = await reloadBegun();
   w.signal("SIGTERM");
   await settle();
   return w;
 }
 
-/** Running workers, a reload whose first new worker listens: the first old one is told to drain. */
+/** A reload whose first new worker listens: the first old one is told to drain. */
 async function firstOneReplaced() {
-  const w = world();
-  await running(w);
-  w.signal("SIGHUP");
-  await settle();
+  const w = await reloadBegun();
   w.workers[2]!.listen();
   await settle();
   assert.equal(w.workers[0]!.drainOrders.length, 1, "slot 0 replaced");
@@ -482,10 +485,7 @@ describe("workers: the primary", () => {
   });
 
   it("ReloadStartsEachNewWorkerBeforeTheOldOneDrainsOneAtATime", async () => {
-    const w = world();
-    await running(w);
-    w.signal("SIGHUP");
-    await settle();
+    const w = await reloadBegun();
     assert.equal(w.workers.length, 3, "one new worker");
     assert.equal(w.workers[0]!.drainOrders.length, 0, "the old one serves until the new one listens");
     w.workers[2]!.listen();
@@ -519,10 +519,7 @@ describe("workers: the primary", () => {
   });
 
   it("ANewWorkerThatFailsStopsTheReloadAndTheOldOnesKeepServing", async () => {
-    const w = world();
-    await running(w);
-    w.signal("SIGHUP");
-    await settle();
+    const w = await reloadBegun();
     w.workers[2]!.failToStart("SyntaxError: Unexpected token");
     await w.clock.advance(60_000);
     assert.equal(w.events("reload.failed").length, 1);
@@ -545,10 +542,7 @@ describe("workers: the primary", () => {
   });
 
   it("ANewWorkerThatDiesRightAfterItsListeningMessageLeavesTheOldOneInItsSlot", async () => {
-    const w = world();
-    await running(w);
-    w.signal("SIGHUP");
-    await settle();
+    const w = await reloadBegun();
     w.workers[2]!.listen();
     w.workers[2]!.exit(3, null); // before the reload has taken its listening message in
     await settle();
@@ -587,10 +581,7 @@ describe("workers: the primary", () => {
   });
 
   it("AProcessGroupSignalThatEndsAReloadsNewWorkerFirstIsNoFailedReload", async () => {
-    const w = world();
-    await running(w);
-    w.signal("SIGHUP");
-    await settle();
+    const w = await reloadBegun();
     // The group's SIGTERM ends the new worker, still loading, before the primary's handler runs.
     w.workers[2]!.exit(null, "SIGTERM");
     await settle();
@@ -612,10 +603,7 @@ describe("workers: the primary", () => {
   });
 
   it("ANewWorkerKilledByADrainSignalWithoutADrainFailsTheReloadAfterAWhile", async () => {
-    const w = world();
-    await running(w);
-    w.signal("SIGHUP");
-    await settle();
+    const w = await reloadBegun();
     w.workers[2]!.exit(null, "SIGTERM"); // someone killed that one process only
     await settle();
     assert.equal(w.events("reload.failed").length, 0, "waits for the primary's own copy first");
