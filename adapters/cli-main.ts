@@ -229,10 +229,19 @@ async function importEntry(h: Host, file: string, build: CommandBuild): Promise<
       }
       // Node's error does not say which file it is in: the entry, or a module it imports.
       const which = where === undefined && h.name === "node" ? " (in it or in a module it imports: Node's error does not say which)" : "";
-      throw new EntryError(`${file} has a syntax error: ${what}${at}${which}`, { cause: error });
+      throw new EntryError(`${file} has a syntax error: ${what}${at}${which}${esmInCommonJs(h, what)}`, { cause: error });
     }
     throw new EntryError(`${file} threw while loading: ${text.split("\n")[0]}`, { cause: error });
   }
+}
+
+/**
+ * Node reads a .js file as CommonJS unless the nearest package.json says `"type": "module"`, and an
+ * ES module read so fails on its first `import` or `export` (Bun and Deno run the same file).
+ */
+function esmInCommonJs(h: Host, what: string | undefined): string {
+  if (h.name !== "node" || !/Cannot use import statement outside a module|Unexpected token 'export'/.test(what ?? "")) return "";
+  return `: Node reads a .js file as CommonJS unless its package.json says "type": "module"; add that, or name the file .mjs`;
 }
 
 /** Bun puts a module's several syntax errors in an AggregateError of BuildMessages: the first one says where. */
@@ -322,6 +331,7 @@ async function main(build: CommandBuild): Promise<void> {
       return availableCpus(read, count);
     },
     serveGracefully: adapter.serveGracefully,
+    webSocketOption: h.name !== "deno",
     lifecycle: adapter.lifecycle,
     out: (text) => console.log(text),
     err: (text) => console.error(text),

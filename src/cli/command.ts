@@ -40,6 +40,8 @@ export interface CommandRuntime {
   /** What `workers: "auto"` comes to here (the cgroup quota, the affinity mask, the CPUs), for --check. */
   autoWorkers(): Promise<{ cpus: number; from: string }>;
   serveGracefully(app: FetchApp, options: ServeOptions): GracefulServer;
+  /** Whether this runtime's serveGracefully takes a `websocket` option (Bun and Node; Deno upgrades need none). */
+  webSocketOption: boolean;
   lifecycle: Lifecycle;
   out(text: string): void;
   err(text: string): void;
@@ -75,9 +77,10 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
   const log = toLog(logger);
   // Parts the entry adds at its top level start while it is imported: their lines follow
   // --log-format, and none starts in a primary of workers (each worker runs them) or for --check.
+  const primary = await becomesPrimary(rt, flags);
   if (rt.lifecycle instanceof LifecycleController) {
     rt.lifecycle.logBeforeServers(logger);
-    if (flags.check || await becomesPrimary(rt, flags)) rt.lifecycle.holdStarts();
+    if (flags.check || primary) rt.lifecycle.holdStarts();
   }
 
   // The entry: the one given, else the first of Hono's usual places, said in the log.
@@ -105,15 +108,20 @@ export async function runCommand(rt: CommandRuntime): Promise<Outcome> {
   });
   let loaded;
   try {
-    loaded = await loadEntry(rt, flags, entry);
+    loaded = await loadEntry(rt, flags, entry, primary);
   } finally {
     unwatch();
   }
   if (typeof loaded === "number") return loaded;
   const { parts, settings } = loaded;
-  rt.serveGracefully(parts.app, { ...settings.options, ...(logger === undefined ? {} : { logger }) });
+  const websocket = parts.websocket !== undefined && rt.webSocketOption ? { websocket: parts.websocket } : {};
+  rt.serveGracefully(parts.app, { ...settings.options, ...websocket, ...(logger === undefined ? {} : { logger }) });
   return "serving";
 }
+
+const servesItself = (file: string) =>
+  `${file} calls serveGracefully itself as it loads: with workers the command serves its default export in each worker, ` +
+  `and the primary must serve nothing; drop that call (or run it only when the file is run directly), or run the file itself`;
 
 const isADirectory = (file: string) => `${file} is a directory: the entry is a module file (${file}/index.ts, for example)`;
 
@@ -132,6 +140,7 @@ async function loadEntry(
   rt: CommandRuntime,
   flags: FlagSettings,
   file: string,
+  primary: boolean,
 ): Promise<{ parts: EntryParts; settings: Settings } | 0 | 1 | 2> {
   let parts, settings;
   try {
@@ -145,6 +154,9 @@ async function loadEntry(
       if (kind === "directory") throw new EntryError(isADirectory(file));
       throw kind === "file" ? error : new EntryError(`${file} not found`);
     });
+    // The primary of workers imports the entry to check it and serves nothing; an entry that starts
+    // its own server as it loads would serve from the primary, beside the workers, out of their drain.
+    if (primary && rt.lifecycle instanceof LifecycleController && rt.lifecycle.serverJoined) throw new EntryError(servesItself(file));
     parts = entryParts(loaded, file);
     settings = resolveSettings(flags, parts, file, (name) => rt.env(name));
   } catch (error) {

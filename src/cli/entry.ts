@@ -2,8 +2,9 @@
  * The entry-export contract: what the command takes from the module it serves.
  *
  * - `export default app`: a Hono app, or any object with `fetch(request, env, ctx)`.
- * - `export default { fetch, port?, hostname? }`: the Bun and Deno convention; `port` and
- *   `hostname` apply when no flag or variable sets them.
+ * - `export default { fetch, port?, hostname?, websocket? }`: the Bun and Deno convention; `port`
+ *   and `hostname` apply when no flag or variable sets them; `websocket` (Bun.serve's handlers,
+ *   @hono/node-server's `{ server }`) is passed to the server where the runtime takes one.
  * - `export default fetch`: a bare fetch function.
  * - `export function lifecycle(lc)`: optional; called with the process-wide lifecycle before the
  *   server starts (awaited), to add the entry's parts (`lc.add({ name, start, stop, check })`).
@@ -45,6 +46,8 @@ export interface EntryParts {
   /** The default export's own `port`/`hostname` (Bun/Deno convention), unchecked. */
   port: unknown;
   hostname: unknown;
+  /** The default export's own `websocket` option (Bun's handlers, @hono/node-server's `{ server }`): an object, or undefined. */
+  websocket: object | undefined;
   /** What the default export is, for --check and the startup line. */
   kind: "hono app" | "object with fetch" | "fetch function";
   /** The entry's `lifecycle(lc)` export, if it has one. */
@@ -65,12 +68,22 @@ export function entryParts(module: Record<string, unknown>, file: string): Entry
     );
   }
   const main = module.default;
+  // A class has a prototype's fetch, not its own: calling it throws on every request.
+  if (typeof main === "function" && /^class\b/.test(Function.prototype.toString.call(main))) {
+    // `export default class {}` is named "default".
+    const named = main.name !== "" && main.name !== "default";
+    throw new EntryError(
+      `${file}'s default export is ${named ? `the class ${main.name}` : "a class"}, not an app: export an instance ` +
+        `(\`export default new ${named ? main.name : "App"}()\`, or the app made from it)`,
+    );
+  }
   if (typeof main === "function" && typeof (main as { fetch?: unknown }).fetch !== "function") {
     const fetch = main as (request: Request, env: unknown, ctx: unknown) => Response | Promise<Response>;
     return {
       app: { fetch: (request, env, ctx) => fetch(request, env, ctx) },
       port: undefined,
       hostname: undefined,
+      websocket: undefined,
       kind: "fetch function",
       setup,
     };
@@ -80,6 +93,8 @@ export function entryParts(module: Record<string, unknown>, file: string): Entry
       ? "null"
       : Array.isArray(main)
       ? "an array"
+      : isObject(main) && typeof main.then === "function"
+      ? "a Promise (await it: `export default await createApp()`)"
       : isObject(main)
       ? "an object without a fetch method"
       : typeof main;
@@ -89,10 +104,19 @@ export function entryParts(module: Record<string, unknown>, file: string): Entry
   }
   // Hono apps keep routes on the instance; only the Bun/Deno convention object carries port/hostname.
   const hono = typeof main.route === "function" && typeof main.get === "function";
+  const websocket = hono ? undefined : main.websocket;
+  if (websocket !== undefined && (typeof websocket !== "object" || websocket === null)) {
+    throw new EntryError(
+      `${file}'s default export: "websocket" must be an object (Bun's handlers, or @hono/node-server's { server }), got ${
+        websocket === null ? "null" : typeof websocket
+      }`,
+    );
+  }
   return {
     app: main as unknown as FetchApp,
     port: hono ? undefined : main.port,
     hostname: hono ? undefined : main.hostname,
+    websocket,
     kind: hono ? "hono app" : "object with fetch",
     setup,
   };

@@ -117,6 +117,11 @@ export class LifecycleController implements ServerLifecycle {
     return this.#run.state;
   }
 
+  /** Whether a server has joined this run, or this process became the primary of workers. */
+  get serverJoined(): boolean {
+    return this.#primary !== undefined || this.#parts.some((p) => p.kind === "server");
+  }
+
   add(part: PartOptions): this {
     this.#register(checkPart(part));
     return this;

@@ -13,6 +13,7 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { request } from "../support/client.ts";
+import { RawWebSocket } from "../support/raw-websocket.ts";
 import { assertOutputWritesHarmless } from "../support/closed-output.ts";
 import { Fixture, type Line, ROOT, type Runtime, selectedRuntimes } from "../support/harness.ts";
 import { nodeBinary } from "../packaging/tools.ts";
@@ -253,6 +254,42 @@ for (const runtime of selectedRuntimes()) {
         assert.ok(parts.includes("db:stopped"), parts.join(", "));
       },
     );
+
+    it(
+      "with --workers 2, an entry that calls serveGracefully itself is refused with one line, before any worker starts",
+      { timeout: 60_000 },
+      async () => {
+        const r = await runToEnd(
+          commandLine(runtime, ["--workers", "2", "--port", "0", "--host", "127.0.0.1", `${FIXTURES}/serves-itself.js`]),
+        );
+        assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+        const [first] = lines(r.stderr);
+        assert.match(
+          first!,
+          /^serve-gracefully: test\/fixtures\/cli\/serves-itself\.js calls serveGracefully itself as it loads: with workers/,
+        );
+        assert.ok(!r.stdout.includes('"event":"worker.'), `no worker was started:\n${r.stdout}`);
+      },
+    );
+
+    it("serves the Bun convention's `export default { fetch, websocket }`: the upgrade works and the drain closes it with 1001", {
+      timeout: 60_000,
+    }, async () => {
+      const f = await serve(runtime, ["--port", "0", "--host", "127.0.0.1", `${FIXTURES}/websocket.ts`]);
+      const ws = await RawWebSocket.open(f.port);
+      try {
+        ws.send("hi");
+        const deadline = performance.now() + 5_000;
+        while (!ws.messages.includes("echo:hi") && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        assert.deepEqual(ws.messages, ["echo:hi"]);
+        f.signal("SIGTERM");
+        const closed = await Promise.race([ws.closed, new Promise<undefined>((r) => setTimeout(r, 10_000, undefined))]);
+        assert.equal(closed?.code, 1001, "closed with 1001 within 10 s");
+      } finally {
+        ws.destroy();
+      }
+      assert.equal((await f.exit(15_000)).code, 0);
+    });
 
     it("parts an entry adds at its top level log in the format --log-format asks for", { timeout: 60_000 }, async () => {
       // They start while the entry is imported, before serveGracefully has the command's logger.
@@ -509,6 +546,11 @@ for (const runtime of selectedRuntimes()) {
           entry: `${FIXTURES}/bad-default.js`,
           says: /bad-default\.js's default export is an object without a fetch method/,
         },
+        {
+          name: "an entry whose default export is the class, not an app",
+          entry: `${FIXTURES}/default-class.js`,
+          says: /default-class\.js's default export is the class Hono, not an app: export an instance/,
+        },
       ];
       for (const { name, entry, says, own } of broken) {
         it(`${name}: exit 1 and one line that names the file`, { timeout: 60_000 }, async () => {
@@ -538,6 +580,16 @@ for (const runtime of selectedRuntimes()) {
         assert.match(
           r.stderr,
           /app\.ts is TypeScript, which Node 20\.\d+\.\d+ does not run: use Node 22\.18 or newer, or node --import tsx/,
+        );
+      });
+
+      it("an ES module as .js in a CommonJS package: the syntax error says how to fix it", { timeout: 60_000 }, async () => {
+        const r = await runToEnd(commandLine(runtime, [`${FIXTURES}/commonjs-package/app.js`]));
+        assert.equal(r.code, 1, r.stderr);
+        // Node's own warning comes first ("To load an ES module, set ..."), then the command's line.
+        assert.match(
+          lines(r.stderr).find((l) => l.startsWith("serve-gracefully: ")) ?? r.stderr,
+          /app\.js has a syntax error: Cannot use import statement outside a module.*: Node reads a \.js file as CommonJS unless its package\.json says "type": "module"; add that, or name the file \.mjs$/,
         );
       });
 

@@ -142,6 +142,24 @@ describe("the entry contract", () => {
     assert.throws(() => entryParts({ app }, "a.ts"), /a\.ts has no default export \(it exports app\)/);
     assert.throws(() => entryParts({ default: 42 }, "a.ts"), /a\.ts's default export is number/);
     assert.throws(() => entryParts({ default: app, lifecycle: 1 }, "a.ts"), /"lifecycle" export must be a function/);
+    // `export default Hono`: a function, but calling a class throws on every request.
+    class Hono {
+      fetch() {
+        return new Response();
+      }
+    }
+    assert.throws(() => entryParts({ default: Hono }, "a.ts"), /a\.ts's default export is the class Hono, not an app: export an instance/);
+    assert.throws(() => entryParts({ default: class {} }, "a.ts"), /default export is a class, not an app/);
+    assert.throws(() => entryParts({ default: Promise.resolve(app) }, "a.ts"), /default export is a Promise \(await it/);
+    assert.throws(() => entryParts({ default: { ...app, websocket: "on" } }, "a.ts"), /"websocket" must be an object.*got string/);
+  });
+
+  it("TakesTheWebSocketOptionOfTheBunConvention", () => {
+    const websocket = { message() {} };
+    assert.equal(entryParts({ default: { ...app, websocket } }, "a.ts").websocket, websocket);
+    assert.equal(entryParts({ default: app }, "a.ts").websocket, undefined);
+    const hono = { fetch: () => new Response(), route() {}, get() {}, websocket };
+    assert.equal(entryParts({ default: hono }, "a.ts").websocket, undefined, "a Hono app's own properties are not options");
   });
 });
 
@@ -165,6 +183,7 @@ describe("runCommand", () => {
         served.push(o);
         return {} as ReturnType<CommandRuntime["serveGracefully"]>;
       },
+      webSocketOption: true,
       lifecycle: {} as CommandRuntime["lifecycle"],
       out: (t) => out.push(t),
       err: (t) => err.push(t),
@@ -177,6 +196,17 @@ describe("runCommand", () => {
     const f = fake({});
     assert.equal(await runCommand(f.rt), "serving");
     assert.equal((f.served[0] as { port: number }).port, 3000);
+  });
+
+  it("PassesTheEntrysWebSocketOptionWhereTheRuntimeTakesOne", async () => {
+    const websocket = { message() {} };
+    const importEntry = async () => ({ default: { ...app, websocket } });
+    const taken = fake({ importEntry });
+    assert.equal(await runCommand(taken.rt), "serving");
+    assert.equal((taken.served[0] as { websocket?: unknown }).websocket, websocket);
+    const deno = fake({ importEntry, webSocketOption: false });
+    assert.equal(await runCommand(deno.rt), "serving");
+    assert.ok(!("websocket" in (deno.served[0] as object)), "Deno's serveGracefully has no websocket option");
   });
 
   it("LooksForAGivenEntryOnlyWhenItsImportFails", async () => {
