@@ -144,6 +144,12 @@ export interface ProcessAdapter {
   onFatalError(listener: (error: unknown, kind: "uncaughtException" | "unhandledRejection") => void): () => void;
   /** End the process now. */
   exit(code: number): void;
+  /**
+   * Set when exit() lets I/O run before the process ends (a worker's waits for its primary's
+   * answer): the drain then closes every connection itself, since a request read meanwhile on one
+   * left open would run and be cut by the exit.
+   */
+  exitPollsIo?: boolean;
   /** Who started this process, where the runtime can tell (Linux /proc); for the signal warning. */
   processOrigin?(): ProcessOrigin | undefined | Promise<ProcessOrigin | undefined>;
   /** Read an environment variable (undefined when absent or not permitted). */

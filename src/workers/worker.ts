@@ -128,6 +128,7 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     },
     // The primary checks who started it; a worker's answer would repeat it once per worker.
     processOrigin: undefined,
+    exitPollsIo: true,
     exit(code) {
       // The primary answers once it has read everything this worker sent, its listener's close
       // among it: node:cluster hands a new connection to a worker until it has read that close,

@@ -5,6 +5,12 @@ import { assertChecksPass, ROOT, selectedRuntimes } from "../support/harness.ts"
 
 for (const runtime of selectedRuntimes()) {
   it(`adapter checks on ${runtime.name}`, () => {
-    assertChecksPass(runtime.command, runtime.args(path.join(ROOT, "test/adapters/adapter-check.ts")), 4, 30_000);
+    // One check is Node's alone (its per-connection idle close).
+    assertChecksPass(
+      runtime.command,
+      runtime.args(path.join(ROOT, "test/adapters/adapter-check.ts")),
+      runtime.name === "node" ? 5 : 4,
+      30_000,
+    );
   });
 }

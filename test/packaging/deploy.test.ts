@@ -35,7 +35,14 @@ function shutdownSettings(env: Env, platformEnv: Env): { timeout: number; drainD
   const all: Env = { ...platformEnv, ...env };
   // Resolved as the command resolves them (flags absent, the environment as the platform sets it).
   const read = (name: string) => all[name];
-  const entry = { app: { fetch: () => new Response() }, port: undefined, hostname: undefined, kind: "hono app", setup: undefined } as const;
+  const entry = {
+    app: { fetch: () => new Response() },
+    port: undefined,
+    hostname: undefined,
+    websocket: undefined,
+    kind: "hono app",
+    setup: undefined,
+  } as const;
   const { timeout, drainDelay } = resolveSettings(readFlags({}, read), entry, "server.mjs", read).resolved;
   // The drain delay is inside the timeout and must leave time for the drain itself.
   assert.ok(drainDelay + 5000 <= timeout, `drainDelay ${drainDelay} leaves under 5 s of the ${timeout} ms timeout`);

@@ -136,6 +136,8 @@ export class FakeRuntime implements RuntimeAdapter {
   asksToClose?: (request: Request, env: unknown) => boolean;
   /** Set while a reload replaces this worker (the core's default drain when unset). */
   replacement?: () => { holdQuietMs: number } | undefined;
+  /** Set as a worker's runtime is: its exit waits for the primary's answer, polling I/O. */
+  exitPollsIo?: boolean;
   /** The runtime's timers for a drain that ends the process (the lifecycle's clock when unset). */
   exitTimer?: (fn: () => void, ms: number) => () => void;
   listenError: unknown;
