@@ -99,17 +99,17 @@ if (runtimeName === "node") {
     // The idle connection is past the grace a recent one gets (100 ms). The last handler of the drain
     // writes that connection's next request itself as it ends, so the request is still unread in the
     // kernel when the drain goes on to close idle connections.
-    let idle: ReturnType<typeof connection> | undefined;
+    const clients: { idle?: ReturnType<typeof connection> } = {};
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
     const last = new Hono().get("/info", (c) => c.text("info")).get("/last", async (c) => {
       await gate;
-      idle!.send("/info");
+      clients.idle!.send("/info");
       return c.text("last");
     });
     const server = serveGracefully(last, { port: 0, hostname: "127.0.0.1", signals: false, logger: false, lifecycle: createLifecycle() });
     const { port } = await server.ready;
-    idle = connection(port);
+    const idle = clients.idle = connection(port);
     idle.send("/info");
     await idle.response("info");
     await sleep(200);
