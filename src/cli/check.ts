@@ -18,7 +18,7 @@ export function checkText(
   const { requested } = resolved.workers;
   const workers = requested === "auto" && auto ? `${auto.cpus} (auto: ${auto.from})` : String(requested);
   const rows: [string, string, string][] = [
-    ["entry", file, entry.kind + (entry.setup ? ", lifecycle(lc)" : "")],
+    ["entry", file, entry.kind + websocketNote(entry, runtime) + (entry.setup ? ", lifecycle(lc)" : "")],
     ["runtime", runtime, ""],
     ["port", String(resolved.port), from(sources.port, platform)],
     ["host", resolved.hostname, from(sources.hostname, platform)],
@@ -33,4 +33,10 @@ export function checkText(
     ["log-format", settings.logFormat, from(settings.logFormatSource, platform)],
   ];
   return rows.map(([name, value, source]) => `${`${name}:`.padEnd(20)}${value}${source ? ` (${source})` : ""}`).join("\n");
+}
+
+/** The entry's `websocket` option, and whether this runtime uses it (Deno's upgrades need none). */
+function websocketNote(entry: EntryParts, runtime: string): string {
+  if (entry.websocket === undefined) return "";
+  return runtime.startsWith("deno ") ? ", websocket (not used on Deno)" : ", websocket";
 }

@@ -207,6 +207,14 @@ describe("runCommand", () => {
     const deno = fake({ importEntry, webSocketOption: false });
     assert.equal(await runCommand(deno.rt), "serving");
     assert.ok(!("websocket" in (deno.served[0] as object)), "Deno's serveGracefully has no websocket option");
+    // --check says so.
+    const parsed = { values: { check: true }, positionals: ["app.ts"] };
+    const checked = fake({ importEntry, parsed });
+    assert.equal(await runCommand(checked.rt), 0);
+    assert.match(checked.out.join("\n"), /^entry: +app\.ts \(object with fetch, websocket\)$/m);
+    const onDeno = fake({ importEntry, parsed, runtime: "deno 2.9.6", webSocketOption: false });
+    assert.equal(await runCommand(onDeno.rt), 0);
+    assert.match(onDeno.out.join("\n"), /\(object with fetch, websocket \(not used on Deno\)\)$/m);
   });
 
   it("LooksForAGivenEntryOnlyWhenItsImportFails", async () => {
