@@ -229,7 +229,7 @@ async function importEntry(h: Host, file: string, build: CommandBuild): Promise<
       }
       // Node's error does not say which file it is in: the entry, or a module it imports.
       const which = where === undefined && h.name === "node" ? " (in it or in a module it imports: Node's error does not say which)" : "";
-      throw new EntryError(`${file} has a syntax error: ${what}${at}${which}${esmInCommonJs(h, what)}`, { cause: error });
+      throw new EntryError(`${file} has a syntax error: ${what}${at}${which}${esmInCommonJs(h, file, what)}`, { cause: error });
     }
     throw new EntryError(`${file} threw while loading: ${text.split("\n")[0]}`, { cause: error });
   }
@@ -239,8 +239,10 @@ async function importEntry(h: Host, file: string, build: CommandBuild): Promise<
  * Node reads a .js file as CommonJS unless the nearest package.json says `"type": "module"`, and an
  * ES module read so fails on its first `import` or `export` (Bun and Deno run the same file).
  */
-function esmInCommonJs(h: Host, what: string | undefined): string {
-  if (h.name !== "node" || !/Cannot use import statement outside a module|Unexpected token 'export'/.test(what ?? "")) return "";
+function esmInCommonJs(h: Host, file: string, what: string | undefined): string {
+  // Only Node's own words for it, and only for a .js entry: an `export` in the wrong place of a real
+  // ES module is a syntax error too ("Unexpected token 'export'"), with nothing to rename.
+  if (h.name !== "node" || !file.endsWith(".js") || !/Cannot use import statement outside a module/.test(what ?? "")) return "";
   return `: Node reads a .js file as CommonJS unless its package.json says "type": "module"; add that, or name the file .mjs`;
 }
 

@@ -61,9 +61,10 @@ const LAST_REQUEST = Symbol("serve-gracefully.lastRequest");
  */
 const CLOSING = Symbol("serve-gracefully.closing");
 /**
- * Both are fields of the socket, not a WeakMap and a WeakSet: a WeakMap entry per connection is work
- * for every garbage collection (under wrk opening a connection per request, 4 s profiles: 182-221 ms
- * of collection with it, 124-190 without; bare @hono/node-server 87-171).
+ * Both are fields of the socket, not a WeakMap and a WeakSet (whose entries each garbage collection
+ * must visit; wrk opening a connection per request, three 4 s profiles a side: 182-221 ms of
+ * collection with them, 124-190 without, overlapping; bare @hono/node-server 87-171). The socket
+ * keeps its last request alive exactly as the WeakMap did.
  */
 type NotedSocket = Socket & { [LAST_REQUEST]?: IncomingMessage; [CLOSING]?: true };
 const noted = (socket: Socket) => socket as NotedSocket;
@@ -198,14 +199,14 @@ class NodeServer implements ListeningServer {
     // Node's timer takes keepAliveTimeout + 1 s: kept under 2^31-1 ms, or Node warns of an overflow.
     if (explicit === undefined) server.keepAliveTimeout = Math.min(keepAliveTimeout, 2 ** 31 - 1 - 1_000);
     this.keepAlive = explicit === undefined ? undefined : { timeoutMs: explicit, note: "serverOptions.keepAliveTimeout given" };
-    // One listener for every socket's close, not a closure per connection.
+    // One listener for every socket's close (a socket closes once: `on`, no once-wrapper either).
     const sockets = this.#sockets;
     const forget = function (this: Socket) {
       sockets.delete(this);
     };
     server.on("connection", (socket: Socket) => {
       sockets.set(socket, performance.now());
-      socket.once("close", forget);
+      socket.on("close", forget);
     });
     server.on("session", (session: Http2Session) => this.#sessions.add(session));
     // WebSockets (@hono/node-server's `websocket: { server: wss }`): closed with 1001 at the drain.
@@ -262,7 +263,8 @@ class NodeServer implements ListeningServer {
     // After one I/O poll (the drain calls this from its own turn, which may come late on a busy
     // event loop): a request that reached an idle connection meanwhile is read, and makes it busy,
     // instead of being reset unread by the close (a reload's pooled keep-alive clients saw that).
-    setImmediate(() => this.#closeIdleNow());
+    // Two immediates: called from an I/O callback, the first runs before the next poll.
+    setImmediate(() => setImmediate(() => this.#closeIdleNow()));
   }
 
   #closeIdleNow(): void {

@@ -68,8 +68,11 @@ export function entryParts(module: Record<string, unknown>, file: string): Entry
     );
   }
   const main = module.default;
-  // A class has a prototype's fetch, not its own: calling it throws on every request.
-  if (typeof main === "function" && /^class\b/.test(Function.prototype.toString.call(main))) {
+  // A class without a static fetch (`export default Hono`): calling it throws on every request.
+  if (
+    typeof main === "function" && typeof (main as { fetch?: unknown }).fetch !== "function" &&
+    /^class\b/.test(Function.prototype.toString.call(main))
+  ) {
     // `export default class {}` is named "default".
     const named = main.name !== "" && main.name !== "default";
     throw new EntryError(

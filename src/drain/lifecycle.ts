@@ -312,12 +312,11 @@ export class LifecycleController implements ServerLifecycle {
     // Whether the process ends after the drain: a signal during a drain that shutdown() began makes it so.
     const endsProcess = () => willExit(settings, this.#drain!.signalledLater || this.#drain!.fatalLater ? "signal" : reason);
     // Whether it ends right after: not while another lifecycle drains (its listeners would stay open
-    // meanwhile), and with no I/O polled before the exit (no part to stop, no logger to flush, no
-    // primary to hear from): a request read meanwhile on a connection left open would run and be
-    // cut by the exit (a reload's old worker: keep-alive clients reset as it exited).
-    const endsRightAfter = () =>
-      endsProcess() && (this.#exitGate?.alone(this) ?? true) && hookParts().length === 0 && settings.flush === undefined &&
-      this.#runtime.exitPollsIo !== true;
+    // meanwhile), and not when the exit itself waits on I/O (a worker's, for its primary's answer): a
+    // request read meanwhile on a connection left open would run and be cut by the exit (a reload's
+    // old worker: pooled keep-alive clients reset as it exited). Parts to stop and a logger to flush
+    // poll I/O too, but closing 10,000 idle connections one by one costs ~0.5 s: see workers.md.
+    const endsRightAfter = () => endsProcess() && (this.#exitGate?.alone(this) ?? true) && this.#runtime.exitPollsIo !== true;
 
     // 1. Announce: parts not yet started never start; streams and consumers see lifecycle.signal;
     //    every server (even one still starting) answers /readyz with 503 (unless a reload replaces
@@ -353,11 +352,12 @@ export class LifecycleController implements ServerLifecycle {
     if (servers.length > 0) await waitForQuiet(clock, servers, forced, holdEnd(tAnnounced, t1), replacement?.holdQuietMs);
 
     // 4. Stop accepting: close every listener (Bun and Deno close the idle connections too). When
-    //    the process ends right after and nothing is left to do (no request, response or task),
-    //    servers that say they are idle are left to the exit, which closes listeners and
+    //    the process ends right after and nothing is left to do (no request, response, task or part
+    //    to stop), servers that say they are idle are left to the exit, which closes listeners and
     //    connections at once; no I/O is polled before it, so nothing new arrives meanwhile.
     const processEnds = endsRightAfter();
-    const leaveServersToExit = processEnds && this.#drain?.forcedBy === undefined && this.#tasks.pending === 0 &&
+    const leaveServersToExit = processEnds && this.#drain?.forcedBy === undefined && hookParts().length === 0 &&
+      this.#tasks.pending === 0 &&
       servers.every((s) => s.traffic.idle && s.listening.idleForExit?.() === true);
     const closed = leaveServersToExit ? [] : servers.map((server) => waits.closing(server.name, server.listening.close()));
 

@@ -57,6 +57,26 @@ function connection(port: number) {
   };
 }
 
+/** Tries to connect every 10 ms (for at most 5 s) until the listener refuses; calls `then` from that error's callback. */
+function refusedThen(port: number, then: () => void): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const probe = net.connect({ port, host: "127.0.0.1" });
+      probe.once("connect", () => {
+        probe.destroy();
+        if (performance.now() > deadline) reject(new Error("the listener still accepts after 5 s"));
+        else setTimeout(attempt, 10);
+      });
+      probe.once("error", () => {
+        then();
+        resolve();
+      });
+    };
+    attempt();
+  });
+}
+
 const checks: Check[] = [
   ["keeps the runtime's own second argument as c.env (getConnInfo) and a real executionCtx", async () => {
     const server = serve();
@@ -117,8 +137,9 @@ if (runtimeName === "node") {
     busy.send("/last");
     await sleep(20);
     const report = server.shutdown();
-    await sleep(300); // the hold is over and the listener closed: the drain waits for /last alone
-    open();
+    // Once the listener refuses connections the drain waits for /last alone. The gate opens from
+    // that refusal's I/O callback, where a single setImmediate would run before the next poll.
+    await refusedThen(port, open);
     await busy.response("last");
     const raw = await idle.response("HTTP/1.1 200 OK", 2);
     assert.match(raw.slice(raw.lastIndexOf("HTTP/1.1")), /connection: close/i, "answered, with Connection: close");

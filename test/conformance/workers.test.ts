@@ -201,8 +201,10 @@ for (const runtime of selectedRuntimes()) {
       const fixture = new Fixture(runtime, FIXTURE, {
         workers: 2,
         timeout: 8_000,
-        crashAfterListening: { slot: 0, ms: 100 },
-        slowStart: { slot: 1, ms: 3_000 },
+        // A second after it listened: its `listening` message is at the primary by then even on a
+        // saturated machine (100 ms was not, once: "exited with code 3 before it listened").
+        crashAfterListening: { slot: 0, ms: 1_000 },
+        slowStart: { slot: 1, ms: 4_000 },
       });
       started.push(fixture);
       const exit = await fixture.exit(20_000);

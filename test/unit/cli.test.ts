@@ -150,6 +150,13 @@ describe("the entry contract", () => {
     }
     assert.throws(() => entryParts({ default: Hono }, "a.ts"), /a\.ts's default export is the class Hono, not an app: export an instance/);
     assert.throws(() => entryParts({ default: class {} }, "a.ts"), /default export is a class, not an app/);
+    // A class with a static fetch serves as an object with fetch does.
+    class Static {
+      static fetch() {
+        return new Response();
+      }
+    }
+    assert.equal(entryParts({ default: Static }, "a.ts").kind, "object with fetch");
     assert.throws(() => entryParts({ default: Promise.resolve(app) }, "a.ts"), /default export is a Promise \(await it/);
     assert.throws(() => entryParts({ default: { ...app, websocket: "on" } }, "a.ts"), /"websocket" must be an object.*got string/);
   });
