@@ -149,14 +149,24 @@ async function loadEntry(
     // refused alike on every runtime: Node's and Deno's import refuse it, and Bun's would serve its
     // index file, so a name without a module file's extension is looked at first.
     if (!hasModuleExtension(file) && (await rt.pathKind(file)) === "directory") throw new EntryError(isADirectory(file));
-    const loaded = await rt.importEntry(file).catch(async (error: unknown) => {
-      const kind = await rt.pathKind(file);
-      if (kind === "directory") throw new EntryError(isADirectory(file));
-      throw kind === "file" ? error : new EntryError(`${file} not found`);
-    });
-    // The primary of workers imports the entry to check it and serves nothing; an entry that starts
-    // its own server as it loads would serve from the primary, beside the workers, out of their drain.
-    if (primary && rt.lifecycle instanceof LifecycleController && rt.lifecycle.serverJoined) throw new EntryError(servesItself(file));
+    // The primary of workers imports the entry to check it and serves nothing: an entry that calls
+    // serveGracefully as it loads is refused at that call (with WEB_CONCURRENCY it would start
+    // workers of its own), and the import's failure is said as that, in one line.
+    const refusal = primary && rt.lifecycle instanceof LifecycleController ? { reason: servesItself(file), hit: false } : undefined;
+    if (refusal !== undefined) (rt.lifecycle as LifecycleController).serverRefusal = refusal;
+    let loaded;
+    try {
+      loaded = await rt.importEntry(file).catch(async (error: unknown) => {
+        if (refusal?.hit) throw new EntryError(refusal.reason);
+        const kind = await rt.pathKind(file);
+        if (kind === "directory") throw new EntryError(isADirectory(file));
+        throw kind === "file" ? error : new EntryError(`${file} not found`);
+      });
+    } finally {
+      if (refusal !== undefined) (rt.lifecycle as LifecycleController).serverRefusal = undefined;
+    }
+    // The entry caught the refusal and loaded anyway: still refused.
+    if (refusal?.hit) throw new EntryError(refusal.reason);
     parts = entryParts(loaded, file);
     settings = resolveSettings(flags, parts, file, (name) => rt.env(name));
   } catch (error) {

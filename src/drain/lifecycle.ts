@@ -117,10 +117,11 @@ export class LifecycleController implements ServerLifecycle {
     return this.#run.state;
   }
 
-  /** Whether a server has joined this run, or this process became the primary of workers. */
-  get serverJoined(): boolean {
-    return this.#primary !== undefined || this.#parts.some((p) => p.kind === "server");
-  }
+  /**
+   * Set by the command while the primary of workers imports its entry (which it runs only to check
+   * it): serveGracefully, of this copy or another, throws with `reason` and sets `hit`.
+   */
+  serverRefusal: { reason: string; hit: boolean } | undefined;
 
   add(part: PartOptions): this {
     this.#register(checkPart(part));

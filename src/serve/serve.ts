@@ -77,6 +77,13 @@ export function createServeGracefully<PassThrough extends object>(
     if (typeof (app as FetchApp | undefined)?.fetch !== "function") {
       invalid("serveGracefully", "app", "a Hono app or an object with fetch(request, env, executionCtx)", app);
     }
+    // The command's primary of workers imports the entry only to check it: a server (or a primary of
+    // its own, with WEB_CONCURRENCY) started there would run beside the command's workers.
+    const refusal = (defaultLifecycle as { serverRefusal?: { reason: string; hit: boolean } }).serverRefusal;
+    if (refusal !== undefined) {
+      refusal.hit = true;
+      throw new TypeError(`serveGracefully: ${refusal.reason}`);
+    }
     if (isPrimary) {
       throw new TypeError(
         "serveGracefully: this process is the primary of `workers` and serves nothing: call serveGracefully once (each worker runs the whole entry)",

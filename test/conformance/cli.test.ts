@@ -255,22 +255,31 @@ for (const runtime of selectedRuntimes()) {
       },
     );
 
-    it(
-      "with --workers 2, an entry that calls serveGracefully itself is refused with one line, before any worker starts",
-      { timeout: 60_000 },
-      async () => {
-        const r = await runToEnd(
-          commandLine(runtime, ["--workers", "2", "--port", "0", "--host", "127.0.0.1", `${FIXTURES}/serves-itself.js`]),
-        );
-        assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
-        const [first] = lines(r.stderr);
-        assert.match(
-          first!,
-          /^serve-gracefully: test\/fixtures\/cli\/serves-itself\.js calls serveGracefully itself as it loads: with workers/,
-        );
-        assert.ok(!r.stdout.includes('"event":"worker.'), `no worker was started:\n${r.stdout}`);
-      },
-    );
+    for (
+      const [how, args, env] of [
+        ["--workers 2", ["--workers", "2"], {}],
+        ["WEB_CONCURRENCY=2", [], { WEB_CONCURRENCY: "2" }],
+      ] as const
+    ) {
+      it(
+        `with ${how}, an entry that calls serveGracefully itself is refused at that call with one line, and no worker starts`,
+        { timeout: 60_000 },
+        async () => {
+          // With WEB_CONCURRENCY the entry's own call would read it too and start workers of its own.
+          const r = await runToEnd(
+            commandLine(runtime, [...args, "--port", "0", "--host", "127.0.0.1", `${FIXTURES}/serves-itself.js`]),
+            env,
+          );
+          assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+          assert.deepEqual(lines(r.stderr).length, 1, r.stderr);
+          assert.match(
+            r.stderr,
+            /^serve-gracefully: test\/fixtures\/cli\/serves-itself\.js calls serveGracefully itself as it loads: with workers/,
+          );
+          assert.equal(r.stdout, "", "nothing started: no worker, no listening line");
+        },
+      );
+    }
 
     it("serves the Bun convention's `export default { fetch, websocket }`: the upgrade works and the drain closes it with 1001", {
       timeout: 60_000,

@@ -443,3 +443,23 @@ describe("a second signal during the stops", () => {
     assert.equal(report.parts.find((p) => p.name === "a")!.outcome, "cut");
   });
 });
+
+describe("the command's refusal while its primary imports the entry", () => {
+  it("RefusesServeGracefullyWithTheReasonAndSaysItWasHit", async () => {
+    const { runtime, serve, lifecycle } = fakeWorld();
+    const refusal = { reason: "app.js calls serveGracefully itself as it loads", hit: false };
+    lifecycle.serverRefusal = refusal;
+    assert.throws(() => serve({ fetch: () => new Response() }, { logger: false }), {
+      name: "TypeError",
+      message: "serveGracefully: app.js calls serveGracefully itself as it loads",
+    });
+    assert.equal(refusal.hit, true);
+    assert.deepEqual(runtime.calls, [], "nothing listened");
+    // Lifted after the import: the command's own call serves.
+    lifecycle.serverRefusal = undefined;
+    const server = serve({ fetch: () => new Response() }, { logger: false });
+    await server.ready;
+    assert.deepEqual(runtime.calls, ["listen:3000"]);
+    await settle();
+  });
+});
