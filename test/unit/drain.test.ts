@@ -6,6 +6,18 @@ import type { FetchApp, LogRecord, RuntimeAdapter } from "../../src/types.ts";
 import { WATCHDOG_GRACE_MS } from "../../src/drain/lifecycle.ts";
 import { fakeWorld, settle } from "./fakes.ts";
 
+/** A fake world whose one idle server has drained on SIGTERM to its exit; its runtime's calls tell how. */
+async function idleServerDrainedBySigterm(configure: Parameters<typeof fakeWorld>[0]) {
+  const world = fakeWorld(configure);
+  const server = world.serve({ fetch: () => new Response() }, { logger: false });
+  await server.ready;
+  world.runtime.signal("SIGTERM");
+  await world.clock.advance(QUIET_MS);
+  await server.finished;
+  await settle();
+  return world;
+}
+
 function setup(options: Record<string, unknown> = {}) {
   const { clock, runtime, lifecycle, serve } = fakeWorld();
   const logs: LogRecord[] = [];
@@ -130,13 +142,7 @@ describe("drain", () => {
   });
 
   it("LeavesIdleConnectionsToTheExitWhenTheProcessEnds", async () => {
-    const { clock, runtime, serve } = fakeWorld((r) => (r.tellsResponsesDone = true));
-    const server = serve({ fetch: () => new Response() }, { logger: false });
-    await server.ready;
-    runtime.signal("SIGTERM");
-    await clock.advance(QUIET_MS);
-    await server.finished;
-    await settle();
+    const { clock, runtime, serve } = await idleServerDrainedBySigterm((r) => (r.tellsResponsesDone = true));
     assert.deepEqual(runtime.calls, ["listen:3000", "close", "responsesDone", "exit:0"]);
     // A shutdown() call does not end the process, so it closes idle connections itself.
     const again = serve({ fetch: () => new Response() }, { logger: false });
@@ -151,17 +157,11 @@ describe("drain", () => {
   it("ClosesIdleConnectionsItselfWhenTheExitWaitsOnI/O", async () => {
     // A worker's exit waits for its primary's answer: a request read meanwhile on a connection left
     // open for the exit would run and be cut by it.
-    const { clock, runtime, serve } = fakeWorld((r) => {
+    const { runtime } = await idleServerDrainedBySigterm((r) => {
       r.tellsResponsesDone = true;
       r.tellsIdleForExit = true;
       r.exitPollsIo = true;
     });
-    const server = serve({ fetch: () => new Response() }, { logger: false });
-    await server.ready;
-    runtime.signal("SIGTERM");
-    await clock.advance(QUIET_MS);
-    await server.finished;
-    await settle();
     assert.deepEqual(runtime.calls, ["listen:3000", "close", "closeIdle", "exit:0"]);
   });
 
