@@ -10,6 +10,7 @@ export function checkText(
   file: string,
   entry: EntryParts,
   runtime: string,
+  webSocketOption: boolean,
   settings: Settings,
   auto?: { cpus: number; from: string },
 ): string {
@@ -18,7 +19,7 @@ export function checkText(
   const { requested } = resolved.workers;
   const workers = requested === "auto" && auto ? `${auto.cpus} (auto: ${auto.from})` : String(requested);
   const rows: [string, string, string][] = [
-    ["entry", file, entry.kind + websocketNote(entry, runtime) + (entry.setup ? ", lifecycle(lc)" : "")],
+    ["entry", file, entry.kind + websocketNote(entry, webSocketOption) + (entry.setup ? ", lifecycle(lc)" : "")],
     ["runtime", runtime, ""],
     ["port", String(resolved.port), from(sources.port, platform)],
     ["host", resolved.hostname, from(sources.hostname, platform)],
@@ -36,7 +37,7 @@ export function checkText(
 }
 
 /** The entry's `websocket` option, and whether this runtime uses it (Deno's upgrades need none). */
-function websocketNote(entry: EntryParts, runtime: string): string {
+function websocketNote(entry: EntryParts, webSocketOption: boolean): string {
   if (entry.websocket === undefined) return "";
-  return runtime.startsWith("deno ") ? ", websocket (not used on Deno)" : ", websocket";
+  return webSocketOption ? ", websocket" : ", websocket (not used on Deno)";
 }

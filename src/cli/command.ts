@@ -152,8 +152,9 @@ async function loadEntry(
     // The primary of workers imports the entry to check it and serves nothing: an entry that calls
     // serveGracefully as it loads is refused at that call (with WEB_CONCURRENCY it would start
     // workers of its own), and the import's failure is said as that, in one line.
-    const refusal = primary && rt.lifecycle instanceof LifecycleController ? { reason: servesItself(file), hit: false } : undefined;
-    if (refusal !== undefined) (rt.lifecycle as LifecycleController).serverRefusal = refusal;
+    const controller = primary && rt.lifecycle instanceof LifecycleController ? rt.lifecycle : undefined;
+    const refusal = controller && { reason: servesItself(file), hit: false };
+    if (controller) controller.serverRefusal = refusal;
     let loaded;
     try {
       loaded = await rt.importEntry(file).catch(async (error: unknown) => {
@@ -163,7 +164,7 @@ async function loadEntry(
         throw kind === "file" ? error : new EntryError(`${file} not found`);
       });
     } finally {
-      if (refusal !== undefined) (rt.lifecycle as LifecycleController).serverRefusal = undefined;
+      if (controller) controller.serverRefusal = undefined;
     }
     // The entry caught the refusal and loaded anyway: still refused.
     if (refusal?.hit) throw new EntryError(refusal.reason);
@@ -174,7 +175,7 @@ async function loadEntry(
   }
   if (flags.check) {
     const auto = settings.resolved.workers.requested === "auto" ? await rt.autoWorkers() : undefined;
-    rt.out(checkText(file, parts, rt.runtime, settings, auto));
+    rt.out(checkText(file, parts, rt.runtime, rt.webSocketOption, settings, auto));
     return 0;
   }
   try {

@@ -68,19 +68,16 @@ export function entryParts(module: Record<string, unknown>, file: string): Entry
     );
   }
   const main = module.default;
-  // A class without a static fetch (`export default Hono`): calling it throws on every request.
-  if (
-    typeof main === "function" && typeof (main as { fetch?: unknown }).fetch !== "function" &&
-    /^class\b/.test(Function.prototype.toString.call(main))
-  ) {
-    // `export default class {}` is named "default".
-    const named = main.name !== "" && main.name !== "default";
-    throw new EntryError(
-      `${file}'s default export is ${named ? `the class ${main.name}` : "a class"}, not an app: export an instance ` +
-        `(\`export default new ${named ? main.name : "App"}()\`, or the app made from it)`,
-    );
-  }
   if (typeof main === "function" && typeof (main as { fetch?: unknown }).fetch !== "function") {
+    // A class without a static fetch (`export default Hono`): calling it throws on every request.
+    if (/^class\b/.test(Function.prototype.toString.call(main))) {
+      // `export default class {}` is named "default".
+      const named = main.name !== "" && main.name !== "default";
+      throw new EntryError(
+        `${file}'s default export is ${named ? `the class ${main.name}` : "a class"}, not an app: export an instance ` +
+          `(\`export default new ${named ? main.name : "App"}()\`, or the app made from it)`,
+      );
+    }
     const fetch = main as (request: Request, env: unknown, ctx: unknown) => Response | Promise<Response>;
     return {
       app: { fetch: (request, env, ctx) => fetch(request, env, ctx) },

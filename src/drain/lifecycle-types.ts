@@ -27,6 +27,15 @@ export const LIFECYCLE_PROTOCOL = 2;
  */
 export const LIFECYCLE_BRAND: unique symbol = Symbol.for("serve-gracefully.lifecycle.protocol") as never;
 
+/**
+ * Put on the process-wide lifecycle by the command while the primary of workers imports its entry
+ * (which it runs only to check it): serveGracefully, of any copy, throws with `reason` and sets `hit`.
+ */
+export interface ServerRefusal {
+  reason: string;
+  hit: boolean;
+}
+
 /** Where a lifecycle is: idle (nothing added), starting, running, stopping (draining), stopped. */
 export type LifecycleState = "idle" | "starting" | "running" | "stopping" | "stopped";
 

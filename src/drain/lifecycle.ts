@@ -12,7 +12,16 @@ import { flushBudget, flushWithin } from "../log/flush.ts";
 import { endAfterCrash } from "./crash.ts";
 import { holdEnd, holdResponses, waitForQuiet } from "./hold.ts";
 import { LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL } from "./lifecycle-types.ts";
-import type { Drain, LifecycleSetup, LifecycleState, PrimaryRun, Run, ServerLifecycle, ServerSettings } from "./lifecycle-types.ts";
+import type {
+  Drain,
+  LifecycleSetup,
+  LifecycleState,
+  PrimaryRun,
+  Run,
+  ServerLifecycle,
+  ServerRefusal,
+  ServerSettings,
+} from "./lifecycle-types.ts";
 import { errorMessage, type Log, toLog } from "../log/logger.ts";
 import { announceStart, announceStartFailed, checkPart, LifecycleError, refuseDuplicate, skipUnstarted, type StartEnd } from "./parts.ts";
 import { startPart, stopParts, stopReserve } from "./parts.ts";
@@ -117,11 +126,8 @@ export class LifecycleController implements ServerLifecycle {
     return this.#run.state;
   }
 
-  /**
-   * Set by the command while the primary of workers imports its entry (which it runs only to check
-   * it): serveGracefully, of this copy or another, throws with `reason` and sets `hit`.
-   */
-  serverRefusal: { reason: string; hit: boolean } | undefined;
+  /** See ServerRefusal. */
+  serverRefusal: ServerRefusal | undefined;
 
   add(part: PartOptions): this {
     this.#register(checkPart(part));
@@ -358,8 +364,7 @@ export class LifecycleController implements ServerLifecycle {
     //    connections at once; no I/O is polled before it, so nothing new arrives meanwhile.
     const processEnds = endsRightAfter();
     const leaveServersToExit = processEnds && this.#drain?.forcedBy === undefined && hookParts().length === 0 &&
-      this.#tasks.pending === 0 &&
-      servers.every((s) => s.traffic.idle && s.listening.idleForExit?.() === true);
+      this.#tasks.pending === 0 && servers.every((s) => s.traffic.idle && s.listening.idleForExit?.() === true);
     const closed = leaveServersToExit ? [] : servers.map((server) => waits.closing(server.name, server.listening.close()));
 
     // 5. Release the held responses, each with `Connection: close`: its connection closes after it.

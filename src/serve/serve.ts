@@ -5,7 +5,7 @@
 import { invalid } from "../check/input.ts";
 import { ServerTraffic } from "../drain/traffic.ts";
 import { asksToClose, createHandler, deliveredIfConnected, withConnectionClose } from "../request/handler.ts";
-import { asServerLifecycle, type Lifecycle, type ServerLifecycle } from "../drain/lifecycle-types.ts";
+import { asServerLifecycle, type Lifecycle, type ServerLifecycle, type ServerRefusal } from "../drain/lifecycle-types.ts";
 import { ListenError } from "./listen-error.ts";
 import { handlerError } from "../log/events.ts";
 import { toLog } from "../log/logger.ts";
@@ -79,7 +79,7 @@ export function createServeGracefully<PassThrough extends object>(
     }
     // The command's primary of workers imports the entry only to check it: a server (or a primary of
     // its own, with WEB_CONCURRENCY) started there would run beside the command's workers.
-    const refusal = (defaultLifecycle as { serverRefusal?: { reason: string; hit: boolean } }).serverRefusal;
+    const refusal = (defaultLifecycle as { serverRefusal?: ServerRefusal }).serverRefusal;
     if (refusal !== undefined) {
       refusal.hit = true;
       throw new TypeError(`serveGracefully: ${refusal.reason}`);
