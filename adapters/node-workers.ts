@@ -1,12 +1,14 @@
 /**
- * Workers on Node: node:cluster (https://nodejs.org/api/cluster.html). The primary holds the
- * listening socket and hands connections to the workers round-robin (Node 20 has no reusePort), so
- * a worker that stops listening loses no queued connection, and workers asked for port 0 share one.
- * cluster.fork re-runs the entry with the same execArgv.
+ * Workers on Node: node:cluster (https://nodejs.org/api/cluster.html) starts them (cluster.fork
+ * re-runs the entry with the same execArgv). The primary holds the listening socket and hands
+ * connections to the workers round-robin itself (node-handoff.ts), so that a worker that stops
+ * loses no connection the primary accepted, the last one included, and workers asked for port 0
+ * share one.
  */
 import { process } from "./node-process.ts";
 import type { WorkersAdapter } from "../src/core.ts";
 import { processChannel, spawnChild } from "./ipc-workers.ts";
+import { HANDOFF_ENV, primaryDrains, primaryLost, primaryTakes, type Taker } from "./node-handoff.ts";
 
 type Cluster = typeof import("node:cluster").default;
 
@@ -28,10 +30,16 @@ export const nodeWorkers: WorkersAdapter = {
   unsupported: () => undefined,
   spawn(env, events) {
     const cluster = builtin<Cluster>("node:cluster");
-    const worker = cluster.fork(env);
+    const worker = cluster.fork({ ...env, [HANDOFF_ENV]: "1" });
+    // Every send with a callback: without one, a send to a worker that is gone is an 'error' on it.
+    const taker: Taker = { send: (message, socket, callback = () => {}) => void worker.send(message as never, socket as never, callback) };
+    const createServer = () => builtin<typeof import("node:net")>("node:net").createServer({ pauseOnConnect: true });
     let ended = false;
-    worker.on("message", (message: unknown) => events.message(message));
+    worker.on("message", (message: unknown) => {
+      if (!primaryTakes(taker, message, createServer)) events.message(message);
+    });
     worker.on("exit", (code: number | null, signal: string | null) => {
+      primaryLost(taker);
       if (ended) return;
       ended = true;
       events.exit(code, signal);
@@ -39,6 +47,9 @@ export const nodeWorkers: WorkersAdapter = {
     return {
       pid: worker.process.pid ?? -1,
       send(message) {
+        // A drain order without a reload's hold: the whole service drains (node-handoff.ts).
+        const order = message as { sg?: unknown; holdQuietMs?: unknown };
+        if (order.sg === "drain" && order.holdQuietMs === undefined) primaryDrains();
         if (!worker.isConnected()) return;
         try {
           worker.send(message as never, undefined, () => {});

@@ -25,6 +25,7 @@ import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
 import { nodeProcess } from "./node-process.ts";
 import { nodeExitWatchdog } from "./exit-watchdog.ts";
 import { nodeWorkers } from "./node-workers.ts";
+import { handoffWanted, takeConnections, type TakenListener } from "./node-handoff.ts";
 export * from "../src/exports.ts";
 
 /** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
@@ -154,6 +155,10 @@ class NodeServer implements ListeningServer {
   readonly #webSockets = new OpenWebSockets();
   #closed: Promise<void> | undefined;
   #wentAway: Promise<void> | undefined;
+  /** A worker's: its connections come from the primary, which listens (node-handoff.ts). */
+  #taken: TakenListener | undefined;
+  /** Called once the last socket has closed (a worker's close waits for it, as net.Server's does). */
+  readonly #emptied: { done?: () => void } = {};
 
   constructor(
     createAdaptorServer: typeof CreateAdaptorServer,
@@ -201,8 +206,10 @@ class NodeServer implements ListeningServer {
     this.keepAlive = explicit === undefined ? undefined : { timeoutMs: explicit, note: "serverOptions.keepAliveTimeout given" };
     // One listener for every socket's close (a socket closes once: `on`, no once-wrapper either).
     const sockets = this.#sockets;
+    const emptied = this.#emptied;
     const forget = function (this: Socket) {
       sockets.delete(this);
+      if (sockets.size === 0) emptied.done?.();
     };
     server.on("connection", (socket: Socket) => {
       sockets.set(socket, performance.now());
@@ -226,6 +233,14 @@ class NodeServer implements ListeningServer {
   /** Resolves once listening, with the port known; rejects with Node's error when it cannot. */
   listen(): Promise<this> {
     const server = this.#server;
+    if (handoffWanted()) {
+      return takeConnections(this.hostname, this.port, (socket) => this.#take(socket)).then((taken) => {
+        this.#taken = taken;
+        this.port = taken.port;
+        server.emit("listening"); // http starts its connection tracking (closeIdleConnections, timeouts) on it
+        return this;
+      });
+    }
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => {
         server.off("listening", onListening);
@@ -243,20 +258,42 @@ class NodeServer implements ListeningServer {
     });
   }
 
+  /** A connection the primary handed over, set up as net.Server's own accept does. */
+  #take(socket: Socket): void {
+    const server = this.#server;
+    if (server.maxConnections != null && this.#sockets.size >= server.maxConnections) return void socket.destroy();
+    if (server.noDelay) socket.setNoDelay(true);
+    if (server.keepAlive) socket.setKeepAlive(true, server.keepAliveInitialDelay * 1_000);
+    server.emit("connection", socket);
+  }
+
   close(): Promise<void> {
     return this.#closed ??= new Promise<void>((resolve) => {
       // net.Server's close only stops listening; http's would also close idle keep-alive
       // connections at once and cut a busy client between two requests. closeIdle() does that
-      // later, when no handler runs.
-      NetServer.prototype.close.call(this.#server, () => resolve());
+      // later, when no handler runs. A worker's: once the primary has handed over its last
+      // connection, then, as net.Server's, once every connection has closed.
+      if (this.#taken === undefined) NetServer.prototype.close.call(this.#server, () => resolve());
+      else {
+        void this.#taken.stop().then(() => {
+          if (this.#sockets.size === 0) return resolve();
+          this.#emptied.done = resolve;
+        });
+      }
       this.#wentAway = this.#sessions.goAway();
       void this.#webSockets.goAway();
     });
   }
 
-  /** HTTP/2: a session stops accepting streams with its GOAWAY; the held responses go after it. */
+  /**
+   * HTTP/2: a session stops accepting streams with its GOAWAY; the held responses go after it. A
+   * worker's: once the primary has stopped handing it connections (the last one's, once the
+   * primary's listener has closed): a client answered before that would reconnect into the
+   * listener's accept queue, and be reset as it closes.
+   */
   stoppedAccepting(): Promise<void> {
-    return this.#wentAway ?? Promise.resolve();
+    const wentAway = this.#wentAway ?? Promise.resolve();
+    return this.#taken === undefined ? wentAway : Promise.all([wentAway, this.#taken.stop()]).then(() => {});
   }
 
   closeIdle(): void {
@@ -264,7 +301,11 @@ class NodeServer implements ListeningServer {
     // event loop): a request that reached an idle connection meanwhile is read, and makes it busy,
     // instead of being reset unread by the close (a reload's pooled keep-alive clients saw that).
     // Two immediates: called from an I/O callback, the first runs before the next poll.
-    setImmediate(() => setImmediate(() => this.#closeIdleNow()));
+    const pass = () => setImmediate(() => setImmediate(() => this.#closeIdleNow()));
+    // A worker's: once the primary has handed over its last connection (one handed over later
+    // would be idle, unread, at http's close of idle connections).
+    if (this.#taken === undefined) pass();
+    else void this.#taken.stop().then(pass);
   }
 
   #closeIdleNow(): void {
