@@ -12,8 +12,14 @@ import { process } from "./node-process.ts";
 
 /** In a worker's environment: its servers take their connections from the primary. */
 export const HANDOFF_ENV = "SERVE_GRACEFULLY_HANDOFF";
-/** Connections kept while no worker takes them (all crashed, restarts pending); more are closed. */
+/** Connections kept while no worker takes them (all crashed, restarts pending; all busy); more are closed. */
 export const WAITING_MAX = 1_024;
+/**
+ * Connections handed to one worker and not yet written to its channel: Node sends the next
+ * socket only once the worker has acknowledged the last, which takes its event loop. A worker
+ * stalled this far gets no more until it catches up (node:cluster hands only to a free worker).
+ */
+export const IN_FLIGHT_MAX = 64;
 
 /** An accepted socket in flight; the one field net.Socket carries across the channel. */
 type Handoff =
@@ -33,33 +39,23 @@ export interface Taker {
   send(message: Handoff, socket?: Socket, callback?: (error: Error | null) => void): void;
 }
 
-/** A worker's server on a shared listener: the worker, and the key its server asked with. */
+/** A worker's server on a shared listener: the worker, the key its server asked with, its sockets on the way. */
 interface Member {
   taker: Taker;
   key: string;
+  inFlight: Set<Socket>;
 }
 
-/** One shared listener: its members in turn, what waits for one, and the stopped ones not yet answered. */
+/** One shared listener: its members in turn, what waits for one, and whether one has stopped. */
 interface Shared {
   ready: Promise<number>;
   server: Server;
   takers: Member[];
   next: number;
   waiting: Socket[];
-  unanswered: Member[];
+  stopped: boolean;
   /** Its keys: the one asked with, and with the port it got (a restarted worker asks for that one). */
   keys: string[];
-}
-
-/**
- * Set once the whole service drains (not a reload): a worker's stop is then answered only as the
- * listener closes. Its held answers wait till then, so its clients do not reconnect into a
- * listener about to close (they are refused after it, cleanly); the last worker's hold ends
- * within a few milliseconds of the others' (one signal).
- */
-let serviceDraining = false;
-export function primaryDrains(): void {
-  serviceDraining = true;
 }
 
 /** The primary's listeners, by the key each worker's server asks with (the same in every worker). */
@@ -71,19 +67,28 @@ const shared = new Map<string, Shared>();
  */
 export function primaryTakes(taker: Taker, message: unknown, createServer: () => Server): boolean {
   if (!isHandoff(message)) return false;
-  if (message.sg === "handoff.listen") listenFor({ taker, key: message.key }, message.hostname, message.port, createServer);
-  if (message.sg === "handoff.stop") stopFor({ taker, key: message.key });
+  const member = { taker, key: message.key, inFlight: new Set<Socket>() };
+  if (message.sg === "handoff.listen") listenFor(member, message.hostname, message.port, createServer);
+  if (message.sg === "handoff.stop") stopFor(member);
   return true;
 }
 
-/** The primary: a worker that exited takes no more connections (what it was handed is gone with it). */
+/**
+ * The primary: a worker that exited takes no more connections (what it was handed is gone with it).
+ * Crashes outside a drain leave the listener open for the restarts (what it accepts meanwhile
+ * waits); once a worker has stopped (a drain), the last one gone closes it.
+ */
 export function primaryLost(taker: Taker): void {
   for (const entry of new Set(shared.values())) {
-    leave(entry, taker);
-    const unanswered = entry.unanswered.filter((m) => m.taker !== taker);
-    entry.unanswered = unanswered;
-    // The others stopped and wait for the close: this one will not stop now.
-    if (entry.takers.length === 0 && unanswered.length > 0) closeListener(entry, unanswered.pop()!);
+    // What waited in its channel's queue was never sent (Node drops that queue): to another.
+    const lost = leave(entry, taker);
+    const unsent = [...(lost?.inFlight ?? [])];
+    lost?.inFlight.clear();
+    for (const socket of unsent) if (!socket.destroyed) handTo(entry, socket);
+    if (entry.takers.length > 0 || !entry.stopped) continue;
+    entry.server.close();
+    forget(entry);
+    for (const socket of entry.waiting.splice(0)) socket.destroy();
   }
 }
 
@@ -103,7 +108,7 @@ function listenFor(member: Member, hostname: string, port: number, createServer:
 }
 
 function sharedListener(key: string, hostname: string, port: number, server: Server): Shared {
-  const entry: Shared = { server, takers: [], next: 0, waiting: [], unanswered: [], keys: [key], ready: Promise.resolve(0) };
+  const entry: Shared = { server, takers: [], next: 0, waiting: [], stopped: false, keys: [key], ready: Promise.resolve(0) };
   entry.ready = new Promise<number>((resolve, reject) => {
     server.once("error", reject);
     server.once("listening", () => {
@@ -127,50 +132,69 @@ function sharedListener(key: string, hostname: string, port: number, server: Ser
   return entry;
 }
 
-/** Hands a connection to the next member; keeps it (bounded) while there is none. */
+/**
+ * Hands a connection to the next member in turn with the fewest on the way; keeps it (bounded)
+ * while there is none, or every one is stalled.
+ */
 function handTo(entry: Shared, socket: Socket): void {
-  if (entry.takers.length === 0) {
+  const member = nextFree(entry);
+  if (member === undefined) {
     if (entry.waiting.length < WAITING_MAX) entry.waiting.push(socket);
     else socket.destroy();
     return;
   }
-  entry.next = (entry.next + 1) % entry.takers.length;
-  const { taker, key } = entry.takers[entry.next]!;
-  const gone = () => {
+  member.inFlight.add(socket);
+  const settled = (error: Error | null) => {
+    if (!member.inFlight.delete(socket)) return; // handed to another already (its worker was lost)
+    if (error === null) {
+      const waiting = entry.waiting.shift(); // a place came free
+      if (waiting !== undefined) handTo(entry, waiting);
+      return;
+    }
     // Its channel closed before the socket went: that worker is gone, another takes it.
-    leave(entry, taker);
+    leave(entry, member.taker);
     if (!socket.destroyed) handTo(entry, socket);
   };
   try {
-    taker.send({ sg: "handoff.conn", key }, socket, (error) => error !== null && gone());
-  } catch {
-    gone();
+    member.taker.send({ sg: "handoff.conn", key: member.key }, socket, settled);
+  } catch (error) {
+    settled(error as Error);
   }
 }
 
+function nextFree(entry: Shared): Member | undefined {
+  const count = entry.takers.length;
+  let free: Member | undefined;
+  let at = entry.next;
+  for (let i = 1; i <= count; i++) {
+    const candidate = entry.takers[(entry.next + i) % count]!;
+    if (candidate.inFlight.size >= IN_FLIGHT_MAX || (free !== undefined && candidate.inFlight.size >= free.inFlight.size)) continue;
+    free = candidate;
+    at = (entry.next + i) % count;
+  }
+  entry.next = at;
+  return free;
+}
+
 /**
- * A worker's server stops taking connections. The last one's listener closes first, one I/O poll
- * later so that connections already in its accept queue are accepted and handed to it, not reset.
- * The answer goes after every connection handed to that worker (the channel keeps the order).
+ * A worker's server stops taking connections. The last one's: the listener closes first, one I/O
+ * poll later, so that connections already in its accept queue are accepted and handed to it, not
+ * reset. The answer goes after every connection handed to that worker (the channel keeps the order).
  */
 function stopFor(member: Member): void {
   const entry = shared.get(member.key);
-  if (entry === undefined) return member.taker.send({ sg: "handoff.stopped", key: member.key });
+  const stopped = () => member.taker.send({ sg: "handoff.stopped", key: member.key });
+  if (entry === undefined) return stopped();
+  entry.stopped = true;
   leave(entry, member.taker);
-  if (entry.takers.length === 0) return closeListener(entry, member);
-  if (serviceDraining) entry.unanswered.push(member);
-  else member.taker.send({ sg: "handoff.stopped", key: member.key });
-}
-
-/** Closes the listener for good, one I/O poll after the last member stopped; then answers every stop. */
-function closeListener(entry: Shared, last: Member): void {
-  entry.takers.push(last); // it still serves: takes what is accepted until the close
+  if (entry.takers.length > 0) return stopped();
+  entry.takers.push(member); // it still serves: takes what is accepted until the close
   setImmediate(() => {
     entry.server.close();
     forget(entry);
-    leave(entry, last.taker);
-    for (const socket of entry.waiting.splice(0)) last.taker.send({ sg: "handoff.conn", key: last.key }, socket, () => {});
-    for (const { taker, key } of [last, ...entry.unanswered.splice(0)]) taker.send({ sg: "handoff.stopped", key });
+    leave(entry, member.taker);
+    for (const socket of entry.waiting.splice(0)) member.taker.send({ sg: "handoff.conn", key: member.key }, socket, () => {});
+    stopped();
   });
 }
 
@@ -178,11 +202,11 @@ function forget(entry: Shared): void {
   for (const key of entry.keys) if (shared.get(key) === entry) shared.delete(key);
 }
 
-function leave(entry: Shared, taker: Taker): void {
+function leave(entry: Shared, taker: Taker): Member | undefined {
   const at = entry.takers.findIndex((m) => m.taker === taker);
-  if (at === -1) return;
-  entry.takers.splice(at, 1);
+  if (at === -1) return undefined;
   entry.next = 0;
+  return entry.takers.splice(at, 1)[0];
 }
 
 /** The worker's servers by key, and how many asked for each address (the nth asks as the nth). */
@@ -208,7 +232,12 @@ export interface TakenListener {
  * Asks the primary to listen on `hostname:port` for this server and to hand it connections, given
  * to `take`. Rejects with the primary's listen error (its `code`, e.g. EADDRINUSE).
  */
-export function takeConnections(hostname: string, port: number, take: (socket: Socket) => void): Promise<TakenListener> {
+export function takeConnections(
+  hostname: string,
+  port: number,
+  take: (socket: Socket) => void,
+  onListening: (port: number) => void,
+): Promise<TakenListener> {
   const address = `${hostname}|${port}`;
   const nth = asked.get(address) ?? 0;
   asked.set(address, nth + 1);
@@ -242,6 +271,8 @@ export function takeConnections(hostname: string, port: number, take: (socket: S
       take,
       listening(listeningPort) {
         listened = true;
+        // Now, not in a promise callback: a connection handed over in the same read comes next.
+        onListening(listeningPort);
         keepAlive = setInterval(() => {}, 2 ** 31 - 1);
         resolve({
           port: listeningPort,

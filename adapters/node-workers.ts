@@ -8,7 +8,7 @@
 import { process } from "./node-process.ts";
 import type { WorkersAdapter } from "../src/core.ts";
 import { processChannel, spawnChild } from "./ipc-workers.ts";
-import { HANDOFF_ENV, primaryDrains, primaryLost, primaryTakes, type Taker } from "./node-handoff.ts";
+import { HANDOFF_ENV, primaryLost, primaryTakes, type Taker } from "./node-handoff.ts";
 
 type Cluster = typeof import("node:cluster").default;
 
@@ -47,9 +47,6 @@ export const nodeWorkers: WorkersAdapter = {
     return {
       pid: worker.process.pid ?? -1,
       send(message) {
-        // A drain order without a reload's hold: the whole service drains (node-handoff.ts).
-        const order = message as { sg?: unknown; holdQuietMs?: unknown };
-        if (order.sg === "drain" && order.holdQuietMs === undefined) primaryDrains();
         if (!worker.isConnected()) return;
         try {
           worker.send(message as never, undefined, () => {});

@@ -234,10 +234,12 @@ class NodeServer implements ListeningServer {
   listen(): Promise<this> {
     const server = this.#server;
     if (handoffWanted()) {
-      return takeConnections(this.hostname, this.port, (socket) => this.#take(socket)).then((taken) => {
-        this.#taken = taken;
-        this.port = taken.port;
+      const listening = (port: number) => {
+        this.port = port;
         server.emit("listening"); // http starts its connection tracking (closeIdleConnections, timeouts) on it
+      };
+      return takeConnections(this.hostname, this.port, (socket) => this.#take(socket), listening).then((taken) => {
+        this.#taken = taken;
         return this;
       });
     }

@@ -371,6 +371,10 @@ export class LifecycleController implements ServerLifecycle {
     //    A runtime whose close acts later (Deno) gets that moment first. Streams given to endOnDrain
     //    end now: a client that reconnects can no longer reach this instance.
     if (!leaveServersToExit) await Promise.race([Promise.all(servers.map((s) => s.listening.stoppedAccepting?.())), forced]);
+    //    A worker in a drain of the whole service: once every worker's listeners have closed.
+    if (reason === "signal" && replacement === undefined && servers.length > 0 && this.#runtime.listenersClosedEverywhere) {
+      await Promise.race([this.#runtime.listenersClosedEverywhere(), forced]);
+    }
     this.#listenersClosed.abort();
     release();
 

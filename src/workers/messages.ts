@@ -11,17 +11,22 @@ export const PORT_ENV = "SERVE_GRACEFULLY_PORT";
 
 /**
  * Primary to worker: start the drain (as if `signal` came; a reload's says how long its hold waits
- * for quiet), or force it now.
+ * for quiet), or force it now; every worker's listeners have closed (`all-closed`).
  */
 export type ToWorker =
   | { sg: "drain"; signal: ShutdownSignal; holdQuietMs?: number }
   | { sg: "force"; signal: ShutdownSignal }
-  | { sg: "exit-ok" };
+  | { sg: "exit-ok" }
+  | { sg: "all-closed" };
 
-/** Worker to primary: it listens, its drain began (from any side), it could not start, or its drain's report. */
+/**
+ * Worker to primary: it listens, its drain began (from any side), its listeners closed in a drain
+ * of the whole service, it could not start, or its drain's report.
+ */
 export type FromWorker =
   | { sg: "listening"; port: number; hostname: string }
   | { sg: "draining" }
+  | { sg: "closed" }
   | { sg: "start-failed"; error: string }
   | { sg: "report"; report: ShutdownReport }
   | { sg: "exiting" };
@@ -29,7 +34,7 @@ export type FromWorker =
 export function isToWorker(message: unknown): message is ToWorker {
   const m = message as { sg?: unknown; signal?: unknown; holdQuietMs?: unknown } | null;
   const quiet = m?.holdQuietMs;
-  if (typeof m === "object" && m !== null && m.sg === "exit-ok") return true;
+  if (typeof m === "object" && m !== null && (m.sg === "exit-ok" || m.sg === "all-closed")) return true;
   return typeof m === "object" && m !== null && (m.sg === "drain" || m.sg === "force") &&
     (SHUTDOWN_SIGNALS as readonly unknown[]).includes(m.signal) &&
     (quiet === undefined || (m.sg === "drain" && Number.isInteger(quiet) && (quiet as number) >= 0 && (quiet as number) <= 1_000));
@@ -42,6 +47,7 @@ export function isFromWorker(message: unknown): message is FromWorker {
     case "listening":
       return typeof m.port === "number" && typeof m.hostname === "string";
     case "draining":
+    case "closed":
     case "exiting":
       return true;
     case "start-failed":

@@ -93,6 +93,8 @@ interface Worker {
   askedPort: number;
   /** Said its drain began (the primary's order, or a signal it got itself). */
   draining: boolean;
+  /** Said its listeners closed in a drain of the whole service; told when every worker's had. */
+  listenersClosed: "no" | "yes" | "told";
 }
 
 interface Drain {
@@ -322,6 +324,7 @@ export class Supervisor {
       drainSent: false,
       askedPort: this.#portToAsk(),
       draining: false,
+      listenersClosed: "no",
     };
     const env: Record<string, string> = { [WORKER_ENV]: String(slot) };
     if (worker.askedPort !== 0) env[PORT_ENV] = String(worker.askedPort);
@@ -360,7 +363,10 @@ export class Supervisor {
       // A worker that listens after the drain started may have missed the first message: again.
       if (this.#state === "draining") this.#send(worker, { sg: "drain", signal: this.#drainSignal() });
     } else if (message.sg === "draining") worker.draining = true;
-    // Read in order: its listener's close (node:cluster's own message) came before.
+    else if (message.sg === "closed") {
+      if (worker.listenersClosed === "no") worker.listenersClosed = "yes";
+      this.#tellIfEveryListenerClosed();
+    } // Read in order: its listener's close (node:cluster's own message) came before.
     else if (message.sg === "exiting") this.#send(worker, { sg: "exit-ok" });
     else if (message.sg === "start-failed") worker.startError = message.error;
     else worker.report = message.report;
@@ -382,8 +388,25 @@ export class Supervisor {
     return listening?.askedPort ?? this.#announcedPort ?? this.#port;
   }
 
+  /**
+   * In a drain: once every worker that listened has said its listeners closed (or has exited), each
+   * of them hears it and releases its held answers (worker.ts, listenersClosedEverywhere).
+   */
+  #tellIfEveryListenerClosed(): void {
+    if (this.#state !== "draining") return;
+    const listened = [...this.#live].filter((w) => w.listenedAt !== undefined);
+    if (listened.some((w) => w.listenersClosed === "no")) return;
+    for (const worker of listened.filter((w) => w.listenersClosed === "yes")) {
+      worker.listenersClosed = "told";
+      this.#send(worker, { sg: "all-closed" });
+    }
+  }
+
   #onExit(worker: Worker): void {
-    if (this.#state === "draining") return this.#finishIfDone();
+    if (this.#state === "draining") {
+      this.#tellIfEveryListenerClosed();
+      return this.#finishIfDone();
+    }
     if (this.#state === "starting" && this.#slots[worker.slot] === worker && worker.listenedAt !== undefined) {
       return this.#failStart(
         new Error(`worker ${worker.proc.pid} exited ${exitedHow(worker)} after it listened, before every worker listened`),
@@ -459,6 +482,7 @@ export class Supervisor {
       });
     }
     for (const worker of this.#live) this.#tellToDrain(worker);
+    this.#tellIfEveryListenerClosed(); // a process-group signal may have closed them before this one came
     // The workers keep their own deadline; one still alive this long after it is killed.
     this.#cancelGuard = clock.setTimer(() => this.#killTheRest(), this.#setup.timeout + KILL_GRACE_MS);
     // The backstop of a primary whose own event loop is blocked (a write to a full log pipe).

@@ -13,6 +13,11 @@ import type { LoggerOption, LogRecord, RuntimeAdapter, ShutdownReport, ShutdownS
 
 /** How long exit waits for the last messages to reach the primary. */
 export const EXIT_SEND_LIMIT_MS = 2_000;
+/**
+ * How long a worker whose listeners closed waits for the others' at most: every hold ends within
+ * HOLD_MAX_MS of the drain's start, plus CATCH_UP_MAX_MS for a late event loop (hold.ts).
+ */
+export const ALL_CLOSED_WAIT_MS = 500;
 
 /** A worker process: its slot, its port (when the primary chose it), and its channel. */
 export interface WorkerRole {
@@ -76,9 +81,11 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     role.send({ sg: "draining" });
   };
   let exitOk: (() => void) | undefined;
+  let allClosed: (() => void) | undefined;
   role.channel.onMessage((message) => {
     if (!isToWorker(message)) return;
     if (message.sg === "exit-ok") return exitOk?.();
+    if (message.sg === "all-closed") return allClosed?.();
     if (message.sg === "force") {
       for (const listener of [...forceListeners]) listener(message.signal);
     } else if (!drainStarted && (listeners.get(message.signal)?.size ?? 0) > 0) {
@@ -122,6 +129,20 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
       };
     },
     replacement: () => replacement,
+    listenersClosedEverywhere() {
+      if (replacement !== undefined || role.channel.closed) return Promise.resolve();
+      role.send({ sg: "closed" });
+      return new Promise<void>((resolve) => {
+        const cancel = clock.setTimer(() => done(), ALL_CLOSED_WAIT_MS);
+        const done = () => {
+          cancel();
+          allClosed = undefined;
+          resolve();
+        };
+        allClosed = done;
+        role.channel.onClose(done);
+      });
+    },
     onForce(listener) {
       forceListeners.add(listener);
       return () => forceListeners.delete(listener);

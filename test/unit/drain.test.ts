@@ -438,6 +438,36 @@ describe("drain", () => {
     await server.finished;
   });
 
+  it("AWorkerReleasesHeldResponsesOnceEveryWorkersListenersHaveClosed", async () => {
+    for (const reload of [false, true]) {
+      const { runtime, server, clock } = setup();
+      let everywhere!: () => void;
+      let asked = 0;
+      runtime.listenersClosedEverywhere = () => (asked++, new Promise<void>((resolve) => (everywhere = resolve)));
+      if (reload) runtime.replacement = () => ({ holdQuietMs: QUIET_MS });
+      await server.ready;
+      const fake = runtime.servers[0]!;
+      runtime.signal("SIGTERM");
+      await clock.advance(1);
+      let answered: Response | undefined;
+      void Promise.resolve(fake.fetch("/")).then((r) => (answered = r));
+      await clock.advance(2 * QUIET_MS);
+      assert.ok(runtime.calls.includes("close"));
+      if (reload) {
+        // A reload's old worker: the service goes on, nothing to wait for.
+        assert.equal(asked, 0);
+        assert.equal(answered?.headers.get("connection"), "close");
+      } else {
+        assert.equal(asked, 1);
+        assert.equal(answered, undefined, "held until every worker's listeners have closed");
+        everywhere();
+        await clock.advance(0);
+        assert.equal((answered as Response | undefined)?.headers.get("connection"), "close");
+      }
+      await server.finished;
+    }
+  });
+
   it("LeavesResponsesAloneWhileServing", async () => {
     const { runtime, server } = setup();
     await server.ready;

@@ -191,6 +191,28 @@ describe("workers: the primary", () => {
     assert.deepEqual(w.workers[0]!.sent.at(-1), { sg: "exit-ok" });
   });
 
+  it("TellsEveryWorkerThatAllListenersClosedOnceEachOneSaidSoOrExited", async () => {
+    const w = world({ count: 3 });
+    await running(w);
+    const allClosed = (worker: FakeWorker) => worker.sent.filter((m) => (m as { sg: string }).sg === "all-closed").length;
+    w.signal("SIGTERM");
+    await settle();
+    w.workers[0]!.events.message({ sg: "closed" });
+    w.workers[1]!.events.message({ sg: "closed" });
+    assert.deepEqual(w.workers.map(allClosed), [0, 0, 0], "the third one's listeners are still open");
+    w.workers[2]!.exit(1, "SIGKILL"); // it will not close them now
+    assert.deepEqual(w.workers.map(allClosed), [1, 1, 0]);
+    w.workers[0]!.events.message({ sg: "closed" }); // said again: told once
+    assert.deepEqual(w.workers.map(allClosed), [1, 1, 0]);
+  });
+
+  it("SaysNothingOfClosedListenersOutsideADrain", async () => {
+    const w = world();
+    await running(w);
+    for (const worker of w.workers) worker.events.message({ sg: "closed" }); // a worker's own drain (a crash)
+    assert.equal(w.workers.some((x) => x.sent.some((m) => (m as { sg: string }).sg === "all-closed")), false);
+  });
+
   it("OneSignalDrainsEveryWorkerOnceAndReportsOnceWithEveryPid", async () => {
     const w = world();
     await running(w);
