@@ -29,6 +29,7 @@ interface Conn {
   read(buffer: Uint8Array): Promise<number | null>;
   write(bytes: Uint8Array): Promise<number>;
   close(): void;
+  setNoDelay?(noDelay?: boolean): void;
 }
 interface Listener extends AsyncIterable<Conn> {
   readonly addr: { port: number };
@@ -206,6 +207,9 @@ export class DenoWorkerChannels {
   /** One connection: its first line must be a token we gave out, then each line is a message. */
   async #serve(conn: Conn): Promise<void> {
     if (this.#unsaid >= MAX_UNSAID) return close(conn);
+    // Small messages each way (closed, then all-closed; exiting, then exit-ok): not held by Nagle's
+    // algorithm for the other side's delayed ACK (~40 ms each, measured).
+    conn.setNoDelay?.(true);
     this.#unsaid++;
     let worker: Expected | undefined;
     const hello = setTimeout(() => worker === undefined && close(conn), HELLO_LIMIT_MS);
@@ -253,6 +257,7 @@ export function connectToPrimary(deno: DenoWorkersApi): WorkerChannel {
   };
   deno.connect({ hostname: HOST, port: Number(port) })
     .then(async (conn) => {
+      conn.setNoDelay?.(true); // as the primary's end
       const w = writerOf(conn);
       await w.write(lineOf({ token }));
       connected(w);

@@ -46,14 +46,14 @@ interface Member {
   inFlight: Set<Socket>;
 }
 
-/** One shared listener: its members in turn, what waits for one, and whether one has stopped. */
+/** One shared listener: its members in turn, what waits for one, and the workers stopped but alive. */
 interface Shared {
   ready: Promise<number>;
   server: Server;
   takers: Member[];
   next: number;
   waiting: Socket[];
-  stopped: boolean;
+  stopped: Set<Taker>;
   /** Its keys: the one asked with, and with the port it got (a restarted worker asks for that one). */
   keys: string[];
 }
@@ -76,16 +76,18 @@ export function primaryTakes(taker: Taker, message: unknown, createServer: () =>
 /**
  * The primary: a worker that exited takes no more connections (what it was handed is gone with it).
  * Crashes outside a drain leave the listener open for the restarts (what it accepts meanwhile
- * waits); once a worker has stopped (a drain), the last one gone closes it.
+ * waits); while a worker that stopped still drains, the last one gone closes it.
  */
 export function primaryLost(taker: Taker): void {
   for (const entry of new Set(shared.values())) {
-    // What waited in its channel's queue was never sent (Node drops that queue): to another.
+    const draining = entry.stopped.size > 0; // one stopped and still draining: no restart will come
+    entry.stopped.delete(taker);
+    // What waited in its channel's queue was never sent: to another (their sends fail later).
     const lost = leave(entry, taker);
     const unsent = [...(lost?.inFlight ?? [])];
     lost?.inFlight.clear();
     for (const socket of unsent) if (!socket.destroyed) handTo(entry, socket);
-    if (entry.takers.length > 0 || !entry.stopped) continue;
+    if (entry.takers.length > 0 || !draining) continue;
     entry.server.close();
     forget(entry);
     for (const socket of entry.waiting.splice(0)) socket.destroy();
@@ -108,7 +110,7 @@ function listenFor(member: Member, hostname: string, port: number, createServer:
 }
 
 function sharedListener(key: string, hostname: string, port: number, server: Server): Shared {
-  const entry: Shared = { server, takers: [], next: 0, waiting: [], stopped: false, keys: [key], ready: Promise.resolve(0) };
+  const entry: Shared = { server, takers: [], next: 0, waiting: [], stopped: new Set(), keys: [key], ready: Promise.resolve(0) };
   entry.ready = new Promise<number>((resolve, reject) => {
     server.once("error", reject);
     server.once("listening", () => {
@@ -185,7 +187,7 @@ function stopFor(member: Member): void {
   const entry = shared.get(member.key);
   const stopped = () => member.taker.send({ sg: "handoff.stopped", key: member.key });
   if (entry === undefined) return stopped();
-  entry.stopped = true;
+  entry.stopped.add(member.taker);
   leave(entry, member.taker);
   if (entry.takers.length > 0) return stopped();
   entry.takers.push(member); // it still serves: takes what is accepted until the close

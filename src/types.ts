@@ -129,12 +129,12 @@ export interface ProcessAdapter {
    */
   replacement?(): { holdQuietMs: number } | undefined;
   /**
-   * Optional: a worker's listeners have closed in a drain of the whole service; resolves once every
-   * other worker's have too (or a while later at most). Its held answers wait for it: a client
-   * answered earlier would reconnect into a listener that another worker is about to close, and
-   * be reset as it closes; after it, the connection is refused.
+   * Optional: a worker's listeners have closed. In a drain of the whole service (`wholeService`),
+   * resolves once every other worker's have too (or a while later at most); its held answers wait
+   * for it: a client answered earlier would reconnect into a listener that another worker is about
+   * to close, and be reset as it closes; after it, the connection is refused. Otherwise at once.
    */
-  listenersClosedEverywhere?(): Promise<void>;
+  listenersClosed?(wholeService: boolean): Promise<void>;
   /**
    * Optional: timers for a drain that ends the process, where the runtime's usual ones cost the
    * exit time (Deno's first setTimeout: ~10 ms). A cancelled timer may stay pending: the exit ends it.

@@ -371,9 +371,12 @@ export class LifecycleController implements ServerLifecycle {
     //    A runtime whose close acts later (Deno) gets that moment first. Streams given to endOnDrain
     //    end now: a client that reconnects can no longer reach this instance.
     if (!leaveServersToExit) await Promise.race([Promise.all(servers.map((s) => s.listening.stoppedAccepting?.())), forced]);
-    //    A worker in a drain of the whole service: once every worker's listeners have closed.
-    if (reason === "signal" && replacement === undefined && servers.length > 0 && this.#runtime.listenersClosedEverywhere) {
-      await Promise.race([this.#runtime.listenersClosedEverywhere(), forced]);
+    //    A worker in a drain of the whole service, holding answers: once every worker's listeners
+    //    have closed (a worker with none to release goes on: an idle drain's exit pays nothing).
+    if (servers.length > 0 && this.#runtime.listenersClosed !== undefined) {
+      const wholeService = reason === "signal" && this.#runtime.replacement?.() === undefined; // read again: a SIGTERM during a reload
+      const holding = servers.some((s) => !s.traffic.idle);
+      await Promise.race([this.#runtime.listenersClosed(wholeService && holding), forced]);
     }
     this.#listenersClosed.abort();
     release();

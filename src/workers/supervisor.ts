@@ -364,7 +364,13 @@ export class Supervisor {
       if (this.#state === "draining") this.#send(worker, { sg: "drain", signal: this.#drainSignal() });
     } else if (message.sg === "draining") worker.draining = true;
     else if (message.sg === "closed") {
-      if (worker.listenersClosed === "no") worker.listenersClosed = "yes";
+      // Outside a drain of the service (a worker signalled alone, a reload's), or told already
+      // (its second server): nothing to wait for.
+      if (this.#state !== "draining" || worker.listenersClosed === "told") {
+        worker.listenersClosed = "told";
+        return this.#send(worker, { sg: "all-closed" });
+      }
+      worker.listenersClosed = "yes";
       this.#tellIfEveryListenerClosed();
     } // Read in order: its listener's close (node:cluster's own message) came before.
     else if (message.sg === "exiting") this.#send(worker, { sg: "exit-ok" });

@@ -81,11 +81,11 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     role.send({ sg: "draining" });
   };
   let exitOk: (() => void) | undefined;
-  let allClosed: (() => void) | undefined;
+  const allClosed = new Set<() => void>();
   role.channel.onMessage((message) => {
     if (!isToWorker(message)) return;
     if (message.sg === "exit-ok") return exitOk?.();
-    if (message.sg === "all-closed") return allClosed?.();
+    if (message.sg === "all-closed") return [...allClosed].forEach((resolve) => resolve());
     if (message.sg === "force") {
       for (const listener of [...forceListeners]) listener(message.signal);
     } else if (!drainStarted && (listeners.get(message.signal)?.size ?? 0) > 0) {
@@ -129,17 +129,19 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
       };
     },
     replacement: () => replacement,
-    listenersClosedEverywhere() {
-      if (replacement !== undefined || role.channel.closed) return Promise.resolve();
+    // Said in every drain, so that the primary waits for no worker that will not say it.
+    listenersClosed(wholeService) {
+      if (role.channel.closed) return Promise.resolve();
       role.send({ sg: "closed" });
+      if (!wholeService) return Promise.resolve();
       return new Promise<void>((resolve) => {
         const cancel = clock.setTimer(() => done(), ALL_CLOSED_WAIT_MS);
         const done = () => {
           cancel();
-          allClosed = undefined;
+          allClosed.delete(done);
           resolve();
         };
-        allClosed = done;
+        allClosed.add(done);
         role.channel.onClose(done);
       });
     },

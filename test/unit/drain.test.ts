@@ -442,8 +442,11 @@ describe("drain", () => {
     for (const reload of [false, true]) {
       const { runtime, server, clock } = setup();
       let everywhere!: () => void;
-      let asked = 0;
-      runtime.listenersClosedEverywhere = () => (asked++, new Promise<void>((resolve) => (everywhere = resolve)));
+      const asked: boolean[] = [];
+      runtime.listenersClosed = (wholeService) => {
+        asked.push(wholeService);
+        return wholeService ? new Promise<void>((resolve) => (everywhere = resolve)) : Promise.resolve();
+      };
       if (reload) runtime.replacement = () => ({ holdQuietMs: QUIET_MS });
       await server.ready;
       const fake = runtime.servers[0]!;
@@ -455,10 +458,10 @@ describe("drain", () => {
       assert.ok(runtime.calls.includes("close"));
       if (reload) {
         // A reload's old worker: the service goes on, nothing to wait for.
-        assert.equal(asked, 0);
+        assert.deepEqual(asked, [false]);
         assert.equal(answered?.headers.get("connection"), "close");
       } else {
-        assert.equal(asked, 1);
+        assert.deepEqual(asked, [true]);
         assert.equal(answered, undefined, "held until every worker's listeners have closed");
         everywhere();
         await clock.advance(0);

@@ -138,8 +138,8 @@ export class FakeRuntime implements RuntimeAdapter {
   replacement?: () => { holdQuietMs: number } | undefined;
   /** Set as a worker's runtime is: its exit waits for the primary's answer, polling I/O. */
   exitPollsIo?: boolean;
-  /** Set as a worker's runtime is: resolves once every worker's listeners have closed. */
-  listenersClosedEverywhere?: () => Promise<void>;
+  /** Set as a worker's runtime is: in a drain of the whole service, resolves once every worker's listeners have closed. */
+  listenersClosed?: (wholeService: boolean) => Promise<void>;
   /** The runtime's timers for a drain that ends the process (the lifecycle's clock when unset). */
   exitTimer?: (fn: () => void, ms: number) => () => void;
   listenError: unknown;
