@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { CATCH_UP_MAX_MS, HOLD_MAX_MS, QUIET_MS } from "../../src/drain/hold.ts";
 import type { FetchApp, LogRecord, RuntimeAdapter } from "../../src/types.ts";
 import { WATCHDOG_GRACE_MS } from "../../src/drain/lifecycle.ts";
-import { fakeWorld, settle } from "./fakes.ts";
+import { type FakeClock, type FakeRuntime, type FakeServer, fakeWorld, settle } from "./fakes.ts";
 
 /** A fake world whose one idle server has drained on SIGTERM to its exit; its runtime's calls tell how. */
 async function idleServerDrainedBySigterm(configure: Parameters<typeof fakeWorld>[0]) {
@@ -16,6 +16,17 @@ async function idleServerDrainedBySigterm(configure: Parameters<typeof fakeWorld
   await server.finished;
   await settle();
   return world;
+}
+
+/** SIGTERM, then a request during the hold; returns what it got so far (undefined while held). */
+async function requestInTheHold(runtime: FakeRuntime, clock: FakeClock, fake: FakeServer): Promise<() => Response | undefined> {
+  runtime.signal("SIGTERM");
+  await clock.advance(1);
+  let answered: Response | undefined;
+  void Promise.resolve(fake.fetch("/")).then((r) => (answered = r));
+  await clock.advance(2 * QUIET_MS);
+  assert.ok(runtime.calls.includes("close"));
+  return () => answered;
 }
 
 function setup(options: Record<string, unknown> = {}) {
@@ -425,16 +436,11 @@ describe("drain", () => {
     const fake = runtime.servers[0]! as typeof runtime.servers[0] & { stoppedAccepting?: () => Promise<void> };
     let acted!: () => void;
     fake.stoppedAccepting = () => new Promise<void>((resolve) => (acted = resolve));
-    runtime.signal("SIGTERM");
-    await clock.advance(1);
-    let answered: Response | undefined;
-    void Promise.resolve(fake.fetch("/")).then((r) => (answered = r));
-    await clock.advance(2 * QUIET_MS);
-    assert.ok(runtime.calls.includes("close"));
-    assert.equal(answered, undefined, "held until the runtime has acted on the close");
+    const answered = await requestInTheHold(runtime, clock, fake);
+    assert.equal(answered(), undefined, "held until the runtime has acted on the close");
     acted();
     await clock.advance(0);
-    assert.equal((answered as Response | undefined)?.headers.get("connection"), "close");
+    assert.equal(answered()?.headers.get("connection"), "close");
     await server.finished;
   });
 
@@ -449,23 +455,17 @@ describe("drain", () => {
       };
       if (reload) runtime.replacement = () => ({ holdQuietMs: QUIET_MS });
       await server.ready;
-      const fake = runtime.servers[0]!;
-      runtime.signal("SIGTERM");
-      await clock.advance(1);
-      let answered: Response | undefined;
-      void Promise.resolve(fake.fetch("/")).then((r) => (answered = r));
-      await clock.advance(2 * QUIET_MS);
-      assert.ok(runtime.calls.includes("close"));
+      const answered = await requestInTheHold(runtime, clock, runtime.servers[0]!);
       if (reload) {
         // A reload's old worker: the service goes on, nothing to wait for.
         assert.deepEqual(asked, [false]);
-        assert.equal(answered?.headers.get("connection"), "close");
+        assert.equal(answered()?.headers.get("connection"), "close");
       } else {
         assert.deepEqual(asked, [true]);
-        assert.equal(answered, undefined, "held until every worker's listeners have closed");
+        assert.equal(answered(), undefined, "held until every worker's listeners have closed");
         everywhere();
         await clock.advance(0);
-        assert.equal((answered as Response | undefined)?.headers.get("connection"), "close");
+        assert.equal(answered()?.headers.get("connection"), "close");
       }
       await server.finished;
     }
