@@ -20,8 +20,8 @@ export type ToWorker =
   | { sg: "all-closed" };
 
 /**
- * Worker to primary: it listens, its drain began (from any side), its listeners closed in a drain
- * of the whole service, it could not start, or its drain's report.
+ * Worker to primary: it listens, its drain began (from any side), its listeners closed, it could
+ * not start, or its drain's report.
  */
 export type FromWorker =
   | { sg: "listening"; port: number; hostname: string }

@@ -93,7 +93,7 @@ interface Worker {
   askedPort: number;
   /** Said its drain began (the primary's order, or a signal it got itself). */
   draining: boolean;
-  /** Said its listeners closed in a drain of the whole service; told when every worker's had. */
+  /** Said its listeners closed (every drain does); told so when every worker's had, or at once outside a drain. */
   listenersClosed: "no" | "yes" | "told";
 }
 
@@ -372,7 +372,7 @@ export class Supervisor {
       }
       worker.listenersClosed = "yes";
       this.#tellIfEveryListenerClosed();
-    } // Read in order: its listener's close (node:cluster's own message) came before.
+    } // Read in order: its servers' stop (Node's handoff.stop) came before.
     else if (message.sg === "exiting") this.#send(worker, { sg: "exit-ok" });
     else if (message.sg === "start-failed") worker.startError = message.error;
     else worker.report = message.report;
@@ -396,7 +396,7 @@ export class Supervisor {
 
   /**
    * In a drain: once every worker that listened has said its listeners closed (or has exited), each
-   * of them hears it and releases its held answers (worker.ts, listenersClosedEverywhere).
+   * of them hears it and releases its held answers (worker.ts, listenersClosed).
    */
   #tellIfEveryListenerClosed(): void {
     if (this.#state !== "draining") return;

@@ -153,10 +153,9 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     processOrigin: undefined,
     exitPollsIo: true,
     exit(code) {
-      // The primary answers once it has read everything this worker sent, its listener's close
-      // among it: node:cluster hands a new connection to a worker until it has read that close,
-      // and keeps the connection open, unanswered, if the worker exits before taking it (the
-      // worker's cluster code hands it back while it runs).
+      // The primary answers once it has read everything this worker sent, its servers' stop among
+      // it (Node's primary hands a worker connections until it has read that stop: adapters/node-handoff.ts
+      // answers it after the last one, and this answer comes after that).
       const answered = new Promise<void>((resolve) => (exitOk = resolve));
       if (!role.channel.closed) role.send({ sg: "exiting" });
       void sentBeforeExit(role, runtime, clock, answered).then(() => runtime.exit(code));
