@@ -21,7 +21,7 @@ export const WAITING_MAX = 1_024;
  */
 export const IN_FLIGHT_MAX = 64;
 
-/** An accepted socket in flight; the one field net.Socket carries across the channel. */
+/** What a worker's server and the primary say to each other (a socket travels with `handoff.conn`). */
 type Handoff =
   | { sg: "handoff.listen"; key: string; hostname: string; port: number }
   | { sg: "handoff.stop"; key: string }
@@ -195,7 +195,9 @@ function stopFor(member: Member): void {
     entry.server.close();
     forget(entry);
     leave(entry, member.taker);
-    for (const socket of entry.waiting.splice(0)) member.taker.send({ sg: "handoff.conn", key: member.key }, socket, () => {});
+    for (const socket of entry.waiting.splice(0)) {
+      member.taker.send({ sg: "handoff.conn", key: member.key }, socket, (error) => error !== null && socket.destroy());
+    }
     stopped();
   });
 }

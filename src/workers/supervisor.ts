@@ -372,9 +372,10 @@ export class Supervisor {
       }
       worker.listenersClosed = "yes";
       this.#tellIfEveryListenerClosed();
-    } // Read in order: its servers' stop (Node's handoff.stop) came before.
-    else if (message.sg === "exiting") this.#send(worker, { sg: "exit-ok" });
-    else if (message.sg === "start-failed") worker.startError = message.error;
+    } else if (message.sg === "exiting") {
+      // Read in order: its servers' stop (Node's handoff.stop) came before.
+      this.#send(worker, { sg: "exit-ok" });
+    } else if (message.sg === "start-failed") worker.startError = message.error;
     else worker.report = message.report;
   }
 

@@ -329,6 +329,7 @@ for (const runtime of selectedRuntimes()) {
         const { fixture, port } = await start(runtime, { drainDelay: 200 });
         let signalled = false;
         let refusedAfter = 0;
+        let refusedBefore = 0;
         let answered = 0;
         const began = performance.now();
         const loops = Array.from({ length: 12 }, async () => {
@@ -338,7 +339,7 @@ for (const runtime of selectedRuntimes()) {
             outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
             if (outcome === "answered") answered++;
             if (outcome === "refused") {
-              assert.ok(signalled, "refused before the signal");
+              if (!signalled) refusedBefore++;
               refusedAfter++;
               await new Promise((resolve) => setTimeout(resolve, 5));
             }
@@ -349,6 +350,7 @@ for (const runtime of selectedRuntimes()) {
         fixture.signal("SIGTERM");
         assert.equal((await fixture.exit(15_000)).code, 0);
         await Promise.all(loops);
+        assert.equal(refusedBefore, 0, "refused before the signal");
       }
       t.diagnostic(`new connections through 6 stops ${JSON.stringify({ runtime: runtime.name, ...outcomes })}`);
       assert.equal(outcomes.failed ?? 0, 0, `failed after they connected: ${JSON.stringify(outcomes)}`);
@@ -366,11 +368,13 @@ for (const runtime of selectedRuntimes()) {
       process.kill(stalled, "SIGSTOP");
       try {
         const clients = [];
+        let settled = 0;
         for (let i = 0; i < 20; i++) {
-          clients.push(requestOnNewConnection(port));
+          clients.push(requestOnNewConnection(port).finally(() => settled++));
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        // The worker that runs has answered its share (half, in strict turns) before the other dies.
+        await until(() => settled >= 10, 5_000, "the running worker's answers");
         process.kill(stalled, "SIGKILL");
         // Bounded by each client's own 5 s limit: a connection left waiting counts as failed.
         const outcomes = await Promise.all(clients);
