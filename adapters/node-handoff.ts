@@ -6,6 +6,8 @@
  * every connection it handed to that worker, so nothing it accepted is closed unanswered (at a
  * stop, node:cluster closed those with its listener: resets behind a proxy that sends until refused).
  * A worker's server never listens; it serves the connections it is given ('connection' emitted).
+ * A worker that stops while others serve on gives its idle connections back, unread, and the
+ * primary hands them to another: a pooled client's next request is not met by a close.
  */
 import type { Server, Socket } from "node:net";
 import { process } from "./node-process.ts";
@@ -28,7 +30,8 @@ type Handoff =
   | { sg: "handoff.listening"; key: string; port: number }
   | { sg: "handoff.failed"; key: string; code?: string; message: string }
   | { sg: "handoff.conn"; key: string }
-  | { sg: "handoff.stopped"; key: string };
+  | { sg: "handoff.back"; key: string }
+  | { sg: "handoff.stopped"; key: string; takesBack: boolean };
 
 const isHandoff = (message: unknown): message is Handoff =>
   typeof message === "object" && message !== null && typeof (message as { sg?: unknown }).sg === "string" &&
@@ -60,17 +63,48 @@ interface Shared {
 
 /** The primary's listeners, by the key each worker's server asks with (the same in every worker). */
 const shared = new Map<string, Shared>();
+/** Set once the whole service drains: no worker takes a connection back from another. */
+let serviceDraining = false;
+
+/** The primary: the whole service drains (a stopping worker's idle connections are closed, not moved). */
+export function primaryServiceDraining(): void {
+  serviceDraining = true;
+}
+
+/**
+ * Stops reading a connection now (libuv reads only in its poll phase: nothing is read before this
+ * runs in the turn that got the socket), so that bytes the client sends meanwhile stay in the
+ * kernel for the process it goes to. False when the socket has no handle to stop.
+ */
+export function stopReading(socket: Socket): boolean {
+  const handle = (socket as Socket & { _handle?: { reading?: boolean; readStop?(): number } | null })._handle;
+  if (typeof handle?.readStop !== "function") return false;
+  handle.reading = false;
+  return handle.readStop() === 0;
+}
 
 /**
  * The primary: takes a worker's handoff message (true), or leaves it to the caller (false).
  * `createServer` is node:net's, loaded only when a worker asks.
  */
-export function primaryTakes(taker: Taker, message: unknown, createServer: () => Server): boolean {
+export function primaryTakes(taker: Taker, message: unknown, createServer: () => Server, socket?: Socket): boolean {
   if (!isHandoff(message)) return false;
   const member = { taker, key: message.key, inFlight: new Set<Socket>() };
   if (message.sg === "handoff.listen") listenFor(member, message.hostname, message.port, createServer);
   if (message.sg === "handoff.stop") stopFor(member);
+  if (message.sg === "handoff.back" && socket !== undefined) takeBack(message.key, socket);
   return true;
+}
+
+/** An idle connection a stopping worker gave back: to a worker that serves on, else closed. */
+function takeBack(key: string, socket: Socket): void {
+  // First, in the turn that brought it: node's 'got' started reading it.
+  const paused = stopReading(socket);
+  const entry = shared.get(key);
+  if (!paused || serviceDraining || entry === undefined || !entry.takers.some((m) => !entry.stopped.has(m.taker))) {
+    return void socket.destroy();
+  }
+  handTo(entry, socket);
 }
 
 /**
@@ -185,11 +219,11 @@ function nextFree(entry: Shared): Member | undefined {
  */
 function stopFor(member: Member): void {
   const entry = shared.get(member.key);
-  const stopped = () => member.taker.send({ sg: "handoff.stopped", key: member.key });
+  const stopped = (takesBack = false) => member.taker.send({ sg: "handoff.stopped", key: member.key, takesBack });
   if (entry === undefined) return stopped();
   entry.stopped.add(member.taker);
   leave(entry, member.taker);
-  if (entry.takers.length > 0) return stopped();
+  if (entry.takers.length > 0) return stopped(!serviceDraining);
   entry.takers.push(member); // it still serves: takes what is accepted until the close
   setImmediate(() => {
     entry.server.close();
@@ -216,7 +250,12 @@ function leave(entry: Shared, taker: Taker): Member | undefined {
 /** The worker's servers by key, and how many asked for each address (the nth asks as the nth). */
 const served = new Map<
   string,
-  { take(socket: Socket): void; stopped(): void; failed(code: string | undefined, message: string): void; listening(port: number): void }
+  {
+    take(socket: Socket): void;
+    stopped(takesBack: boolean): void;
+    failed(code: string | undefined, message: string): void;
+    listening(port: number): void;
+  }
 >();
 const asked = new Map<string, number>();
 let routing = false;
@@ -228,8 +267,16 @@ export const handoffWanted = (): boolean => process.env[HANDOFF_ENV] === "1" && 
 export interface TakenListener {
   /** The port the primary listens on. */
   port: number;
-  /** Resolves once the primary has handed over the last connection (or is gone). */
-  stop(): Promise<void>;
+  /**
+   * Resolves once the primary has handed over the last connection (or is gone): true when it takes
+   * idle connections back for another worker (others serve on), false when they are to be closed.
+   */
+  stop(): Promise<boolean>;
+  /**
+   * Gives an idle connection back to the primary, unread (call only after `stop()` said true);
+   * resolves true once it is on its way, false when it could not go (the socket is left as it was).
+   */
+  giveBack(socket: Socket): Promise<boolean>;
 }
 
 /**
@@ -254,21 +301,21 @@ export function takeConnections(
       if (message.sg === "handoff.conn") return socket && (server ? server.take(socket) : socket.destroy());
       if (message.sg === "handoff.listening") server?.listening(message.port);
       if (message.sg === "handoff.failed") server?.failed(message.code, message.message);
-      if (message.sg === "handoff.stopped") server?.stopped();
+      if (message.sg === "handoff.stopped") server?.stopped(message.takesBack === true);
     });
   }
   return new Promise<TakenListener>((resolve, reject) => {
     // What keeps the worker running while it serves: its server does not listen (node:cluster's
     // workers hold a timer for the same reason).
     let keepAlive: ReturnType<typeof setInterval> | undefined;
-    let stopping: Promise<void> | undefined;
-    let stoppedNow = () => {};
+    let stopping: Promise<boolean> | undefined;
+    let stoppedNow = (_takesBack: boolean) => {};
     let listened = false;
-    const end = () => {
+    const end = (takesBack = false) => {
       clearInterval(keepAlive);
       served.delete(key);
       if (!listened) reject(new Error("the primary is gone"));
-      stoppedNow();
+      stoppedNow(takesBack);
     };
     process.once("disconnect", end);
     served.set(key, {
@@ -281,13 +328,14 @@ export function takeConnections(
         resolve({
           port: listeningPort,
           stop: () =>
-            stopping ??= new Promise<void>((done) => {
-              stoppedNow = () => {
+            stopping ??= new Promise<boolean>((done) => {
+              stoppedNow = (takesBack) => {
                 process.off("disconnect", end);
-                done();
+                done(takesBack);
               };
               if (!send({ sg: "handoff.stop", key })) end();
             }),
+          giveBack: (socket) => giveBack(key, socket),
         });
       },
       failed(code, message) {
@@ -298,6 +346,19 @@ export function takeConnections(
       stopped: end,
     });
     if (!send({ sg: "handoff.listen", key, hostname, port })) end();
+  });
+}
+
+function giveBack(key: string, socket: Socket): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (process.connected !== true || process.send === undefined) return resolve(false);
+    try {
+      // The callback comes once the socket is written to the channel: the primary holds it then,
+      // whether or not this process is still alive to hear the primary's acknowledgement.
+      process.send({ sg: "handoff.back", key } satisfies Handoff, socket, {}, (error: Error | null) => resolve(error === null));
+    } catch {
+      resolve(false);
+    }
   });
 }
 

@@ -8,7 +8,7 @@
 import { process } from "./node-process.ts";
 import type { WorkersAdapter } from "../src/core.ts";
 import { processChannel, spawnChild } from "./ipc-workers.ts";
-import { HANDOFF_ENV, primaryLost, primaryTakes, type Taker } from "./node-handoff.ts";
+import { HANDOFF_ENV, primaryLost, primaryServiceDraining, primaryTakes, type Taker } from "./node-handoff.ts";
 
 type Cluster = typeof import("node:cluster").default;
 
@@ -28,6 +28,7 @@ export const nodeWorkers: WorkersAdapter = {
   mode: "cluster",
   sharesPortZero: true,
   unsupported: () => undefined,
+  serviceDraining: primaryServiceDraining,
   spawn(env, events) {
     const cluster = builtin<Cluster>("node:cluster");
     const worker = cluster.fork({ ...env, [HANDOFF_ENV]: "1" });
@@ -35,8 +36,8 @@ export const nodeWorkers: WorkersAdapter = {
     const taker: Taker = { send: (message, socket, callback = () => {}) => void worker.send(message as never, socket as never, callback) };
     const createServer = () => builtin<typeof import("node:net")>("node:net").createServer({ pauseOnConnect: true });
     let ended = false;
-    worker.on("message", (message: unknown) => {
-      if (!primaryTakes(taker, message, createServer)) events.message(message);
+    worker.on("message", (message: unknown, socket?: import("node:net").Socket) => {
+      if (!primaryTakes(taker, message, createServer, socket)) events.message(message);
     });
     worker.on("exit", (code: number | null, signal: string | null) => {
       primaryLost(taker);

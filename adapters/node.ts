@@ -25,7 +25,7 @@ import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
 import { nodeProcess } from "./node-process.ts";
 import { nodeExitWatchdog } from "./exit-watchdog.ts";
 import { nodeWorkers } from "./node-workers.ts";
-import { handoffWanted, takeConnections, type TakenListener } from "./node-handoff.ts";
+import { handoffWanted, stopReading, takeConnections, type TakenListener } from "./node-handoff.ts";
 export * from "../src/exports.ts";
 
 /** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
@@ -159,6 +159,12 @@ class NodeServer implements ListeningServer {
   #taken: TakenListener | undefined;
   /** Called once the last socket has closed (a worker's close waits for it, as net.Server's does). */
   readonly #emptied: { done?: () => void } = {};
+  /** A worker's idle sockets on their way back to the primary, for another worker (node-handoff.ts). */
+  readonly #givingBack = new Set<Socket>();
+  /** Whether the primary takes idle connections back (said in its answer to the worker's stop). */
+  #takesBack = false;
+  /** http's own close, once the sockets given back are on their way (it would close them). */
+  #closeServerAfterGivingBack = false;
 
   constructor(
     createAdaptorServer: typeof CreateAdaptorServer,
@@ -206,10 +212,11 @@ class NodeServer implements ListeningServer {
     this.keepAlive = explicit === undefined ? undefined : { timeoutMs: explicit, note: "serverOptions.keepAliveTimeout given" };
     // One listener for every socket's close (a socket closes once: `on`, no once-wrapper either).
     const sockets = this.#sockets;
+    const givingBack = this.#givingBack;
     const emptied = this.#emptied;
     const forget = function (this: Socket) {
       sockets.delete(this);
-      if (sockets.size === 0) emptied.done?.();
+      if (sockets.size === 0 && givingBack.size === 0) emptied.done?.();
     };
     server.on("connection", (socket: Socket) => {
       sockets.set(socket, performance.now());
@@ -278,7 +285,7 @@ class NodeServer implements ListeningServer {
       if (this.#taken === undefined) NetServer.prototype.close.call(this.#server, () => resolve());
       else {
         void this.#taken.stop().then(() => {
-          if (this.#sockets.size === 0) return resolve();
+          if (this.#sockets.size === 0 && this.#givingBack.size === 0) return resolve();
           this.#emptied.done = resolve;
         });
       }
@@ -307,27 +314,61 @@ class NodeServer implements ListeningServer {
     // A worker's: once the primary has handed over its last connection (one handed over later
     // would be idle, unread, at http's close of idle connections).
     if (this.#taken === undefined) pass();
-    else void this.#taken.stop().then(pass);
+    else {
+      void this.#taken.stop().then((takesBack) => {
+        this.#takesBack = takesBack;
+        pass();
+      });
+    }
   }
 
   #closeIdleNow(): void {
     // A custom server (http2, https) is left to http's close(): its 'connection' sockets are the raw
     // TCP under TLS and HTTP/2 sessions, which show no response in progress; sessions close by GOAWAY.
     if (this.#custom) return void this.#server.close();
+    // A worker stopping while others serve on: idle connections go to another worker, unread.
+    const idle = this.#takesBack ? idleBetweenRequests(this.#server) : undefined;
     let later = 0;
     for (const socket of this.#sockets.keys()) {
       // No response in progress (never sent a byte, half a request, or idle between requests) and
       // not a WebSocket (WebSockets close by their 1001).
       if (socket.destroyed || this.#upgraded.has(socket) || responseOn(socket) != null) continue;
+      // Not half a request: nothing read yet, or http's parser is between two messages.
+      if (idle !== undefined && (socket.bytesRead === 0 || idle.has(socket))) {
+        this.#giveBack(socket);
+        continue;
+      }
       const due = this.#nextRequestDue(socket);
       // Accepted or answered a moment ago: its request may be on the way. Looked at again later.
       if (due > 0) later = Math.max(later, due);
       else socket.destroy();
     }
-    // http's close() closes idle keep-alive connections and clears its own timer: once none is recent.
-    if (later === 0) this.#server.close();
-    // After the timer, one I/O poll first (closeIdle): a request that came while the event loop was late is read.
-    else setTimeout(() => this.closeIdle(), later).unref();
+    // http's close() closes idle keep-alive connections and clears its own timer: once none is
+    // recent, and none given back is still on its way (it would close those too).
+    if (later > 0) {
+      // After the timer, one I/O poll first (closeIdle): a request that came while the event loop was late is read.
+      setTimeout(() => this.closeIdle(), later).unref();
+    } else if (this.#givingBack.size > 0) this.#closeServerAfterGivingBack = true;
+    else this.#server.close();
+  }
+
+  /**
+   * Hands an idle socket back to the primary, unread: it stops reading now (what the client sends
+   * meanwhile waits in the kernel for the next worker) and leaves http's timers. Closed if it cannot go.
+   */
+  #giveBack(socket: Socket): void {
+    this.#sockets.delete(socket);
+    this.#givingBack.add(socket);
+    socket.setTimeout(0); // http's keep-alive timeout would close it on the way
+    const settled = (sent: boolean) => {
+      if (!sent) socket.destroy();
+      this.#givingBack.delete(socket);
+      if (this.#givingBack.size > 0) return;
+      if (this.#closeServerAfterGivingBack) this.#server.close();
+      if (this.#sockets.size === 0) this.#emptied.done?.();
+    };
+    if (!stopReading(socket)) return settled(false);
+    void this.#taken!.giveBack(socket).then(settled);
   }
 
   /**
@@ -392,6 +433,18 @@ class NodeServer implements ListeningServer {
     this.#server.once("request", wake);
     socket.once("close", wake);
   }
+}
+
+/**
+ * The sockets whose HTTP parser is between two messages (http's own list, which closeIdleConnections()
+ * reads; Node >= 18.2). Empty where Node keeps no such list: then only sockets that read nothing count.
+ */
+function idleBetweenRequests(server: AnyServer): Set<Socket> {
+  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === "http.server.connections");
+  const list = key === undefined ? undefined : (server as unknown as Record<symbol, { idle?(): { socket?: Socket }[] }>)[key];
+  const idle = new Set<Socket>();
+  for (const parser of list?.idle?.() ?? []) if (parser.socket !== undefined) idle.add(parser.socket);
+  return idle;
 }
 
 /** The response a socket is writing (its _httpMessage), if any. */

@@ -183,6 +183,8 @@ export interface WorkersAdapter {
   unsupported(): string | undefined;
   /** Start one worker process with these extra environment variables. */
   spawn(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
+  /** The primary: the whole service drains from now on (no worker will take over another's connections). */
+  serviceDraining?(): void;
   /** In a worker: the channel to the primary. */
   connect(): WorkerChannel;
   /** A file's text, or undefined (for `workers: "auto"`: cgroup and /proc files). */

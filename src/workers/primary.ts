@@ -37,6 +37,7 @@ export function startPrimary(runtime: RuntimeAdapter, resolved: ResolvedOptions,
   const log = toLog(resolved.logger, { pid: adapter.pid() });
   const supervisor = new Supervisor({
     spawn: (env, events) => adapter.spawn(env, events),
+    serviceDraining: () => adapter.serviceDraining?.(),
     sharesPortZero: adapter.sharesPortZero,
     own: runtime,
     clock: systemClock,

@@ -50,6 +50,8 @@ export const RELOAD_HOLD_QUIET_MS: number = REQUEST_GRACE_MS;
 /** What the supervisor is given: the processes it may start, the primary's process, and the settings. */
 export interface SupervisorSetup {
   spawn(env: Record<string, string>, events: WorkerEvents): WorkerProcess;
+  /** Told as the whole service's drain begins (Node's primary then closes, not moves, a stopping worker's idle connections). */
+  serviceDraining?(): void;
   /** Workers asked for port 0 share one port without help (node:cluster). */
   sharesPortZero: boolean;
   /** The primary's own process: its signals, its exit, who started it. */
@@ -488,6 +490,7 @@ export class Supervisor {
         timeoutMs: this.#setup.timeout,
       });
     }
+    this.#setup.serviceDraining?.();
     for (const worker of this.#live) this.#tellToDrain(worker);
     this.#tellIfEveryListenerClosed(); // a process-group signal may have closed them before this one came
     // The workers keep their own deadline; one still alive this long after it is killed.
