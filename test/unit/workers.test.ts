@@ -545,6 +545,26 @@ describe("workers: the primary", () => {
     assert.deepEqual(w.supervisor.pids, [102, 103]);
   });
 
+  it("TheAdapterHearsThatTheWholeServiceDrainsBeforeAnyDrainOrderButNotAtAReload", async () => {
+    // Node's primary then closes a stopping worker's idle connections instead of moving them.
+    const told: number[] = [];
+    let w: ReturnType<typeof world> | undefined;
+    w = world({ serviceDraining: () => void told.push(w!.workers.reduce((n, worker) => n + worker.drainOrders.length, 0)) });
+    await running(w);
+    w.signal("SIGHUP");
+    await settle();
+    w.workers[2]!.listen();
+    await settle();
+    assert.equal(w.workers[0]!.drainOrders.length, 1, "a reload's drain order went out");
+    assert.deepEqual(told, [], "a reload is no drain of the service");
+    w.signal("SIGTERM");
+    await settle();
+    assert.deepEqual(told, [1], "told once, before the drain's own orders (only the reload's had gone out)");
+    w.signal("SIGTERM"); // the second signal forces: not a second drain
+    await settle();
+    assert.deepEqual(told, [1]);
+  });
+
   it("ANewWorkerThatFailsStopsTheReloadAndTheOldOnesKeepServing", async () => {
     const w = await reloadBegun();
     w.workers[2]!.failToStart("SyntaxError: Unexpected token");
