@@ -548,8 +548,8 @@ describe("workers: the primary", () => {
   it("TheAdapterHearsThatTheWholeServiceDrainsBeforeAnyDrainOrderButNotAtAReload", async () => {
     // Node's primary then closes a stopping worker's idle connections instead of moving them.
     const told: number[] = [];
-    let w: ReturnType<typeof world> | undefined;
-    w = world({ serviceDraining: () => void told.push(w!.workers.reduce((n, worker) => n + worker.drainOrders.length, 0)) });
+    const orders = () => w.workers.reduce((n, worker) => n + worker.drainOrders.length, 0);
+    const w = world({ serviceDraining: () => void told.push(orders()) });
     await running(w);
     w.signal("SIGHUP");
     await settle();
