@@ -115,6 +115,20 @@ if (selectedRuntimes().some((r) => r.name === "node")) {
     });
   });
 
+  it("a worker killed after it asked to stop, with connections queued for it: the other worker serves them", async () => {
+    await withPrimary(async (primary) => {
+      const { a, b, port } = await twoListening(primary);
+      b.send({ t: "steps", steps: [{ busy: 1_500 }] });
+      // Its stop reaches the primary with its queue unread; it dies before reading it (a reload's old worker, stalled, at its deadline).
+      a.send({ t: "steps", steps: [{ busy: 1_000 }, { stop: 1 }, { busy: 200 }, { die: true }] });
+      await Promise.all([a.next("busy"), b.next("busy")]);
+      const outcomes = await getMany(port, 12, 1);
+      const counts = tally(outcomes);
+      assert.ok(answersBy(outcomes, b.pid) >= 11, JSON.stringify(counts));
+      assert.equal(answersBy(outcomes, a.pid), 0, JSON.stringify(counts));
+    });
+  });
+
   it(`while no worker takes them, ${WAITING_MAX} connections wait (more are closed) and a restarted worker on port 0 gets them`, async () => {
     await withPrimary(async (primary) => {
       const a = await primary.spawn(0);
