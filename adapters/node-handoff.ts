@@ -56,7 +56,8 @@ interface Shared {
   takers: Member[];
   next: number;
   waiting: Socket[];
-  stopped: Set<Taker>;
+  /** Each with what is still on the way to it (another worker takes that if it dies). */
+  stopped: Map<Taker, Set<Socket>>;
   /** Its keys: the one asked with, and with the port it got (a restarted worker asks for that one). */
   keys: string[];
 }
@@ -115,11 +116,14 @@ function takeBack(key: string, socket: Socket): void {
 export function primaryLost(taker: Taker): void {
   for (const entry of new Set(shared.values())) {
     const draining = entry.stopped.size > 0; // one stopped and still draining: no restart will come
+    const stoppedInFlight = entry.stopped.get(taker);
     entry.stopped.delete(taker);
-    // What waited in its channel's queue was never sent: to another (their sends fail later).
+    // What waited in its channel's queue was never sent, also to one that had stopped: to another
+    // (Node 20 never calls their callbacks; one called later finds them gone).
     const lost = leave(entry, taker);
-    const unsent = [...(lost?.inFlight ?? [])];
+    const unsent = new Set([...(lost?.inFlight ?? []), ...(stoppedInFlight ?? [])]);
     lost?.inFlight.clear();
+    stoppedInFlight?.clear();
     for (const socket of unsent) if (!socket.destroyed) handTo(entry, socket);
     if (entry.takers.length > 0 || !draining) continue;
     entry.server.close();
@@ -144,7 +148,7 @@ function listenFor(member: Member, hostname: string, port: number, createServer:
 }
 
 function sharedListener(key: string, hostname: string, port: number, server: Server): Shared {
-  const entry: Shared = { server, takers: [], next: 0, waiting: [], stopped: new Set(), keys: [key], ready: Promise.resolve(0) };
+  const entry: Shared = { server, takers: [], next: 0, waiting: [], stopped: new Map(), keys: [key], ready: Promise.resolve(0) };
   entry.ready = new Promise<number>((resolve, reject) => {
     server.once("error", reject);
     server.once("listening", () => {
@@ -221,8 +225,9 @@ function stopFor(member: Member): void {
   const entry = shared.get(member.key);
   const stopped = (takesBack = false) => member.taker.send({ sg: "handoff.stopped", key: member.key, takesBack });
   if (entry === undefined) return stopped();
-  entry.stopped.add(member.taker);
-  leave(entry, member.taker);
+  // What is on the way to it stays known: its channel's queue, were it to die before reading it.
+  member.inFlight = leave(entry, member.taker)?.inFlight ?? member.inFlight;
+  entry.stopped.set(member.taker, member.inFlight);
   if (entry.takers.length > 0) return stopped(!serviceDraining);
   entry.takers.push(member); // it still serves: takes what is accepted until the close
   setImmediate(() => {
