@@ -110,12 +110,11 @@ function takeBack(key: string, socket: Socket): void {
 
 /**
  * The primary: a worker that exited takes no more connections (what it was handed is gone with it).
- * Crashes outside a drain leave the listener open for the restarts (what it accepts meanwhile
- * waits); while a worker that stopped still drains, the last one gone closes it.
+ * Crashes outside a drain of the whole service (a reload's included) leave the listener open for
+ * the restarts (what it accepts meanwhile waits); in that drain, the last one gone closes it.
  */
 export function primaryLost(taker: Taker): void {
   for (const entry of new Set(shared.values())) {
-    const draining = entry.stopped.size > 0; // one stopped and still draining: no restart will come
     const stoppedInFlight = entry.stopped.get(taker);
     entry.stopped.delete(taker);
     // What waited in its channel's queue was never sent, also to one that had stopped: to another
@@ -125,7 +124,8 @@ export function primaryLost(taker: Taker): void {
     lost?.inFlight.clear();
     stoppedInFlight?.clear();
     for (const socket of unsent) if (!socket.destroyed) handTo(entry, socket);
-    if (entry.takers.length > 0 || !draining) continue;
+    // Only in a drain of the whole service does no restart come (a reload's old worker may still drain).
+    if (entry.takers.length > 0 || !serviceDraining) continue;
     entry.server.close();
     forget(entry);
     for (const socket of entry.waiting.splice(0)) socket.destroy();

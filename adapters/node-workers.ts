@@ -24,6 +24,16 @@ function builtin<T>(id: string): T {
   return load(id) as T;
 }
 
+/**
+ * node:child_process keeps the last socket it sent open until the worker acknowledges it (then
+ * closes its own copy): a worker that died first never will, and the client would wait for an
+ * answer until the primary exits. Closed here (Node's internal field; nothing if it is absent).
+ */
+function closeUnacknowledged(child: unknown): void {
+  const pending = (child as { _pendingMessage?: { handle?: { close?(): void } | null } | null })._pendingMessage;
+  pending?.handle?.close?.();
+}
+
 export const nodeWorkers: WorkersAdapter = {
   mode: "cluster",
   sharesPortZero: true,
@@ -40,6 +50,7 @@ export const nodeWorkers: WorkersAdapter = {
       if (!primaryTakes(taker, message, createServer, socket)) events.message(message);
     });
     worker.on("exit", (code: number | null, signal: string | null) => {
+      closeUnacknowledged(worker.process);
       primaryLost(taker);
       if (ended) return;
       ended = true;

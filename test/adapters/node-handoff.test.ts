@@ -102,16 +102,18 @@ if (selectedRuntimes().some((r) => r.name === "node")) {
     }
   });
 
-  it("a worker killed with connections queued for it: the other worker serves them (the one written to its channel is lost)", async () => {
+  it("a worker killed with connections queued for it: the other worker serves them, and the one written to its channel is closed, not left waiting", async () => {
     await withPrimary(async (primary) => {
       const { a, b, port } = await twoListening(primary);
       b.send({ t: "steps", steps: [{ busy: 1_500 }] });
       a.send({ t: "steps", steps: [{ busy: 1_000 }, { die: true }] });
       await Promise.all([a.next("busy"), b.next("busy")]);
-      const outcomes = await getMany(port, 12, 1);
+      // None given up: the one written to the dead worker's channel must end too (it waited for the primary's exit).
+      const outcomes = await getMany(port, 12, 0, 8_000);
       const counts = tally(outcomes);
       assert.ok(answersBy(outcomes, b.pid) >= 11, JSON.stringify(counts));
       assert.equal(answersBy(outcomes, a.pid), 0, JSON.stringify(counts));
+      assert.equal(counts["no answer"], undefined, JSON.stringify(counts));
     });
   });
 
@@ -126,6 +128,31 @@ if (selectedRuntimes().some((r) => r.name === "node")) {
       const counts = tally(outcomes);
       assert.ok(answersBy(outcomes, b.pid) >= 11, JSON.stringify(counts));
       assert.equal(answersBy(outcomes, a.pid), 0, JSON.stringify(counts));
+    });
+  });
+
+  it("a reload's old worker still drains and the only worker serving crashes: the listener stays open for the restart", async () => {
+    await withPrimary(async (primary) => {
+      const { a, b, port } = await twoListening(primary);
+      await a.stop(1); // stopped, alive: draining
+      b.kill();
+      await b.next("exit");
+      const waiting = get(port, "/", 10_000); // accepted, kept until a worker takes it
+      const c = await primary.spawn(2);
+      const listening = await c.listen(1, 0);
+      assert.equal(listening.port, port, "the restart asking for port 0 joins the same listener");
+      assert.deepEqual(await waiting, { answer: String(c.pid) });
+    });
+  });
+
+  it("in a drain of the whole service, the last serving worker's crash closes the listener: later connections are refused", async () => {
+    await withPrimary(async (primary) => {
+      const { a, b, port } = await twoListening(primary);
+      primary.send({ serviceDraining: true });
+      await a.stop(1);
+      b.kill();
+      await b.next("exit");
+      assert.deepEqual(await get(port, "/", 5_000), { error: "ECONNREFUSED" });
     });
   });
 

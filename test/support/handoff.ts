@@ -135,8 +135,8 @@ export function get(port: number, path = "/", ms = 10_000, giveUp?: Promise<void
 }
 
 /**
- * `n` GETs at once; once all but `spare` are answered, the rest are given up (a connection lost
- * with a worker never closes: its primary holds it). Within `ms` in any case.
+ * `n` GETs at once; once all but `spare` are answered, the rest are given up (a connection that
+ * waits for a worker is answered only once one takes it). Within `ms` in any case.
  */
 export async function getMany(port: number, n: number, spare: number, ms = 10_000): Promise<Outcome[]> {
   let giveUp = () => {};
