@@ -56,6 +56,8 @@ const DENO_PASS_THROUGH_KEYS = ["cert", "key", "reusePort"] as const;
 
 /** Methods whose requests carry no body: every other one (POST, PUT, WebDAV's, custom) may. */
 const BODILESS = new Set(["GET", "HEAD", "TRACE"]);
+/** Each request that may carry a body, to the release of its server's wait for it (see track). */
+const bodyReaders = new WeakMap<Request, () => void>();
 
 /** The open WebSockets of the server each GET request came to: the one it may upgrade to joins them. */
 const webSocketsOf = new WeakMap<Request, OpenWebSockets>();
@@ -160,12 +162,23 @@ const runtime: RuntimeAdapter = {
         if (request.method === "GET") webSocketsOf.set(request, webSockets);
         return handler(request, info);
       }
-      // The core's handler never throws (it answers errors with a 500); one that answered at once
-      // has nothing left to read.
-      const result = handler(request, info);
-      if (!(result instanceof Promise)) return result;
-      const settled: Promise<unknown> = result.then(() => withBody.delete(settled), () => withBody.delete(settled));
+      // Until the app's handler settles (appSettled), not until its answer goes: an answer the
+      // drain holds has read its body, and close() waiting for it kept the listener open while
+      // the held answers went out (their clients reconnected into it and shutdown() reset them).
+      // Or until the answer settles, for one the app never saw (a health probe).
+      let done = () => {};
+      const settled = new Promise<void>((resolve) => (done = resolve));
+      const release = () => {
+        bodyReaders.delete(request);
+        withBody.delete(settled);
+        done();
+      };
+      bodyReaders.set(request, release);
       withBody.add(settled);
+      // The core's handler never throws (it answers errors with a 500).
+      const result = handler(request, info);
+      if (result instanceof Promise) result.then(release, release);
+      else release();
       return result;
     };
     // Deno.serve binds synchronously and throws when it cannot: listen() rejects with that error. An
@@ -203,6 +216,7 @@ const runtime: RuntimeAdapter = {
     };
     return listening;
   },
+  appSettled: (request) => bodyReaders.get(request)?.(),
   // Served once Deno says the response is complete (the handler info's `completed`), cut if that
   // rejects. Not request.signal: Deno aborts it after every response and warns once read.
   watchDelivery(_response, _request, info, delivered) {

@@ -110,6 +110,12 @@ export interface ServerAdapter {
    * the core's default says served when `request.signal` is not aborted as the response is handed over.
    */
   watchDelivery?(response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): void;
+  /**
+   * Told as the app's own handler settles (its response or its error), before the drain's hold
+   * keeps the answer back. Optional: Deno's close waits for handlers still reading a request body,
+   * and an answer held by the drain has read its body already.
+   */
+  appSettled?(request: Request, env: unknown): void;
 }
 
 /** The process side of an adapter: signals, fatal errors, exit, environment. */

@@ -50,11 +50,13 @@ export interface HandlerOptions {
   asksToClose: (request: Request, env: unknown) => boolean;
   /** Tells `delivered(true)` once the runtime has the response for a live connection, `false` if it never will. */
   watchDelivery: (response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void) => void;
+  /** Told as the app's handler settles, before any hold (RuntimeAdapter.appSettled). */
+  appSettled?: (request: Request, env: unknown) => void;
   onHandlerError: (error: unknown) => void;
 }
 
 export function createHandler(options: HandlerOptions): RuntimeHandler {
-  const { app, traffic, tasks, closeConnectionAfter, watchDelivery, onHandlerError } = options;
+  const { app, traffic, tasks, closeConnectionAfter, watchDelivery, appSettled, onHandlerError } = options;
   const probe = healthMatcher(options.health);
   // One context for every request: waitUntil needs no per-request state, so none is allocated.
   // `props` is frozen so that no request can leave state in it for the next one.
@@ -104,11 +106,19 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     try {
       result = app.fetch(request, env, executionCtx);
     } catch (error) {
+      appSettled?.(request, env);
       return fail(error, request, env, closes);
     }
     if (result instanceof Promise) {
-      return result.then((response) => settle(response, request, env, closes), (error) => fail(error, request, env, closes));
+      if (appSettled === undefined) {
+        return result.then((response) => settle(response, request, env, closes), (error) => fail(error, request, env, closes));
+      }
+      return result.then(
+        (response) => (appSettled(request, env), settle(response, request, env, closes)),
+        (error) => (appSettled(request, env), fail(error, request, env, closes)),
+      );
     }
+    appSettled?.(request, env);
     return settle(result, request, env, closes);
   };
 }

@@ -155,6 +155,7 @@ export function createServeGracefully<PassThrough extends object>(
           closeConnectionAfter,
           asksToClose: closeAsked,
           watchDelivery,
+          ...(runtime.appSettled && { appSettled: runtime.appSettled }),
           onHandlerError: (error) => lifecycle.log(handlerError(error)),
         });
         let listening;

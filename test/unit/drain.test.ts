@@ -430,6 +430,24 @@ describe("drain", () => {
     await server.finished;
   });
 
+  it("TheRuntimeHearsTheAppSettleWhileItsAnswerIsStillHeld", async () => {
+    // Deno's close waits for the handlers of requests with a body: for the app's, not for the hold.
+    const { runtime, server, clock } = setup();
+    const settled: string[] = [];
+    runtime.appSettled = (request) => void settled.push(new URL(request.url).pathname);
+    await server.ready;
+    const fake = runtime.servers[0]! as typeof runtime.servers[0] & { stoppedAccepting?: () => Promise<void> };
+    let acted!: () => void;
+    fake.stoppedAccepting = () => new Promise<void>((resolve) => (acted = resolve));
+    const answered = await requestInTheHold(runtime, clock, fake);
+    assert.deepEqual(settled, ["/"], "told while held");
+    assert.equal(answered(), undefined);
+    acted();
+    await clock.advance(0);
+    assert.equal(answered()?.status, 200);
+    await server.finished;
+  });
+
   it("ReleasesHeldResponsesOnceTheRuntimeHasActedOnTheClose", async () => {
     const { runtime, server, clock } = setup();
     await server.ready;

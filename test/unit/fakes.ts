@@ -134,6 +134,8 @@ export class FakeRuntime implements RuntimeAdapter {
   tellsIdleForExit = false;
   /** The runtime's answer to whether a request closes its connection (the core's default when unset). */
   asksToClose?: (request: Request, env: unknown) => boolean;
+  /** Told as the app's handler settles, before any hold (Deno's close waits for body readers). */
+  appSettled?: (request: Request, env: unknown) => void;
   /** Set while a reload replaces this worker (the core's default drain when unset). */
   replacement?: () => { holdQuietMs: number } | undefined;
   /** Set as a worker's runtime is: its exit waits for the primary's answer, polling I/O. */
