@@ -56,8 +56,14 @@ const DENO_PASS_THROUGH_KEYS = ["cert", "key", "reusePort"] as const;
 
 /** Methods whose requests carry no body: every other one (POST, PUT, WebDAV's, custom) may. */
 const BODILESS = new Set(["GET", "HEAD", "TRACE"]);
-/** Each request that may carry a body, to the release of its server's wait for it (see track). */
-const bodyReaders = new WeakMap<Request, () => void>();
+/**
+ * The app's handlers of requests that may carry a body still running, in this process (every
+ * server's: one drain closes them all). A count, not a set of promises: nothing allocated per request.
+ */
+const bodyReaders = { running: 0, waiting: [] as (() => void)[] };
+/** Resolves once no app handler of a request with a body runs. */
+const bodiesRead = (): Promise<void> =>
+  bodyReaders.running === 0 ? Promise.resolve() : new Promise((resolve) => bodyReaders.waiting.push(resolve));
 
 /** The open WebSockets of the server each GET request came to: the one it may upgrade to joins them. */
 const webSocketsOf = new WeakMap<Request, OpenWebSockets>();
@@ -149,9 +155,8 @@ const runtime: RuntimeAdapter = {
   workers: denoWorkers,
   async listen(handler, { hostname, port, passThrough, shared }) {
     // Deno's shutdown() breaks request bodies still arriving (denoland/deno#36809): the handler
-    // reading one gets an error and the client a 500. Handlers given a body are tracked so that
+    // reading one gets an error and the client a 500. Handlers given a body are counted so that
     // close() can wait for them before it shuts the server down.
-    const withBody = new Set<Promise<unknown>>();
     // The method, not `request.body`: reading that getter makes Deno build a body stream, and the
     // app's json()/text() then take the slow path (measured: 0.87x on a JSON API). A POST without a
     // body is tracked too, which only means close() waits for its handler.
@@ -162,24 +167,12 @@ const runtime: RuntimeAdapter = {
         if (request.method === "GET") webSocketsOf.set(request, webSockets);
         return handler(request, info);
       }
-      // Until the app's handler settles (appSettled), not until its answer goes: an answer the
-      // drain holds has read its body, and close() waiting for it kept the listener open while
-      // the held answers went out (their clients reconnected into it and shutdown() reset them).
-      // Or until the answer settles, for one the app never saw (a health probe).
-      let done = () => {};
-      const settled = new Promise<void>((resolve) => (done = resolve));
-      const release = () => {
-        bodyReaders.delete(request);
-        withBody.delete(settled);
-        done();
-      };
-      bodyReaders.set(request, release);
-      withBody.add(settled);
-      // The core's handler never throws (it answers errors with a 500).
-      const result = handler(request, info);
-      if (result instanceof Promise) result.then(release, release);
-      else release();
-      return result;
+      // Until the app's handler settles (appSettled, once for every request the core's handler
+      // gets), not until its answer goes: an answer the drain holds has read its body, and close()
+      // waiting for it kept the listener open while the held answers went out (their clients
+      // reconnected into it and shutdown() reset them).
+      bodyReaders.running++;
+      return handler(request, info);
     };
     // Deno.serve binds synchronously and throws when it cannot: listen() rejects with that error. An
     // onListen of our own keeps Deno from printing its "Listening on" line.
@@ -196,7 +189,7 @@ const runtime: RuntimeAdapter = {
       // It waits first for the handlers that were given a request body, and for the closing
       // handshake of every WebSocket (both bounded by the drain's deadline); new arrivals
       // meanwhile are served and their connections closed after.
-      close: () => (stopped ??= Promise.all([...withBody, webSockets.goAway()]).then(shutdown)),
+      close: () => (stopped ??= Promise.all([bodiesRead(), webSockets.goAway()]).then(shutdown)),
       // Deno closes its listener on a later turn of the event loop than shutdown()'s call; a 1 ms
       // timer lets it poll its I/O first (measured: half the dropped arrivals at close, or less).
       stoppedAccepting: () => new Promise<void>((resolve) => void timeoutTimer(resolve, 1)),
@@ -216,7 +209,10 @@ const runtime: RuntimeAdapter = {
     };
     return listening;
   },
-  appSettled: (request) => bodyReaders.get(request)?.(),
+  appSettled(request) {
+    if (BODILESS.has(request.method) || --bodyReaders.running > 0) return;
+    for (const resolve of bodyReaders.waiting.splice(0)) resolve();
+  },
   // Served once Deno says the response is complete (the handler info's `completed`), cut if that
   // rejects. Not request.signal: Deno aborts it after every response and warns once read.
   watchDelivery(_response, _request, info, delivered) {

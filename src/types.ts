@@ -111,9 +111,10 @@ export interface ServerAdapter {
    */
   watchDelivery?(response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): void;
   /**
-   * Told as the app's own handler settles (its response or its error), before the drain's hold
-   * keeps the answer back. Optional: Deno's close waits for handlers still reading a request body,
-   * and an answer held by the drain has read its body already.
+   * Told once for every request the core's handler gets, as the app's own handler settles (its
+   * response or its error; a health probe's at once), before the drain's hold keeps the answer
+   * back. Optional: Deno's close waits for handlers still reading a request body, and an answer
+   * held by the drain has read its body already.
    */
   appSettled?(request: Request, env: unknown): void;
 }

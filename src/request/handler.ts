@@ -96,7 +96,10 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
   return (request, env) => {
     if (probe !== undefined) {
       const kind = probe(request.url);
-      if (kind !== undefined) return healthResponse(kind, request.url, traffic, options.readiness);
+      if (kind !== undefined) {
+        appSettled?.(request, env);
+        return healthResponse(kind, request.url, traffic, options.readiness);
+      }
     }
     traffic.handlerStarted();
     // Only while draining (a header read per request otherwise): what the hold waits for.

@@ -442,6 +442,8 @@ describe("drain", () => {
     const answered = await requestInTheHold(runtime, clock, fake);
     assert.deepEqual(settled, ["/"], "told while held");
     assert.equal(answered(), undefined);
+    await fake.fetch("/readyz");
+    assert.deepEqual(settled, ["/", "/readyz"], "a health probe's at once: once for every request");
     acted();
     await clock.advance(0);
     assert.equal(answered()?.status, 200);
