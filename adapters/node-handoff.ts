@@ -64,6 +64,8 @@ interface Shared {
 
 /** The primary's listeners, by the key each worker's server asks with (the same in every worker). */
 const shared = new Map<string, Shared>();
+/** Workers that exited (a listen they asked for may complete after). */
+const gone = new WeakSet<Taker>();
 /** Set once the whole service drains: no worker takes a connection back from another. */
 let serviceDraining = false;
 
@@ -114,6 +116,7 @@ function takeBack(key: string, socket: Socket): void {
  * the restarts (what it accepts meanwhile waits); in that drain, the last one gone closes it.
  */
 export function primaryLost(taker: Taker): void {
+  gone.add(taker);
   for (const entry of new Set(shared.values())) {
     const stoppedInFlight = entry.stopped.get(taker);
     entry.stopped.delete(taker);
@@ -136,6 +139,7 @@ function listenFor(member: Member, hostname: string, port: number, createServer:
   const entry = shared.get(member.key) ?? sharedListener(member.key, hostname, port, createServer());
   entry.ready.then(
     (listening) => {
+      if (gone.has(member.taker)) return; // exited while the listener started: it takes nothing
       entry.takers.push(member);
       member.taker.send({ sg: "handoff.listening", key: member.key, port: listening });
       for (const socket of entry.waiting.splice(0)) handTo(entry, socket);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { it } from "node:test";
-import { WAITING_MAX } from "../../adapters/node-handoff.ts";
+import { primaryLost, primaryTakes, WAITING_MAX } from "../../adapters/node-handoff.ts";
 import { get, getMany, HandoffPrimary, type Outcome, tally } from "../support/handoff.ts";
 import { selectedRuntimes } from "../support/harness.ts";
 
@@ -178,5 +178,35 @@ if (selectedRuntimes().some((r) => r.name === "node")) {
       const outcomes = await Promise.all(pending);
       assert.equal(answersBy(outcomes, b.pid), WAITING_MAX, JSON.stringify(tally(outcomes)));
     });
+  });
+
+  it("a worker that exits before the listener it asked for is up takes no connection", async () => {
+    // In this process: the primary's functions with stand-in workers that record what they are sent.
+    const taker = () => {
+      const sent: { sg: string; port?: number }[] = [];
+      const send = (message: { sg: string }, socket?: net.Socket, callback?: (error: Error | null) => void) => {
+        sent.push(message);
+        socket?.end("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        callback?.(null);
+      };
+      return { sent, send };
+    };
+    const createServer = () => net.createServer({ pauseOnConnect: true });
+    const key = "127.0.0.1|0|in-process";
+    const [dead, live] = [taker(), taker()];
+    primaryTakes(dead, { sg: "handoff.listen", key, hostname: "127.0.0.1", port: 0 }, createServer);
+    primaryLost(dead); // before the listener is up
+    primaryTakes(live, { sg: "handoff.listen", key, hostname: "127.0.0.1", port: 0 }, createServer);
+    const until = performance.now() + 5_000;
+    while (!live.sent.some((m) => m.sg === "handoff.listening") && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    const port = live.sent.find((m) => m.sg === "handoff.listening")?.port;
+    assert.ok(port !== undefined, JSON.stringify(live.sent));
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 4 }, () => get(port, "/", 5_000)));
+      assert.deepEqual(dead.sent, [], "nothing for the worker that exited");
+      assert.equal(live.sent.filter((m) => m.sg === "handoff.conn").length, 4, JSON.stringify(outcomes));
+    } finally {
+      primaryTakes(live, { sg: "handoff.stop", key }, createServer); // the last stop closes the listener
+    }
   });
 }
