@@ -56,14 +56,6 @@ const DENO_PASS_THROUGH_KEYS = ["cert", "key", "reusePort"] as const;
 
 /** Methods whose requests carry no body: every other one (POST, PUT, WebDAV's, custom) may. */
 const BODILESS = new Set(["GET", "HEAD", "TRACE"]);
-/**
- * The app's handlers of requests that may carry a body still running, in this process (every
- * server's: one drain closes them all). A count, not a set of promises: nothing allocated per request.
- */
-const bodyReaders = { running: 0, waiting: [] as (() => void)[] };
-/** Resolves once no app handler of a request with a body runs. */
-const bodiesRead = (): Promise<void> =>
-  bodyReaders.running === 0 ? Promise.resolve() : new Promise((resolve) => bodyReaders.waiting.push(resolve));
 
 /** The open WebSockets of the server each GET request came to: the one it may upgrade to joins them. */
 const webSocketsOf = new WeakMap<Request, OpenWebSockets>();
@@ -153,10 +145,20 @@ const denoWorkers: WorkersAdapter = {
 const runtime: RuntimeAdapter = {
   name: "deno",
   workers: denoWorkers,
-  async listen(handler, { hostname, port, passThrough, shared }) {
+  async listen(handler, { hostname, port, passThrough, shared, appSettled }) {
     // Deno's shutdown() breaks request bodies still arriving (denoland/deno#36809): the handler
     // reading one gets an error and the client a 500. Handlers given a body are counted so that
-    // close() can wait for them before it shuts the server down.
+    // close() can wait for them before it shuts the server down: those begun before it (begun
+    // after, they go in `late` and are not waited for; a count, nothing allocated per request).
+    const readers = { running: 0, late: undefined as WeakSet<Request> | undefined, waiting: [] as (() => void)[] };
+    appSettled.notify = (request) => {
+      if (BODILESS.has(request.method) || readers.late?.delete(request) || --readers.running > 0) return;
+      for (const resolve of readers.waiting.splice(0)) resolve();
+    };
+    const bodiesRead = (): Promise<void> => {
+      readers.late ??= new WeakSet();
+      return readers.running === 0 ? Promise.resolve() : new Promise((resolve) => readers.waiting.push(resolve));
+    };
     // The method, not `request.body`: reading that getter makes Deno build a body stream, and the
     // app's json()/text() then take the slow path (measured: 0.87x on a JSON API). A POST without a
     // body is tracked too, which only means close() waits for its handler.
@@ -171,7 +173,8 @@ const runtime: RuntimeAdapter = {
       // gets), not until its answer goes: an answer the drain holds has read its body, and close()
       // waiting for it kept the listener open while the held answers went out (their clients
       // reconnected into it and shutdown() reset them).
-      bodyReaders.running++;
+      if (readers.late === undefined) readers.running++;
+      else readers.late.add(request);
       return handler(request, info);
     };
     // Deno.serve binds synchronously and throws when it cannot: listen() rejects with that error. An
@@ -208,10 +211,6 @@ const runtime: RuntimeAdapter = {
       keepAlive: { timeoutMs: null, note: "Deno.serve never closes idle keep-alive connections" },
     };
     return listening;
-  },
-  appSettled(request) {
-    if (BODILESS.has(request.method) || --bodyReaders.running > 0) return;
-    for (const resolve of bodyReaders.waiting.splice(0)) resolve();
   },
   // Served once Deno says the response is complete (the handler info's `completed`), cut if that
   // rejects. Not request.signal: Deno aborts it after every response and warns once read.

@@ -83,6 +83,18 @@ export interface ListenOptions extends ListenInfo {
   passThrough: Record<string, unknown>;
   /** Set in a worker: other processes listen on the same port (Bun and Deno: `reusePort`). */
   shared?: boolean;
+  /** This server's slot for hearing each app handler settle (set it in listen(), before serving). */
+  appSettled: AppSettled;
+}
+
+/**
+ * `notify` is told once for every request the core's handler gets, as the app's own handler
+ * settles (its response or its error; a health probe's at once), before the drain's hold keeps
+ * the answer back. Deno's close waits for handlers still reading a request body, and an answer the
+ * drain holds has read its body already.
+ */
+export interface AppSettled {
+  notify?: (request: Request, env: unknown) => void;
 }
 
 /** The server side of an adapter: binds servers and speaks for the runtime's HTTP details. */
@@ -110,13 +122,6 @@ export interface ServerAdapter {
    * the core's default says served when `request.signal` is not aborted as the response is handed over.
    */
   watchDelivery?(response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): void;
-  /**
-   * Told once for every request the core's handler gets, as the app's own handler settles (its
-   * response or its error; a health probe's at once), before the drain's hold keeps the answer
-   * back. Optional: Deno's close waits for handlers still reading a request body, and an answer
-   * held by the drain has read its body already.
-   */
-  appSettled?(request: Request, env: unknown): void;
 }
 
 /** The process side of an adapter: signals, fatal errors, exit, environment. */

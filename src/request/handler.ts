@@ -7,7 +7,7 @@ import { healthMatcher, healthResponse } from "./health.ts";
 import type { Readiness } from "../drain/readiness.ts";
 import type { ServerTraffic } from "../drain/traffic.ts";
 import type { TaskTracker } from "../drain/tasks.ts";
-import type { ExecutionContext, FetchApp, RuntimeHandler } from "../types.ts";
+import type { AppSettled, ExecutionContext, FetchApp, RuntimeHandler } from "../types.ts";
 
 /**
  * The default fate of a response (Bun): served when the client is still connected as the handler
@@ -50,13 +50,14 @@ export interface HandlerOptions {
   asksToClose: (request: Request, env: unknown) => boolean;
   /** Tells `delivered(true)` once the runtime has the response for a live connection, `false` if it never will. */
   watchDelivery: (response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void) => void;
-  /** Told as the app's handler settles, before any hold (RuntimeAdapter.appSettled). */
-  appSettled?: (request: Request, env: unknown) => void;
+  /** Told as the app's handler settles, before any hold (the runtime's, if it set one in listen()). */
+  appSettled?: AppSettled;
   onHandlerError: (error: unknown) => void;
 }
 
 export function createHandler(options: HandlerOptions): RuntimeHandler {
-  const { app, traffic, tasks, closeConnectionAfter, watchDelivery, appSettled, onHandlerError } = options;
+  const { app, traffic, tasks, closeConnectionAfter, watchDelivery, onHandlerError } = options;
+  const appSettled = options.appSettled ?? {};
   const probe = healthMatcher(options.health);
   // One context for every request: waitUntil needs no per-request state, so none is allocated.
   // `props` is frozen so that no request can leave state in it for the next one.
@@ -97,7 +98,7 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     if (probe !== undefined) {
       const kind = probe(request.url);
       if (kind !== undefined) {
-        appSettled?.(request, env);
+        appSettled.notify?.(request, env);
         return healthResponse(kind, request.url, traffic, options.readiness);
       }
     }
@@ -109,19 +110,16 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     try {
       result = app.fetch(request, env, executionCtx);
     } catch (error) {
-      appSettled?.(request, env);
+      appSettled.notify?.(request, env);
       return fail(error, request, env, closes);
     }
     if (result instanceof Promise) {
-      if (appSettled === undefined) {
-        return result.then((response) => settle(response, request, env, closes), (error) => fail(error, request, env, closes));
-      }
       return result.then(
-        (response) => (appSettled(request, env), settle(response, request, env, closes)),
-        (error) => (appSettled(request, env), fail(error, request, env, closes)),
+        (response) => (appSettled.notify?.(request, env), settle(response, request, env, closes)),
+        (error) => (appSettled.notify?.(request, env), fail(error, request, env, closes)),
       );
     }
-    appSettled?.(request, env);
+    appSettled.notify?.(request, env);
     return settle(result, request, env, closes);
   };
 }

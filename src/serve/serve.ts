@@ -14,7 +14,7 @@ import { workerLogger, type WorkerRole } from "../workers/worker.ts";
 import { reloadSkipped } from "../workers/events.ts";
 import { resolveOptions, type ServeOptions } from "../options/options.ts";
 import type { ServerPart } from "../drain/parts.ts";
-import type { FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "../types.ts";
+import type { AppSettled, FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "../types.ts";
 
 /** What serveGracefully returns. */
 export interface GracefulServer {
@@ -146,6 +146,7 @@ export function createServeGracefully<PassThrough extends object>(
       traffic,
       listening: undefined,
       listen: async () => {
+        const appSettled: AppSettled = {};
         const handler = createHandler({
           app,
           health: resolved.health,
@@ -155,7 +156,7 @@ export function createServeGracefully<PassThrough extends object>(
           closeConnectionAfter,
           asksToClose: closeAsked,
           watchDelivery,
-          ...(runtime.appSettled && { appSettled: runtime.appSettled }),
+          appSettled,
           onHandlerError: (error) => lifecycle.log(handlerError(error)),
         });
         let listening;
@@ -164,6 +165,7 @@ export function createServeGracefully<PassThrough extends object>(
             hostname,
             port,
             keepAliveTimeout: resolved.keepAliveTimeout,
+            appSettled,
             passThrough,
             shared: role !== undefined,
           });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { REQUEST_GRACE_MS } from "../../src/request/request-grace.ts";
-import { Connection, refused, request } from "../support/client.ts";
+import { Connection, exchange, refused, request } from "../support/client.ts";
 import { Fixture, fixtureStarter, selectedRuntimes } from "../support/harness.ts";
 
 const SERVER = "test/fixtures/server.ts";
@@ -101,6 +101,35 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(await refused(f.port), true, "no new connection once the delay is over");
       const appPaths = f.lines.filter((l) => l.fixture === "app.request").map((l) => l.path);
       assert.ok(!appPaths.includes("/readyz") && !appPaths.includes("/livez"), "health probes never reach the app");
+    });
+
+    it("ends a drain under a steady stream of uploads once those begun before it are answered", async () => {
+      // Clients that POST on a new connection each time, 40 ms handlers overlapping: Deno's close
+      // waits for handlers reading a body, and once waited until none ran at all, which under
+      // such a stream came late or never (forced at the deadline, exit 1).
+      const f = await start(runtime, { timeout: 8_000 });
+      const upload = `POST /upload?ms=40 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n${"x".repeat(100)}`;
+      let exited = false;
+      let answered = 0;
+      const until = performance.now() + 15_000;
+      const loops = Array.from({ length: 16 }, async () => {
+        while (!exited && performance.now() < until) {
+          const got = await exchange(f.port, upload, 10_000).catch(() => undefined);
+          if (got?.status === 200) answered++;
+          else await sleep(5); // refused: the listener has closed
+        }
+      });
+      const deadline = performance.now() + 10_000;
+      while (answered < 100 && performance.now() < deadline) await sleep(10);
+      assert.ok(answered >= 100, `answered before the signal: ${answered}`);
+      const signalledAt = performance.now();
+      f.signal("SIGTERM");
+      const exit = await f.exit(12_000);
+      exited = true;
+      await Promise.all(loops);
+      assert.equal(exit.code, 0, JSON.stringify(f.report()));
+      assert.equal(f.report()!.forced, false);
+      assert.ok(exit.at - signalledAt < 4_000, `exited ${Math.round(exit.at - signalledAt)} ms after the signal`);
     });
 
     it("waits for every waitUntil task, and survives one that rejects", async () => {

@@ -5,7 +5,7 @@
 import type { Clock } from "../../src/time/clock.ts";
 import { LifecycleController } from "../../src/drain/lifecycle.ts";
 import { createServeGracefully } from "../../src/serve/serve.ts";
-import type { ListenInfo, ListeningServer, RuntimeAdapter, RuntimeHandler, ShutdownSignal } from "../../src/types.ts";
+import type { AppSettled, ListenInfo, ListeningServer, RuntimeAdapter, RuntimeHandler, ShutdownSignal } from "../../src/types.ts";
 
 /** Flush pending promise callbacks (several rounds, for chains). */
 export async function settle(rounds = 20): Promise<void> {
@@ -146,8 +146,9 @@ export class FakeRuntime implements RuntimeAdapter {
   exitTimer?: (fn: () => void, ms: number) => () => void;
   listenError: unknown;
 
-  listen(handler: RuntimeHandler, info: ListenInfo): Promise<ListeningServer> {
+  listen(handler: RuntimeHandler, info: ListenInfo & { appSettled?: AppSettled }): Promise<ListeningServer> {
     this.calls.push(`listen:${info.port}`);
+    if (this.appSettled !== undefined && info.appSettled !== undefined) info.appSettled.notify = this.appSettled;
     if (this.listenError) return Promise.reject(this.listenError);
     const server = new FakeServer(this, handler, info);
     this.servers.push(server);
