@@ -29,7 +29,7 @@ type Handoff =
   | { sg: "handoff.stop"; key: string }
   | { sg: "handoff.listening"; key: string; port: number }
   | { sg: "handoff.failed"; key: string; code?: string; message: string }
-  | { sg: "handoff.conn"; key: string }
+  | { sg: "handoff.conn"; key: string; kept?: true }
   | { sg: "handoff.back"; key: string }
   | { sg: "handoff.stopped"; key: string; takesBack: boolean };
 
@@ -64,6 +64,8 @@ interface Shared {
 
 /** The primary's listeners, by the key each worker's server asks with (the same in every worker). */
 const shared = new Map<string, Shared>();
+/** Connections a worker gave back: idle kept-alive ones, between two requests (said to the next worker). */
+const keptAlive = new WeakSet<Socket>();
 /** Workers that exited (a listen they asked for may complete after). */
 const gone = new WeakSet<Taker>();
 /** Set once the whole service drains: no worker takes a connection back from another. */
@@ -107,6 +109,7 @@ function takeBack(key: string, socket: Socket): void {
   if (!paused || serviceDraining || entry === undefined || !entry.takers.some((m) => !entry.stopped.has(m.taker))) {
     return void socket.destroy();
   }
+  keptAlive.add(socket);
   handTo(entry, socket);
 }
 
@@ -200,7 +203,7 @@ function handTo(entry: Shared, socket: Socket): void {
     if (!socket.destroyed) handTo(entry, socket);
   };
   try {
-    member.taker.send({ sg: "handoff.conn", key: member.key }, socket, settled);
+    member.taker.send({ sg: "handoff.conn", key: member.key, ...(keptAlive.has(socket) && { kept: true as const }) }, socket, settled);
   } catch (error) {
     settled(error as Error);
   }
@@ -260,7 +263,7 @@ function leave(entry: Shared, taker: Taker): Member | undefined {
 const served = new Map<
   string,
   {
-    take(socket: Socket): void;
+    take(socket: Socket, kept: boolean): void;
     stopped(takesBack: boolean): void;
     failed(code: string | undefined, message: string): void;
     listening(port: number): void;
@@ -295,7 +298,7 @@ export interface TakenListener {
 export function takeConnections(
   hostname: string,
   port: number,
-  take: (socket: Socket) => void,
+  take: (socket: Socket, kept: boolean) => void,
   onListening: (port: number) => void,
 ): Promise<TakenListener> {
   const address = `${hostname}|${port}`;
@@ -307,7 +310,7 @@ export function takeConnections(
     process.on("message", (message: unknown, socket?: Socket) => {
       if (!isHandoff(message)) return;
       const server = served.get(message.key);
-      if (message.sg === "handoff.conn") return socket && (server ? server.take(socket) : socket.destroy());
+      if (message.sg === "handoff.conn") return socket && (server ? server.take(socket, message.kept === true) : socket.destroy());
       if (message.sg === "handoff.listening") server?.listening(message.port);
       if (message.sg === "handoff.failed") server?.failed(message.code, message.message);
       if (message.sg === "handoff.stopped") server?.stopped(message.takesBack === true);

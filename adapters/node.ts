@@ -159,6 +159,8 @@ class NodeServer implements ListeningServer {
   #taken: TakenListener | undefined;
   /** Called once the last socket has closed (a worker's close waits for it, as net.Server's does). */
   readonly #emptied: { done?: () => void } = {};
+  /** A socket's 'close' listener: forgets it (one function for every socket). */
+  readonly #forget: (this: Socket) => void;
   /** A worker's idle sockets on their way back to the primary, for another worker (node-handoff.ts). */
   readonly #givingBack = new Set<Socket>();
   /** Whether the primary takes idle connections back (said in its answer to the worker's stop). */
@@ -214,7 +216,7 @@ class NodeServer implements ListeningServer {
     const sockets = this.#sockets;
     const givingBack = this.#givingBack;
     const emptied = this.#emptied;
-    const forget = function (this: Socket) {
+    const forget = this.#forget = function (this: Socket) {
       sockets.delete(this);
       if (sockets.size === 0 && givingBack.size === 0) emptied.done?.();
     };
@@ -245,7 +247,8 @@ class NodeServer implements ListeningServer {
         this.port = port;
         server.emit("listening"); // http starts its connection tracking (closeIdleConnections, timeouts) on it
       };
-      return takeConnections(this.hostname, this.port, (socket) => this.#take(socket), listening).then((taken) => {
+      const take = (socket: Socket, kept: boolean) => kept ? this.#takeKept(socket) : this.#take(socket);
+      return takeConnections(this.hostname, this.port, take, listening).then((taken) => {
         this.#taken = taken;
         return this;
       });
@@ -265,6 +268,29 @@ class NodeServer implements ListeningServer {
       server.once("listening", onListening);
       server.listen(this.port, this.hostname);
     });
+  }
+
+  /**
+   * A connection another worker gave back, idle between two requests. Handed to http now, it would
+   * count as a new connection that has not sent its headers: a 408 at headersTimeout (60 s, under
+   * the keep-alive timeout promised), or no timeout at all on Node 26. So it goes to http with the
+   * first bytes of its next request, and until then closes quietly after the keep-alive timeout.
+   */
+  #takeKept(socket: Socket): void {
+    const server = this.#server;
+    this.#sockets.set(socket, performance.now());
+    socket.on("close", this.#forget);
+    const idleEnd = () => socket.destroy(); // the timeout, the client's close or an error: as http's keep-alive
+    const onData = (chunk: Buffer) => {
+      socket.off("data", onData).off("timeout", idleEnd).off("end", idleEnd).off("error", idleEnd);
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(chunk); // read again by http's parser, before anything read after it
+      this.#take(socket);
+      socket.resume();
+    };
+    socket.setTimeout(Math.min(server.keepAliveTimeout, 2 ** 31 - 1));
+    socket.on("data", onData).once("timeout", idleEnd).once("end", idleEnd).once("error", idleEnd);
   }
 
   /** A connection the primary handed over, set up as net.Server's own accept does. */

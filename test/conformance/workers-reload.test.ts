@@ -27,6 +27,8 @@ const STALL_MS = 30;
 const ANSWERS_AROUND_RELOAD = 400;
 /** Idle keep-alive connections kept through a reload (Node). */
 const IDLE_CONNECTIONS = 6;
+/** http's headersTimeout in that test, under its keep-alive timeout. */
+const HEADERS_TIMEOUT_MS = 1_500;
 /** The health check's pace: a new connection to /readyz this often. */
 const CHECK_EVERY_MS = 20;
 const cleanup: (() => void)[] = [];
@@ -142,7 +144,10 @@ for (const runtime of selectedRuntimes()) {
       const file = path.join(ROOT, entry);
       copyFileSync(path.join(ROOT, "test/fixtures/workers.ts"), file);
       cleanup.push(() => rmSync(file, { force: true }));
-      const fixture = new Fixture(runtime, entry, { workers: 2, timeout: 8_000 });
+      // http's headersTimeout below the keep-alive timeout, checked often: a moved connection must
+      // still be kept alive (it was answered 408 once headersTimeout passed in its new worker).
+      const serverOptions = { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 100 };
+      const fixture = new Fixture(runtime, entry, { workers: 2, timeout: 8_000, keepAliveTimeout: 30_000, serverOptions });
       cleanup.push(() => fixture.kill());
       const listening = await fixture.waitFor((l) => l.event === "listening" && l.workers === 2, 30_000, "the primary's listening line");
       const oldPids = listening.pids as number[];
@@ -161,8 +166,10 @@ for (const runtime of selectedRuntimes()) {
       for (const pid of oldPids) assert.equal(alive(pid), false, `old worker ${pid} is gone`);
       for (const { to } of reload.replaced as { to: number }[]) cleanup.push(() => alive(to) && process.kill(to, "SIGKILL"));
 
-      // The same connections, never closed, now answered by the new workers.
+      // The same connections, never closed (nor answered unasked), now answered by the new workers.
       assert.deepEqual(sockets.map((s) => s.closed()), sockets.map(() => false), "no connection closed by the reload");
+      await new Promise((resolve) => setTimeout(resolve, HEADERS_TIMEOUT_MS + 500)); // a time, not an event: what must not happen
+      assert.deepEqual(sockets.map((s) => s.closed() || s.unasked()), sockets.map(() => false), "kept alive past headersTimeout");
       const afterReload = await Promise.all(sockets.map((s) => s.get("/")));
       assert.ok(afterReload.every((body) => body.startsWith("v2 ")), `answers after the reload: ${afterReload}`);
       sockets.forEach((s) => s.socket.destroy());
@@ -216,16 +223,22 @@ function readyz(port: number): Promise<number | string> {
 }
 
 /** A keep-alive connection that sends one request at a time and reads its answer by Content-Length. */
-async function openSocket(port: number): Promise<{ socket: net.Socket; get(path: string): Promise<string>; closed(): boolean }> {
+async function openSocket(
+  port: number,
+): Promise<{ socket: net.Socket; get(path: string): Promise<string>; closed(): boolean; unasked(): boolean }> {
   const socket = net.connect(port, "127.0.0.1");
   await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
   let ended = false;
+  let asking = false;
+  let unasked = false; // bytes that came while no request was out (a 408, say)
   socket.on("close", () => (ended = true));
   socket.on("error", () => {});
+  socket.on("data", () => (unasked ||= !asking));
   socket.setEncoding("latin1");
   return {
     socket,
     closed: () => ended,
+    unasked: () => unasked,
     get: (urlPath) =>
       new Promise<string>((resolve, reject) => {
         let text = "";
@@ -238,12 +251,14 @@ async function openSocket(port: number): Promise<{ socket: net.Socket; get(path:
         };
         const onClose = () => done(new Error(`closed before the answer: ${JSON.stringify(text)}`));
         const done = (error?: Error, body?: string) => {
+          asking = false;
           clearTimeout(timer);
           socket.off("data", onData).off("close", onClose);
           if (error) reject(error);
           else resolve(body!);
         };
         socket.on("data", onData).on("close", onClose);
+        asking = true;
         socket.write(`GET ${urlPath} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
       }),
   };
