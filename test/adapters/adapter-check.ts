@@ -110,6 +110,37 @@ const checks: Check[] = [
     assert.equal((await report).requests.inFlightAtStart, 1);
     await busy.closed();
   }],
+  ["shutdown() of an idle server is not held by another server's upload in the same process", async () => {
+    // Deno's close waits for its own handlers reading a body, begun before it (a process-wide count
+    // once made an idle server wait for another's upload, until its deadline).
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const uploads = new Hono().post("/upload", async (c) => {
+      await c.req.text();
+      await gate;
+      return c.text("ok");
+    });
+    const idle = serve({ timeout: 3_000 });
+    const loaded = serveGracefully(uploads, {
+      port: 0,
+      hostname: "127.0.0.1",
+      signals: false,
+      logger: false,
+      lifecycle: createLifecycle(),
+    });
+    await idle.ready;
+    const { port } = await loaded.ready;
+    const upload = fetch(`http://127.0.0.1:${port}/upload`, { method: "POST", body: "x".repeat(1_000) });
+    await sleep(100); // its handler runs
+    const began = performance.now();
+    const report = await idle.shutdown();
+    const took = performance.now() - began;
+    release();
+    assert.equal(await (await upload).text(), "ok");
+    await loaded.shutdown();
+    assert.equal(report.forced, false);
+    assert.ok(took < 1_000, `the idle server's shutdown took ${Math.round(took)} ms`);
+  }],
 ];
 
 // Node only: Bun's stop() and Deno's shutdown() close idle connections with the listener, before the

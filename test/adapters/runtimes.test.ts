@@ -9,7 +9,7 @@ for (const runtime of selectedRuntimes()) {
     assertChecksPass(
       runtime.command,
       runtime.args(path.join(ROOT, "test/adapters/adapter-check.ts")),
-      runtime.name === "node" ? 5 : 4,
+      runtime.name === "node" ? 6 : 5,
       30_000,
     );
   });
