@@ -54,6 +54,8 @@ export interface DenoPassThroughOptions {
 }
 const DENO_PASS_THROUGH_KEYS = ["cert", "key", "reusePort"] as const;
 
+/** How long the held answers wait at most for shutdown() to be called (it waits for body readers). */
+const SHUTDOWN_WAIT_MAX_MS = 500;
 /** Methods whose requests carry no body: every other one (POST, PUT, WebDAV's, custom) may. */
 const BODILESS = new Set(["GET", "HEAD", "TRACE"]);
 
@@ -183,7 +185,10 @@ const runtime: RuntimeAdapter = {
     const reuse = shared ? { reusePort: true } : {};
     const server = Deno.serve({ ...passThrough, ...reuse, hostname, port, onListen: () => {} }, track);
     let shutDown: Promise<void> | undefined;
-    const shutdown = () => (shutDown ??= server.shutdown());
+    let shutdownCalled = () => {};
+    const calledShutdown = new Promise<void>((resolve) => (shutdownCalled = resolve));
+    const shutdown = () => (shutDown ??= (shutdownCalled(), server.shutdown()));
+    const after = (ms: number) => new Promise<void>((resolve) => void timeoutTimer(resolve, ms));
     let stopped: Promise<void> | undefined;
     const listening: ListeningServer = {
       port: server.addr.port,
@@ -195,7 +200,10 @@ const runtime: RuntimeAdapter = {
       close: () => (stopped ??= Promise.all([bodiesRead(), webSockets.goAway()]).then(shutdown)),
       // Deno closes its listener on a later turn of the event loop than shutdown()'s call; a 1 ms
       // timer lets it poll its I/O first (measured: half the dropped arrivals at close, or less).
-      stoppedAccepting: () => new Promise<void>((resolve) => void timeoutTimer(resolve, 1)),
+      // Once shutdown() was called (after the body readers, SHUTDOWN_WAIT_MAX_MS at most: a slow
+      // upload must not hold every answer): the held answers go after that, or their clients
+      // would reconnect into a listener still open and meet its shutdown (a reset).
+      stoppedAccepting: () => Promise.race([calledShutdown, after(SHUTDOWN_WAIT_MAX_MS)]).then(() => after(1)),
       closeIdle() {},
       // At the deadline the listener closes even if a handler with a body still runs. Aborting
       // Deno's server after shutdown() crashes the process: only ending it cuts connections.
