@@ -14,8 +14,28 @@ import { process } from "./node-process.ts";
 
 /** In a worker's environment: its servers take their connections from the primary. */
 export const HANDOFF_ENV = "SERVE_GRACEFULLY_HANDOFF";
-/** Connections kept while no worker takes them (all crashed, restarts pending; all busy); more are closed. */
-export const WAITING_MAX = 1_024;
+/**
+ * Connections kept while no worker takes them (all crashed, restarts pending; all busy, as in a
+ * burst of thousands at once); more are closed. `SERVE_GRACEFULLY_HANDOFF_WAITING_MAX` sets it
+ * (1 to 1,048,576; the process's file limit bounds it anyway).
+ */
+export const WAITING_MAX: number = waitingMax(process.env.SERVE_GRACEFULLY_HANDOFF_WAITING_MAX);
+/** Idle connections a stopping worker gives back, the most recently busy first; the rest it closes. */
+export const GIVEN_BACK_MAX = 1_024;
+/**
+ * Given-back connections on their way to workers at once: new connections go first, so that a
+ * reload that moves thousands keeps a balancer's health check (a new connection) answered at once.
+ */
+const MOVING_AT_ONCE = 2;
+
+function waitingMax(text: string | undefined): number {
+  if (text === undefined || text === "") return 16_384;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1_048_576) {
+    throw new TypeError(`SERVE_GRACEFULLY_HANDOFF_WAITING_MAX must be a whole number from 1 to 1048576, got ${JSON.stringify(text)}`);
+  }
+  return n;
+}
 /**
  * Connections handed to one worker and not yet written to its channel: Node sends the next
  * socket only once the worker has acknowledged the last, which takes its event loop. A worker
@@ -56,6 +76,9 @@ interface Shared {
   takers: Member[];
   next: number;
   waiting: Socket[];
+  /** Connections given back, waiting for their turn to move (MOVING_AT_ONCE at a time), and how many move now. */
+  moving: Socket[];
+  movingNow: number;
   /** Each with what is still on the way to it (another worker takes that if it dies). */
   stopped: Map<Taker, Set<Socket>>;
   /** Its keys: the one asked with, and with the port it got (a restarted worker asks for that one). */
@@ -109,9 +132,34 @@ function takeBack(key: string, socket: Socket): void {
   if (!paused || serviceDraining || entry === undefined || !entry.takers.some((m) => !entry.stopped.has(m.taker))) {
     return void socket.destroy();
   }
+  if (entry.moving.length >= WAITING_MAX) return void socket.destroy();
   keptAlive.add(socket);
-  handTo(entry, socket);
+  entry.moving.push(socket);
+  moveNext(entry);
 }
+
+/** Hands over the next given-back connections, MOVING_AT_ONCE at a time. */
+function moveNext(entry: Shared): void {
+  while (entry.movingNow < MOVING_AT_ONCE) {
+    const socket = entry.moving.shift();
+    if (socket === undefined) return;
+    if (socket.destroyed) continue;
+    entry.movingNow++;
+    moved.set(socket, () => {
+      entry.movingNow--;
+      moveNext(entry);
+    });
+    handTo(entry, socket);
+  }
+}
+
+/** What to do once a given-back connection is handed over, kept waiting, or closed. */
+const moved = new WeakMap<Socket, () => void>();
+const placed = (socket: Socket) => {
+  const next = moved.get(socket);
+  moved.delete(socket);
+  next?.();
+};
 
 /**
  * The primary: a worker that exited takes no more connections (what it was handed is gone with it).
@@ -134,7 +182,7 @@ export function primaryLost(taker: Taker): void {
     if (entry.takers.length > 0 || !serviceDraining) continue;
     entry.server.close();
     forget(entry);
-    for (const socket of entry.waiting.splice(0)) socket.destroy();
+    for (const socket of [...entry.waiting.splice(0), ...entry.moving.splice(0)]) socket.destroy();
   }
 }
 
@@ -155,7 +203,17 @@ function listenFor(member: Member, hostname: string, port: number, createServer:
 }
 
 function sharedListener(key: string, hostname: string, port: number, server: Server): Shared {
-  const entry: Shared = { server, takers: [], next: 0, waiting: [], stopped: new Map(), keys: [key], ready: Promise.resolve(0) };
+  const entry: Shared = {
+    server,
+    takers: [],
+    next: 0,
+    waiting: [],
+    moving: [],
+    movingNow: 0,
+    stopped: new Map(),
+    keys: [key],
+    ready: Promise.resolve(0),
+  };
   entry.ready = new Promise<number>((resolve, reject) => {
     server.once("error", reject);
     server.once("listening", () => {
@@ -188,12 +246,13 @@ function handTo(entry: Shared, socket: Socket): void {
   if (member === undefined) {
     if (entry.waiting.length < WAITING_MAX) entry.waiting.push(socket);
     else socket.destroy();
-    return;
+    return placed(socket);
   }
   member.inFlight.add(socket);
   const settled = (error: Error | null) => {
     if (!member.inFlight.delete(socket)) return; // handed to another already (its worker was lost)
     if (error === null) {
+      placed(socket);
       const waiting = entry.waiting.shift(); // a place came free
       if (waiting !== undefined) handTo(entry, waiting);
       return;
@@ -241,6 +300,7 @@ function stopFor(member: Member): void {
     entry.server.close();
     forget(entry);
     leave(entry, member.taker);
+    for (const socket of entry.moving.splice(0)) socket.destroy();
     for (const socket of entry.waiting.splice(0)) {
       member.taker.send({ sg: "handoff.conn", key: member.key }, socket, (error) => error !== null && socket.destroy());
     }

@@ -25,7 +25,7 @@ import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
 import { nodeProcess } from "./node-process.ts";
 import { nodeExitWatchdog } from "./exit-watchdog.ts";
 import { nodeWorkers } from "./node-workers.ts";
-import { handoffWanted, stopReading, takeConnections, type TakenListener } from "./node-handoff.ts";
+import { GIVEN_BACK_MAX, handoffWanted, stopReading, takeConnections, type TakenListener } from "./node-handoff.ts";
 export * from "../src/exports.ts";
 
 /** @hono/node-server's own options, passed through (e.g. `createServer: http2.createSecureServer`). */
@@ -353,14 +353,13 @@ class NodeServer implements ListeningServer {
     // TCP under TLS and HTTP/2 sessions, which show no response in progress; sessions close by GOAWAY.
     if (this.#custom) return void this.#server.close();
     // A worker stopping while others serve on: idle connections go to another worker, unread.
-    const idle = this.#takesBack ? idleBetweenRequests(this.#server) : undefined;
+    const movable = this.#takesBack ? this.#movable() : new Set<Socket>();
     let later = 0;
     for (const socket of this.#sockets.keys()) {
       // No response in progress (never sent a byte, half a request, or idle between requests) and
       // not a WebSocket (WebSockets close by their 1001).
       if (socket.destroyed || this.#upgraded.has(socket) || responseOn(socket) != null) continue;
-      // Not half a request: nothing read yet, or http's parser is between two messages.
-      if (idle !== undefined && (socket.bytesRead === 0 || idle.has(socket))) {
+      if (movable.has(socket)) {
         this.#giveBack(socket);
         continue;
       }
@@ -376,6 +375,20 @@ class NodeServer implements ListeningServer {
       setTimeout(() => this.closeIdle(), later).unref();
     } else if (this.#givingBack.size > 0) this.#closeServerAfterGivingBack = true;
     else this.#server.close();
+  }
+
+  /**
+   * The idle sockets to give back: no response in progress and not half a request (nothing read
+   * yet, or http's parser between two messages), not a WebSocket; the GIVEN_BACK_MAX most recently
+   * busy (the ones a pool reuses first), the rest close as in a drain.
+   */
+  #movable(): Set<Socket> {
+    const idle = idleBetweenRequests(this.#server);
+    const candidates = [...this.#sockets].filter(([socket]) =>
+      !socket.destroyed && !this.#upgraded.has(socket) && responseOn(socket) == null && (socket.bytesRead === 0 || idle.has(socket))
+    );
+    if (candidates.length > GIVEN_BACK_MAX) candidates.sort((a, b) => b[1] - a[1]).length = GIVEN_BACK_MAX;
+    return new Set(candidates.map(([socket]) => socket));
   }
 
   /**

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { it } from "node:test";
-import { primaryLost, primaryTakes, WAITING_MAX } from "../../adapters/node-handoff.ts";
-import { get, getMany, HandoffPrimary, type Outcome, tally } from "../support/handoff.ts";
+import { primaryLost, primaryTakes } from "../../adapters/node-handoff.ts";
+import { get, getMany, HandoffPrimary, type Outcome, tally, TEST_WAITING_MAX as WAITING_MAX } from "../support/handoff.ts";
 import { selectedRuntimes } from "../support/harness.ts";
 
 /** Runs `test` with a primary of its own, ended after it whatever happens. */
@@ -207,6 +207,55 @@ if (selectedRuntimes().some((r) => r.name === "node")) {
       assert.equal(live.sent.filter((m) => m.sg === "handoff.conn").length, 4, JSON.stringify(outcomes));
     } finally {
       primaryTakes(live, { sg: "handoff.stop", key }, createServer); // the last stop closes the listener
+    }
+  });
+
+  it("connections given back move two at a time, and a new connection goes ahead of the rest", async () => {
+    // A reload that moves a thousand idle connections kept a balancer's health check (a new
+    // connection) waiting behind them: HAProxy's 100 ms check timed out and took the instance down.
+    const sent: { port: number | undefined; kept: boolean }[] = [];
+    const acks: (() => void)[] = [];
+    const live = {
+      send(message: { sg: string; port?: number; kept?: true }, socket?: net.Socket, callback?: (error: Error | null) => void) {
+        if (message.sg === "handoff.listening") sent.push({ port: message.port, kept: false });
+        if (message.sg !== "handoff.conn") return callback?.(null);
+        sent.push({ port: socket?.remotePort, kept: message.kept === true });
+        socket?.destroy();
+        acks.push(() => callback?.(null)); // the worker's acknowledgement, when the test says
+      },
+    };
+    const createServer = () => net.createServer({ pauseOnConnect: true });
+    const key = "127.0.0.1|0|moving";
+    primaryTakes(live, { sg: "handoff.listen", key, hostname: "127.0.0.1", port: 0 }, createServer);
+    const until = performance.now() + 5_000;
+    while (sent.length === 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    const port = sent.shift()!.port!;
+    // Twenty idle connections of a stopping worker (here: accepted by a server of the test's own).
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const accepted: net.Socket[] = [];
+    holder.on("connection", (socket) => accepted.push(socket));
+    const clients = Array.from({ length: 20 }, () => net.connect((holder.address() as net.AddressInfo).port, "127.0.0.1"));
+    while (accepted.length < 20 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+    const stopping = { send: (_m: unknown, _s?: net.Socket, callback?: (error: Error | null) => void) => callback?.(null) };
+    try {
+      for (const socket of accepted) primaryTakes(stopping, { sg: "handoff.back", key }, createServer, socket);
+      assert.equal(sent.length, 2, "two on their way, the rest wait in the primary");
+      const fresh = net.connect(port, "127.0.0.1");
+      await new Promise((resolve) => fresh.once("connect", resolve));
+      while (sent.length < 3 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(sent[2], { port: fresh.localPort, kept: false }, "the new connection went third");
+      // As the worker acknowledges, the rest follow.
+      while (sent.length < 21 && performance.now() < until) {
+        acks.splice(0).forEach((ack) => ack());
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(sent.filter((s) => s.kept).length, 20, JSON.stringify(sent));
+      fresh.destroy();
+    } finally {
+      clients.forEach((c) => c.destroy());
+      holder.close();
+      primaryTakes(live, { sg: "handoff.stop", key }, createServer);
     }
   });
 }

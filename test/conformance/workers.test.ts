@@ -14,6 +14,8 @@ import { KeepAliveClient } from "../support/keepalive-client.ts";
 import { alive } from "../support/processes.ts";
 
 const FIXTURE = "test/fixtures/workers.ts";
+/** New connections opened at once (a balancer's pool refilled, a thundering herd). */
+const BURST = 3_000;
 const started: Fixture[] = [];
 const pids = new Set<number>();
 after(() => {
@@ -450,6 +452,18 @@ for (const runtime of selectedRuntimes()) {
       }
       t.diagnostic(`keep-alive POSTs through 6 stops ${JSON.stringify({ runtime: runtime.name, ...outcomes })}`);
       assert.equal(outcomes.failed ?? 0, 0, `failed after they connected: ${JSON.stringify(outcomes)}`);
+    });
+
+    it("ABurstOfThreeThousandNewConnectionsIsAnsweredEveryOne", async () => {
+      // Node's primary keeps what no worker can take yet: it closed every connection beyond 1,024
+      // (166-611 of a burst of 3,000 went unanswered); bare node:cluster, Bun and Deno drop none.
+      const { fixture, port } = await start(runtime, {});
+      const outcomes = await Promise.all(Array.from({ length: BURST }, () => requestOnNewConnection(port)));
+      const counts: Record<string, number> = {};
+      for (const outcome of outcomes) counts[outcome] = (counts[outcome] ?? 0) + 1;
+      assert.deepEqual(counts, { answered: BURST });
+      fixture.signal("SIGTERM");
+      assert.equal((await fixture.exit(15_000)).code, 0);
     });
 
     it("AStalledWorkerGetsFewConnectionsAndThoseWaitingForItGoToAnotherWhenItDies", async (t) => {

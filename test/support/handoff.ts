@@ -10,6 +10,9 @@ import { ROOT } from "./harness.ts";
 
 type Message = Record<string, unknown> & { t: string };
 
+/** The primary's bound on connections waiting for a worker, in these tests. */
+export const TEST_WAITING_MAX = 1_024;
+
 /** The primary, with every message of each worker (and its own, as from -1). */
 export class HandoffPrimary {
   readonly #child: ChildProcess;
@@ -22,6 +25,8 @@ export class HandoffPrimary {
       cwd: ROOT,
       execArgv: ["--import", "tsx"],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
+      // The bound the tests fill (16,384 by default, too many for a test).
+      env: { ...process.env, SERVE_GRACEFULLY_HANDOFF_WAITING_MAX: String(TEST_WAITING_MAX) },
     });
     this.exited = new Promise((resolve) => this.#child.once("exit", () => resolve()));
     this.#child.on("message", (got: { from: number; message: Message }) => {
