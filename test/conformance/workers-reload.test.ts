@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { Fixture, ROOT, selectedRuntimes } from "../support/harness.ts";
@@ -154,9 +153,13 @@ for (const runtime of selectedRuntimes()) {
       cleanup.push(() => oldPids.forEach((pid) => alive(pid) && process.kill(pid, "SIGKILL")));
       const port = listening.port as number;
       // Enough connections that both old workers hold some (the primary hands them out in turn).
-      const sockets = await Promise.all(Array.from({ length: IDLE_CONNECTIONS }, () => openSocket(port)));
-      cleanup.push(() => sockets.forEach((s) => s.socket.destroy()));
-      const before = await Promise.all(sockets.map((s) => s.get("/")));
+      const clients = await Promise.all(Array.from({ length: IDLE_CONNECTIONS }, async () => {
+        const client = new KeepAliveClient(port);
+        await client.connect();
+        return client;
+      }));
+      cleanup.push(() => clients.forEach((c) => c.close()));
+      const before = await Promise.all(clients.map(async (c) => (await c.request("/")).body));
       assert.deepEqual(new Set(before.map((body) => Number(body.split(" ")[1]))), new Set(oldPids), `answers: ${before}`);
 
       writeFileSync(file, readFileSync(file, "utf8").replace('const VERSION = "v1";', 'const VERSION = "v2";'));
@@ -167,12 +170,13 @@ for (const runtime of selectedRuntimes()) {
       for (const { to } of reload.replaced as { to: number }[]) cleanup.push(() => alive(to) && process.kill(to, "SIGKILL"));
 
       // The same connections, never closed (nor answered unasked), now answered by the new workers.
-      assert.deepEqual(sockets.map((s) => s.closed()), sockets.map(() => false), "no connection closed by the reload");
+      assert.deepEqual(clients.map((c) => c.open), clients.map(() => true), "no connection closed by the reload");
       await new Promise((resolve) => setTimeout(resolve, HEADERS_TIMEOUT_MS + 500)); // a time, not an event: what must not happen
-      assert.deepEqual(sockets.map((s) => s.closed() || s.unasked()), sockets.map(() => false), "kept alive past headersTimeout");
-      const afterReload = await Promise.all(sockets.map((s) => s.get("/")));
+      assert.deepEqual(clients.map((c) => c.open && !c.unasked), clients.map(() => true), "kept alive past headersTimeout");
+      const afterReload = await Promise.all(clients.map(async (c) => (await c.request("/")).body));
       assert.ok(afterReload.every((body) => body.startsWith("v2 ")), `answers after the reload: ${afterReload}`);
-      sockets.forEach((s) => s.socket.destroy());
+      assert.deepEqual(clients.map((c) => c.connections), clients.map(() => 1), "each answered on its first connection");
+      clients.forEach((c) => c.close());
       fixture.signal("SIGTERM");
       assert.equal((await fixture.exit(15_000)).code, 0);
     });
@@ -220,46 +224,4 @@ function readyz(port: number): Promise<number | string> {
     request.on("timeout", () => request.destroy(new Error("timeout")));
     request.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
   });
-}
-
-/** A keep-alive connection that sends one request at a time and reads its answer by Content-Length. */
-async function openSocket(
-  port: number,
-): Promise<{ socket: net.Socket; get(path: string): Promise<string>; closed(): boolean; unasked(): boolean }> {
-  const socket = net.connect(port, "127.0.0.1");
-  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-  let ended = false;
-  let asking = false;
-  let unasked = false; // bytes that came while no request was out (a 408, say)
-  socket.on("close", () => (ended = true));
-  socket.on("error", () => {});
-  socket.on("data", () => (unasked ||= !asking));
-  socket.setEncoding("latin1");
-  return {
-    socket,
-    closed: () => ended,
-    unasked: () => unasked,
-    get: (urlPath) =>
-      new Promise<string>((resolve, reject) => {
-        let text = "";
-        const timer = setTimeout(() => done(new Error(`no answer within 10 s: ${JSON.stringify(text)}`)), 10_000);
-        const onData = (chunk: string) => {
-          text += chunk;
-          const head = text.indexOf("\r\n\r\n");
-          const length = Number(/content-length: *(\d+)/i.exec(text)?.[1] ?? NaN);
-          if (head !== -1 && text.length >= head + 4 + length) done(undefined, text.slice(head + 4, head + 4 + length));
-        };
-        const onClose = () => done(new Error(`closed before the answer: ${JSON.stringify(text)}`));
-        const done = (error?: Error, body?: string) => {
-          asking = false;
-          clearTimeout(timer);
-          socket.off("data", onData).off("close", onClose);
-          if (error) reject(error);
-          else resolve(body!);
-        };
-        socket.on("data", onData).on("close", onClose);
-        asking = true;
-        socket.write(`GET ${urlPath} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
-      }),
-  };
 }

@@ -95,54 +95,28 @@ const POST_BODY = "x".repeat(1_024);
 type PostOutcome = "answered" | "refused" | "failed" | "failed on a reused connection";
 
 /**
- * A keep-alive client that POSTs in a loop until `done()` (or `until`, performance.now()): one
- * connection at a time, a new one after an answer that says `Connection: close` or after a
- * failure. Each request's outcome: answered, refused (ECONNREFUSED: it never reached a server),
- * or failed (a reset, a close or silence after it connected), on a new or a reused connection.
+ * A keep-alive client (a new connection after `Connection: close` or a failure) that POSTs in a
+ * loop until `done()` (or `until`, performance.now()). Each request's outcome: answered, refused
+ * (ECONNREFUSED: it never reached a server), or failed (a reset, a close or silence after it
+ * connected), on a new or a reused connection.
  */
 async function postInALoop(port: number, done: () => boolean, until: number, outcome: (o: PostOutcome) => void) {
-  let socket: net.Socket | undefined;
+  const client = new KeepAliveClient(port);
   while (!done() && performance.now() < until) {
-    const result = await new Promise<PostOutcome>((resolve) => {
-      const fresh = socket === undefined;
-      if (fresh) {
-        socket = net.connect(port, "127.0.0.1");
-        socket.setEncoding("latin1");
-        socket.on("error", () => {}); // told by 'close' below, with its code
-      }
-      const s = socket!;
-      let connected = !fresh;
-      let refused = false;
-      let got = "";
-      const send = () => {
-        connected = true;
-        s.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${POST_BODY.length}\r\n\r\n${POST_BODY}`);
-      };
-      const onError = (error: NodeJS.ErrnoException) => (refused = !connected && error.code === "ECONNREFUSED");
-      const finish = (result: "answered" | "refused" | "failed", keep: boolean) => {
-        clearTimeout(timer);
-        s.off("connect", send).off("data", onData).off("error", onError).off("close", onClose);
-        if (!keep) (s.destroy(), socket = undefined);
-        resolve(result === "failed" && !fresh ? "failed on a reused connection" : result);
-      };
-      const onData = (chunk: string) => {
-        got += chunk;
-        const head = got.indexOf("\r\n\r\n");
-        const length = Number(/content-length: *(\d+)/i.exec(got.slice(0, Math.max(head, 0)))?.[1] ?? NaN);
-        if (head === -1 || got.length < head + 4 + length) return;
-        const answered = got.startsWith("HTTP/1.1 200") && got.endsWith(POST_BODY);
-        finish(answered ? "answered" : "failed", answered && !/\r\nconnection: *close/i.test(got.slice(0, head)));
-      };
-      const onClose = () => finish(refused ? "refused" : "failed", false);
-      const timer = setTimeout(() => finish("failed", false), 5_000);
-      s.on("data", onData).on("error", onError).on("close", onClose);
-      if (fresh) s.once("connect", send);
-      else send();
-    });
+    const connections = client.connections;
+    let result: PostOutcome;
+    try {
+      const answer = await client.request("/echo", 5_000, POST_BODY);
+      result = answer.status === 200 && answer.body === POST_BODY ? "answered" : "failed";
+    } catch (error) {
+      client.close(); // a timeout leaves the connection open
+      const fresh = client.connections !== connections;
+      result = (error as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "refused" : fresh ? "failed" : "failed on a reused connection";
+    }
     outcome(result);
     if (result === "refused") await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  socket?.destroy();
+  client.close();
 }
 
 for (const runtime of selectedRuntimes()) {

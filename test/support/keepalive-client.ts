@@ -46,11 +46,16 @@ export class KeepAliveClient {
     });
   }
 
-  async request(path: string, timeoutMs = 10_000): Promise<Answer> {
+  /** GET `path`, or POST `body` to it (text/plain). */
+  async request(path: string, timeoutMs = 10_000, body?: string): Promise<Answer> {
     await this.connect();
     const socket = this.#socket!;
     const answer = new Promise<Answer>((resolve, reject) => (this.#waiting = { resolve, reject }));
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    socket.write(
+      body === undefined
+        ? `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`
+        : `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((
       _,
@@ -70,6 +75,16 @@ export class KeepAliveClient {
 
   close(): void {
     this.#socket?.destroy();
+  }
+
+  /** The connection is open (not closed by the server since the last request). */
+  get open(): boolean {
+    return this.#socket !== undefined && !this.#socket.destroyed;
+  }
+
+  /** Bytes came that no request asked for (a 408, say), kept for the next request to read. */
+  get unasked(): boolean {
+    return this.#waiting === undefined && this.#buffer.length > 0;
   }
 
   #parse(): void {
