@@ -364,8 +364,12 @@ export class Supervisor {
       listened();
       // A worker that listens after the drain started may have missed the first message: again.
       if (this.#state === "draining") this.#send(worker, { sg: "drain", signal: this.#drainSignal() });
-    } else if (message.sg === "draining") worker.draining = true;
-    else if (message.sg === "closed") {
+    } else if (message.sg === "draining") {
+      worker.draining = true;
+      // Its backstop while this primary lives (the worker arms no watchdog of its own then): a
+      // drain of its own (a signal to it alone, a fatal error) blocked past its deadline ends here.
+      void this.#exitedWithin(worker, this.#setup.timeout + KILL_GRACE_MS);
+    } else if (message.sg === "closed") {
       // Outside a drain of the service (a worker signalled alone, a reload's), or told already
       // (its second server): nothing to wait for.
       if (this.#state !== "draining" || worker.listenersClosed === "told") {

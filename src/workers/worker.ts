@@ -75,10 +75,16 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
   };
   // The primary hears that this worker's drain began, from whichever side: a worker still starting
   // that drains on a process-group signal must not get a stop signal from it too (a second signal).
+  let saidDraining = false;
+  const sayDraining = () => {
+    if (saidDraining) return;
+    saidDraining = true;
+    role.send({ sg: "draining" });
+  };
   const begin = () => {
     if (drainStarted) return;
     drainStarted = true;
-    role.send({ sg: "draining" });
+    sayDraining();
   };
   let exitOk: (() => void) | undefined;
   const allClosed = new Set<() => void>();
@@ -148,6 +154,26 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     onForce(listener) {
       forceListeners.add(listener);
       return () => forceListeners.delete(listener);
+    },
+    // While its primary lives, the primary is this worker's backstop: told that this worker drains
+    // (a drain of its own too: a fatal error), it kills it if it still runs KILL_GRACE_MS past the
+    // deadline (supervisor.ts). A watchdog thread of its own held Deno's event loop ~40 ms at the
+    // drain's first moment (a new isolate: the drain began 22-56 ms after the primary's, serving
+    // nothing meanwhile), so one is armed only once the primary is gone.
+    exitWatchdog: runtime.exitWatchdog === undefined ? undefined : (ms, flushingLogger) => {
+      const armedAt = clock.now();
+      const arm = () => runtime.exitWatchdog!(Math.max(0, ms - (clock.now() - armedAt)), flushingLogger);
+      if (role.channel.closed) return arm();
+      sayDraining();
+      let disarm: (() => void) | undefined;
+      let disarmed = false;
+      role.channel.onClose(() => {
+        if (!disarmed) disarm = arm();
+      });
+      return () => {
+        disarmed = true;
+        disarm?.();
+      };
     },
     // The primary checks who started it; a worker's answer would repeat it once per worker.
     processOrigin: undefined,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { after, describe, it } from "node:test";
 import { Fixture, type Line, type Runtime, selectedRuntimes } from "../support/harness.ts";
@@ -63,6 +63,23 @@ async function connectionPerWorker(port: number, workerPids: number[]): Promise<
 }
 
 const reportLines = (fixture: Fixture): Line[] => fixture.lines.filter((l) => l.event === "drain.end");
+
+/**
+ * A process's threads that run a Worker: Bun names the thread `Worker`, Deno `worker-N`. A worker
+ * whose primary lives arms no watchdog of its own (Deno's held its event loop ~40 ms at the drain's
+ * first moment); Node's is a worker thread, armed only for a logger that flushes at the exit.
+ */
+function workerThreads(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/task`)
+    .map((task) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim();
+      } catch {
+        return ""; // the thread ended meanwhile
+      }
+    })
+    .filter((name) => /^(Worker|worker-\d+)$/.test(name));
+}
 
 /** What one request on a new connection got: answered, refused (never reached a server), or failed after it connected. */
 function requestOnNewConnection(port: number): Promise<"answered" | "refused" | "failed"> {
@@ -133,6 +150,7 @@ for (const runtime of selectedRuntimes()) {
       // Inside the drain delay: every worker answers /readyz with 503 on its open connection.
       const health = await Promise.all([...healthOn.values()].map((client) => client.request("/readyz")));
       assert.deepEqual(health.map((a) => a.status), [503, 503]);
+      for (const pid of workerPids) assert.deepEqual(workerThreads(pid), [], `worker ${pid}: no watchdog thread while its primary lives`);
       const answers = await Promise.all(slow);
       assert.deepEqual(answers.map((a) => a.status), [200, 200]);
       const exit = await fixture.exit(15_000);

@@ -493,6 +493,22 @@ describe("workers: the primary", () => {
     assert.deepEqual(w.exits, [1]);
   });
 
+  it("AWorkerDrainingOnItsOwnIsKilledOnceItRunsPastTheDeadline", async () => {
+    // Its backstop while the primary lives: a worker arms no watchdog thread of its own then.
+    const w = world();
+    await running(w);
+    w.workers[0]!.draining(); // a signal to it alone, or a fatal error
+    await w.clock.advance(5_000 + KILL_GRACE_MS - 1);
+    assert.deepEqual(w.workers[0]!.killed, []);
+    await w.clock.advance(1);
+    assert.deepEqual(w.workers[0]!.killed, ["SIGKILL"]);
+    w.workers[1]!.draining();
+    await w.clock.advance(1_000);
+    w.workers[1]!.exit(0, null);
+    await w.clock.advance(5_000 + KILL_GRACE_MS);
+    assert.deepEqual(w.workers[1]!.killed, [], "one that exited in time is left alone");
+  });
+
   it("AWorkerAReloadWasReplacingAddsItsCountsButNotItsEarlierDrainTime", async () => {
     const w = await firstOneReplaced();
     await w.clock.advance(600);
@@ -846,8 +862,14 @@ async function workerSide() {
     send: (m: unknown) => void sent.push(m),
     sent: async () => {},
   };
+  const watchdogs: { ms: number; disarmed: boolean }[] = [];
   const base = {
     name: "node" as const,
+    exitWatchdog: (ms: number) => {
+      const watchdog = { ms, disarmed: false };
+      watchdogs.push(watchdog);
+      return () => void (watchdog.disarmed = true);
+    },
     listen: () => Promise.reject(),
     onSignal: (_signal: string, listener: () => void) => (signalListeners.push(listener), () => {}),
     onFatalError: () => () => {},
@@ -864,6 +886,7 @@ async function workerSide() {
     sent,
     exits,
     clock,
+    watchdogs,
   };
 }
 
@@ -927,6 +950,32 @@ describe("workers: the worker side", () => {
     runtime.exit(1);
     await clock.advance(EXIT_SEND_LIMIT_MS);
     assert.deepEqual(exits, [1]);
+  });
+
+  it("ArmsNoWatchdogOfItsOwnWhileThePrimaryLivesButSaysItDrainsAndArmsOneIfThePrimaryGoes", async () => {
+    // Deno's watchdog thread held the worker's event loop ~40 ms at the drain's first moment; the
+    // primary kills a worker that says it drains once it runs past the deadline (tested above).
+    const { runtime, sent, closeChannel, clock, watchdogs } = await workerSide();
+    const disarm = runtime.exitWatchdog!(7_000, false);
+    assert.equal(watchdogs.length, 0, "none while the primary lives");
+    assert.deepEqual(sent, [{ sg: "draining" }], "a drain of its own (a fatal error) is said too: the primary guards it");
+    await clock.advance(3_000);
+    closeChannel();
+    assert.deepEqual(watchdogs, [{ ms: 4_000, disarmed: false }], "the primary gone: its own, for what is left of the time");
+    disarm();
+    assert.equal(watchdogs[0]!.disarmed, true);
+    runtime.exitWatchdog!(7_000, false);
+    assert.deepEqual(sent, [{ sg: "draining" }], "said once");
+
+    const disarmed = await workerSide();
+    disarmed.runtime.exitWatchdog!(7_000, false)();
+    disarmed.closeChannel();
+    assert.deepEqual(disarmed.watchdogs, [], "disarmed before the primary went: never armed");
+
+    const orphan = await workerSide();
+    orphan.closeChannel();
+    orphan.runtime.exitWatchdog!(7_000, false);
+    assert.deepEqual(orphan.watchdogs, [{ ms: 7_000, disarmed: false }], "no primary: armed at once");
   });
 
   it("TakesNoDrainOrderWithAHoldQuietOutOfRange", async () => {
