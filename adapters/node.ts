@@ -167,6 +167,10 @@ class NodeServer implements ListeningServer {
   #takesBack = false;
   /** http's own close, once the sockets given back are on their way (it would close them). */
   #closeServerAfterGivingBack = false;
+  /** A pass of closeIdle() is on its way: another call joins it. */
+  #passPending = false;
+  /** Responses in progress at a pass, each watched once: their sockets are looked at again as they end. */
+  readonly #revisiting = new WeakSet<object>();
 
   constructor(
     createAdaptorServer: typeof CreateAdaptorServer,
@@ -336,7 +340,15 @@ class NodeServer implements ListeningServer {
     // event loop): a request that reached an idle connection meanwhile is read, and makes it busy,
     // instead of being reset unread by the close (a reload's pooled keep-alive clients saw that).
     // Two immediates: called from an I/O callback, the first runs before the next poll.
-    const pass = () => setImmediate(() => setImmediate(() => this.#closeIdleNow()));
+    if (this.#passPending) return;
+    this.#passPending = true;
+    const pass = () =>
+      setImmediate(() =>
+        setImmediate(() => {
+          this.#passPending = false;
+          this.#closeIdleNow();
+        })
+      );
     // A worker's: once the primary has handed over its last connection (one handed over later
     // would be idle, unread, at http's close of idle connections).
     if (this.#taken === undefined) pass();
@@ -356,9 +368,14 @@ class NodeServer implements ListeningServer {
     const movable = this.#takesBack ? this.#movable() : new Set<Socket>();
     let later = 0;
     for (const socket of this.#sockets.keys()) {
-      // No response in progress (never sent a byte, half a request, or idle between requests) and
-      // not a WebSocket (WebSockets close by their 1001).
-      if (socket.destroyed || this.#upgraded.has(socket) || responseOn(socket) != null) continue;
+      // Not a WebSocket (WebSockets close by their 1001).
+      if (socket.destroyed || this.#upgraded.has(socket)) continue;
+      const response = responseOn(socket);
+      if (response != null) {
+        this.#revisitAfter(socket, response);
+        continue;
+      }
+      // No response in progress: never sent a byte, half a request, or idle between requests.
       if (movable.has(socket)) {
         this.#giveBack(socket);
         continue;
@@ -375,6 +392,22 @@ class NodeServer implements ListeningServer {
       setTimeout(() => this.closeIdle(), later).unref();
     } else if (this.#givingBack.size > 0) this.#closeServerAfterGivingBack = true;
     else this.#server.close();
+  }
+
+  /**
+   * A socket answering at a pass is looked at again once its answer is done, as answered a moment
+   * ago (its client may send the next request at once). An answer begun before the drain carries
+   * no `Connection: close`: its connection stayed open, idle, and held the drain to its deadline
+   * (a worker's: a stream in flight at a reload or SIGTERM made every drain a forced one, exit 1).
+   */
+  #revisitAfter(socket: Socket, response: NodeJS.EventEmitter): void {
+    if (this.#revisiting.has(response)) return;
+    this.#revisiting.add(response);
+    response.once("close", () => {
+      if (!this.#sockets.has(socket) || socket.destroyed) return;
+      this.#sockets.set(socket, performance.now());
+      this.closeIdle();
+    });
   }
 
   /**

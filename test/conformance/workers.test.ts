@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import { after, describe, it } from "node:test";
 import { Fixture, type Line, type Runtime, selectedRuntimes } from "../support/harness.ts";
@@ -16,6 +17,8 @@ import { alive } from "../support/processes.ts";
 const FIXTURE = "test/fixtures/workers.ts";
 /** New connections opened at once (a balancer's pool refilled, a thundering herd). */
 const BURST = 3_000;
+/** Streaming responses in flight at a signal, on kept-alive connections. */
+const STREAMS = 4;
 const started: Fixture[] = [];
 const pids = new Set<number>();
 after(() => {
@@ -165,6 +168,45 @@ for (const runtime of selectedRuntimes()) {
         workerPids.map((pid) => [pid, "stopped"]).sort(),
       );
       for (const client of [...slowOn.values(), ...healthOn.values()]) client.close();
+    });
+
+    it("AResponseStreamingAtTheSignalOnAKeptAliveConnectionEndsTheDrainAsItEnds", async () => {
+      // Its answer began before the drain, so without `Connection: close`: a Node worker left the
+      // connection open and idle once the stream ended, and every reload and SIGTERM waited for the
+      // deadline (forced, exit 1; an outside probe).
+      const { fixture, port } = await start(runtime, {});
+      const agent = new http.Agent({ keepAlive: true, maxSockets: STREAMS });
+      const streamAll = () =>
+        Array.from({ length: STREAMS }, () =>
+          new Promise<string>((resolve, reject) => {
+            http.get({ port, host: "127.0.0.1", path: "/stream?ms=1500", agent }, (res) => {
+              let body = "";
+              res.setEncoding("utf8").on("data", (chunk: string) => (body += chunk)).on("end", () => resolve(`${res.statusCode} ${body}`));
+            }).on("error", reject);
+          }));
+      const streamsStarted = async (count: number) =>
+        await fixture.waitFor(() => fixture.lines.filter((l) => l.fixture === "stream.start").length >= count, 10_000, `${count} streams`);
+      try {
+        let streams = streamAll();
+        await streamsStarted(STREAMS);
+        fixture.signal("SIGHUP");
+        for (const body of await Promise.all(streams)) assert.match(body, /^200 [^]*done\n$/);
+        const reload = await fixture.waitFor((l) => l.event === "reload" || l.event === "reload.failed", 30_000, "the reload line");
+        assert.equal(reload.event, "reload", JSON.stringify(reload));
+        assert.equal(reload.level, "info", `a clean reload: ${JSON.stringify(reload)}`);
+        assert.ok((reload.durationMs as number) < 6_000, `the reload waited for the deadline: ${reload.durationMs} ms`);
+        streams = streamAll();
+        await streamsStarted(2 * STREAMS);
+        fixture.signal("SIGTERM");
+        for (const body of await Promise.all(streams)) assert.match(body, /^200 [^]*done\n$/);
+        const exit = await fixture.exit(15_000);
+        assert.equal(exit.code, 0);
+        const report = reportLines(fixture)[0]!;
+        assert.equal(report.forced, false);
+        assert.ok((report.durationMs as number) < 6_000, `the drain waited for the deadline: ${report.durationMs} ms`);
+      } finally {
+        agent.destroy();
+      }
     });
 
     it("AnUncaughtExceptionInThePrimaryDrainsEveryWorkerWithOneReportAndExits1", async () => {
