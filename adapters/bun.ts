@@ -25,6 +25,7 @@ interface BunServer {
   pendingWebSockets: number;
   stop(closeActiveConnections?: boolean): Promise<void>;
   closeIdleConnections?(): void;
+  upgrade(request: Request, options?: unknown): boolean;
 }
 interface ServerWebSocket {
   close(code?: number, reason?: string): void;
@@ -53,6 +54,13 @@ const BUN_MAX_IDLE_S = 255;
 /** How often the drain looks whether Bun still has a response or WebSocket pending. */
 const PENDING_POLL_MS = 5;
 const BUN_PASS_THROUGH_KEYS = ["tls", "idleTimeout", "maxRequestBodySize", "websocket", "reusePort", "ipv6Only", "development"] as const;
+
+/**
+ * Requests upgraded to a WebSocket: Bun never writes the answer the handler returns for one (it has
+ * taken the connection over) and aborts the request's signal, which counted it as cut: a reconnect
+ * to a worker that a reload was draining made the reload "not clean", exit 1 (an outside probe).
+ */
+const upgraded = new WeakSet<Request>();
 
 const runtime: RuntimeAdapter = {
   name: "bun",
@@ -102,6 +110,16 @@ const runtime: RuntimeAdapter = {
     // Workers share the port: the kernel balances reusePort listeners (Linux).
     const reuse = shared ? { reusePort: true } : {};
     const server: BunServer = Bun.serve({ ...passThrough, ...reuse, idleTimeout, websocket, hostname, port, fetch: withHost });
+    // Bun says that it upgraded a request only as upgrade()'s result: this server's is wrapped (the
+    // handler's `c.env`, which hono/bun's upgradeWebSocket calls), only when it serves WebSockets.
+    if (websocket !== undefined) {
+      const upgrade = server.upgrade;
+      server.upgrade = function (request, options) {
+        const done = upgrade.call(this, request, options);
+        if (done) upgraded.add(request);
+        return done;
+      };
+    }
     let stopped: Promise<void> | undefined;
     let settled = false;
     let watching = false;
@@ -148,6 +166,8 @@ const runtime: RuntimeAdapter = {
     };
     return listening;
   },
+  // Served when the client is still connected as the handler returns (an upgrade: served).
+  watchDelivery: (_response, request, _bunServer, delivered) => delivered(upgraded.has(request) || !request.signal.aborted),
   ...nodeProcess,
   // process.stdout and process.stderr are built on first use, and building them loads node:stream
   // and Bun's fs streams: ~22 ms of CPU and ~7 MiB of RSS (measured on 1.4.5), which `bun run`
