@@ -64,15 +64,43 @@ export function endStreamOnAbort(drain: AbortSignal, stream: DrainableStream, la
   };
   const onAbort = () => void end().catch(() => {});
   if (drain.aborted) return onAbort();
-  drain.addEventListener("abort", onAbort, { once: true });
   // Let go of the listener when the stream ends first, however it ends: the client leaves
   // (onAbort) or the handler closes it (Hono's close() tells no abort subscriber). Otherwise every
   // stream that ever ran would stay referenced from the lifecycle's signal for the life of the process.
-  const release = () => drain.removeEventListener("abort", onAbort);
+  const release = whenAborted(drain, onAbort);
   stream.onAbort?.(release);
   const close = stream.close.bind(stream);
   stream.close = () => {
     release();
     return close();
+  };
+}
+
+/** The streams waiting for each drain's signal, and the one listener that ends them all. */
+const waiting = new WeakMap<AbortSignal, { ends: Set<() => void>; onAbort: () => void }>();
+
+/**
+ * Calls `end` when `drain` aborts; the result lets go of it. One abort listener per signal, not one
+ * per stream: Node warns of a leak (MaxListenersExceededWarning) past 10 on one AbortSignal, and
+ * 11 SSE clients at once are no leak. The listener goes once no stream waits.
+ */
+function whenAborted(drain: AbortSignal, end: () => void): () => void {
+  let entry = waiting.get(drain);
+  if (entry === undefined) {
+    const ends = new Set<() => void>();
+    const onAbort = () => {
+      waiting.delete(drain);
+      for (const each of [...ends]) each();
+    };
+    entry = { ends, onAbort };
+    waiting.set(drain, entry);
+    drain.addEventListener("abort", onAbort, { once: true });
+  }
+  const { ends, onAbort } = entry;
+  ends.add(end);
+  return () => {
+    if (!ends.delete(end) || ends.size > 0 || drain.aborted) return;
+    drain.removeEventListener("abort", onAbort);
+    waiting.delete(drain);
   };
 }

@@ -68,6 +68,34 @@ describe("endOnDrain", { timeout: 10_000 }, () => {
     assert.equal(stream.closed, true);
   });
 
+  it("ManyStreamsAtOnceHoldOneListenerOnTheSignalAndAllEndAtTheDrain", async () => {
+    // Node warned "MaxListenersExceededWarning: Possible EventTarget memory leak detected" at the
+    // 11th SSE client, one abort listener each (an outside probe).
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    try {
+      const drain = countingDrain();
+      const plain = new AbortController(); // without the counting wrapper, as the lifecycle's is
+      const streams = Array.from({ length: 50 }, () => fakeStream());
+      for (const stream of streams) {
+        endStreamOnAbort(drain.signal, stream, { data: "bye" });
+        endStreamOnAbort(plain.signal, fakeStream());
+      }
+      assert.equal(drain.listeners(), 1);
+      await streams[7]!.close(); // one the handler ended first: not written to again
+      drain.controller.abort();
+      plain.abort();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(streams.map((s) => s.closed), streams.map(() => true));
+      assert.deepEqual(streams.map((s) => s.sent.length), streams.map((_, i) => (i === 7 ? 0 : 1)));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("LetsGoOfAStreamTheHandlerClosedFirst", async () => {
     const drain = countingDrain();
     for (let i = 0; i < 1_000; i++) {
