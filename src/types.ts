@@ -44,15 +44,18 @@ export interface ListeningServer extends ListenInfo {
   /**
    * Close connections with no request in progress, including ones that never sent a byte. The
    * drain calls it once no handler runs, so a busy keep-alive client between two requests is not
-   * cut; a runtime whose close() already did this may do nothing.
+   * cut; a runtime whose close() already did this may do nothing. `answersHeld`: the drain held
+   * answers until a moment ago; a client waiting for one sent nothing meanwhile, on any of its
+   * connections, so a connection idle since then may carry its next request at once.
    */
-  closeIdle(): void;
+  closeIdle(answersHeld?: boolean): void;
   /**
    * Optional: resolves once no connection has a response in progress, leaving idle keep-alive
    * connections open. When the process ends right after the drain, the core waits on this instead
    * of closing idle connections one by one: ending the process closes them all at once.
+   * `answersHeld` as for closeIdle.
    */
-  responsesDone?(): Promise<void>;
+  responsesDone?(answersHeld?: boolean): Promise<void>;
   /**
    * Optional: true when nothing is in progress on this server (no request, no response being
    * written, no WebSocket). When the process ends right after a drain with nothing left to do, such

@@ -379,6 +379,8 @@ export class LifecycleController implements ServerLifecycle {
       await Promise.race([this.#runtime.listenersClosed(wholeService && holding), forced]);
     }
     this.#listenersClosed.abort();
+    // Clients blocked on a held answer sent nothing meanwhile: their idle connections are no proof.
+    const answersHeld = servers.some((s) => s.traffic.answersHeld > 0);
     release();
 
     // 6. Wait, until the deadline, for running handlers and waitUntil tasks; then close the
@@ -387,8 +389,8 @@ export class LifecycleController implements ServerLifecycle {
     const leaveIdleConnectionsToExit = processEnds && servers.every((s) => s.listening.responsesDone);
     const drained = leaveServersToExit || await unlessCancelled(forced, async () => {
       await Promise.all([...servers.map((s) => s.traffic.whenIdle()), this.#tasks.idle()]);
-      if (leaveIdleConnectionsToExit) await Promise.all(servers.map((s) => s.listening.responsesDone!()));
-      else await Promise.all([...servers.map((s) => s.listening.closeIdle()), ...closed]); // every closeIdle first, then the wait
+      if (leaveIdleConnectionsToExit) await Promise.all(servers.map((s) => s.listening.responsesDone!(answersHeld)));
+      else await Promise.all([...servers.map((s) => s.listening.closeIdle(answersHeld)), ...closed]); // every closeIdle first, then the wait
       // A request served on a connection that was still open may have added a task.
       await this.#tasks.idle();
     });

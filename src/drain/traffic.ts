@@ -41,6 +41,12 @@ export class ServerTraffic {
    */
   keptAliveArrived = 0;
 
+  /**
+   * While draining: answers the hold kept back. Their clients could send nothing meanwhile, so
+   * their idle connections look idle for longer than they are (see closeIdle's `answersHeld`).
+   */
+  answersHeld = 0;
+
   /** No handler is running and every response's fate is known (none held). */
   get idle(): boolean {
     return this.#unsettled.count === 0;

@@ -87,7 +87,9 @@ export function createHandler(options: HandlerOptions): RuntimeHandler {
     // The hold waits for a keep-alive client's next request; a client that asked to close sends
     // none, so its answer goes now (held, such answers pile up open connections at the close).
     const held = (closes ?? options.asksToClose(request, env)) ? undefined : traffic.held;
-    return held === undefined ? handOver(response, request, env, delivered) : held.then(() => handOver(response, request, env, delivered));
+    if (held === undefined) return handOver(response, request, env, delivered);
+    traffic.answersHeld++;
+    return held.then(() => handOver(response, request, env, delivered));
   };
   const fail = (error: unknown, request: Request, env: unknown, closes?: boolean): Response | Promise<Response> => {
     onHandlerError(error);

@@ -19,6 +19,8 @@ const FIXTURE = "test/fixtures/workers.ts";
 const BURST = 3_000;
 /** Streaming responses in flight at a signal, on kept-alive connections. */
 const STREAMS = 4;
+/** A client pool's idle connections, used as the drain's held answers come. */
+const IDLE_POOLED = 20;
 const started: Fixture[] = [];
 const pids = new Set<number>();
 after(() => {
@@ -207,6 +209,41 @@ for (const runtime of selectedRuntimes()) {
       } finally {
         agent.destroy();
       }
+    });
+
+    const denoClosesIdleItself = runtime.name === "deno" &&
+      "Deno closes idle connections itself, on later turns than shutdown()'s, and shows none of them: a known limit (docs/workers.md)";
+    it("ARequestOnAnIdlePooledConnectionSentAsTheHeldAnswersComeIsAnswered", { skip: denoClosesIdleItself }, async () => {
+      // A client waiting on answers the hold keeps back sends nothing meanwhile; once they come (with
+      // Connection: close), its next requests go on its other pooled connections, idle since before
+      // the hold and past the 100 ms grace by then. Node's workers closed those as the requests came
+      // (an outside probe: 1-4 reset in 16 of 34 stops, a drain waiting on a reload's hold).
+      const { fixture, port } = await start(runtime, { drainDelay: 0 });
+      const idle = Array.from({ length: IDLE_POOLED }, () => new KeepAliveClient(port));
+      for (const client of idle) assert.equal((await client.request("/")).status, 200);
+      const sent = fixture.signal("SIGTERM");
+      // New keep-alive connections, one every 3 ms: each request is held, and the hold goes on.
+      let released = false;
+      const feeders: KeepAliveClient[] = [];
+      const feeding = (async () => {
+        for (let i = 0; i < 100 && !released && performance.now() - sent < 400; i++) {
+          const feeder = new KeepAliveClient(port);
+          feeders.push(feeder);
+          feeder.request("/").then(() => (released = true), () => {});
+          await new Promise((resolve) => setTimeout(resolve, 3));
+        }
+      })();
+      await until(() => released, 5_000, "a held answer");
+      const outcomes = await Promise.all(idle.map(async (client) => {
+        // Closed before this request was written (Bun and Deno close idle connections with the listener): no loss.
+        if (!client.open) return "closed before";
+        return await client.request("/", 5_000).then((a) => `${a.status}`, (e: Error) => `failed: ${e.message}`);
+      }));
+      await feeding;
+      for (const client of [...idle, ...feeders]) client.close();
+      assert.equal((await fixture.exit(15_000)).code, 0);
+      const failed = outcomes.filter((o) => o.startsWith("failed"));
+      assert.deepEqual(failed, [], `${outcomes.join(", ")} (${Math.round(performance.now() - sent)} ms)`);
     });
 
     it("AnUncaughtExceptionInThePrimaryDrainsEveryWorkerWithOneReportAndExits1", async () => {

@@ -247,6 +247,8 @@ describe("drain", () => {
     assert.ok(runtime.calls.includes("close"), "listener closed once quiet");
     assert.equal((answered as Response | undefined)?.headers.get("connection"), "close", "then released, marked");
     await server.finished;
+    // Its client sent nothing while its answer was held: idle connections get the grace anew.
+    assert.ok(runtime.calls.includes("closeIdle:answersHeld"), runtime.calls.join(", "));
   });
 
   it("KeepsHoldingWhenTheQuietCheckRunsLate", async () => {

@@ -105,8 +105,8 @@ export class FakeServer implements ListeningServer {
     this.open--;
     if (this.open === 0 && this.#closed) this.#closed();
   }
-  closeIdle(): void {
-    this.runtime.calls.push("closeIdle");
+  closeIdle(answersHeld?: boolean): void {
+    this.runtime.calls.push(answersHeld === true ? "closeIdle:answersHeld" : "closeIdle");
   }
   forceClose(): boolean {
     this.runtime.calls.push("forceClose");
