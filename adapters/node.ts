@@ -3,7 +3,7 @@
  * (https://nodejs.org/api/http.html). Maps http.Server / http2 onto the core, nothing more.
  */
 import type { createAdaptorServer as CreateAdaptorServer, HttpBindings } from "@hono/node-server";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
 import {
@@ -173,6 +173,11 @@ class NodeServer implements ListeningServer {
   #passPending = false;
   /** Responses in progress at a pass, each watched once: their sockets are looked at again as they end. */
   readonly #revisiting = new WeakSet<object>();
+  /**
+   * A custom server's HTTP/1 responses in progress (HTTPS): its 'connection' sockets are the raw TCP
+   * under TLS, which show none, and a stream in flight at SIGTERM was cut by the exit (exit 0, cut 0).
+   */
+  readonly #tlsResponses = new Set<ServerResponse>();
 
   constructor(
     createAdaptorServer: typeof CreateAdaptorServer,
@@ -231,6 +236,14 @@ class NodeServer implements ListeningServer {
       socket.on("close", forget);
     });
     server.on("session", (session: Http2Session) => this.#sessions.add(session));
+    if (this.#custom) {
+      const responses = this.#tlsResponses;
+      server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+        if (request.httpVersionMajor === 2) return; // a stream: its session's GOAWAY and close
+        responses.add(response);
+        response.once("close", () => responses.delete(response));
+      });
+    }
     // WebSockets (@hono/node-server's `websocket: { server: wss }`): closed with 1001 at the drain.
     const wss = (passThrough.websocket as { server?: unknown } | undefined)?.server as {
       on?(event: "connection", fn: (ws: WsWebSocket) => void): void;
@@ -366,7 +379,11 @@ class NodeServer implements ListeningServer {
   #closeIdleNow(): void {
     // A custom server (http2, https) is left to http's close(): its 'connection' sockets are the raw
     // TCP under TLS and HTTP/2 sessions, which show no response in progress; sessions close by GOAWAY.
-    if (this.#custom) return void this.#server.close();
+    if (this.#custom) {
+      // http's close closes the idle HTTP/1 connections; one answering now, once its answer is done.
+      for (const response of this.#tlsResponses) this.#closeIdleAfter(response);
+      return void this.#server.close();
+    }
     // A worker stopping while others serve on: idle connections go to another worker, unread.
     const movable = this.#takesBack ? this.#movable() : new Set<Socket>();
     let later = 0;
@@ -426,6 +443,13 @@ class NodeServer implements ListeningServer {
     });
   }
 
+  /** HTTPS: once `response` is done, the grace for its client's next request, then http's close of idle connections. */
+  #closeIdleAfter(response: ServerResponse): void {
+    if (this.#revisiting.has(response)) return;
+    this.#revisiting.add(response);
+    response.once("close", () => setTimeout(() => this.#server.closeIdleConnections?.(), REQUEST_GRACE_MS).unref());
+  }
+
   /**
    * The idle sockets to give back: no response in progress and not half a request (nothing read
    * yet, or http's parser between two messages), not a WebSocket; the GIVEN_BACK_MAX most recently
@@ -469,6 +493,8 @@ class NodeServer implements ListeningServer {
     if (answersHeld) this.#answeredNow();
     return new Promise<void>((resolve) => {
       const next = () => {
+        const tlsResponse = this.#tlsResponses.values().next().value;
+        if (tlsResponse !== undefined) return void tlsResponse.once("close", next);
         // Only sockets active within the grace can still be about to send a request: checking
         // those alone took the scan of 10,000 idle sockets from ~6 ms to ~2.5 ms.
         const recent = performance.now() - REQUEST_GRACE_MS;
