@@ -3,7 +3,7 @@
  * (https://nodejs.org/api/http.html). Maps http.Server / http2 onto the core, nothing more.
  */
 import type { createAdaptorServer as CreateAdaptorServer, HttpBindings } from "@hono/node-server";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
 import {
@@ -171,13 +171,14 @@ class NodeServer implements ListeningServer {
   #answersHeldSeen = false;
   /** A pass of closeIdle() is on its way: another call joins it. */
   #passPending = false;
-  /** Responses in progress at a pass, each watched once: their sockets are looked at again as they end. */
+  /** Responses in progress at a pass, each watched once (#whenAnswered). */
   readonly #revisiting = new WeakSet<object>();
   /**
-   * A custom server's HTTP/1 responses in progress (HTTPS): its 'connection' sockets are the raw TCP
-   * under TLS, which show none, and a stream in flight at SIGTERM was cut by the exit (exit 0, cut 0).
+   * A custom server's TLS sockets, where http writes its HTTP/1 responses (HTTPS): its 'connection'
+   * sockets are the raw TCP under TLS, which show none, and a stream in flight at SIGTERM was cut by
+   * the exit (exit 0, cut 0). Tracked per connection, nothing per request.
    */
-  readonly #tlsResponses = new Set<ServerResponse>();
+  readonly #tlsSockets = new Set<Socket>();
 
   constructor(
     createAdaptorServer: typeof CreateAdaptorServer,
@@ -237,11 +238,10 @@ class NodeServer implements ListeningServer {
     });
     server.on("session", (session: Http2Session) => this.#sessions.add(session));
     if (this.#custom) {
-      const responses = this.#tlsResponses;
-      server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-        if (request.httpVersionMajor === 2) return; // a stream: its session's GOAWAY and close
-        responses.add(response);
-        response.once("close", () => responses.delete(response));
+      const tlsSockets = this.#tlsSockets;
+      server.on("secureConnection", (socket: Socket) => {
+        tlsSockets.add(socket);
+        socket.once("close", () => tlsSockets.delete(socket));
       });
     }
     // WebSockets (@hono/node-server's `websocket: { server: wss }`): closed with 1001 at the drain.
@@ -380,8 +380,11 @@ class NodeServer implements ListeningServer {
     // A custom server (http2, https) is left to http's close(): its 'connection' sockets are the raw
     // TCP under TLS and HTTP/2 sessions, which show no response in progress; sessions close by GOAWAY.
     if (this.#custom) {
-      // http's close closes the idle HTTP/1 connections; one answering now, once its answer is done.
-      for (const response of this.#tlsResponses) this.#closeIdleAfter(response);
+      // http's close closes the idle HTTP/1 connections; one answering now, after its answer and
+      // the grace for its client's next request.
+      for (const response of this.#tlsAnswering()) {
+        this.#whenAnswered(response, () => setTimeout(() => this.#server.closeIdleConnections?.(), REQUEST_GRACE_MS).unref());
+      }
       return void this.#server.close();
     }
     // A worker stopping while others serve on: idle connections go to another worker, unread.
@@ -392,7 +395,12 @@ class NodeServer implements ListeningServer {
       if (socket.destroyed || this.#upgraded.has(socket)) continue;
       const response = responseOn(socket);
       if (response != null) {
-        this.#revisitAfter(socket, response);
+        // Looked at again once answered, as answered then (its client may send its next request at once).
+        this.#whenAnswered(response, () => {
+          if (!this.#sockets.has(socket) || socket.destroyed) return;
+          this.#sockets.set(socket, performance.now());
+          this.closeIdle();
+        });
         continue;
       }
       // No response in progress: never sent a byte, half a request, or idle between requests.
@@ -428,26 +436,20 @@ class NodeServer implements ListeningServer {
   }
 
   /**
-   * A socket answering at a pass is looked at again once its answer is done, as answered a moment
-   * ago (its client may send the next request at once). An answer begun before the drain carries
-   * no `Connection: close`: its connection stayed open, idle, and held the drain to its deadline
+   * Runs `then` once `response` is done, at most once per response however many passes see it. A
+   * connection answering at a pass is looked at again then: an answer begun before the drain carries
+   * no `Connection: close`, and its connection stayed open, idle, holding the drain to its deadline
    * (a worker's: a stream in flight at a reload or SIGTERM made every drain a forced one, exit 1).
    */
-  #revisitAfter(socket: Socket, response: NodeJS.EventEmitter): void {
+  #whenAnswered(response: NodeJS.EventEmitter, then: () => void): void {
     if (this.#revisiting.has(response)) return;
     this.#revisiting.add(response);
-    response.once("close", () => {
-      if (!this.#sockets.has(socket) || socket.destroyed) return;
-      this.#sockets.set(socket, performance.now());
-      this.closeIdle();
-    });
+    response.once("close", then);
   }
 
-  /** HTTPS: once `response` is done, the grace for its client's next request, then http's close of idle connections. */
-  #closeIdleAfter(response: ServerResponse): void {
-    if (this.#revisiting.has(response)) return;
-    this.#revisiting.add(response);
-    response.once("close", () => setTimeout(() => this.#server.closeIdleConnections?.(), REQUEST_GRACE_MS).unref());
+  /** The HTTP/1 responses in progress on a custom server's TLS sockets. */
+  #tlsAnswering(): NodeJS.EventEmitter[] {
+    return [...this.#tlsSockets].map(responseOn).filter((response) => response != null);
   }
 
   /**
@@ -493,7 +495,7 @@ class NodeServer implements ListeningServer {
     if (answersHeld) this.#answeredNow();
     return new Promise<void>((resolve) => {
       const next = () => {
-        const tlsResponse = this.#tlsResponses.values().next().value;
+        const [tlsResponse] = this.#tlsAnswering();
         if (tlsResponse !== undefined) return void tlsResponse.once("close", next);
         // Only sockets active within the grace can still be about to send a request: checking
         // those alone took the scan of 10,000 idle sockets from ~6 ms to ~2.5 ms.

@@ -181,13 +181,13 @@ describe("HTTP/2 through a SIGTERM (fixture process)", () => {
 });
 
 describe("HTTPS/1.1 through a SIGTERM (fixture process)", () => {
-  const start = fixtureStarter("test/fixtures/https.ts");
+  const start = fixtureStarter("test/fixtures/http2.ts");
   const node = RUNTIMES.find((r) => r.name === "node")!;
   // The server's 'connection' sockets are the raw TCP under TLS, which show no response: a stream
   // in flight was cut by the exit (curl: partial transfer), and the report said exit 0, cut 0.
   for (const workers of [1, 2]) {
     it(`AResponseStreamingAtTheSignalArrivesWholeAndTheDrainEndsWithIt (workers: ${workers})`, async () => {
-      const f = await start(node, { workers, timeout: 8_000 });
+      const f = await start(node, { http1: true, workers, timeout: 8_000 });
       const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
       try {
         const body = new Promise<string>((resolve, reject) => {

@@ -94,7 +94,7 @@ for (const runtime of selectedRuntimes()) {
             await new Promise((resolve) => setTimeout(resolve, 3));
           }
         })();
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        await f.waitFor((l) => l.event === "drain.start", 5_000, "drain.start"); // the hold follows at once
         const opened = await openSocket(f.port).catch((error: Error) => error);
         if (!(opened instanceof Error)) opened.ws.on("error", () => {}); // a reset after the open is seen in `closed`
         await feeding;

@@ -21,6 +21,8 @@ const BURST = 3_000;
 const STREAMS = 4;
 /** A client pool's idle connections, used as the drain's held answers come. */
 const IDLE_POOLED = 20;
+/** How long after an answer those connections are used (under REQUEST_GRACE_MS, 100 ms). */
+const CLIENT_TURNAROUND_MS = 30;
 const started: Fixture[] = [];
 const pids = new Set<number>();
 after(() => {
@@ -224,16 +226,26 @@ for (const runtime of selectedRuntimes()) {
       const sent = fixture.signal("SIGTERM");
       // New keep-alive connections, one every 3 ms: each request is held, and the hold goes on.
       let released = false;
+      let firstAnswer!: () => void;
+      const answered = new Promise<void>((resolve) => (firstAnswer = resolve));
       const feeders: KeepAliveClient[] = [];
       const feeding = (async () => {
         for (let i = 0; i < 100 && !released && performance.now() - sent < 400; i++) {
           const feeder = new KeepAliveClient(port);
           feeders.push(feeder);
-          feeder.request("/").then(() => (released = true), () => {});
+          feeder.request("/").then(() => ((released = true), firstAnswer()), () => {});
           await new Promise((resolve) => setTimeout(resolve, 3));
         }
       })();
-      await until(() => released, 5_000, "a held answer");
+      // Used CLIENT_TURNAROUND_MS after the first held answer arrives: a pool's next requests, from a
+      // client that reads the answer first (undici's came tens of ms later on a busy machine).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        answered,
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no held answer in 5 s")), 5_000))),
+      ]);
+      clearTimeout(timer);
+      await new Promise((resolve) => setTimeout(resolve, CLIENT_TURNAROUND_MS));
       const outcomes = await Promise.all(idle.map(async (client) => {
         // Closed before this request was written (Bun and Deno close idle connections with the listener): no loss.
         if (!client.open) return "closed before";
@@ -243,7 +255,12 @@ for (const runtime of selectedRuntimes()) {
       for (const client of [...idle, ...feeders]) client.close();
       assert.equal((await fixture.exit(15_000)).code, 0);
       const failed = outcomes.filter((o) => o.startsWith("failed"));
-      assert.deepEqual(failed, [], `${outcomes.join(", ")} (${Math.round(performance.now() - sent)} ms)`);
+      const story = `${outcomes.join(", ")} (${Math.round(performance.now() - sent)} ms)`;
+      // Without the fix this failed on Node in 3 runs of 3 on a loaded machine, 1 of 6 on a quiet
+      // one (the others: a short hold, or closes that came before the requests were written, no
+      // loss). Asserting that every one is answered instead failed once with the fix beside
+      // another npm test: a client stalled past the 100 ms grace.
+      assert.deepEqual(failed, [], story);
     });
 
     it("AnUncaughtExceptionInThePrimaryDrainsEveryWorkerWithOneReportAndExits1", async () => {
