@@ -2,7 +2,7 @@
  * The Node adapter over HTTP/2 on real sockets: each session gets GOAWAY at the drain, open streams
  * finish, no new stream is accepted, and Hono's streamSSE works (connection headers stripped).
  * Through a real SIGTERM: no stream a client sent is refused (node:http2, h2load), and an HTTPS/1.1
- * response streaming at the signal arrives whole.
+ * response streaming at the signal arrives whole, from https.createServer and from http2 with allowHTTP1.
  */
 import assert from "node:assert/strict";
 import { loadavg } from "node:os";
@@ -185,9 +185,12 @@ describe("HTTPS/1.1 through a SIGTERM (fixture process)", () => {
   const node = RUNTIMES.find((r) => r.name === "node")!;
   // The server's 'connection' sockets are the raw TCP under TLS, which show no response: a stream
   // in flight was cut by the exit (curl: partial transfer), and the report said exit 0, cut 0.
-  for (const workers of [1, 2]) {
-    it(`AResponseStreamingAtTheSignalArrivesWholeAndTheDrainEndsWithIt (workers: ${workers})`, async () => {
-      const f = await start(node, { http1: true, workers, timeout: 8_000 });
+  // http2.createSecureServer with allowHTTP1 serves an HTTP/1.1 client (no ALPN) the same way.
+  const servers = [{ http1: true, workers: 1 }, { http1: true, workers: 2 }, { http1: "allowHTTP1", workers: 1 }];
+  for (const { http1, workers } of servers) {
+    const server = http1 === true ? "https" : "http2 allowHTTP1";
+    it(`AResponseStreamingAtTheSignalArrivesWholeAndTheDrainEndsWithIt (${server}, workers: ${workers})`, async () => {
+      const f = await start(node, { http1, workers, timeout: 8_000 });
       const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
       try {
         const body = new Promise<string>((resolve, reject) => {
