@@ -6,6 +6,7 @@ import type { createAdaptorServer as CreateAdaptorServer, HttpBindings } from "@
 import type { IncomingMessage } from "node:http";
 import type { Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import {
   asksToClose as closeRequested,
   bindRuntime,
@@ -174,11 +175,12 @@ class NodeServer implements ListeningServer {
   /** Responses in progress at a pass, each watched once (#whenAnswered). */
   readonly #revisiting = new WeakSet<object>();
   /**
-   * A custom server's TLS sockets, where http writes its HTTP/1 responses (HTTPS): its 'connection'
-   * sockets are the raw TCP under TLS, which show none, and a stream in flight at SIGTERM was cut by
-   * the exit (exit 0, cut 0). Tracked per connection, nothing per request.
+   * A custom server's HTTP/1 TLS sockets (HTTPS, or HTTP/2's allowHTTP1), each with the time it was
+   * accepted or of its last request, as #sockets for plain HTTP: its 'connection' sockets are the
+   * raw TCP under TLS, which show no response (a stream in flight at SIGTERM was cut by the exit,
+   * exit 0, cut 0) and no request (http's close reset a client's next request a moment after its answer).
    */
-  readonly #tlsSockets = new Set<Socket>();
+  readonly #tlsSockets = new Map<Socket, number>();
 
   constructor(
     createAdaptorServer: typeof CreateAdaptorServer,
@@ -194,6 +196,7 @@ class NodeServer implements ListeningServer {
         if (incoming.httpVersionMajor !== 2) {
           const socket = noted(incoming.socket);
           if (socket[CLOSING]) return notRun();
+          this.#tlsSockets.set(socket, performance.now());
           socket[LAST_REQUEST] = incoming as IncomingMessage;
         }
         const response = await handler(request, env);
@@ -239,8 +242,9 @@ class NodeServer implements ListeningServer {
     server.on("session", (session: Http2Session) => this.#sessions.add(session));
     if (this.#custom) {
       const tlsSockets = this.#tlsSockets;
-      server.on("secureConnection", (socket: Socket) => {
-        tlsSockets.add(socket);
+      server.on("secureConnection", (socket: TLSSocket) => {
+        if (socket.alpnProtocol === "h2") return; // an HTTP/2 session: closed by its GOAWAY
+        tlsSockets.set(socket, performance.now());
         socket.once("close", () => tlsSockets.delete(socket));
       });
     }
@@ -376,29 +380,26 @@ class NodeServer implements ListeningServer {
     }
   }
 
+  /** The sockets that carry HTTP/1 requests, each with the time it was accepted or of its last request. */
+  get #http1Sockets(): Map<Socket, number> {
+    return this.#custom ? this.#tlsSockets : this.#sockets;
+  }
+
   #closeIdleNow(): void {
-    // A custom server (http2, https) is left to http's close(): its 'connection' sockets are the raw
-    // TCP under TLS and HTTP/2 sessions, which show no response in progress; sessions close by GOAWAY.
-    if (this.#custom) {
-      // http's close closes the idle HTTP/1 connections; one answering now, after its answer and
-      // the grace for its client's next request.
-      for (const response of this.#tlsAnswering()) {
-        this.#whenAnswered(response, () => setTimeout(() => this.#server.closeIdleConnections?.(), REQUEST_GRACE_MS).unref());
-      }
-      return void this.#server.close();
-    }
-    // A worker stopping while others serve on: idle connections go to another worker, unread.
-    const movable = this.#takesBack ? this.#movable() : new Set<Socket>();
+    // A worker stopping while others serve on: idle plain connections go to another worker, unread
+    // (TLS ones cannot: the session's state stays here). HTTP/2 sessions close by their GOAWAY.
+    const movable = this.#takesBack && !this.#custom ? this.#movable() : new Set<Socket>();
+    const sockets = this.#http1Sockets;
     let later = 0;
-    for (const socket of this.#sockets.keys()) {
+    for (const socket of sockets.keys()) {
       // Not a WebSocket (WebSockets close by their 1001).
       if (socket.destroyed || this.#upgraded.has(socket)) continue;
       const response = responseOn(socket);
       if (response != null) {
         // Looked at again once answered, as answered then (its client may send its next request at once).
         this.#whenAnswered(response, () => {
-          if (!this.#sockets.has(socket) || socket.destroyed) return;
-          this.#sockets.set(socket, performance.now());
+          if (!sockets.has(socket) || socket.destroyed) return;
+          sockets.set(socket, performance.now());
           this.closeIdle();
         });
         continue;
@@ -432,7 +433,8 @@ class NodeServer implements ListeningServer {
     if (this.#answersHeldSeen) return;
     this.#answersHeldSeen = true;
     const now = performance.now();
-    for (const socket of this.#sockets.keys()) this.#sockets.set(socket, now);
+    const sockets = this.#http1Sockets;
+    for (const socket of sockets.keys()) sockets.set(socket, now);
   }
 
   /**
@@ -445,11 +447,6 @@ class NodeServer implements ListeningServer {
     if (this.#revisiting.has(response)) return;
     this.#revisiting.add(response);
     response.once("close", then);
-  }
-
-  /** The HTTP/1 responses in progress on a custom server's TLS sockets. */
-  #tlsAnswering(): NodeJS.EventEmitter[] {
-    return [...this.#tlsSockets].map(responseOn).filter((response) => response != null);
   }
 
   /**
@@ -495,12 +492,10 @@ class NodeServer implements ListeningServer {
     if (answersHeld) this.#answeredNow();
     return new Promise<void>((resolve) => {
       const next = () => {
-        const [tlsResponse] = this.#tlsAnswering();
-        if (tlsResponse !== undefined) return void tlsResponse.once("close", next);
         // Only sockets active within the grace can still be about to send a request: checking
         // those alone took the scan of 10,000 idle sockets from ~6 ms to ~2.5 ms.
         const recent = performance.now() - REQUEST_GRACE_MS;
-        for (const [socket, activeAt] of this.#sockets) {
+        for (const [socket, activeAt] of this.#http1Sockets) {
           const response = responseOn(socket);
           if (response) {
             if (!socket.destroyed) return void response.once("close", next);
@@ -527,10 +522,10 @@ class NodeServer implements ListeningServer {
     return this.#sockets.size;
   }
 
-  /** How long an idle plain HTTP/1 socket, accepted or answered a moment ago, may still send a request (0: no wait). */
+  /** How long an idle HTTP/1 socket, accepted or answered a moment ago, may still send a request (0: no wait). */
   #nextRequestDue(socket: Socket): number {
-    if (this.#custom || socket.destroyed || this.#upgraded.has(socket)) return 0;
-    return Math.max(0, this.#sockets.get(socket)! + REQUEST_GRACE_MS - performance.now());
+    if (socket.destroyed || this.#upgraded.has(socket)) return 0;
+    return Math.max(0, this.#http1Sockets.get(socket)! + REQUEST_GRACE_MS - performance.now());
   }
 
   /** Wakes `then` once a request arrives on any socket, this socket closes, or `ms` pass. */

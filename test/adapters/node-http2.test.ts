@@ -18,6 +18,8 @@ import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { createLifecycle, serveGracefully } from "../../adapters/node.ts";
+import { REQUEST_GRACE_MS } from "../../src/request/request-grace.ts";
+import { Connection } from "../support/client.ts";
 import { fixtureStarter, RUNTIMES } from "../support/harness.ts";
 import { keepStreamsInFlight } from "../support/http2-client.ts";
 
@@ -211,6 +213,32 @@ describe("HTTPS/1.1 through a SIGTERM (fixture process)", () => {
       } finally {
         agent.destroy();
       }
+    });
+
+    // As over plain HTTP (test/conformance/drain.test.ts): a client stalled a moment between an
+    // answer and its next request keeps its connection for that request. http's own close of idle
+    // connections reset it.
+    it(`AKeptAliveClientSendingItsNextRequestAMomentAfterTheSignalIsAnswered (${server}, workers: ${workers})`, async (t) => {
+      const f = await start(node, { http1, workers, drainDelay: 0, timeout: 8_000 });
+      const busy = await Connection.open(f.port, 5_000, { tls: true });
+      // Older than the grace a just-accepted connection gets for its first request.
+      await sleep(REQUEST_GRACE_MS * 1.5);
+      const sentAt = performance.now();
+      assert.equal((await busy.request("GET", "/")).status, 200);
+      f.signal("SIGTERM");
+      await sleep(30); // the client's stall: the stimulus, not a wait for the server
+      // Within the grace with room to spare (a loaded machine delays this timer: no verdict then).
+      if (performance.now() - sentAt > REQUEST_GRACE_MS * 0.7) {
+        t.diagnostic(`!!! the stall ran ${Math.round(performance.now() - sentAt)} ms: too late to decide (machine busy)`);
+      } else {
+        assert.equal(busy.ended, false, "closed within the grace");
+        const next = await busy.request("GET", "/");
+        assert.equal(next.status, 200);
+        assert.equal(next.headers.connection, "close");
+        await busy.closed(3_000);
+        assert.equal(busy.error, undefined, "closed cleanly after the answer");
+      }
+      assert.equal((await f.exit(15_000)).code, 0);
     });
   }
 });

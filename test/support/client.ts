@@ -3,6 +3,7 @@
  * whether the server ended the connection cleanly (FIN) or reset it.
  */
 import net from "node:net";
+import tls from "node:tls";
 
 export interface RawResponse {
   status: number;
@@ -43,14 +44,17 @@ export class Connection {
     });
   }
 
-  static open(port: number, ms = 5_000): Promise<Connection> {
+  /** Opens a connection; `tls: true` over TLS (any certificate, HTTP/1.1 by ALPN), ready once the handshake is done. */
+  static open(port: number, ms = 5_000, { tls: secure = false } = {}): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: "127.0.0.1" });
+      const socket = secure
+        ? tls.connect({ port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] })
+        : net.connect({ port, host: "127.0.0.1" });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connect to ${port} timed out`));
       }, ms);
-      socket.once("connect", () => {
+      socket.once(secure ? "secureConnect" : "connect", () => {
         clearTimeout(timer);
         resolve(new Connection(socket));
       });
