@@ -11,6 +11,7 @@ import http from "node:http";
 import net from "node:net";
 import { after, describe, it } from "node:test";
 import { Fixture, type Line, type Runtime, selectedRuntimes } from "../support/harness.ts";
+import { QUIET_MS } from "../../src/drain/hold.ts";
 import { KeepAliveClient } from "../support/keepalive-client.ts";
 import { alive } from "../support/processes.ts";
 
@@ -115,27 +116,53 @@ function requestOnNewConnection(port: number): Promise<"answered" | "refused" | 
 /** The body each keep-alive POST sends (and /echo answers). */
 const POST_BODY = "x".repeat(1_024);
 
-/** A keep-alive POST's outcome; a failure on a reused connection is told apart (the idle-close race). */
-type PostOutcome = "answered" | "refused" | "failed" | "failed on a reused connection";
+/**
+ * A keep-alive POST's outcome. Told apart, the idle-close race: a failure on a reused connection,
+ * and on a new connection that the client left without its request longer than the hold's quiet.
+ */
+type PostOutcome = "answered" | "refused" | "failed" | "failed on a reused connection" | "failed on a new connection left idle";
 
 /**
  * A keep-alive client (a new connection after `Connection: close` or a failure) that POSTs in a
  * loop until `done()` (or `until`, performance.now()). Each request's outcome: answered, refused
  * (ECONNREFUSED: it never reached a server), or failed (a reset, a close or silence after it
- * connected), on a new or a reused connection.
+ * connected), on a new or a reused connection. `closesUnsentNew`: the server closes, at its stop, a
+ * new connection that has sent no request (Bun and Deno; Node waits 100 ms for it).
  */
-async function postInALoop(port: number, done: () => boolean, until: number, outcome: (o: PostOutcome) => void) {
+async function postInALoop(
+  port: number,
+  done: () => boolean,
+  until: number,
+  closesUnsentNew: boolean,
+  outcome: (o: PostOutcome) => void,
+) {
   const client = new KeepAliveClient(port);
   while (!done() && performance.now() < until) {
     const connections = client.connections;
+    const began = performance.now();
+    let written = began;
     let result: PostOutcome;
     try {
+      await client.connect(); // apart, to know when the request is written (request() writes at once)
+      written = performance.now();
       const answer = await client.request("/echo", 5_000, POST_BODY);
       result = answer.status === 200 && answer.body === POST_BODY ? "answered" : "failed";
     } catch (error) {
-      client.close(); // a timeout leaves the connection open
+      const closed = !client.open; // by the server: a timeout leaves the connection open
+      client.close();
       const fresh = client.connections !== connections;
-      result = (error as NodeJS.ErrnoException).code === "ECONNREFUSED" ? "refused" : fresh ? "failed" : "failed on a reused connection";
+      // A new connection left without its request past QUIET_MS (the client's event loop stalled:
+      // 8-16 ms seen beside two CPU-bound loops) can outlast the hold, and Bun's stop() closes it as
+      // it closes every connection that has not sent a request (runtime-notes.md): the request,
+      // written after that close, is reset, as on a reused connection.
+      const idle = closesUnsentNew && fresh && closed && written - began > QUIET_MS;
+      result = (error as NodeJS.ErrnoException).code === "ECONNREFUSED"
+        ? "refused"
+        : !fresh
+        ? "failed on a reused connection"
+        : idle
+        ? "failed on a new connection left idle"
+        : "failed";
     }
     outcome(result);
     if (result === "refused") await new Promise((resolve) => setTimeout(resolve, 5));
@@ -510,7 +537,9 @@ for (const runtime of selectedRuntimes()) {
       // the listeners stayed open while those answers went out, their clients reconnected into
       // them, and shutdown() reset the new connections (Deno only: 1-8 resets in 2 of 3 stops).
       // A client stalled longer than the hold's quiet time (a loaded machine) can still meet the
-      // close on its reused connection: the idle-close race, counted apart and not asserted.
+      // close on its reused connection: the idle-close race, counted apart and not asserted. So can
+      // its reconnect: into the other worker's listener, still open in its hold, and left without
+      // its request past that hold (Bun, two CPU-bound loops beside: 1 run in 15-20 failed so).
       const outcomes: Record<string, number> = {};
       for (let stop = 0; stop < 6; stop++) {
         const { fixture, port } = await start(runtime, {});
@@ -521,7 +550,7 @@ for (const runtime of selectedRuntimes()) {
         const deadline = performance.now() + 10_000;
         const loops = Array.from({ length: 10 }, () => {
           let refused = false; // each client stops at its first refusal after the signal
-          return postInALoop(port, () => refused, deadline, (outcome) => {
+          return postInALoop(port, () => refused, deadline, runtime.name !== "node", (outcome) => {
             outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
             if (outcome === "answered") answered++;
             if (outcome !== "refused") return;
