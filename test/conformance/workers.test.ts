@@ -240,11 +240,11 @@ for (const runtime of selectedRuntimes()) {
       }
     });
 
-    it("ARequestOnAnIdlePooledConnectionSentAsTheHeldAnswersComeIsAnswered", async () => {
-      // A client waiting on answers the hold keeps back sends nothing meanwhile; once they come (with
-      // Connection: close), its next requests go on its other pooled connections, idle since before
-      // the hold and past the 100 ms grace by then. Node's workers closed those as the requests came
-      // (an outside probe: 1-4 reset in 16 of 34 stops, a drain waiting on a reload's hold).
+    /**
+     * One stop for the test below: the pooled connections' outcomes, or undefined when no answer was
+     * held (every feeder came too late for the hold: a stalled client on a loaded machine).
+     */
+    async function pooledThroughHeldAnswers(): Promise<{ outcomes: string[]; story: string } | undefined> {
       const { fixture, port } = await start(runtime, { drainDelay: 0 });
       const idle = Array.from({ length: IDLE_POOLED }, () => new KeepAliveClient(port));
       for (const client of idle) assert.equal((await client.request("/")).status, 200);
@@ -254,6 +254,7 @@ for (const runtime of selectedRuntimes()) {
       let firstAnswer!: () => void;
       const answered = new Promise<void>((resolve) => (firstAnswer = resolve));
       const feeders: KeepAliveClient[] = [];
+      const requests: Promise<void>[] = [];
       const feeding = (async () => {
         for (let i = 0; i < 100 && !released && performance.now() - sent < 400; i++) {
           const feeder = new KeepAliveClient(port);
@@ -263,38 +264,53 @@ for (const runtime of selectedRuntimes()) {
           // loopback channel) is ordinary: timed from it, the pool's requests came as the workers'
           // shutdown() closed idle connections, the race any HTTP/1.1 server has (26 of 35 Deno runs
           // timed so, 5 of them failed; 0 failed of the 9 timed from a held answer).
-          feeder.request("/").then((answer) => {
-            if (answer.headers.connection?.toLowerCase() !== "close") return;
-            released = true;
-            firstAnswer();
-          }, () => {});
+          requests.push(
+            feeder.request("/").then((answer) => {
+              if (answer.headers.connection?.toLowerCase() !== "close") return;
+              released = true;
+              firstAnswer();
+            }, () => {}),
+          );
           await new Promise((resolve) => setTimeout(resolve, 3));
         }
       })();
-      // Used CLIENT_TURNAROUND_MS after the first held answer arrives: a pool's next requests, from a
-      // client that reads the answer first (undici's came tens of ms later on a busy machine).
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        answered,
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no held answer in 5 s")), 5_000))),
-      ]);
-      clearTimeout(timer);
-      await new Promise((resolve) => setTimeout(resolve, CLIENT_TURNAROUND_MS));
-      const outcomes = await Promise.all(idle.map(async (client) => {
-        // Closed before this request was written (Bun and Deno close idle connections with the listener): no loss.
-        if (!client.open) return "closed before";
-        return await client.request("/", 5_000).then((a) => `${a.status}`, (e: Error) => `failed: ${e.message}`);
-      }));
+      // Every feeder's request settles within its own 5 s limit.
+      const held = await Promise.race([answered.then(() => true), feeding.then(() => Promise.all(requests)).then(() => false)]);
+      let outcomes: string[] = [];
+      if (held) {
+        // Used CLIENT_TURNAROUND_MS after the first held answer arrives: a pool's next requests, from a
+        // client that reads the answer first (undici's came tens of ms later on a busy machine).
+        await new Promise((resolve) => setTimeout(resolve, CLIENT_TURNAROUND_MS));
+        outcomes = await Promise.all(idle.map(async (client) => {
+          // Closed before this request was written (Bun and Deno close idle connections with the listener): no loss.
+          if (!client.open) return "closed before";
+          return await client.request("/", 5_000).then((a) => `${a.status}`, (e: Error) => `failed: ${e.message}`);
+        }));
+      }
       await feeding;
       for (const client of [...idle, ...feeders]) client.close();
       assert.equal((await fixture.exit(15_000)).code, 0);
-      const failed = outcomes.filter((o) => o.startsWith("failed"));
-      const story = `${outcomes.join(", ")} (${Math.round(performance.now() - sent)} ms)`;
-      // Without the fix this failed on Node in 3 runs of 3 on a loaded machine, 1 of 6 on a quiet
-      // one (the others: a short hold, or closes that came before the requests were written, no
-      // loss). Asserting that every one is answered instead failed once with the fix beside
-      // another npm test: a client stalled past the 100 ms grace.
-      assert.deepEqual(failed, [], story);
+      return held ? { outcomes, story: `${outcomes.join(", ")} (${Math.round(performance.now() - sent)} ms)` } : undefined;
+    }
+
+    it("ARequestOnAnIdlePooledConnectionSentAsTheHeldAnswersComeIsAnswered", async (t) => {
+      // A client waiting on answers the hold keeps back sends nothing meanwhile; once they come (with
+      // Connection: close), its next requests go on its other pooled connections, idle since before
+      // the hold and past the 100 ms grace by then. Node's workers closed those as the requests came
+      // (an outside probe: 1-4 reset in 16 of 34 stops, a drain waiting on a reload's hold).
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        const stop = await pooledThroughHeldAnswers();
+        if (stop === undefined) {
+          t.diagnostic(`!!! stop ${attempt}: no answer was held (the feeders came too late for the hold): again`);
+          continue;
+        }
+        // Without the fix this failed on Node in 3 runs of 3 on a loaded machine, 1 of 6 on a quiet
+        // one (the others: a short hold, or closes that came before the requests were written, no
+        // loss). Asserting that every one is answered instead failed once with the fix beside
+        // another npm test: a client stalled past the 100 ms grace.
+        return assert.deepEqual(stop.outcomes.filter((o) => o.startsWith("failed")), [], stop.story);
+      }
+      assert.fail("no answer was held in 3 stops");
     });
 
     it("AnUncaughtExceptionInThePrimaryDrainsEveryWorkerWithOneReportAndExits1", async () => {
