@@ -120,7 +120,7 @@ describe("drain", () => {
     const client = new AbortController();
     const pending = runtime.servers[0]!.fetch("/slow", { signal: client.signal }) as Promise<Response>;
     runtime.signal("SIGTERM");
-    await clock.advance(10);
+    await clock.advance(2 * QUIET_MS);
     client.abort(); // the client went away before the handler returned
     release();
     await pending;
@@ -139,7 +139,7 @@ describe("drain", () => {
     const server = serve({ fetch: () => new Response("ok") }, { logger: false, drainDelay: 100 });
     await server.ready;
     runtime.signal("SIGTERM");
-    await clock.advance(10);
+    await clock.advance(2 * QUIET_MS);
     await runtime.servers[0]!.fetch("/a");
     await runtime.servers[0]!.fetch("/b");
     await clock.advance(200);
@@ -205,7 +205,7 @@ describe("drain", () => {
     const server = serve({ fetch: () => new Response() }, { logger: false, drainDelay: 1_000 });
     await server.ready;
     runtime.signal("SIGTERM");
-    await clock.advance(10);
+    await clock.advance(2 * QUIET_MS);
     runtime.signal("SIGINT");
     const report = await server.finished;
     await settle();
@@ -257,7 +257,7 @@ describe("drain", () => {
     runtime.signal("SIGTERM");
     await clock.advance(0);
     // The event loop was busy for 20 ms: no request was seen, but some may wait unread.
-    await clock.jump(20);
+    await clock.jump(QUIET_MS + 20);
     assert.ok(!runtime.calls.includes("close"), "a late check is no proof of quiet");
     await clock.advance(QUIET_MS);
     assert.ok(runtime.calls.includes("close"), "an on-time quiet check closes");
@@ -357,7 +357,7 @@ describe("drain", () => {
     void fake.fetch("/");
     await clock.advance(1);
     assert.ok(!runtime.calls.includes("close"), "the arrival restarted the quiet period");
-    await clock.jump(20);
+    await clock.jump(QUIET_MS + 20);
     assert.ok(!runtime.calls.includes("close"), "a late check is no proof of quiet, however many came before");
     await clock.advance(QUIET_MS);
     assert.ok(runtime.calls.includes("close"), "an on-time quiet check closes");
@@ -402,7 +402,7 @@ describe("drain", () => {
     await server.ready;
     runtime.signal("SIGTERM");
     await clock.advance(1_000);
-    await clock.jump(20); // the look after the delay runs 20 ms late
+    await clock.jump(QUIET_MS + 20); // the look after the delay runs 20 ms late
     assert.ok(!runtime.calls.includes("close"), "a late look: not caught up");
     await clock.advance(QUIET_MS);
     assert.ok(runtime.calls.includes("close"), "the next look on time closes");
@@ -504,7 +504,7 @@ describe("drain", () => {
     const { runtime, server, clock } = setup({ drainDelay: 1_000 });
     await server.ready;
     runtime.signal("SIGTERM");
-    await clock.advance(10);
+    await clock.advance(2 * QUIET_MS);
     const response = await runtime.servers[0]!.fetch("/redirect");
     assert.equal(response.status, 302);
     assert.equal(response.headers.get("location"), "http://example.test/");
@@ -589,7 +589,7 @@ describe("drain", () => {
     await server.ready;
     void runtime.servers[0]!.fetch("/slow");
     runtime.signal("SIGINT");
-    await clock.advance(10);
+    await clock.advance(2 * QUIET_MS);
     runtime.signal("SIGINT");
     await clock.advance(100);
     assert.ok(!runtime.calls.includes("forceClose"));

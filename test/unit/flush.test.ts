@@ -89,7 +89,7 @@ describe("flush before exit", () => {
       throw new Error("close exploded");
     };
     world.runtime.signal("SIGTERM");
-    await world.clock.advance(10); // past the hold, to the close
+    await world.clock.advance(2 * QUIET_MS); // past the hold, to the close
     assert.ok(lines.some((l) => l.includes("close exploded")), "drain.crashed was logged");
     assert.deepEqual(world.runtime.exitCodes, [], "no exit while the destination still writes");
     drained();

@@ -309,7 +309,7 @@ describe("lifecycle", () => {
     assert.throws(() => lifecycle.waitUntil("job" as never), /waitUntil: expected a promise/);
     const done = lifecycle.shutdown();
     assert.throws(() => lifecycle.add(part("late")), /cannot add "late": the lifecycle is shutting down/);
-    await clock.advance(10);
+    await clock.advance(2 * QUIET_MS);
     await done;
     assert.throws(() => lifecycle.add(part("later")), /has shut down; use createLifecycle\(\)/);
   });
