@@ -385,13 +385,24 @@ class NodeServer implements ListeningServer {
     return this.#custom ? this.#tlsSockets : this.#sockets;
   }
 
+  /**
+   * The sockets the idle close looks at, each with the time it was accepted or of its last request:
+   * the HTTP/1 ones, and a custom server's connections that have not sent a byte, no TLS yet (a
+   * worker's close waits for every connection: 4 such held a drain to its deadline, exit 1).
+   */
+  #closeCandidates(): Iterable<[Socket, number]> {
+    if (!this.#custom) return this.#sockets;
+    const unsent = [...this.#sockets].filter(([socket]) => socket.bytesRead === 0);
+    return unsent.length === 0 ? this.#tlsSockets : [...this.#tlsSockets, ...unsent];
+  }
+
   #closeIdleNow(): void {
     // A worker stopping while others serve on: idle plain connections go to another worker, unread
     // (TLS ones cannot: the session's state stays here). HTTP/2 sessions close by their GOAWAY.
     const movable = this.#takesBack && !this.#custom ? this.#movable() : new Set<Socket>();
     const sockets = this.#http1Sockets;
     let later = 0;
-    for (const socket of sockets.keys()) {
+    for (const [socket, activeAt] of this.#closeCandidates()) {
       // Not a WebSocket (WebSockets close by their 1001).
       if (socket.destroyed || this.#upgraded.has(socket)) continue;
       const response = responseOn(socket);
@@ -409,7 +420,7 @@ class NodeServer implements ListeningServer {
         this.#giveBack(socket);
         continue;
       }
-      const due = this.#nextRequestDue(socket);
+      const due = this.#nextRequestDue(socket, activeAt);
       // Accepted or answered a moment ago: its request may be on the way. Looked at again later.
       if (due > 0) later = Math.max(later, due);
       else socket.destroy();
@@ -500,7 +511,7 @@ class NodeServer implements ListeningServer {
           if (response) {
             if (!socket.destroyed) return void response.once("close", next);
           } else if (activeAt > recent) {
-            const due = this.#nextRequestDue(socket);
+            const due = this.#nextRequestDue(socket, activeAt);
             if (due > 0) return this.#waitForRequest(socket, due, next);
           }
         }
@@ -523,9 +534,9 @@ class NodeServer implements ListeningServer {
   }
 
   /** How long an idle HTTP/1 socket, accepted or answered a moment ago, may still send a request (0: no wait). */
-  #nextRequestDue(socket: Socket): number {
+  #nextRequestDue(socket: Socket, activeAt: number): number {
     if (socket.destroyed || this.#upgraded.has(socket)) return 0;
-    return Math.max(0, this.#http1Sockets.get(socket)! + REQUEST_GRACE_MS - performance.now());
+    return Math.max(0, activeAt + REQUEST_GRACE_MS - performance.now());
   }
 
   /** Wakes `then` once a request arrives on any socket, this socket closes, or `ms` pass. */

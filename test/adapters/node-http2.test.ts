@@ -215,6 +215,22 @@ describe("HTTPS/1.1 through a SIGTERM (fixture process)", () => {
       }
     });
 
+    // A worker's close waits for its connections: a TCP connection that never began its TLS
+    // handshake (a port check, a stalled client) held the drain to its deadline, forced, exit 1.
+    if (workers === 2) {
+      it(`AConnectionThatNeverStartsTlsDoesNotHoldTheDrain (${server}, workers: ${workers})`, async () => {
+        const f = await start(node, { http1, workers, drainDelay: 0, timeout: 8_000 });
+        const silent = await Promise.all(Array.from({ length: 4 }, () => Connection.open(f.port)));
+        const sent = f.signal("SIGTERM");
+        const exit = await f.exit(15_000);
+        assert.equal(exit.code, 0);
+        const report = f.lines.find((line) => line.event === "drain.end")!;
+        assert.equal(report.forced, false);
+        assert.ok(exit.at - sent < 4_000, `exited ${Math.round(exit.at - sent)} ms after the signal`);
+        for (const connection of silent) connection.close();
+      });
+    }
+
     // As over plain HTTP (test/conformance/drain.test.ts): a client stalled a moment between an
     // answer and its next request keeps its connection for that request. http's own close of idle
     // connections reset it.
