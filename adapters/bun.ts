@@ -149,6 +149,7 @@ const runtime: RuntimeAdapter = {
       // Bun counts a request as pending until its response is written (measured: a 64 MiB body to a
       // client that does not read stays pending until it has read it), so 0 means nothing to lose.
       idleForExit: () => server.pendingRequests === 0 && server.pendingWebSockets === 0,
+      closesIdleWithListener: true,
       forceClose() {
         // Cuts streams and WebSockets (1001) and resolves the pending stop().
         void server.stop(true);

@@ -214,6 +214,7 @@ const runtime: RuntimeAdapter = {
       // Deno.serve does not expose its connections: the WebSockets are the ones it can count (the
       // requests and streams a cut ends are in the report's requests.cut).
       openConnections: () => webSockets.size,
+      closesIdleWithListener: true,
       // Deno.serve has no idle timeout: it keeps an idle kept-alive connection until the client
       // (or shutdown()) closes it, so it never closes one under a balancer.
       keepAlive: { timeoutMs: null, note: "Deno.serve never closes idle keep-alive connections" },

@@ -3,7 +3,7 @@
  * it; what they get is ./exports.ts (re-exported by every adapter).
  */
 export { bindRuntime, type RuntimeBinding } from "./serve/bind.ts";
-export { REQUEST_GRACE_MS } from "./request/request-grace.ts";
+export { REQUEST_GRACE_MS } from "./drain/request-grace.ts";
 export { asksToClose, withConnectionClose } from "./request/handler.ts";
 export type { Lifecycle, LifecycleOptions } from "./drain/lifecycle-types.ts";
 export { onEachFatalKind } from "./process/process-watch.ts";

@@ -65,6 +65,12 @@ export interface ListeningServer extends ListenInfo {
    */
   idleForExit?(): boolean;
   /**
+   * Optional: true when close() ends every idle connection at once, with no grace for one answered
+   * a moment ago (Bun's stop(), Deno's shutdown()). The hold then lasts until REQUEST_GRACE_MS after
+   * the last answer before the drain, so that client's next request comes into it.
+   */
+  closesIdleWithListener?: boolean;
+  /**
    * Cut every connection still open. Returns false when the runtime has no safe way to do it
    * while the process lives (Deno): only ending the process can.
    */

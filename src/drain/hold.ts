@@ -4,6 +4,7 @@
  * every connection still idle after that is truly idle. A request that asked to close its connection
  * is no keep-alive client's: it neither restarts the quiet period nor waits (see the handler).
  */
+import { REQUEST_GRACE_MS } from "./request-grace.ts";
 import type { Clock } from "../time/clock.ts";
 import type { ServerPart } from "./parts.ts";
 
@@ -34,21 +35,30 @@ export const HOLD_MAX_MS = 250;
  */
 export const CATCH_UP_MAX_MS = 100;
 
-/** When the hold ends at the latest: for quiet, and for an event loop on time. */
+/** When the hold ends: quiet counts from quietNotBefore; at the latest, for quiet and for an event loop on time. */
 export interface HoldEnd {
+  quietNotBefore: number;
   quietUntil: number;
   catchUpUntil: number;
 }
 
-/** The hold's ends for a drain delay from `delayBegan` to `delayEnded`. */
-export function holdEnd(delayBegan: number, delayEnded: number): HoldEnd {
+/**
+ * The hold's ends for a drain delay from `delayBegan` to `delayEnded`. `lastAnsweredAt`: the last
+ * answer before the drain on a server whose close ends idle connections at once; its client may
+ * send its next request up to REQUEST_GRACE_MS later, as Node's adapter allows each connection.
+ */
+export function holdEnd(delayBegan: number, delayEnded: number, lastAnsweredAt: number = -Infinity): HoldEnd {
   const quietUntil = delayBegan + HOLD_MAX_MS;
-  return { quietUntil, catchUpUntil: Math.max(quietUntil, delayEnded + CATCH_UP_MAX_MS) };
+  return {
+    quietNotBefore: Math.min(quietUntil, lastAnsweredAt + REQUEST_GRACE_MS),
+    quietUntil,
+    catchUpUntil: Math.max(quietUntil, delayEnded + CATCH_UP_MAX_MS),
+  };
 }
 
 /**
  * Resolves once no kept-alive request has arrived on any server for `quietMs` (QUIET_MS unless the
- * runtime says otherwise) or `end.quietUntil` has passed, in a check that ran on time; at
+ * runtime says otherwise), after `end.quietNotBefore`, or `end.quietUntil` has passed, in a check that ran on time; at
  * `end.catchUpUntil` whatever happens; or when forced.
  */
 export function waitForQuiet(
@@ -67,17 +77,18 @@ export function waitForQuiet(
     });
     // A check that runs late means the event loop was busy: connections that arrived meanwhile
     // may wait unread (or unaccepted), so the silence proves nothing; look again.
-    // The next check, after quietMs, or at quietUntil if that comes first. The time it is due is
-    // taken now: taken when it runs, no check would ever be late.
+    // The next check, after quietMs, or at quietNotBefore or quietUntil if one comes first. The time
+    // it is due is taken now: taken when it runs, no check would ever be late.
     const lookAgain = (seen: number) => {
-      const wait = clock.now() < end.quietUntil ? Math.min(quietMs, end.quietUntil - clock.now()) : quietMs;
+      const boundary = [end.quietNotBefore, end.quietUntil].find((at) => at > clock.now());
+      const wait = boundary === undefined ? quietMs : Math.min(quietMs, boundary - clock.now());
       const due = clock.now() + wait;
       cancel = clock.setTimer(() => check(seen, due), wait);
     };
     const check = (seen: number, due: number) => {
       const now = arrived();
       const late = clock.now() - due > LATE_MS;
-      const quiet = now === seen || clock.now() >= end.quietUntil;
+      const quiet = (now === seen && clock.now() >= end.quietNotBefore) || clock.now() >= end.quietUntil;
       if ((quiet && !late) || clock.now() >= end.catchUpUntil) return resolve();
       lookAgain(now);
     };

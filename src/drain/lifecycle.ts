@@ -356,7 +356,9 @@ export class LifecycleController implements ServerLifecycle {
     //    runtime has not read yet). It ends HOLD_MAX_MS after the delay began at the latest: a
     //    longer delay has rotated the busy clients already, so the listeners close as it ends.
     const release = holdResponses(servers);
-    if (servers.length > 0) await waitForQuiet(clock, servers, forced, holdEnd(tAnnounced, t1), replacement?.holdQuietMs);
+    const lastAnsweredAt = Math.max(-Infinity, ...servers.map((s) => s.traffic.lastAnsweredAt));
+    const end = holdEnd(tAnnounced, t1, lastAnsweredAt);
+    if (servers.length > 0) await waitForQuiet(clock, servers, forced, end, replacement?.holdQuietMs);
 
     // 4. Stop accepting: close every listener (Bun and Deno close the idle connections too). When
     //    the process ends right after and nothing is left to do (no request, response, task or part

@@ -179,6 +179,8 @@ export async function startPart(part: Part, clock: Clock): Promise<StartedPart> 
   }
   const started = Object.assign(part, { listening: await part.listen() });
   if (started.renameOnListen) started.name = `server:${started.listening.port}`;
+  // Its close gives a connection answered a moment ago no grace: the hold will (see waitForQuiet).
+  if (started.listening.closesIdleWithListener === true) started.traffic.timeAnswers(() => clock.now());
   return started;
 }
 

@@ -47,6 +47,18 @@ export class ServerTraffic {
    */
   answersHeld = 0;
 
+  /**
+   * When the last answer before the drain was handed over (clock ms), on a server whose close ends
+   * idle connections at once (see timeAnswers); -Infinity otherwise.
+   */
+  lastAnsweredAt: number = -Infinity;
+  #now: (() => number) | undefined;
+
+  /** Notes the time of each answer before the drain from now on (a clock read a request). */
+  timeAnswers(now: () => number): void {
+    this.#now = now;
+  }
+
   /** No handler is running and every response's fate is known (none held). */
   get idle(): boolean {
     return this.#unsettled.count === 0;
@@ -69,6 +81,7 @@ export class ServerTraffic {
   handlerReturned(): ReportDelivery | undefined {
     this.completed++;
     if (!this.draining) {
+      if (this.#now !== undefined) this.lastAnsweredAt = this.#now();
       this.#unsettled.end();
       return undefined;
     }

@@ -10,7 +10,7 @@ import type { Clock } from "../time/clock.ts";
 import type { Log } from "../log/logger.ts";
 import { signalMeaning } from "../process/process-watch.ts";
 import { signalDeliveryWarning } from "../process/platform.ts";
-import { REQUEST_GRACE_MS } from "../request/request-grace.ts";
+import { REQUEST_GRACE_MS } from "../drain/request-grace.ts";
 import * as events from "./events.ts";
 import type { RetiredUnclean } from "./events.ts";
 import { aggregateReports, type WorkerEnd, workerOutcome } from "./aggregate.ts";

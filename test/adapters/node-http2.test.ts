@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { createLifecycle, serveGracefully } from "../../adapters/node.ts";
-import { REQUEST_GRACE_MS } from "../../src/request/request-grace.ts";
+import { REQUEST_GRACE_MS } from "../../src/drain/request-grace.ts";
 import { Connection } from "../support/client.ts";
 import { fixtureStarter, RUNTIMES } from "../support/harness.ts";
 import { keepStreamsInFlight } from "../support/http2-client.ts";

@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { Connection, type RawResponse, refused } from "../support/client.ts";
 import { type ArrivalCounts, measureArrivals } from "../support/arrivals-load.ts";
 import { fixtureStarter, selectedRuntimes } from "../support/harness.ts";
-import { REQUEST_GRACE_MS } from "../../src/request/request-grace.ts";
+import { REQUEST_GRACE_MS } from "../../src/drain/request-grace.ts";
 import { CATCH_UP_MAX_MS } from "../../src/drain/hold.ts";
 
 const SERVER = "test/fixtures/server.ts";

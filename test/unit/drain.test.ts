@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { CATCH_UP_MAX_MS, HOLD_MAX_MS, QUIET_MS } from "../../src/drain/hold.ts";
 import type { FetchApp, LogRecord, RuntimeAdapter } from "../../src/types.ts";
 import { WATCHDOG_GRACE_MS } from "../../src/drain/lifecycle.ts";
+import { REQUEST_GRACE_MS } from "../../src/drain/request-grace.ts";
 import { type FakeClock, type FakeRuntime, type FakeServer, fakeWorld, settle } from "./fakes.ts";
 
 /** A fake world whose one idle server has drained on SIGTERM to its exit; its runtime's calls tell how. */
@@ -174,6 +175,32 @@ describe("drain", () => {
       r.exitPollsIo = true;
     });
     assert.deepEqual(runtime.calls, ["listen:3000", "close", "closeIdle", "exit:0"]);
+  });
+
+  it("HoldsUntilTheGraceAfterTheLastAnswerWhereTheCloseEndsIdleConnectionsAtOnce", async () => {
+    // Bun's stop() and Deno's shutdown() close a connection answered a moment ago with the listener:
+    // its client's next request, sent 50 ms after the signal, must come into the hold.
+    for (const closesIdle of [true, false]) {
+      const { clock, runtime, serve } = fakeWorld((r) => (r.closesIdleWithListener = closesIdle));
+      const server = serve({ fetch: () => new Response("ok") }, { logger: false, drainDelay: 0 });
+      await server.ready;
+      await clock.advance(1_000);
+      await runtime.servers[0]!.fetch("/"); // answered at 1,000 ms
+      runtime.signal("SIGTERM");
+      await clock.advance(50);
+      const closedBy50 = runtime.calls.includes("close");
+      const next = runtime.servers[0]!.fetch("/"); // the client's next request, 50 ms later
+      for (let ms = 0; ms < HOLD_MAX_MS && !runtime.calls.includes("close"); ms++) await clock.advance(1);
+      const closedAt = clock.now() - 1_000;
+      if (closesIdle) {
+        assert.equal(closedBy50, false, "the listener stays open through the grace");
+        assert.ok(closedAt >= REQUEST_GRACE_MS, `closed ${closedAt} ms after the last answer`);
+        assert.equal((await next).headers.get("connection"), "close");
+      } else {
+        assert.equal(closedBy50, true, `without it, quiet from the signal: ${QUIET_MS} ms`);
+      }
+      await server.finished;
+    }
   });
 
   it("LeavesAnIdleServerToTheExitWhenNothingIsLeftToDo", async () => {

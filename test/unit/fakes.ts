@@ -78,11 +78,13 @@ export class FakeServer implements ListeningServer {
   #closePromise: Promise<void> | undefined;
   responsesDone?: () => Promise<void>;
   idleForExit?: () => boolean;
+  closesIdleWithListener?: boolean;
   constructor(readonly runtime: FakeRuntime, handler: RuntimeHandler, info: ListenInfo) {
     this.handler = handler;
     this.port = info.port || 40_000;
     this.hostname = info.hostname;
     if (runtime.tellsIdleForExit) this.idleForExit = () => this.open === 0;
+    if (runtime.closesIdleWithListener) this.closesIdleWithListener = true;
     if (runtime.tellsResponsesDone) {
       this.responsesDone = () => {
         runtime.calls.push("responsesDone");
@@ -132,6 +134,8 @@ export class FakeRuntime implements RuntimeAdapter {
   tellsResponsesDone = false;
   /** Whether servers say when nothing is in progress on them (as Bun's do). */
   tellsIdleForExit = false;
+  /** Whether servers' close ends idle connections at once (as Bun's and Deno's does). */
+  closesIdleWithListener = false;
   /** The runtime's answer to whether a request closes its connection (the core's default when unset). */
   asksToClose?: (request: Request, env: unknown) => boolean;
   /** Told as the app's handler settles, before any hold (Deno's close waits for body readers). */
