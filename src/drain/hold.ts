@@ -58,8 +58,8 @@ export function holdEnd(delayBegan: number, delayEnded: number, lastAnsweredAt: 
 
 /**
  * Resolves once no kept-alive request has arrived on any server for `quietMs` (QUIET_MS unless the
- * runtime says otherwise), after `end.quietNotBefore`, or `end.quietUntil` has passed, in a check that ran on time; at
- * `end.catchUpUntil` whatever happens; or when forced.
+ * runtime says otherwise) and `end.quietNotBefore` has passed, or `end.quietUntil` has, in a check
+ * that ran on time; at `end.catchUpUntil` whatever happens; or when forced.
  */
 export function waitForQuiet(
   clock: Clock,
@@ -75,8 +75,6 @@ export function waitForQuiet(
       cancel();
       resolve();
     });
-    // A check that runs late means the event loop was busy: connections that arrived meanwhile
-    // may wait unread (or unaccepted), so the silence proves nothing; look again.
     // The next check, after quietMs, or at quietNotBefore or quietUntil if one comes first. The time
     // it is due is taken now: taken when it runs, no check would ever be late.
     const lookAgain = (seen: number) => {
@@ -85,6 +83,8 @@ export function waitForQuiet(
       const due = clock.now() + wait;
       cancel = clock.setTimer(() => check(seen, due), wait);
     };
+    // A check that runs late means the event loop was busy: connections that arrived meanwhile
+    // may wait unread (or unaccepted), so the silence proves nothing; look again.
     const check = (seen: number, due: number) => {
       const now = arrived();
       const late = clock.now() - due > LATE_MS;

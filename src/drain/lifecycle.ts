@@ -354,7 +354,9 @@ export class LifecycleController implements ServerLifecycle {
     //    client sends the request it was about to send and waits for its answer, so any connection
     //    still idle after that is truly idle and closing it cuts nobody (not even a request the
     //    runtime has not read yet). It ends HOLD_MAX_MS after the delay began at the latest: a
-    //    longer delay has rotated the busy clients already, so the listeners close as it ends.
+    //    longer delay has rotated the busy clients already, so the listeners close as it ends. Where
+    //    the close ends idle connections at once (Bun, Deno), quiet counts only from REQUEST_GRACE_MS
+    //    after the last answer before the drain: that client's next request comes into the hold.
     const release = holdResponses(servers);
     const lastAnsweredAt = Math.max(-Infinity, ...servers.map((s) => s.traffic.lastAnsweredAt));
     const end = holdEnd(tAnnounced, t1, lastAnsweredAt);
