@@ -242,10 +242,13 @@ class NodeServer implements ListeningServer {
     server.on("session", (session: Http2Session) => this.#sessions.add(session));
     if (this.#custom) {
       const tlsSockets = this.#tlsSockets;
+      const forgetTls = function (this: Socket) {
+        tlsSockets.delete(this);
+      };
       server.on("secureConnection", (socket: TLSSocket) => {
         if (socket.alpnProtocol === "h2") return; // an HTTP/2 session: closed by its GOAWAY
         tlsSockets.set(socket, performance.now());
-        socket.once("close", () => tlsSockets.delete(socket));
+        socket.on("close", forgetTls);
       });
     }
     // WebSockets (@hono/node-server's `websocket: { server: wss }`): closed with 1001 at the drain.

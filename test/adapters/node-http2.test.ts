@@ -18,9 +18,9 @@ import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { createLifecycle, serveGracefully } from "../../adapters/node.ts";
-import { REQUEST_GRACE_MS } from "../../src/drain/request-grace.ts";
 import { Connection } from "../support/client.ts";
 import { fixtureStarter, RUNTIMES } from "../support/harness.ts";
+import { nextRequestAfterTheSignal } from "../support/next-request.ts";
 import { keepStreamsInFlight } from "../support/http2-client.ts";
 
 const tls = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/tls");
@@ -236,24 +236,7 @@ describe("HTTPS/1.1 through a SIGTERM (fixture process)", () => {
     // connections reset it.
     it(`AKeptAliveClientSendingItsNextRequestAMomentAfterTheSignalIsAnswered (${server}, workers: ${workers})`, async (t) => {
       const f = await start(node, { http1, workers, drainDelay: 0, timeout: 8_000 });
-      const busy = await Connection.open(f.port, 5_000, { tls: true });
-      // Older than the grace a just-accepted connection gets for its first request.
-      await sleep(REQUEST_GRACE_MS * 1.5);
-      const sentAt = performance.now();
-      assert.equal((await busy.request("GET", "/")).status, 200);
-      f.signal("SIGTERM");
-      await sleep(30); // the client's stall: the stimulus, not a wait for the server
-      // Within the grace with room to spare (a loaded machine delays this timer: no verdict then).
-      if (performance.now() - sentAt > REQUEST_GRACE_MS * 0.7) {
-        t.diagnostic(`!!! the stall ran ${Math.round(performance.now() - sentAt)} ms: too late to decide (machine busy)`);
-      } else {
-        assert.equal(busy.ended, false, "closed within the grace");
-        const next = await busy.request("GET", "/");
-        assert.equal(next.status, 200);
-        assert.equal(next.headers.connection, "close");
-        await busy.closed(3_000);
-        assert.equal(busy.error, undefined, "closed cleanly after the answer");
-      }
+      await nextRequestAfterTheSignal(t, f, await Connection.open(f.port, 5_000, { tls: true }));
       assert.equal((await f.exit(15_000)).code, 0);
     });
   }

@@ -5,14 +5,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { REQUEST_GRACE_MS } from "../../src/drain/request-grace.ts";
 import { Connection, exchange, refused, request } from "../support/client.ts";
 import { Fixture, fixtureStarter, selectedRuntimes } from "../support/harness.ts";
+import { nextRequestAfterTheSignal } from "../support/next-request.ts";
 
 const SERVER = "test/fixtures/server.ts";
 const start = fixtureStarter(SERVER);
-/** A client stalled this long between an answer and its next request (a loaded machine). */
-const STALL_MS = 30;
 
 for (const runtime of selectedRuntimes()) {
   describe(`conformance on ${runtime.name}`, { concurrency: false }, () => {
@@ -57,26 +55,7 @@ for (const runtime of selectedRuntimes()) {
       // A busy client stalled by a loaded machine between an answer and its next request: the
       // connection was answered a moment ago, so it is kept for that request, not left to the exit.
       const f = await start(runtime);
-      const busy = await Connection.open(f.port);
-      // Older than the grace a just-accepted connection gets for its first request.
-      await sleep(REQUEST_GRACE_MS * 1.5);
-      // The server counts the grace from the request, which it got after this moment.
-      const sentAt = performance.now();
-      await busy.request("GET", "/");
-      const answeredAt = performance.now();
-      f.signal("SIGTERM");
-      await sleep(STALL_MS); // the client's stall: the stimulus, not a wait for the server
-      // On time: within the grace with room to spare (a loaded machine delays this timer: no verdict then).
-      const onTime = performance.now() - sentAt < REQUEST_GRACE_MS * 0.7;
-      if (!onTime) t.diagnostic(`!!! the stall ran ${Math.round(performance.now() - sentAt)} ms: too late to decide (machine busy)`);
-      else {
-        assert.equal(busy.ended, false, `closed ${Math.round(busy.endedAt - answeredAt)} ms after the answer, within the grace`);
-        const next = await busy.request("GET", "/");
-        assert.equal(next.status, 200);
-        assert.equal(next.headers.connection, "close");
-        await busy.closed(3_000);
-        assert.equal(busy.error, undefined, "closed cleanly after the answer");
-      }
+      await nextRequestAfterTheSignal(t, f, await Connection.open(f.port));
       assert.equal((await f.exit(5_000)).code, 0);
     });
 
