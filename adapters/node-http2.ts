@@ -11,6 +11,7 @@
  * no stream open then stops reading (nghttp2/nghttp2#1617): its PING answer is never read.
  */
 import type { Http2Session } from "node:http2";
+import type { Socket } from "node:net";
 
 /**
  * A client that leaves a PING unanswered this long gets its GOAWAY anyway. nghttp2 clients answer
@@ -25,6 +26,11 @@ export class Http2Sessions {
 
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** Each open session's socket (a TLS socket over TLS). */
+  *sockets(): Iterable<Socket> {
+    for (const session of this.#sessions) if (session.socket) yield session.socket as Socket;
   }
 
   add(session: Http2Session): void {

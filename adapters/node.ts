@@ -395,8 +395,29 @@ class NodeServer implements ListeningServer {
    */
   #closeCandidates(): Iterable<[Socket, number]> {
     if (!this.#custom) return this.#sockets;
-    const unsent = [...this.#sockets].filter(([socket]) => socket.bytesRead === 0);
-    return unsent.length === 0 ? this.#tlsSockets : [...this.#tlsSockets, ...unsent];
+    const unserved = this.#withoutSession();
+    return unserved.length === 0 ? this.#tlsSockets : [...this.#tlsSockets, ...unserved];
+  }
+
+  /**
+   * A custom server's connections that carry nothing yet, each with the time its grace counts from:
+   * the ones that never sent a byte (the grace from their accept), and those stalled in their TLS
+   * handshake (HANDSHAKE_GRACE_MS from their accept: a client that never sent its Finished held a
+   * worker's close to the deadline). A TLS socket shows itself only once secure, by its own object:
+   * found by its peer's address and port, the raw socket's too.
+   */
+  #withoutSession(): [Socket, number][] {
+    const raw = [...this.#sockets];
+    const sent = raw.reduce((count, [socket]) => count + (socket.bytesRead > 0 ? 1 : 0), 0);
+    // As many sessions as raw connections that sent a byte: none is in its handshake.
+    if (sent <= this.#tlsSockets.size + this.#sessions.size) return raw.filter(([socket]) => socket.bytesRead === 0);
+    const secure = new Set<string>();
+    for (const socket of this.#tlsSockets.keys()) secure.add(peerOf(socket));
+    for (const socket of this.#sessions.sockets()) secure.add(peerOf(socket));
+    const later = HANDSHAKE_GRACE_MS - REQUEST_GRACE_MS;
+    return raw.flatMap(([socket, acceptedAt]): [Socket, number][] =>
+      socket.bytesRead === 0 ? [[socket, acceptedAt]] : secure.has(peerOf(socket)) ? [] : [[socket, acceptedAt + later]]
+    );
   }
 
   #closeIdleNow(): void {
@@ -572,6 +593,15 @@ function idleBetweenRequests(server: AnyServer): Set<Socket> {
   for (const parser of list?.idle?.() ?? []) if (parser.socket !== undefined) idle.add(parser.socket);
   return idle;
 }
+
+/**
+ * How long after its accept a connection may still be in its TLS handshake once the drain has begun
+ * (Node's own handshakeTimeout is 120 s): a handshake takes two round trips at most.
+ */
+const HANDSHAKE_GRACE_MS = 1_000;
+
+/** A TCP connection's peer, the same on its raw socket and on the TLS socket over it. */
+const peerOf = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
 
 /** The response a socket is writing (its _httpMessage), if any. */
 const responseOn = (socket: Socket) => (socket as Socket & { _httpMessage?: NodeJS.EventEmitter | null })._httpMessage;

@@ -13,6 +13,7 @@ import https from "node:https";
 import net from "node:net";
 import { connect as connectTls } from "node:tls";
 import path from "node:path";
+import { Duplex } from "node:stream";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Hono } from "hono";
@@ -33,6 +34,23 @@ function refusesConnections(port: number): Promise<boolean> {
     const socket = net.connect({ port, host: "127.0.0.1" });
     socket.once("connect", () => (socket.destroy(), resolve(false)));
     socket.once("error", () => resolve(true));
+  });
+}
+
+/**
+ * A TCP connection whose TLS client sent its hello and never reads the server's answer, so never
+ * sends its Finished: resolves once the server's hello has come (the server waits in its handshake).
+ */
+function stalledInTlsHandshake(port: number, ms = 5_000): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const raw = net.connect({ port, host: "127.0.0.1" });
+    // The TLS client writes through this pipe; what the server sends is never passed back to it.
+    const pipe = new Duplex({ read() {}, write: (chunk, _encoding, done) => void raw.write(chunk, done) });
+    const client = connectTls({ socket: pipe, rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] });
+    client.on("error", () => {});
+    const timer = setTimeout(() => (raw.destroy(), reject(new Error(`no server hello from ${port} in ${ms} ms`))), ms);
+    raw.once("data", () => (clearTimeout(timer), resolve(raw)));
+    raw.once("error", (error) => (clearTimeout(timer), reject(error)));
   });
 }
 
@@ -230,6 +248,20 @@ describe("HTTPS/1.1 through a SIGTERM (fixture process)", () => {
         for (const connection of silent) connection.close();
       });
     }
+
+    // A client stalled in its TLS handshake (its hello sent, the server's answered, its Finished
+    // never comes): Node's handshakeTimeout is 120 s, and the close waited for it to the deadline.
+    it(`AConnectionStalledInItsTlsHandshakeDoesNotHoldTheDrain (${server}, workers: ${workers})`, async () => {
+      const f = await start(node, { http1, workers, drainDelay: 0, timeout: 8_000 });
+      const stalled = await Promise.all(Array.from({ length: 4 }, () => stalledInTlsHandshake(f.port)));
+      const sent = f.signal("SIGTERM");
+      const exit = await f.exit(15_000);
+      for (const socket of stalled) socket.destroy();
+      assert.equal(exit.code, 0);
+      const report = f.lines.find((line) => line.event === "drain.end")!;
+      assert.equal(report.forced, false);
+      assert.ok(exit.at - sent < 5_000, `exited ${Math.round(exit.at - sent)} ms after the signal`);
+    });
 
     // As over plain HTTP (test/conformance/drain.test.ts): a client stalled a moment between an
     // answer and its next request keeps its connection for that request. http's own close of idle
