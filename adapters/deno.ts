@@ -150,16 +150,37 @@ const runtime: RuntimeAdapter = {
   async listen(handler, { hostname, port, passThrough, shared, appSettled }) {
     // Deno's shutdown() breaks request bodies still arriving (denoland/deno#36809): the handler
     // reading one gets an error and the client a 500. Handlers given a body are counted so that
-    // close() can wait for them before it shuts the server down: those begun before it (begun
-    // after, they go in `late` and are not waited for; a count, nothing allocated per request).
-    const readers = { running: 0, late: undefined as WeakSet<Request> | undefined, waiting: [] as (() => void)[] };
-    appSettled.notify = (request) => {
-      if (BODILESS.has(request.method) || readers.late?.delete(request) || --readers.running > 0) return;
+    // close() can wait for them before it shuts the server down: those begun before it, then those
+    // begun while it waited (the listener stays open meanwhile: an upload that came in then got a
+    // 500, where Node and Bun refuse its connection), and not those begun after that (under a
+    // stream of uploads, a wait for none running came at the deadline). A count and a WeakSet per
+    // round, nothing allocated per request before the close.
+    const readers = {
+      running: 0,
+      waiting: [] as (() => void)[],
+      /** Begun during the close's first wait: waited for in its second. */
+      late: undefined as WeakSet<Request> | undefined,
+      lateRunning: 0,
+      /** Begun after that: not waited for. */
+      later: undefined as WeakSet<Request> | undefined,
+    };
+    const wake = () => {
       for (const resolve of readers.waiting.splice(0)) resolve();
     };
+    appSettled.notify = (request) => {
+      if (BODILESS.has(request.method) || readers.later?.delete(request)) return;
+      if (readers.late?.delete(request)) {
+        if (--readers.lateRunning === 0 && readers.later !== undefined) wake();
+      } else if (--readers.running === 0 && readers.later === undefined) wake();
+    };
+    const whenNoneRuns = (count: () => number): Promise<void> =>
+      count() === 0 ? Promise.resolve() : new Promise((resolve) => readers.waiting.push(resolve));
     const bodiesRead = (): Promise<void> => {
       readers.late ??= new WeakSet();
-      return readers.running === 0 ? Promise.resolve() : new Promise((resolve) => readers.waiting.push(resolve));
+      return whenNoneRuns(() => readers.running).then(() => {
+        readers.later ??= new WeakSet();
+        return whenNoneRuns(() => readers.lateRunning);
+      });
     };
     // The method, not `request.body`: reading that getter makes Deno build a body stream, and the
     // app's json()/text() then take the slow path (measured: 0.87x on a JSON API). A POST without a
@@ -176,7 +197,10 @@ const runtime: RuntimeAdapter = {
       // waiting for it kept the listener open while the held answers went out (their clients
       // reconnected into it and shutdown() reset them).
       if (readers.late === undefined) readers.running++;
-      else readers.late.add(request);
+      else if (readers.later === undefined) {
+        readers.late.add(request);
+        readers.lateRunning++;
+      } else readers.later.add(request);
       return handler(request, info);
     };
     // Deno.serve binds synchronously and throws when it cannot: listen() rejects with that error. An
@@ -194,9 +218,9 @@ const runtime: RuntimeAdapter = {
       port: server.addr.port,
       hostname,
       // shutdown(): closes the listener and idle connections, lets in-flight responses finish.
-      // It waits first for the handlers that were given a request body, and for the closing
-      // handshake of every WebSocket (both bounded by the drain's deadline); new arrivals
-      // meanwhile are served and their connections closed after.
+      // It waits first for the handlers that were given a request body (see `readers`), and for
+      // the closing handshake of every WebSocket (both bounded by the drain's deadline); new
+      // arrivals meanwhile are served and their connections closed after.
       close: () => (stopped ??= Promise.all([bodiesRead(), webSockets.goAway()]).then(shutdown)),
       // Deno closes its listener on a later turn of the event loop than shutdown()'s call; a 1 ms
       // timer lets it poll its I/O first (measured: half the dropped arrivals at close, or less).
