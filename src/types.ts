@@ -264,6 +264,8 @@ export const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGU
 
 /** The signals a drain can be started by. */
 export type ShutdownSignal = typeof SHUTDOWN_SIGNALS[number];
+/** Whether a value is one of the signals the library handles. */
+export const isShutdownSignal = (value: unknown): value is ShutdownSignal => (SHUTDOWN_SIGNALS as readonly unknown[]).includes(value);
 
 /**
  * A structured log record; `event` names what happened. A function logger gets every record with

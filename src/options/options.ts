@@ -6,7 +6,7 @@ import { invalid, type KeyListOf, knownKeys } from "../check/input.ts";
 import { durationMs } from "../time/duration.ts";
 import type { Lifecycle } from "../drain/lifecycle-types.ts";
 import { DEFAULT_TIMEOUT_MS, detectPlatform, type Platform } from "../process/platform.ts";
-import { type ListenInfo, type LoggerOption, SHUTDOWN_SIGNALS, type ShutdownSignal } from "../types.ts";
+import { isShutdownSignal, type ListenInfo, type LoggerOption, SHUTDOWN_SIGNALS, type ShutdownSignal } from "../types.ts";
 
 /** Health endpoint paths; `false` turns one off. */
 export interface HealthOptions {
@@ -185,7 +185,7 @@ function health(value: unknown): ResolvedOptions["health"] {
 function signals(value: unknown): readonly ShutdownSignal[] {
   if (value === undefined) return DEFAULT_SIGNALS;
   if (value === false) return [];
-  if (!Array.isArray(value) || value.some((s) => !(SHUTDOWN_SIGNALS as readonly unknown[]).includes(s))) {
+  if (!Array.isArray(value) || !value.every(isShutdownSignal)) {
     fail("signals", `false or an array of ${SHUTDOWN_SIGNALS.join(", ")}`, value);
   }
   return [...new Set(value as ShutdownSignal[])];
@@ -212,11 +212,9 @@ function workers(value: unknown, env: (name: string) => string | undefined): Res
 function reloadSignal(value: unknown, drainSignals: readonly ShutdownSignal[]): ShutdownSignal | false {
   if (value === undefined) return drainSignals.includes("SIGHUP") ? false : "SIGHUP";
   if (value === false) return false;
-  if (typeof value !== "string" || !(SHUTDOWN_SIGNALS as readonly string[]).includes(value)) {
-    fail("reloadSignal", `false or one of ${SHUTDOWN_SIGNALS.join(", ")}`, value);
-  }
-  if (drainSignals.includes(value as ShutdownSignal)) fail("reloadSignal", `a signal not in "signals" (${drainSignals.join(", ")})`, value);
-  return value as ShutdownSignal;
+  if (!isShutdownSignal(value)) fail("reloadSignal", `false or one of ${SHUTDOWN_SIGNALS.join(", ")}`, value);
+  if (drainSignals.includes(value)) fail("reloadSignal", `a signal not in "signals" (${drainSignals.join(", ")})`, value);
+  return value;
 }
 
 function logger(value: unknown): LoggerOption | undefined {

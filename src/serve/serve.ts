@@ -120,10 +120,6 @@ export function createServeGracefully<PassThrough extends object>(
     // A worker: its start failure, listening line and report go to the primary; it listens on the
     // port the primary chose (if it chose one), shared with the other workers.
     const settings = role === undefined ? resolved : { ...resolved, logger: workerLogger(role, resolved.logger, toLog) };
-    if (role !== undefined && resolved.reloadSignal !== false) {
-      // The reload signal is the primary's: a worker that gets it too (a process group) ignores it.
-      role.raw.onSignal(resolved.reloadSignal, () => {});
-    }
     const passThrough: Record<string, unknown> = {};
     for (const key of passThroughKeys) if (options?.[key] !== undefined) passThrough[key] = options[key];
 

@@ -14,7 +14,7 @@ import { REQUEST_GRACE_MS } from "../drain/request-grace.ts";
 import * as events from "./events.ts";
 import type { RetiredUnclean } from "./events.ts";
 import { aggregateReports, type WorkerEnd, workerOutcome } from "./aggregate.ts";
-import { type FromWorker, isFromWorker, PORT_ENV, type ToWorker, WORKER_ENV } from "./messages.ts";
+import { type FromWorker, isFromWorker, PORT_ENV, RELOAD_SIGNAL_ENV, type ToWorker, WORKER_ENV } from "./messages.ts";
 import type { ListenInfo, LogRecord, ProcessAdapter, ShutdownReport, ShutdownSignal, WorkerEvents, WorkerProcess } from "../types.ts";
 import { fatalError } from "../log/events.ts";
 import { WATCHDOG_GRACE_MS } from "../drain/lifecycle.ts";
@@ -330,6 +330,7 @@ export class Supervisor {
     };
     const env: Record<string, string> = { [WORKER_ENV]: String(slot) };
     if (worker.askedPort !== 0) env[PORT_ENV] = String(worker.askedPort);
+    if (this.#setup.reloadSignal) env[RELOAD_SIGNAL_ENV] = this.#setup.reloadSignal;
     const cancelLimit = this.#setup.clock.setTimer(
       () => rejectListening(new Error(`worker ${worker.proc.pid} did not listen within ${WORKER_START_LIMIT_MS} ms`)),
       WORKER_START_LIMIT_MS,

@@ -8,8 +8,16 @@
 import type { Log } from "../log/logger.ts";
 import { type Clock, systemClock, withExitTimer } from "../time/clock.ts";
 import * as events from "./events.ts";
-import { type FromWorker, isToWorker, PORT_ENV, WORKER_ENV } from "./messages.ts";
-import type { LoggerOption, LogRecord, RuntimeAdapter, ShutdownReport, ShutdownSignal, WorkerChannel } from "../types.ts";
+import { type FromWorker, isToWorker, PORT_ENV, RELOAD_SIGNAL_ENV, WORKER_ENV } from "./messages.ts";
+import {
+  isShutdownSignal,
+  type LoggerOption,
+  type LogRecord,
+  type RuntimeAdapter,
+  type ShutdownReport,
+  type ShutdownSignal,
+  type WorkerChannel,
+} from "../types.ts";
 
 /** How long exit waits for the last messages to reach the primary. */
 export const EXIT_SEND_LIMIT_MS = 2_000;
@@ -42,6 +50,11 @@ export function workerRole(runtime: RuntimeAdapter): WorkerRole | undefined {
   // The variable without a channel: a process that inherited it from a worker (a worker's own child
   // process), not a worker of ours. It serves as usual.
   if (channel.closed) return undefined;
+  // The reload signal is the primary's: a worker that gets it too (a process group: a terminal,
+  // `kill -HUP -PGID`) ignores it, from the moment the library is loaded. Ignored only once
+  // serveGracefully ran, it killed a worker still loading its entry, and the start or the reload failed.
+  const reloadSignal = runtime.env(RELOAD_SIGNAL_ENV);
+  if (isShutdownSignal(reloadSignal)) runtime.onSignal(reloadSignal, () => {});
   const portText = runtime.env(PORT_ENV);
   const pending = new Set<Promise<void>>();
   return {

@@ -367,6 +367,25 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(report.forced, false);
     });
 
+    it("AReloadSignalToTheWholeProcessGroupKillsNoWorkerStillLoadingItsEntry", async () => {
+      // A terminal's hangup or `kill -HUP -PGID` as a worker awaits its configuration, before
+      // serveGracefully: ignored there only once that ran, it killed the worker (its default
+      // action), and the whole start failed, exit 1.
+      const fixture = new Fixture(runtime, FIXTURE, { workers: 2, timeout: 8_000, slowStart: { slot: 1, ms: 1_500 } }, {}, true);
+      started.push(fixture);
+      await fixture.waitFor((l) => l.fixture === "slow-start.start", 30_000, "a worker to begin its slow start");
+      // Both have loaded the library (before that, the runtime's own start is a window no library closes).
+      await until(() => fixture.lines.filter((l) => l.fixture === "worker.entry").length >= 2, 30_000, "both workers' entries");
+      process.kill(-fixture.child.pid!, "SIGHUP");
+      const line = await fixture.waitFor((l) => l.event === "listening" || l.event === "start.failed", 30_000, "the start's end");
+      assert.equal(line.event, "listening", JSON.stringify(line));
+      assert.equal(line.workers, 2);
+      for (const pid of line.pids as number[]) pids.add(pid);
+      assert.ok(fixture.lines.some((l) => l.event === "reload.skipped"), "the primary says it skipped the reload");
+      fixture.signal("SIGTERM");
+      assert.equal((await fixture.exit(15_000)).code, 0);
+    });
+
     it("APartAddedATurnBeforeServeGracefullyRunsInEachWorkerAndIsStoppedInThePrimary", async () => {
       const { fixture, workerPids } = await start(runtime, { awaitedPart: true });
       const primary = fixture.child.pid!;
