@@ -78,9 +78,12 @@ export function waitForQuiet(
     // The next check, after quietMs, or at quietNotBefore or quietUntil if one comes first. The time
     // it is due is taken now: taken when it runs, no check would ever be late.
     const lookAgain = (seen: number) => {
-      const boundary = [end.quietNotBefore, end.quietUntil].find((at) => at > clock.now());
-      const wait = boundary === undefined ? quietMs : Math.min(quietMs, boundary - clock.now());
-      const due = clock.now() + wait;
+      // One reading of the clock: a second, later one put the wait below 0 (Bun and Deno warn of a
+      // negative timeout on stderr).
+      const at = clock.now();
+      const boundary = [end.quietNotBefore, end.quietUntil].find((time) => time > at);
+      const wait = boundary === undefined ? quietMs : Math.min(quietMs, boundary - at);
+      const due = at + wait;
       cancel = clock.setTimer(() => check(seen, due), wait);
     };
     // A check that runs late means the event loop was busy: connections that arrived meanwhile

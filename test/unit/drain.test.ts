@@ -1,7 +1,9 @@
 /** The drain algorithm on a fake runtime and an injected clock: order, deadlines, signals, exit. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CATCH_UP_MAX_MS, HOLD_MAX_MS, QUIET_MS } from "../../src/drain/hold.ts";
+import { CATCH_UP_MAX_MS, HOLD_MAX_MS, QUIET_MS, waitForQuiet } from "../../src/drain/hold.ts";
+import type { ServerPart } from "../../src/drain/parts.ts";
+import type { Clock } from "../../src/time/clock.ts";
 import type { FetchApp, LogRecord, RuntimeAdapter } from "../../src/types.ts";
 import { WATCHDOG_GRACE_MS } from "../../src/drain/lifecycle.ts";
 import { REQUEST_GRACE_MS } from "../../src/drain/request-grace.ts";
@@ -824,5 +826,26 @@ describe("drain", () => {
     const report = server.shutdown();
     await clock.advance(QUIET_MS);
     await report;
+  });
+});
+
+describe("the hold's timers", () => {
+  it("never asks for a wait below 0 ms while the clock moves between two readings", async () => {
+    // Each reading 0.1 µs after the last, the boundary between the first two: read twice, its wait
+    // came out negative (Bun and Deno print a TimeoutNegativeWarning for it).
+    let now = 0;
+    const waits: number[] = [];
+    const clock: Clock = {
+      now: () => (now += 0.0001),
+      wallTime: () => 0,
+      setTimer(fn, ms) {
+        waits.push(ms);
+        const timer = setTimeout(fn, 0);
+        return () => clearTimeout(timer);
+      },
+    };
+    const servers = [{ traffic: { keptAliveArrived: 0 } }] as unknown as ServerPart[];
+    await waitForQuiet(clock, servers, new Promise(() => {}), { quietNotBefore: 0.00015, quietUntil: 250, catchUpUntil: 350 }, 20);
+    assert.ok(waits.length > 0 && waits.every((ms) => ms >= 0), `waits: ${waits.join(", ")}`);
   });
 });
