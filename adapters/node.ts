@@ -181,6 +181,13 @@ class NodeServer implements ListeningServer {
    * exit 0, cut 0) and no request (http's close reset a client's next request a moment after its answer).
    */
   readonly #tlsSockets = new Map<Socket, number>();
+  /** A socket's 'close' listener there: forgets it (one function for every socket). */
+  readonly #forgetTls = (() => {
+    const tlsSockets = this.#tlsSockets;
+    return function (this: Socket) {
+      tlsSockets.delete(this);
+    };
+  })();
 
   constructor(
     createAdaptorServer: typeof CreateAdaptorServer,
@@ -196,7 +203,11 @@ class NodeServer implements ListeningServer {
         if (incoming.httpVersionMajor !== 2) {
           const socket = noted(incoming.socket);
           if (socket[CLOSING]) return notRun();
+          const known = this.#tlsSockets.size;
           this.#tlsSockets.set(socket, performance.now());
+          // New here: a plain HTTP/1 socket of a createServer given (http.createServer), whose
+          // 'secureConnection' never came to forget it at its close.
+          if (this.#tlsSockets.size > known) socket.on("close", this.#forgetTls);
           socket[LAST_REQUEST] = incoming as IncomingMessage;
         }
         const response = await handler(request, env);
@@ -241,10 +252,8 @@ class NodeServer implements ListeningServer {
     });
     server.on("session", (session: Http2Session) => this.#sessions.add(session));
     if (this.#custom) {
+      const forgetTls = this.#forgetTls;
       const tlsSockets = this.#tlsSockets;
-      const forgetTls = function (this: Socket) {
-        tlsSockets.delete(this);
-      };
       server.on("secureConnection", (socket: TLSSocket) => {
         if (socket.alpnProtocol === "h2") return; // an HTTP/2 session: closed by its GOAWAY
         tlsSockets.set(socket, performance.now());
@@ -596,9 +605,11 @@ function idleBetweenRequests(server: AnyServer): Set<Socket> {
 
 /**
  * How long after its accept a connection may still be in its TLS handshake once the drain has begun
- * (Node's own handshakeTimeout is 120 s): a handshake takes two round trips at most.
+ * (Node's own handshakeTimeout is 120 s). A handshake takes two round trips (TLS 1.2): 5 s leaves a
+ * client 2.5 s of round trip; 1 s cut one with 600 ms (a review's experiment: EPIPE, where the build
+ * before answered it 200).
  */
-const HANDSHAKE_GRACE_MS = 1_000;
+const HANDSHAKE_GRACE_MS = 5_000;
 
 /** A TCP connection's peer, the same on its raw socket and on the TLS socket over it. */
 const peerOf = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;

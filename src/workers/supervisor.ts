@@ -330,7 +330,8 @@ export class Supervisor {
     };
     const env: Record<string, string> = { [WORKER_ENV]: String(slot) };
     if (worker.askedPort !== 0) env[PORT_ENV] = String(worker.askedPort);
-    if (this.#setup.reloadSignal) env[RELOAD_SIGNAL_ENV] = this.#setup.reloadSignal;
+    // Always set: empty, it overrides one this primary inherited (a primary started by a worker).
+    env[RELOAD_SIGNAL_ENV] = this.#setup.reloadSignal || "";
     const cancelLimit = this.#setup.clock.setTimer(
       () => rejectListening(new Error(`worker ${worker.proc.pid} did not listen within ${WORKER_START_LIMIT_MS} ms`)),
       WORKER_START_LIMIT_MS,
