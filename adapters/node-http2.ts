@@ -20,21 +20,25 @@ import type { Socket } from "node:net";
  */
 export const PING_WAIT_MAX_MS = 3_000;
 
+/** A TCP connection's peer, the same on its raw socket and on the TLS socket over it. */
+export const peerOf = (socket: Socket): string => `${socket.remoteAddress}|${socket.remotePort}`;
+
 export class Http2Sessions {
-  readonly #sessions = new Set<Http2Session>();
+  /** Each session with its connection's peer (taken at its start: a closing session lets go of its socket). */
+  readonly #sessions = new Map<Http2Session, string>();
   #goingAway = false;
 
   get size(): number {
     return this.#sessions.size;
   }
 
-  /** Each open session's socket (a TLS socket over TLS). */
-  *sockets(): Iterable<Socket> {
-    for (const session of this.#sessions) if (session.socket) yield session.socket as Socket;
+  /** Each open session's connection's peer (peerOf). */
+  peers(): Iterable<string> {
+    return this.#sessions.values();
   }
 
   add(session: Http2Session): void {
-    this.#sessions.add(session);
+    this.#sessions.set(session, peerOf(session.socket as Socket));
     session.once("close", () => this.#sessions.delete(session));
     // Begun after the drain's GOAWAYs (a TLS handshake that ended late; with node:cluster, a
     // connection handed over as the worker closed): without its own, the client would keep it
@@ -45,11 +49,11 @@ export class Http2Sessions {
   /** GOAWAY on every session, each after its PINGs; resolves once every one is sent. */
   goAway(): Promise<void> {
     this.#goingAway = true;
-    return Promise.all([...this.#sessions].map(goAwayAfterPings)).then(() => {});
+    return Promise.all([...this.#sessions.keys()].map(goAwayAfterPings)).then(() => {});
   }
 
   destroy(): void {
-    for (const session of this.#sessions) session.destroy();
+    for (const session of this.#sessions.keys()) session.destroy();
   }
 }
 

@@ -21,7 +21,7 @@ import {
   type ServeGracefully,
   withConnectionClose,
 } from "../src/core.ts";
-import { Http2Sessions } from "./node-http2.ts";
+import { Http2Sessions, peerOf } from "./node-http2.ts";
 import { type ClosableWebSocket, OpenWebSockets } from "./web-sockets.ts";
 import { nodeProcess } from "./node-process.ts";
 import { nodeExitWatchdog } from "./exit-watchdog.ts";
@@ -422,7 +422,7 @@ class NodeServer implements ListeningServer {
     if (sent <= this.#tlsSockets.size + this.#sessions.size) return raw.filter(([socket]) => socket.bytesRead === 0);
     const secure = new Set<string>();
     for (const socket of this.#tlsSockets.keys()) secure.add(peerOf(socket));
-    for (const socket of this.#sessions.sockets()) secure.add(peerOf(socket));
+    for (const peer of this.#sessions.peers()) secure.add(peer);
     const later = HANDSHAKE_GRACE_MS - REQUEST_GRACE_MS;
     return raw.flatMap(([socket, acceptedAt]): [Socket, number][] =>
       socket.bytesRead === 0 ? [[socket, acceptedAt]] : secure.has(peerOf(socket)) ? [] : [[socket, acceptedAt + later]]
@@ -610,9 +610,6 @@ function idleBetweenRequests(server: AnyServer): Set<Socket> {
  * before answered it 200).
  */
 const HANDSHAKE_GRACE_MS = 5_000;
-
-/** A TCP connection's peer, the same on its raw socket and on the TLS socket over it. */
-const peerOf = (socket: Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
 
 /** The response a socket is writing (its _httpMessage), if any. */
 const responseOn = (socket: Socket) => (socket as Socket & { _httpMessage?: NodeJS.EventEmitter | null })._httpMessage;
