@@ -41,7 +41,7 @@ interface DenoApi extends DenoWorkersApi {
   build: { os: string };
 }
 interface DenoWebSocket extends ClosableWebSocket {
-  addEventListener(type: "close", listener: () => void): void;
+  addEventListener(type: "close" | "open", listener: () => void, options?: { once: true }): void;
 }
 const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
 const killAfter = exitWatchdog('Deno.kill(Deno.pid, "SIGKILL");');

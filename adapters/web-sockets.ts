@@ -19,7 +19,14 @@ export interface ClosableWebSocket {
   terminate?(): void;
   /** Bytes sent but not yet handed to the socket (ws, Deno): a client still reading them is not gone. */
   readonly bufferedAmount?: number;
+  /** 0 while still connecting (Deno's, between its upgrade and its open), as the WebSocket API says. */
+  readonly readyState?: number;
+  /** Deno's (the WebSocket API's): its open, awaited by a 1001 for a socket still connecting. */
+  addEventListener?(type: "open", listener: () => void, options: { once: true }): void;
 }
+
+/** The WebSocket API's readyState while the opening handshake is under way. */
+const CONNECTING = 0;
 
 /** Runs `fn` after `ms`; returns its cancel. */
 export type WaitTimer = (fn: () => void, ms: number) => () => void;
@@ -72,6 +79,12 @@ export class OpenWebSockets {
   }
 
   #goAway(ws: ClosableWebSocket): void {
+    // Upgraded as the listener closes (Deno keeps it open until then) and not open yet: Deno's
+    // close() does nothing then, and the socket went on serving until the 5 s answer wait took it
+    // for gone (a stream of such upgrades held a drain to its deadline). It goes away once open.
+    if (ws.readyState === CONNECTING && ws.addEventListener !== undefined) {
+      return ws.addEventListener("open", () => this.#open.has(ws) && this.#goAway(ws), { once: true });
+    }
     if (this.flushed === undefined) return this.#sendGoingAway(ws);
     // Until it is flushed the WebSocket stays open, and the drain waits for it (its deadline cuts):
     // a client still reading what was sent is not gone.

@@ -74,6 +74,29 @@ for (const runtime of selectedRuntimes()) {
       assert.equal((await f.exit(5_000)).code, 0);
     });
 
+    it("a WebSocket upgraded while the listener closes is refused, or gets its 1001 as soon as it opens", async () => {
+      // A client slow to answer its 1001 keeps the drain waiting; Deno's listener stays open for
+      // it, and a WebSocket upgraded then got Deno's close() while still connecting, which does
+      // nothing: it served on until the 5 s answer wait (a stream of them: the deadline, exit 1).
+      const f = await Fixture.start(runtime, "test/fixtures/websocket.ts", { drainDelay: 0, timeout: 10_000 });
+      started.push(f);
+      const slow = await RawWebSocket.open(f.port);
+      slow.replyDelayMs = 1_500;
+      const sent = f.signal("SIGTERM");
+      for (let i = 0; i < 250 && slow.closeCode === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(slow.closeCode, 1001, "the first client's 1001");
+      const late = await RawWebSocket.open(f.port).catch(() => undefined);
+      if (late !== undefined) {
+        const openedAt = performance.now();
+        const close = await late.closed;
+        assert.equal(close.code, 1001);
+        assert.ok(performance.now() - openedAt < 1_500, `its 1001 came ${Math.round(performance.now() - openedAt)} ms after its open`);
+      }
+      const exit = await f.exit(10_000);
+      assert.equal(exit.code, 0);
+      assert.ok(exit.at - sent < 4_000, `exited ${Math.round(exit.at - sent)} ms after the signal`);
+    });
+
     it("a WebSocket opened while the drain holds its answers counts as served, not cut: 1001, exit 0", async () => {
       // A client reconnecting into an instance that drains (a reload's old worker, during its hold):
       // Bun never writes an upgraded request's answer and aborts its signal once it has upgraded, so

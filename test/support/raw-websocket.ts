@@ -31,6 +31,11 @@ export class RawWebSocket {
   readonly closed: Promise<RawClose>;
   readonly messages: string[] = [];
 
+  /** The code of the server's close frame once it has come (before the connection ends). */
+  get closeCode(): number | undefined {
+    return this.#code;
+  }
+
   private constructor(socket: net.Socket) {
     this.#socket = socket;
     this.closed = new Promise((resolve) => {
