@@ -57,6 +57,23 @@ function stalledInTlsHandshake(port: number, ms = 5_000): Promise<net.Socket> {
   });
 }
 
+/** The app served in this process on 127.0.0.1, no signals, no log, by the server `createServer` makes. */
+function serveInProcess(app: Parameters<typeof serveGracefully>[0], createServer: unknown, serverOptions?: Record<string, unknown>) {
+  return serveGracefully(app, {
+    port: 0,
+    hostname: "127.0.0.1",
+    signals: false,
+    logger: false,
+    timeout: 10_000,
+    lifecycle: createLifecycle(),
+    createServer: createServer as typeof https.createServer,
+    ...(serverOptions && { serverOptions }),
+  });
+}
+
+/** The fixtures' certificate and key, for a TLS server. */
+const tlsOptions = () => ({ key: readFileSync(path.join(tls, "localhost.key")), cert: readFileSync(path.join(tls, "localhost.crt")) });
+
 function get(session: http2.ClientHttp2Session, target: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ":path": target });
@@ -81,19 +98,7 @@ it("DrainsHttp2SessionsWithGoawayWhileOpenStreamsFinish", async () => {
     return c.text("slow done");
   });
   app.get("/sse", (c) => streamSSE(c, async (stream) => stream.writeSSE({ data: "one" })));
-  const server = serveGracefully(app, {
-    port: 0,
-    hostname: "127.0.0.1",
-    signals: false,
-    logger: false,
-    lifecycle: createLifecycle(),
-    createServer: http2.createSecureServer,
-    serverOptions: {
-      key: readFileSync(path.join(tls, "localhost.key")),
-      cert: readFileSync(path.join(tls, "localhost.crt")),
-      allowHTTP1: true,
-    },
-  });
+  const server = serveInProcess(app, http2.createSecureServer, { ...tlsOptions(), allowHTTP1: true });
   const { port } = await server.ready;
   const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
   try {
@@ -126,14 +131,7 @@ it("KeepsNothingOfAClosedConnectionWhenThePlainHttpCreateServerIsGiven", async (
   const sockets: WeakRef<object>[] = [];
   const app = new Hono<{ Bindings: { incoming: { socket: object } } }>();
   app.get("/", (c) => (sockets.push(new WeakRef(c.env.incoming.socket)), c.text("ok")));
-  const server = serveGracefully(app, {
-    port: 0,
-    hostname: "127.0.0.1",
-    signals: false,
-    logger: false,
-    lifecycle: createLifecycle(),
-    createServer: http.createServer,
-  });
+  const server = serveInProcess(app, http.createServer);
   const { port } = await server.ready;
   try {
     for (let i = 0; i < 50; i++) {
@@ -158,16 +156,7 @@ it("AClientWhoseTlsHandshakeIsSlowAtTheDrainIsStillAnswered", async () => {
   // grace of 1 s cut this one (EPIPE).
   const app = new Hono();
   app.get("/", (c) => c.text("ok"));
-  const server = serveGracefully(app, {
-    port: 0,
-    hostname: "127.0.0.1",
-    signals: false,
-    logger: false,
-    timeout: 10_000,
-    lifecycle: createLifecycle(),
-    createServer: https.createServer,
-    serverOptions: { key: readFileSync(path.join(tls, "localhost.key")), cert: readFileSync(path.join(tls, "localhost.crt")) },
-  });
+  const server = serveInProcess(app, https.createServer, tlsOptions());
   const { port } = await server.ready;
   const raw = net.connect({ port, host: "127.0.0.1" });
   // What the server sends reaches the TLS client 600 ms late; what the client sends goes at once.
@@ -198,16 +187,7 @@ it("ASessionThatBeginsAfterTheDrainStartedGetsItsGoawayToo", async () => {
   // was late; with node:cluster, a connection the primary handed over as the worker closed).
   const app = new Hono();
   app.get("/", (c) => c.text("ok"));
-  const server = serveGracefully(app, {
-    port: 0,
-    hostname: "127.0.0.1",
-    signals: false,
-    logger: false,
-    timeout: 10_000,
-    lifecycle: createLifecycle(),
-    createServer: http2.createSecureServer,
-    serverOptions: { key: readFileSync(path.join(tls, "localhost.key")), cert: readFileSync(path.join(tls, "localhost.crt")) },
-  });
+  const server = serveInProcess(app, http2.createSecureServer, tlsOptions());
   const { port } = await server.ready;
   const raw = net.connect({ port, host: "127.0.0.1" });
   await new Promise<void>((resolve, reject) => raw.once("connect", resolve).once("error", reject));
