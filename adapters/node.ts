@@ -399,8 +399,8 @@ class NodeServer implements ListeningServer {
 
   /**
    * The sockets the idle close looks at, each with the time it was accepted or of its last request:
-   * the HTTP/1 ones, and a custom server's connections that have not sent a byte, no TLS yet (a
-   * worker's close waits for every connection: 4 such held a drain to its deadline, exit 1).
+   * the HTTP/1 ones, and a custom server's connections with no session yet (#withoutSession: a
+   * worker's close waits for every connection, and 4 such held a drain to its deadline, exit 1).
    */
   #closeCandidates(): Iterable<[Socket, number]> {
     if (!this.#custom) return this.#sockets;

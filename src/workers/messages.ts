@@ -8,7 +8,7 @@ import { SHUTDOWN_SIGNALS, type ShutdownReport, type ShutdownSignal } from "../t
 export const WORKER_ENV = "SERVE_GRACEFULLY_WORKER";
 /** Set in a worker's environment when it must listen on this port (reusePort with port 0 asked). */
 export const PORT_ENV = "SERVE_GRACEFULLY_PORT";
-/** Set in a worker's environment: the primary's reload signal, which the worker ignores from its start. */
+/** Set in a worker's environment: the primary's reload signal, which the worker ignores from its start (empty: none). */
 export const RELOAD_SIGNAL_ENV = "SERVE_GRACEFULLY_RELOAD_SIGNAL";
 
 /**

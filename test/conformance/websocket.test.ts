@@ -83,8 +83,14 @@ for (const runtime of selectedRuntimes()) {
       const slow = await RawWebSocket.open(f.port);
       slow.replyDelayMs = 1_500;
       const sent = f.signal("SIGTERM");
-      for (let i = 0; i < 250 && slow.closeCode === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.equal(slow.closeCode, 1001, "the first client's 1001");
+      let cancel = () => {};
+      const noFrame = new Promise<undefined>((resolve) => {
+        const timer = setTimeout(resolve, 5_000);
+        cancel = () => clearTimeout(timer);
+      });
+      const code = await Promise.race([slow.closeFrame, noFrame]);
+      cancel();
+      assert.equal(code, 1001, "the first client's 1001 within 5 s");
       const late = await RawWebSocket.open(f.port).catch(() => undefined);
       if (late !== undefined) {
         const openedAt = performance.now();

@@ -31,10 +31,9 @@ export class RawWebSocket {
   readonly closed: Promise<RawClose>;
   readonly messages: string[] = [];
 
-  /** The code of the server's close frame once it has come (before the connection ends). */
-  get closeCode(): number | undefined {
-    return this.#code;
-  }
+  #closeFrameCame: (code: number) => void = () => {};
+  /** The code of the server's close frame, as soon as it comes (before the connection ends). */
+  readonly closeFrame: Promise<number> = new Promise((resolve) => (this.#closeFrameCame = resolve));
 
   private constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -109,6 +108,7 @@ export class RawWebSocket {
       if (opcode === 0x1) this.messages.push(payload.toString());
       if (opcode === 0x8 && this.#code === undefined) {
         this.#code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
+        this.#closeFrameCame(this.#code);
         this.#closeAt = performance.now();
         // Echo the status code, as a client completing the closing handshake does.
         const reply = frame(0x8, Buffer.from(payload.subarray(0, 2)));
