@@ -208,11 +208,14 @@ async function importEntry(h: Host, file: string, build: CommandBuild): Promise<
     const error = withoutCommandFrames(firstBuildError(thrown), build.selfPlaces);
     const code = (error as { code?: string } | null)?.code;
     if (h.name === "node" && TYPESCRIPT.test(file) && code === "ERR_UNKNOWN_FILE_EXTENSION") {
+      // Node's type stripping takes .ts, .mts and .cts, never JSX: a newer Node is no advice for .tsx.
+      const what = file.endsWith(".tsx")
+        ? `TSX, which Node ${h.version} does not run (its type stripping takes .ts, .mts and .cts, no JSX): use`
+        : `TypeScript, which Node ${h.version} does not run: use Node 22.18 or newer, or`;
       throw new EntryError(
-        `${file} is TypeScript, which Node ${h.version} does not run: use Node 22.18 or newer, or ` +
-          `node --import tsx node_modules/.bin/serve-gracefully ${file} (${
-            (await installedPackage(h, "tsx")) ? "tsx is installed" : "after npm install -D tsx"
-          })`,
+        `${file} is ${what} node --import tsx node_modules/.bin/serve-gracefully ${file} (${
+          (await installedPackage(h, "tsx")) ? "tsx is installed" : "after npm install -D tsx"
+        })`,
       );
     }
     const message = (error as { message?: unknown } | null)?.message;

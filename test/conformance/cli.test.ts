@@ -592,6 +592,17 @@ for (const runtime of selectedRuntimes()) {
         );
       });
 
+      it("a .tsx entry: the advice names tsx, not a newer Node (type stripping runs no JSX)", { timeout: 60_000 }, async () => {
+        const file = `${FIXTURES}/.app-${process.pid}.tsx`;
+        copyFileSync(path.join(ROOT, FIXTURES, "app.ts"), path.join(ROOT, file));
+        cleanupFiles.push(path.join(ROOT, file));
+        const r = await runToEnd(commandLine(runtime, [file], false));
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(lines(r.stderr).length, 1, r.stderr);
+        assert.match(r.stderr, /\.app-\d+\.tsx is TSX, which Node \d+\.\d+\.\d+ does not run .*: use node --import tsx /);
+        assert.doesNotMatch(r.stderr, /22\.18 or newer/);
+      });
+
       it("an ES module as .js in a CommonJS package: the syntax error says how to fix it", { timeout: 60_000 }, async () => {
         const r = await runToEnd(commandLine(runtime, [`${FIXTURES}/commonjs-package/app.js`]));
         assert.equal(r.code, 1, r.stderr);
