@@ -619,7 +619,16 @@ const runtime: RuntimeAdapter = {
   // @hono/node-server is loaded by the first listen, not with this module: the primary of `workers`
   // serves nothing, and importing it (node:http, its Request and Response) costs a primary ~6 MiB.
   listen: async (handler, options) => {
-    const { createAdaptorServer } = await import("@hono/node-server");
+    const { createAdaptorServer } = await import("@hono/node-server").catch((error: unknown) => {
+      // Its own message names a module (`hono/ws`'s export, the package 'hono') but not who wanted it.
+      const why = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `@hono/node-server, which serves on Node, did not load (it needs hono, the peer dependency in package.json, installed beside it): ${why}`,
+        {
+          cause: error,
+        },
+      );
+    });
     return new NodeServer(createAdaptorServer, handler, options).listen();
   },
   closeConnectionAfter,

@@ -135,6 +135,63 @@ describe("the npm tarball", { concurrency: true }, () => {
   });
 });
 
+/** The lowest version a caret or >= range admits (`^4.6.7` and `>=4.6.7` give 4.6.7). */
+function floorOf(range: string): string {
+  const match = /^(?:\^|>=\s*)(\d+\.\d+\.\d+)$/.exec(range.trim());
+  assert.ok(match, `peerDependencies.hono is "${range}": expected ^X.Y.Z or >=X.Y.Z`);
+  return match[1]!;
+}
+
+// npm installs the oldest Hono the peer range admits without a word (a lock file that holds it):
+// the Node adapter's @hono/node-server imports from hono itself (`hono/ws`'s defineWebSocketHelper,
+// added in Hono 4.6.7), so with 4.6.0-4.6.6 Node could not serve at all. Bun and Deno never load it.
+describe("the installed tarball with the oldest hono the peer range admits", () => {
+  let project = "";
+
+  before(async () => {
+    project = path.join(tmp, "oldest-hono");
+    mkdirSync(project);
+    writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, version: "0.0.0" }));
+    copyFileSync(path.join(ROOT, "test/packaging/consumer/app.mjs"), path.join(project, "app.mjs"));
+    const hono = floorOf(pkg.peerDependencies.hono);
+    const r = await run(
+      "npm",
+      ["install", tarball, `hono@${hono}`, "--prefer-offline", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+      { cwd: project, timeoutMs: 120_000 },
+    );
+    assert.equal(r.code, 0, said(`npm install <tarball> hono@${hono}`, r));
+  });
+
+  it("NodeServesWithTheOldestHonoThePeerRangeAdmits", async () => {
+    const r = await run(process.execPath, ["app.mjs"], { cwd: project, timeoutMs: 20_000 });
+    assert.equal(r.code, 0, said("node app.mjs", r));
+    const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    assert.equal(result.status, 200);
+    assert.equal(result.body, "node");
+    assert.equal(result.exitCode, 0);
+  });
+
+  it("NodeSaysWhichPackageDidNotLoadWhenHonoIsMissing", async () => {
+    // A plain fetch handler needs no hono of its own, but @hono/node-server does.
+    const file = path.join(project, "plain.mjs");
+    writeFileSync(
+      file,
+      `import { serveGracefully } from "serve-gracefully";
+const server = serveGracefully({ fetch: () => new Response("ok") }, { port: 0, hostname: "127.0.0.1", logger: false });
+await server.ready.then(() => console.log("listening"), (error) => console.log(error.message));
+await server.shutdown();
+`,
+    );
+    rmSync(path.join(project, "node_modules/hono"), { recursive: true, force: true });
+    const r = await run(process.execPath, [file], { cwd: project, timeoutMs: 20_000 });
+    assert.match(
+      r.stdout,
+      /@hono\/node-server, which serves on Node, did not load \(it needs hono, .*\): .*'hono'/,
+      said("node plain.mjs", r),
+    );
+  });
+});
+
 describe("the installed tarball", { concurrency: true }, () => {
   let project = "";
 
