@@ -4,7 +4,7 @@
  */
 import type { createAdaptorServer as CreateAdaptorServer, HttpBindings } from "@hono/node-server";
 import type { IncomingMessage } from "node:http";
-import type { Http2Session } from "node:http2";
+import type { Http2ServerResponse, Http2Session } from "node:http2";
 import { Server as NetServer, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import {
@@ -111,8 +111,16 @@ function asksToClose(request: Request, env: unknown): boolean {
  */
 function watchDelivery(_response: Response, request: Request, env: unknown, delivered: (delivered: boolean) => void): void {
   const { incoming, outgoing } = (env as Partial<HttpBindings> | undefined) ?? {};
-  if (incoming === undefined || outgoing === undefined || incoming.httpVersionMajor === 2) {
-    return delivered(!request.signal.aborted);
+  if (incoming === undefined || outgoing === undefined) return delivered(!request.signal.aborted);
+  if (incoming.httpVersionMajor === 2) {
+    // An HTTP/2 stream: served once its whole response is written to the session, as for HTTP/1;
+    // cut when the stream closes before that (a stream cut at the deadline, a client's RST_STREAM).
+    // Counted at the handover instead, a stream begun in the drain and cut at the deadline was served.
+    const response = outgoing as unknown as Http2ServerResponse;
+    if (response.writableFinished) return delivered(true);
+    if (response.stream?.destroyed) return delivered(false);
+    response.once("close", () => delivered(response.writableFinished));
+    return;
   }
   if (outgoing.writableFinished) return delivered(true);
   if (incoming.socket.destroyed) return delivered(false);

@@ -334,3 +334,66 @@ describe("HTTPS/1.1 through a SIGTERM (fixture process)", () => {
     });
   }
 });
+
+it("AStreamBegunInTheDrainAndCutAtTheDeadlineCountsCutNotServed", async () => {
+  const app = new Hono();
+  app.get("/", (c) => c.text("hello"));
+  app.get("/forever", (c) =>
+    streamSSE(c, async (stream) => {
+      for (let i = 0; !stream.aborted && i < 1_000; i++) {
+        await stream.writeSSE({ data: String(i) });
+        await stream.sleep(50);
+      }
+    }));
+  const server = serveGracefully(app, {
+    port: 0,
+    hostname: "127.0.0.1",
+    signals: false,
+    logger: false,
+    timeout: 1_500,
+    drainDelay: 500,
+    lifecycle: createLifecycle(),
+    createServer: http2.createSecureServer as unknown as typeof https.createServer,
+    serverOptions: tlsOptions(),
+  });
+  const { port } = await server.ready;
+  const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+  session.on("error", () => {});
+  try {
+    assert.equal((await get(session, "/")).status, 200); // a plain answer before the drain: not in the report
+    const report = server.shutdown();
+    await sleep(100); // in the drain delay: still served
+    let events = 0;
+    const stream = session.request({ ":path": "/forever" });
+    stream.on("error", () => {});
+    stream.setEncoding("utf8").on("data", (chunk: string) => (events += chunk.split("data:").length - 1));
+    const done = await report;
+    assert.ok(events > 0, "the stream was begun and flowing");
+    assert.equal(done.forced, true);
+    assert.equal(done.exitCode, 1);
+    assert.equal(done.requests.served, 0, JSON.stringify(done.requests));
+    assert.equal(done.requests.cut, 1, JSON.stringify(done.requests));
+  } finally {
+    session.destroy();
+  }
+});
+
+it("AnHttp2ResponseAnsweredInTheDrainCountsServedOnceWritten", async () => {
+  const app = new Hono();
+  app.get("/slow", async (c) => (await sleep(300), c.text("x".repeat(100_000))));
+  const server = serveInProcess(app, http2.createSecureServer, tlsOptions());
+  const { port } = await server.ready;
+  const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+  try {
+    const answers = Promise.all([get(session, "/slow"), get(session, "/slow")]);
+    await sleep(100);
+    const report = server.shutdown();
+    const got = await answers;
+    assert.deepEqual(got.map((a) => [a.status, a.body.length]), [[200, 100_000], [200, 100_000]]);
+    const done = await report;
+    assert.equal(done.exitCode, 0);
+    assert.deepEqual(done.requests, { inFlightAtStart: 2, served: 2, cut: 0 });
+  } finally {
+    session.destroy();
+  }
+});
