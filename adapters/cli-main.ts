@@ -156,16 +156,32 @@ async function parse(args: string[]): Promise<CommandRuntime["parsed"]> {
   }
 }
 
-/** A path (relative to `cwd`, or absolute) as a file URL, without node:path or node:url. */
-function fileUrl(file: string, cwd: string): URL {
-  const base = new URL("file:///");
-  const dir = cwd.replaceAll("\\", "/");
-  base.pathname = `${dir.startsWith("/") ? "" : "/"}${dir}${dir.endsWith("/") ? "" : "/"}`;
-  return new URL(file.replaceAll("\\", "/"), base);
+/**
+ * A path (relative to `cwd`, or absolute) as a file URL, without node:path or node:url, as
+ * node:url's pathToFileURL makes it: every character is the name's own. "%" (an escape), "?" and
+ * "#" (a query, a fragment), a backslash outside Windows, tabs and newlines are escaped, so
+ * `100%.mjs`, `a#b.mjs`, `q?.mjs` or a working directory with "%" in it name their files (they
+ * were "not found", or "URI malformed"). On Windows (a `C:` or UNC working directory) a
+ * backslash separates, as a slash does.
+ */
+export function fileUrl(file: string, cwd: string): URL {
+  const windows = /^([A-Za-z]:[\\/]|\\\\)/.test(cwd);
+  const slashed = (path: string) => (windows ? path.replaceAll("\\", "/") : path);
+  const name = slashed(file);
+  const dir = slashed(cwd);
+  const absolute = name.startsWith("/") || (windows && /^[A-Za-z]:\//.test(name));
+  const path = absolute ? name : `${dir}${dir.endsWith("/") ? "" : "/"}${name}`;
+  const url = new URL("file:///");
+  // The pathname setter resolves "." and ".." and escapes spaces and the like, but not these.
+  url.pathname = `${path.startsWith("/") ? "" : "/"}${path}`.replace(
+    /[%?#\\\t\n\r]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`,
+  );
+  return url;
 }
 
 /** The path of a file URL, as stack traces print it. */
-const urlPath = (url: URL): string => decodeURIComponent(url.pathname);
+export const urlPath = (url: URL): string => decodeURIComponent(url.pathname);
 
 const TYPESCRIPT = /\.(ts|mts|cts|tsx)$/;
 

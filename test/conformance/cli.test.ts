@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -49,7 +50,7 @@ const started: Fixture[] = [];
 const cleanupFiles: string[] = [];
 after(() => {
   started.forEach((f) => f.kill());
-  cleanupFiles.forEach((file) => rmSync(file, { force: true }));
+  cleanupFiles.forEach((file) => rmSync(file, { force: true, recursive: true }));
 });
 
 /** The command line that runs the bin on a runtime; Node 20 runs a TypeScript entry through tsx. */
@@ -131,6 +132,42 @@ function runToEnd(argv: string[], env: Record<string, string> = {}, cwd = ROOT):
 
 const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "");
 
+/** The JSON lines of a command's output (anything else skipped). */
+const jsonLines = (text: string): Line[] =>
+  lines(text).flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Line];
+    } catch {
+      return [];
+    }
+  });
+
+/**
+ * The command started in `cwd` (the harness starts everything in the repository's root).
+ * `listening()` resolves with its JSON lines once it logs `listening`, or once it exits, within `ms`.
+ */
+function startIn(cwd: string, argv: string[]) {
+  const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const listened = new Promise<void>((resolve) => {
+    const read = (chunk: string) => {
+      out += chunk;
+      if (out.includes('"event":"listening"')) resolve();
+    };
+    child.stdout.setEncoding("utf8").on("data", read);
+    child.stderr.setEncoding("utf8").on("data", read);
+    void exited.then(() => resolve());
+  });
+  const listening = async (ms = 30_000): Promise<Line[]> => {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([listened, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+    return jsonLines(out);
+  };
+  return { child, exited, listening, output: () => out, kill: () => child.exitCode === null && child.kill("SIGKILL") };
+}
+
 /** Four requests in flight, the signal, four 200s, exit 0 and the report line that says so. */
 async function drainsFourInFlight(f: Fixture, signal: NodeJS.Signals, send: () => void = () => f.signal(signal)): Promise<void> {
   const responses = Array.from({ length: 4 }, () => request(f.port, "GET", "/slow?ms=800", 15_000));
@@ -204,6 +241,29 @@ for (const runtime of selectedRuntimes()) {
         assert.equal((await request(f.port, "GET", "/")).body, `${body}, evaluated 1 time(s)`, file);
         f.signal("SIGTERM");
         assert.equal((await f.exit(15_000)).code, 0, file);
+      }
+    });
+
+    it('serves an entry whose path has "%" and "#" in it, given relative to a working directory with "%" in its name', {
+      timeout: 60_000,
+    }, async () => {
+      // URL syntax in a file name: `100%.mjs` was "URI malformed", `a#b.mjs` "not found", and any
+      // entry under a folder named with "%" failed, on Node and Bun (Deno served some of them).
+      const dir = mkdtempSync(path.join(os.tmpdir(), "sg-100%#-"));
+      cleanupFiles.push(dir);
+      for (const name of ["100% a#b.mjs", "50%20off.mjs"]) {
+        writeFileSync(path.join(dir, name), `export default { fetch: () => new Response(${JSON.stringify(name)}) };\n`);
+        const argv = commandLine(runtime, ["--port", "0", "--host", "127.0.0.1", name]);
+        const command = startIn(dir, argv);
+        try {
+          const listening = (await command.listening()).find((l) => l.event === "listening");
+          assert.ok(listening, `${name}: not served:\n${command.output()}`);
+          assert.equal((await request(Number(listening.port), "GET", "/")).body, name);
+          command.child.kill("SIGTERM");
+          assert.equal(await command.exited, 0, name);
+        } finally {
+          command.kill();
+        }
       }
     });
 
@@ -368,30 +428,20 @@ for (const runtime of selectedRuntimes()) {
       if (runtime.name === "node") argv.splice(1, 0, "--import", TSX);
       // Started in the project's folder (the harness starts everything in the repository's root).
       const project = path.join(ROOT, FIXTURES, "project");
-      const child = spawn(argv[0]!, argv.slice(1), {
-        cwd: project,
-        env: { ...process.env, NO_COLOR: "1" },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
-      child.stderr.setEncoding("utf8").on("data", (c: string) => (out += c));
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      const command = startIn(project, argv);
       try {
-        const deadline = performance.now() + 30_000;
-        while (!/"event":"listening"/.test(out) && performance.now() < deadline && child.exitCode === null) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        const picked = lines(out).map((l) => JSON.parse(l)).find((l) => l.event === "cli.entry");
-        assert.ok(picked, `no cli.entry line:\n${out}`);
+        const logged = await command.listening();
+        const picked = logged.find((l) => l.event === "cli.entry");
+        assert.ok(picked, `no cli.entry line:\n${command.output()}`);
         assert.equal(picked.entry, "src/index.ts");
-        assert.match(picked.msg, /no entry given: serving src\/index\.ts/);
-        const port = lines(out).map((l) => JSON.parse(l)).find((l) => l.event === "listening").port;
-        assert.equal((await request(port, "GET", "/")).body, "hello from src/index.ts");
-        child.kill("SIGTERM");
-        assert.equal(await exited, 0);
+        assert.match(String(picked.msg), /no entry given: serving src\/index\.ts/);
+        const listening = logged.find((l) => l.event === "listening");
+        assert.ok(listening, `not served:\n${command.output()}`);
+        assert.equal((await request(Number(listening.port), "GET", "/")).body, "hello from src/index.ts");
+        command.child.kill("SIGTERM");
+        assert.equal(await command.exited, 0);
       } finally {
-        if (child.exitCode === null) child.kill("SIGKILL");
+        command.kill();
       }
     });
 

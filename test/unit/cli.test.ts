@@ -3,6 +3,7 @@
  * messages as serveGracefully's options, the entry contract, and what each outcome returns.
  */
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { describe, it } from "node:test";
 import { type CommandRuntime, runCommand } from "../../src/cli/command.ts";
@@ -13,6 +14,7 @@ import { FLAGS, parseArgsOptions, parseArgsUsage } from "../../src/cli/flags.ts"
 import { helpText } from "../../src/cli/help.ts";
 import { readFlags, resolveSettings, UsageError } from "../../src/cli/settings.ts";
 import { resolveOptions } from "../../src/options/options.ts";
+import { fileUrl, urlPath } from "../../adapters/cli-main.ts";
 
 const app = { fetch: () => new Response("ok") };
 const envOf = (vars: Record<string, string>) => (name: string) => vars[name];
@@ -381,5 +383,36 @@ describe("runCommand", () => {
     assert.match(bad.err[0]!, /src\/index\.ts's lifecycle\(lc\) threw: no db/);
     assert.equal(bad.err[1], "Error: no db\n    at lifecycle (src/index.ts:3:9)", "the stack as the runtime trimmed it");
     assert.equal(bad.served.length, 0);
+  });
+});
+
+describe("the entry's file URL (adapters/cli-main.ts)", () => {
+  it("APathIsTheFileItNamesWhateverItsCharacters", () => {
+    // "%", "#" and "?" are URL syntax, and legal in a file name: `100%.mjs` was "URI malformed",
+    // `a#b.mjs` and `q?x.mjs` "not found", and every entry under a folder with "%" in its name failed.
+    const cases: [file: string, cwd: string, path: string][] = [
+      ["100%.mjs", "/srv/app", "/srv/app/100%.mjs"],
+      ["50%20off.mjs", "/srv/app", "/srv/app/50%20off.mjs"],
+      ["a#b.mjs", "/srv/app", "/srv/app/a#b.mjs"],
+      ["q?x.mjs", "/srv/app", "/srv/app/q?x.mjs"],
+      ["app.mjs", "/tmp/build%zz", "/tmp/build%zz/app.mjs"],
+      ["app.mjs", "/tmp/build%41/", "/tmp/build%41/app.mjs"],
+      ["src/index.ts", "/srv/c#d", "/srv/c#d/src/index.ts"],
+      ["dir with space/ünï.mjs", "/srv", "/srv/dir with space/ünï.mjs"],
+      ["back\\slash.mjs", "/srv", "/srv/back\\slash.mjs"],
+      ["../x/./app.mjs", "/srv/app", "/srv/x/app.mjs"],
+      ["/abs/100%.mjs", "/srv/app", "/abs/100%.mjs"],
+      ["./", "/srv/50%", "/srv/50%/"],
+    ];
+    for (const [file, cwd, path] of cases) {
+      const url = fileUrl(file, cwd);
+      assert.equal(urlPath(url), path, `${file} in ${cwd}`);
+      assert.equal(fileURLToPath(url), path, `${file} in ${cwd}: node:url reads the same path`);
+    }
+  });
+
+  it("OnWindowsABackslashSeparates", () => {
+    assert.equal(urlPath(fileUrl("src\\index.ts", "C:\\app")), "/C:/app/src/index.ts");
+    assert.equal(urlPath(fileUrl("D:\\other\\app.ts", "C:\\app")), "/D:/other/app.ts");
   });
 });
