@@ -33,7 +33,8 @@ export function runLoad(port: number, app: AppName, options: { seconds: number; 
     child.stdout!.setEncoding("utf8").on("data", (c: string) => (out += c));
     child.stderr!.setEncoding("utf8").on("data", (c: string) => (err += c));
     const timer = setTimeout(() => child.kill("SIGKILL"), (options.seconds + 15) * 1000);
-    child.once("exit", (code) => {
+    // 'close', not 'exit': that can come before wrk's summary has been read (a busy machine).
+    child.once("close", (code) => {
       clearTimeout(timer);
       if (code !== 0) return reject(new Error(`wrk exited ${code}: ${err}${out}`));
       const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1];

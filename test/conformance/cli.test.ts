@@ -19,6 +19,7 @@ import { assertOutputWritesHarmless } from "../support/closed-output.ts";
 import { Fixture, type Line, ROOT, type Runtime, selectedRuntimes } from "../support/harness.ts";
 import { nodeBinary } from "../packaging/tools.ts";
 import { freePort, onFreePort } from "../support/ports.ts";
+import { exitWithOutput } from "../support/processes.ts";
 
 const CLI = path.join(ROOT, "dist/cli.js");
 const FIXTURES = "test/fixtures/cli";
@@ -149,7 +150,7 @@ const jsonLines = (text: string): Line[] =>
 function startIn(cwd: string, argv: string[]) {
   const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = exitWithOutput(child).then((exit) => exit.code);
   const listened = new Promise<void>((resolve) => {
     const read = (chunk: string) => {
       out += chunk;

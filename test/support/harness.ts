@@ -8,6 +8,7 @@ import { after } from "node:test";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type ChildExit, exitWithOutput } from "./processes.ts";
 import { type Runtime, RUNTIMES } from "./runtimes.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -39,11 +40,7 @@ export function assertChecksPass(command: string, args: string[], count: number,
 
 export type Line = Record<string, unknown> & { at: number };
 
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  at: number;
-}
+export type Exit = ChildExit;
 
 export class Fixture {
   readonly lines: Line[] = [];
@@ -85,11 +82,10 @@ export class Fixture {
         for (const wake of this.#watchers.splice(0)) wake();
       });
     }
-    this.exited = new Promise((resolve) => {
-      this.child.once("exit", (code, signal) => {
-        resolve({ code, signal, at: performance.now() });
-        for (const wake of this.#watchers.splice(0)) wake();
-      });
+    // Once its output is read to the end: the report line is often the last thing it writes.
+    this.exited = exitWithOutput(this.child).then((exit) => {
+      for (const wake of this.#watchers.splice(0)) wake();
+      return exit;
     });
   }
 

@@ -19,3 +19,34 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** performance.now() at the exit itself, not when its output was read. */
+  at: number;
+}
+
+/**
+ * Resolves once the child has exited and its output has been read to the end ('close'): 'exit' alone
+ * can come before the last lines on a busy machine (the final report, wrk's summary). A process
+ * left holding the pipes (a worker outliving its primary) is not waited for past `graceMs`.
+ */
+export function exitWithOutput(child: ChildProcess, graceMs = 1_000): Promise<ChildExit> {
+  return new Promise((resolve) => {
+    let exit: ChildExit | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      resolve(exit!);
+    };
+    child.once("exit", (code, signal) => {
+      exit = { code, signal, at: performance.now() };
+      timer = setTimeout(done, graceMs);
+    });
+    child.once("close", (code: number | null, signal: NodeJS.Signals | null) => {
+      exit ??= { code, signal, at: performance.now() };
+      done();
+    });
+  });
+}
