@@ -161,8 +161,8 @@ async function parse(args: string[]): Promise<CommandRuntime["parsed"]> {
  * node:url's pathToFileURL makes it: every character is the name's own. "%" (an escape), "?" and
  * "#" (a query, a fragment), a backslash outside Windows, tabs and newlines are escaped, so
  * `100%.mjs`, `a#b.mjs`, `q?.mjs` or a working directory with "%" in it name their files (they
- * were "not found", or "URI malformed"). On Windows (a `C:` or UNC working directory) a
- * backslash separates, as a slash does.
+ * were "not found", or "URI malformed"). On Windows (a `C:` working directory) a backslash
+ * separates, as a slash does; a UNC path (`\\server\share`) is not made a file URL with a host.
  */
 export function fileUrl(file: string, cwd: string): URL {
   const windows = /^([A-Za-z]:[\\/]|\\\\)/.test(cwd);

@@ -253,12 +253,14 @@ const runtime: RuntimeAdapter = {
     if (completed === undefined) return delivered(true);
     completed.then(() => delivered(true), () => delivered(false));
   },
-  // An HTTP/2 request has no Host header (its authority is a pseudo-header, which Deno does not
-  // show), and its answer is not held for a next request on the connection: HTTP/2's GOAWAY tells
-  // the client which streams were taken. Held, it went after shutdown()'s GOAWAY, and node:http2
-  // clients, which answer with a GOAWAY of their own, had Deno cancel every such stream (RST_STREAM
-  // CANCEL, counted served). HTTP/1.1 requires Host; an HTTP/1.0 request without it closes anyway.
-  asksToClose: (request) => !request.headers.has("host") || asksToClose(request),
+  // An HTTP/2 request has neither Host (its authority is a pseudo-header, which Deno does not show)
+  // nor Connection (HTTP/2 forbids it), and its answer is not held for a next request on the
+  // connection: HTTP/2's GOAWAY tells the client which streams were taken. Held, it went after
+  // shutdown()'s GOAWAY, and node:http2 clients, which answer with a GOAWAY of their own, had Deno
+  // cancel every such stream (RST_STREAM CANCEL, counted served). An HTTP/1.0 client keeps its
+  // connection only with `Connection: keep-alive`; an HTTP/1.1 one without Host breaks RFC 9112
+  // (Deno serves it), and is taken for HTTP/2 here: its answer goes at once, with Connection: close.
+  asksToClose: (request) => (!request.headers.has("host") && !request.headers.has("connection")) || asksToClose(request),
   // Deno.addSignalListener, not node:process: process.on runs promise callbacks ~6 ms sooner after
   // the signal, but importing node:process costs Deno ~6 MiB of RSS and ~30 ms of cold start.
   onSignal(signal, listener) {

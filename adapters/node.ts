@@ -117,9 +117,11 @@ function watchDelivery(_response: Response, request: Request, env: unknown, deli
     // cut when the stream closes before that (a stream cut at the deadline, a client's RST_STREAM).
     // Counted at the handover instead, a stream begun in the drain and cut at the deadline was served.
     const response = outgoing as unknown as Http2ServerResponse;
-    if (response.writableFinished) return delivered(true);
-    if (response.stream?.destroyed) return delivered(false);
-    response.once("close", () => delivered(response.writableFinished));
+    const stream = response.stream;
+    // A stream the client reset is ended by Node (writableFinished) though nothing was sent.
+    const sent = () => response.writableFinished && !stream.aborted;
+    if (stream.destroyed) return delivered(sent());
+    response.once("close", () => delivered(sent()));
     return;
   }
   if (outgoing.writableFinished) return delivered(true);
@@ -631,7 +633,7 @@ const runtime: RuntimeAdapter = {
       // Its own message names a module (`hono/ws`'s export, the package 'hono') but not who wanted it.
       const why = error instanceof Error ? error.message : String(error);
       throw new Error(
-        `@hono/node-server, which serves on Node, did not load (it needs hono, the peer dependency in package.json, installed beside it): ${why}`,
+        `@hono/node-server, which serves on Node, did not load (it needs hono, the peer dependency in package.json, installed beside it in that range): ${why}`,
         {
           cause: error,
         },

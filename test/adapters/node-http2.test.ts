@@ -397,3 +397,27 @@ it("AnHttp2ResponseAnsweredInTheDrainCountsServedOnceWritten", async () => {
     session.destroy();
   }
 });
+
+it("AStreamTheClientResetsBeforeItsAnswerCountsCut", async () => {
+  // Node ends a reset stream's write side itself (writableFinished) though nothing was sent: taken
+  // for a finished response, such a stream was counted served.
+  const app = new Hono();
+  let started!: () => void;
+  const handlerStarted = new Promise<void>((resolve) => (started = resolve));
+  app.get("/slow", async (c) => (started(), await sleep(300), c.text("late")));
+  const server = serveInProcess(app, http2.createSecureServer, tlsOptions());
+  const { port } = await server.ready;
+  const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+  session.on("error", () => {});
+  try {
+    const stream = session.request({ ":path": "/slow" });
+    stream.on("error", () => {});
+    await handlerStarted;
+    const report = server.shutdown();
+    stream.close(http2.constants.NGHTTP2_CANCEL); // while the handler runs, in the drain
+    const done = await report;
+    assert.deepEqual(done.requests, { inFlightAtStart: 1, served: 0, cut: 1 });
+  } finally {
+    session.destroy();
+  }
+});

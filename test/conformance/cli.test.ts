@@ -7,7 +7,7 @@
  * Needs a current build (`npm run build`); `npm test` builds first.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import net from "node:net";
@@ -48,9 +48,11 @@ before(() => {
 });
 
 const started: Fixture[] = [];
+const startedIn: ChildProcess[] = [];
 const cleanupFiles: string[] = [];
 after(() => {
   started.forEach((f) => f.kill());
+  startedIn.forEach((child) => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"));
   cleanupFiles.forEach((file) => rmSync(file, { force: true, recursive: true }));
 });
 
@@ -149,6 +151,7 @@ const jsonLines = (text: string): Line[] =>
  */
 function startIn(cwd: string, argv: string[]) {
   const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  startedIn.push(child); // ended by the file's after() if a test times out before its own finally
   let out = "";
   const exited = exitWithOutput(child).then((exit) => exit.code);
   const listened = new Promise<void>((resolve) => {
