@@ -4,6 +4,7 @@
  */
 import { systemClock } from "../time/clock.ts";
 import { toLog } from "../log/logger.ts";
+import { loggerFlush } from "../log/flush.ts";
 import type { ResolvedOptions } from "../options/options.ts";
 import { availableCpus } from "./cpus.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -42,6 +43,7 @@ export function startPrimary(runtime: RuntimeAdapter, resolved: ResolvedOptions,
     own: runtime,
     clock: systemClock,
     log,
+    flush: loggerFlush(resolved.logger),
     runtime: runtime.name,
     mode: adapter.mode,
     count: count.count,

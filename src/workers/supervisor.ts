@@ -8,6 +8,7 @@
  */
 import type { Clock } from "../time/clock.ts";
 import type { Log } from "../log/logger.ts";
+import { type Flush, flushBudget, flushWithin } from "../log/flush.ts";
 import { signalMeaning } from "../process/process-watch.ts";
 import { signalDeliveryWarning } from "../process/platform.ts";
 import { REQUEST_GRACE_MS } from "../drain/request-grace.ts";
@@ -58,6 +59,11 @@ export interface SupervisorSetup {
   own: ProcessAdapter;
   clock: Clock;
   log: Log;
+  /**
+   * Writes what the logger holds (pino's asynchronous destination), awaited before the exit so the
+   * primary's `drain.end` is the last line, as in one process. Undefined for loggers that write at once.
+   */
+  flush?: Flush;
   runtime: string;
   mode: string;
   count: number;
@@ -593,7 +599,12 @@ export class Supervisor {
     });
     if (drain.reason !== "start-failed") this.#setup.log(drainEnd(report, this.#exits(drain.reason)));
     this.#resolveFinished(report);
-    if (this.#exits(drain.reason)) this.#setup.own.exit(report.exitCode);
+    if (!this.#exits(drain.reason)) return;
+    const { flush, clock, timeout, own } = this.#setup;
+    if (flush === undefined) return own.exit(report.exitCode);
+    // The report is the last line: a logger that writes asynchronously (pino) gets it out first,
+    // within the same bounded wait as one process's drain.
+    void flushWithin(clock, flush, flushBudget(drain.at + timeout - clock.now())).then(() => own.exit(report.exitCode));
   }
 
   #exits(reason: ShutdownReport["reason"]): boolean {
