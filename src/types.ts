@@ -270,7 +270,7 @@ export const isShutdownSignal = (value: unknown): value is ShutdownSignal => (SH
 /**
  * A structured log record; `event` names what happened. A function logger gets every record with
  * `time` set (the same fields as the default JSON line); a console-like logger gets
- * `(fields, msg)`, the fields without `level`, `time` and `msg`. At most 15 KiB as JSON.
+ * `(fields, msg)`, the fields without `level`, `time` and `msg`. At most 3,584 bytes as JSON.
  */
 export interface LogRecord {
   level: "info" | "warn" | "error";

@@ -9,7 +9,7 @@ import { clip } from "../log/log-bounds.ts";
 /** Messages a report keeps; further ones are counted in `errorsOmitted`. */
 export const MAX_REPORTED_ERRORS = 10;
 
-/** Characters kept of each message: ten of them stay well inside one 16 KiB line. */
+/** Characters kept of each message; the line's bound (log-bounds.ts) shortens them further when ten do not fit. */
 export const MAX_ERROR_CHARS = 1_000;
 
 export class ReportErrors {

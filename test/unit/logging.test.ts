@@ -197,7 +197,25 @@ describe("logging", () => {
     assert.deepEqual(record.tasks, { failed: 0 }, "small fields kept");
   });
 
-  it("WritesDefaultJsonLinesWithinSixteenKiB", () => {
+  it("NeverSerializesAStringLongerThanTheLine", () => {
+    // A 10 MB message made a 30 MB JSON text before it was cut: 300-400 ms of a blocked event loop.
+    let longest = 0;
+    const stringify = JSON.stringify;
+    JSON.stringify = ((...args: Parameters<typeof stringify>) => {
+      const text = stringify(...args);
+      longest = Math.max(longest, text?.length ?? 0);
+      return text;
+    }) as typeof stringify;
+    try {
+      const { json } = fitRecord({ level: "error", event: "handler.error", msg: "boom", error: "x".repeat(10_000_000) });
+      assert.ok(bytes(json) <= MAX_RECORD_BYTES);
+    } finally {
+      JSON.stringify = stringify;
+    }
+    assert.ok(longest <= 2 * MAX_RECORD_BYTES, `a ${longest}-character JSON text was made`);
+  });
+
+  it("WritesDefaultJsonLinesWithinOnePipeWrite", () => {
     const lines: string[] = [];
     const original = console.log;
     console.log = (line: string) => lines.push(line);
