@@ -380,13 +380,20 @@ it("AStreamBegunInTheDrainAndCutAtTheDeadlineCountsCutNotServed", async () => {
 
 it("AnHttp2ResponseAnsweredInTheDrainCountsServedOnceWritten", async () => {
   const app = new Hono();
-  app.get("/slow", async (c) => (await sleep(300), c.text("x".repeat(100_000))));
+  let started = 0;
+  let bothStarted!: () => void;
+  const running = new Promise<void>((resolve) => (bothStarted = resolve));
+  app.get("/slow", async (c) => {
+    if (++started === 2) bothStarted();
+    await sleep(300); // the handlers still run at the drain's start
+    return c.text("x".repeat(100_000));
+  });
   const server = serveInProcess(app, http2.createSecureServer, tlsOptions());
   const { port } = await server.ready;
   const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
   try {
     const answers = Promise.all([get(session, "/slow"), get(session, "/slow")]);
-    await sleep(100);
+    await running; // both in flight: not a fixed wait, which a slow TLS start overran
     const report = server.shutdown();
     const got = await answers;
     assert.deepEqual(got.map((a) => [a.status, a.body.length]), [[200, 100_000], [200, 100_000]]);
