@@ -42,7 +42,7 @@ for (const major of majors) {
     "--import",
     "tsx",
     "--test",
-    "--test-timeout=180000",
+    "--test-timeout=600000",
     "--test-reporter=spec",
     "--test-concurrency=3",
     ...suite,

@@ -36,6 +36,8 @@ const scripts = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")
  * again on 2026-12-06, ours 12-31 in half of 8 runs against bare 0-11). Alone it takes ~50 s.
  */
 const PACKAGING_SLOWEST = ["types", "tarball", "examples", "jsr", "readme-snippet", "one-lifecycle"];
+/** The same for conformance (a run at load 7: Node's workers 145 s, the command 95 s, WebSockets ~70 s, faults ~70 s). */
+const CONFORMANCE_SLOWEST = ["workers-node", "cli", "websocket", "faults", "workers-reload", "browser"];
 
 /** A step: the npm script `script`, or (`optional`) a preparation whose failure only warns. */
 const PHASES = [
@@ -47,7 +49,7 @@ const PHASES = [
   ],
   [{ name: "unit", script: "test:unit" }],
   [{ name: "arrivals", script: "test:arrivals" }],
-  [{ name: "conformance", script: "test:conformance", order: [], skip: ["arrivals"] }],
+  [{ name: "conformance", script: "test:conformance", order: CONFORMANCE_SLOWEST, skip: ["arrivals"] }],
   [{ name: "packaging", script: "test:packaging", order: PACKAGING_SLOWEST }, { name: "bench smoke", script: "test:bench-smoke" }],
   [{ name: "rolling", script: "test:rolling" }],
 ];

@@ -237,8 +237,9 @@ export function describeWorkers(runtimeName: Runtime["name"]): void {
           for (const body of await Promise.all(streams)) assert.match(body, /^200 [^]*done\n$/);
           const reload = await fixture.waitFor((l) => l.event === "reload" || l.event === "reload.failed", 30_000, "the reload line");
           assert.equal(reload.event, "reload", JSON.stringify(reload));
+          // Clean: no old worker forced at its deadline (the reload's own duration also counts the new
+          // workers' starts, 10 s for two Node workers at load 10, so it is no measure of that).
           assert.equal(reload.level, "info", `a clean reload: ${JSON.stringify(reload)}`);
-          assert.ok((reload.durationMs as number) < 6_000, `the reload waited for the deadline: ${reload.durationMs} ms`);
           streams = streamAll();
           await streamsStarted(2 * STREAMS);
           fixture.signal("SIGTERM");
