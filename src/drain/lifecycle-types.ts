@@ -16,10 +16,11 @@ import type { LoggerOption, RuntimeAdapter, ShutdownReport, ShutdownSignal } fro
 
 /**
  * Bump when anything a copy calls on another copy's lifecycle changes: `ServerLifecycle`'s members,
- * the `ServerPart` it hands over (with its `ServerTraffic` and `ListeningServer`), `TaskTracker` or
- * `Readiness`.
+ * the `ServerPart` it hands over (with its `ServerTraffic` and `ListeningServer`), `TaskTracker`,
+ * `Readiness`, or what the process-wide entry shares beside it (process-lifecycle.ts: the
+ * `RuntimeAdapter` the lifecycle drives and the `WorkerRole`).
  */
-export const LIFECYCLE_PROTOCOL = 2;
+export const LIFECYCLE_PROTOCOL = 3;
 
 /**
  * Marks a lifecycle (any copy's): a non-enumerable property whose value is the copy's

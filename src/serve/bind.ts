@@ -7,7 +7,7 @@ import { processExitGate } from "../process/process-exit.ts";
 import { processLifecycle } from "./process-lifecycle.ts";
 import { createServeGracefully, type ServeGracefully } from "./serve.ts";
 import type { RuntimeAdapter } from "../types.ts";
-import { tellStartFailed, workerRole, workerRuntime } from "../workers/worker.ts";
+import { tellStartFailed, type WorkerRole, workerRole, workerRuntime } from "../workers/worker.ts";
 
 export interface RuntimeBinding<PassThrough> {
   /** A separate lifecycle (tests, libraries); pass it as the `lifecycle` option. */
@@ -24,20 +24,27 @@ export function bindRuntime<PassThrough extends object>(
   given: RuntimeAdapter,
   passThroughKeys: readonly (keyof PassThrough & string)[],
 ): RuntimeBinding<PassThrough> {
-  // A worker of `workers` (its environment says so) takes its drain orders from the primary.
-  const role = workerRole(given);
-  const runtime = role === undefined ? given : workerRuntime(given, role);
-  // A worker's lines carry its pid, also those said before its server joins (a part the entry starts).
-  const logFields = role === undefined ? undefined : { pid: role.pid };
-  const tellPrimaryStartFailed = role && ((error: string) => tellStartFailed(role, error));
   // One exit for every lifecycle of the process (of this copy or another): the last drain ends it.
   const exitGate = processExitGate();
-  const create = (options: LifecycleOptions = {}) =>
-    new LifecycleController({ ...checkLifecycleOptions(options), runtime, logFields, tellPrimaryStartFailed, exitGate });
-  // Shared with every other copy of this package in the process: one signal, one drain.
-  const lifecycle = processLifecycle(runtime.name, () => create());
+  const newLifecycle = (runtime: RuntimeAdapter, role: WorkerRole | undefined, options: LifecycleOptions = {}) =>
+    new LifecycleController({
+      ...checkLifecycleOptions(options),
+      runtime,
+      // A worker's lines carry its pid, also those said before its server joins (a part the entry starts).
+      logFields: role === undefined ? undefined : { pid: role.pid },
+      tellPrimaryStartFailed: role && ((error: string) => tellStartFailed(role, error)),
+      exitGate,
+    });
+  // Shared with every other copy of this package in the process: one signal, one drain, and in a
+  // worker one channel to the primary.
+  const { lifecycle, runtime, role } = processLifecycle(given.name, () => {
+    // A worker of `workers` (its environment says so) takes its drain orders from the primary.
+    const role = workerRole(given);
+    const runtime = role === undefined ? given : workerRuntime(given, role);
+    return { lifecycle: newLifecycle(runtime, role), runtime, role };
+  });
   return {
-    createLifecycle: create,
+    createLifecycle: (options) => newLifecycle(runtime, role, options),
     lifecycle,
     serveGracefully: createServeGracefully<PassThrough>(runtime, lifecycle, passThroughKeys, role),
     endOnDrain: (stream, last) => lifecycle.endOnDrain(stream, last),

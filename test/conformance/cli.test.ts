@@ -19,7 +19,7 @@ import { assertOutputWritesHarmless } from "../support/closed-output.ts";
 import { Fixture, type Line, ROOT, type Runtime, selectedRuntimes } from "../support/harness.ts";
 import { nodeBinary } from "../packaging/tools.ts";
 import { freePort, onFreePort } from "../support/ports.ts";
-import { exitWithOutput } from "../support/processes.ts";
+import { alive, exitWithOutput } from "../support/processes.ts";
 
 const CLI = path.join(ROOT, "dist/cli.js");
 const FIXTURES = "test/fixtures/cli";
@@ -391,6 +391,32 @@ for (const runtime of selectedRuntimes()) {
         assert.deepEqual(startedIn(), [...workerPids].sort(), "one start per worker, none in the primary");
         assert.ok(!f.lines.some((l) => l.event === "workers.parts-in-primary"), "nothing started in the primary to stop");
         assert.equal(f.lines.filter((l) => l.fixture === "db.closed").length, 2, "each worker stopped its part");
+      },
+    );
+
+    it(
+      "with --workers 2, the primary SIGKILLed: each worker drains its requests in flight and exits (the entry imports the package too)",
+      { timeout: 60_000 },
+      async () => {
+        // On Bun the command's copy serves and the entry's copy (dist/bun.js) only joined its lifecycle:
+        // that copy, hearing the channel close with no drain of its own, ended the worker at once (exit 1,
+        // every request in flight cut; an outside probe).
+        const f = command(runtime, ["--workers", "2", "--port", "0", "--host", "127.0.0.1", `${FIXTURES}/imports-package.js`]);
+        const listening = await f.waitFor((l) => l.event === "listening" && l.workers === 2, 30_000, "the primary's listening line");
+        const workerPids = listening.pids as number[];
+        try {
+          const slow = Array.from({ length: 4 }, () => request(listening.port as number, "GET", "/slow", 15_000));
+          await f.waitFor(() => f.lines.filter((l) => l.fixture === "slow.start").length >= 4, 10_000, "four requests in flight");
+          f.signal("SIGKILL"); // the primary alone
+          // What the clients and the orchestrator see (the workers' own lines may come after the
+          // harness stopped reading the dead primary's pipes).
+          for (const answer of await Promise.all(slow)) assert.equal(`${answer.status} ${answer.body}`, "200 slow done");
+          const deadline = performance.now() + 15_000;
+          while (workerPids.some(alive) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+          assert.deepEqual(workerPids.filter(alive), [], "no worker left behind");
+        } finally {
+          for (const pid of workerPids.filter(alive)) process.kill(pid, "SIGKILL");
+        }
       },
     );
 

@@ -4,17 +4,26 @@ import { describe, it } from "node:test";
 import { asServerLifecycle, LIFECYCLE_BRAND, LIFECYCLE_PROTOCOL, type ServerLifecycle } from "../../src/drain/lifecycle-types.ts";
 import { PROCESS_LIFECYCLE_KEY, processLifecycle } from "../../src/serve/process-lifecycle.ts";
 import { fakeWorld } from "./fakes.ts";
+import type { WorkerRole } from "../../src/workers/worker.ts";
 
 describe("process lifecycle", { timeout: 10_000 }, () => {
-  it("GivesEveryCopyTheLifecycleTheFirstCopyRegistered", () => {
+  it("GivesEveryCopyTheLifecycleRuntimeAndWorkerRoleTheFirstCopyRegistered", () => {
     // A registry of its own stands in for globalThis (which the real registration never leaves).
     const registry = {};
-    const first = fakeWorld().lifecycle;
+    const world = fakeWorld();
+    const role = { slot: 0 } as WorkerRole;
     let created = 0;
-    const a = processLifecycle("node", () => (created++, first), registry);
-    const b = processLifecycle("bun", () => (created++, fakeWorld().lifecycle), registry);
-    assert.equal(a, first);
-    assert.equal(b, first, "the second copy made a lifecycle of its own");
+    const a = processLifecycle("node", () => (created++, { lifecycle: world.lifecycle, runtime: world.runtime, role }), registry);
+    const b = processLifecycle("bun", () => {
+      created++;
+      const other = fakeWorld();
+      return { lifecycle: other.lifecycle, runtime: other.runtime, role: undefined };
+    }, registry);
+    assert.equal(a.lifecycle, world.lifecycle);
+    assert.equal(b.lifecycle, world.lifecycle, "the second copy made a lifecycle of its own");
+    // In a worker, a second channel role would act on the primary's messages and its close alone.
+    assert.equal(b.runtime, world.runtime, "the second copy drives a runtime of its own");
+    assert.equal(b.role, role, "the second copy connected the worker channel again");
     assert.equal(created, 1);
     const entry = Object.getOwnPropertyDescriptor(registry, PROCESS_LIFECYCLE_KEY);
     assert.equal(entry?.writable, false, "a later copy could replace the registration");
@@ -22,10 +31,10 @@ describe("process lifecycle", { timeout: 10_000 }, () => {
   });
 
   it("RefusesACopyOfAnotherProtocolLoudly", () => {
-    const registry = { [PROCESS_LIFECYCLE_KEY]: { protocol: LIFECYCLE_PROTOCOL + 1, runtime: "node", lifecycle: {} } };
+    const registry = { [PROCESS_LIFECYCLE_KEY]: { protocol: LIFECYCLE_PROTOCOL + 1, runtimeName: "node", lifecycle: {} } };
     let created = 0;
     assert.throws(
-      () => processLifecycle("node", () => (created++, fakeWorld().lifecycle), registry),
+      () => processLifecycle("node", () => (created++, { ...fakeWorld(), role: undefined }), registry),
       new RegExp(
         `lifecycle protocol ${
           LIFECYCLE_PROTOCOL + 1
