@@ -191,7 +191,11 @@ export function createServeGracefully<PassThrough extends object>(
     };
     lifecycle.addServer(part, settings);
     if (role !== undefined) {
-      ready.then((info) => role.send({ sg: "listening", port: info.port, hostname: info.hostname }), () => {});
+      // With what this entry asked for of the settings only the primary applies: at a reload, the
+      // primary says which of them the running service keeps.
+      const { workers, timeout, signals, reloadSignal } = resolved;
+      const asked = { port: resolved.port, workers: workers.requested, timeout, signals: [...signals], reloadSignal };
+      ready.then((info) => role.send({ sg: "listening", port: info.port, hostname: info.hostname, asked }), () => {});
     }
     const finished = lifecycle.finished;
     return {

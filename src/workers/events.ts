@@ -143,6 +143,25 @@ export const reloadFailed = (reason: string, replaced: { from: number | undefine
   replaced,
 });
 
+/** A setting a reload's new code asks for that the running service keeps until a restart: its value now (`from`) and asked (`to`). */
+export interface IgnoredSetting {
+  setting: "port" | "workers" | "timeout" | "signals" | "reloadSignal";
+  from: number | string | false | string[];
+  to: number | string | false | string[];
+}
+
+const valueText = (value: IgnoredSetting["from"]): string =>
+  Array.isArray(value) ? `[${value.join(", ")}]` : value === "auto" ? '"auto"' : String(value);
+
+export const reloadSettingsIgnored = (ignored: IgnoredSetting[]): LogRecord => ({
+  level: "warn",
+  event: "reload.settings-ignored",
+  msg: `reload: the new code asks for settings that the running service keeps until a restart: ${
+    ignored.map((i) => `${i.setting} ${valueText(i.from)} -> ${valueText(i.to)}`).join(", ")
+  }`,
+  ignored,
+});
+
 export const reloadSkipped = (why: string): LogRecord => ({ level: "warn", event: "reload.skipped", msg: `reload skipped: ${why}` });
 
 export const primaryGone = (signal: ShutdownSignal | undefined): LogRecord => ({

@@ -22,11 +22,24 @@ export type ToWorker =
   | { sg: "all-closed" };
 
 /**
- * Worker to primary: it listens, its drain began (from any side), its listeners closed, it could
+ * What a worker's entry asked for of the settings that only its primary applies (sent with
+ * `listening`): at a reload, the primary says which of them the running service keeps until a
+ * restart. Absent from a worker of an older version.
+ */
+export interface AskedSettings {
+  port: number;
+  workers: number | "auto";
+  timeout: number;
+  signals: ShutdownSignal[];
+  reloadSignal: ShutdownSignal | false;
+}
+
+/**
+ * Worker to primary: it listens (with the settings its entry asked for), its drain began (from any side), its listeners closed, it could
  * not start, or its drain's report.
  */
 export type FromWorker =
-  | { sg: "listening"; port: number; hostname: string }
+  | { sg: "listening"; port: number; hostname: string; asked?: AskedSettings }
   | { sg: "draining" }
   | { sg: "closed" }
   | { sg: "start-failed"; error: string }
@@ -47,6 +60,7 @@ export function isFromWorker(message: unknown): message is FromWorker {
   if (typeof m !== "object" || m === null) return false;
   switch (m.sg) {
     case "listening":
+      // `asked` is read only when well formed (isAskedSettings): a listening worker is never refused for it.
       return typeof m.port === "number" && typeof m.hostname === "string";
     case "draining":
     case "closed":
@@ -59,4 +73,14 @@ export function isFromWorker(message: unknown): message is FromWorker {
     default:
       return false;
   }
+}
+
+export function isAskedSettings(value: unknown): value is AskedSettings {
+  const a = value as Record<string, unknown> | null;
+  if (typeof a !== "object" || a === null) return false;
+  const signals = a.signals;
+  return typeof a.port === "number" && (typeof a.workers === "number" || a.workers === "auto") && typeof a.timeout === "number" &&
+    Array.isArray(signals) && signals.length <= SHUTDOWN_SIGNALS.length &&
+    signals.every((s) => (SHUTDOWN_SIGNALS as readonly unknown[]).includes(s)) &&
+    (a.reloadSignal === false || (SHUTDOWN_SIGNALS as readonly unknown[]).includes(a.reloadSignal));
 }

@@ -13,9 +13,18 @@ import { signalMeaning } from "../process/process-watch.ts";
 import { signalDeliveryWarning } from "../process/platform.ts";
 import { REQUEST_GRACE_MS } from "../drain/request-grace.ts";
 import * as events from "./events.ts";
-import type { RetiredUnclean } from "./events.ts";
+import type { IgnoredSetting, RetiredUnclean } from "./events.ts";
 import { aggregateReports, type WorkerEnd, workerOutcome } from "./aggregate.ts";
-import { type FromWorker, isFromWorker, PORT_ENV, RELOAD_SIGNAL_ENV, type ToWorker, WORKER_ENV } from "./messages.ts";
+import {
+  type AskedSettings,
+  type FromWorker,
+  isAskedSettings,
+  isFromWorker,
+  PORT_ENV,
+  RELOAD_SIGNAL_ENV,
+  type ToWorker,
+  WORKER_ENV,
+} from "./messages.ts";
 import type { ListenInfo, LogRecord, ProcessAdapter, ShutdownReport, ShutdownSignal, WorkerEvents, WorkerProcess } from "../types.ts";
 import { fatalError } from "../log/events.ts";
 import { WATCHDOG_GRACE_MS } from "../drain/lifecycle.ts";
@@ -68,6 +77,8 @@ export interface SupervisorSetup {
   mode: string;
   count: number;
   countFrom: string;
+  /** What the entry asked for (`"auto"`, or a number): a reload's new code asking for the same count asks for nothing new. @default count */
+  workersAsked?: number | "auto";
   port: number;
   hostname: string;
   timeout: number;
@@ -99,6 +110,8 @@ interface Worker {
   drainSent: boolean;
   /** The port it was told to listen on (PORT_ENV), 0 for none. */
   askedPort: number;
+  /** What its entry asked for of the settings only this primary applies (said with its listening message). */
+  asked: AskedSettings | undefined;
   /** Said its drain began (the primary's order, or a signal it got itself). */
   draining: boolean;
   /** Said its listeners closed (every drain does); told so when every worker's had, or at once outside a drain. */
@@ -220,6 +233,8 @@ export class Supervisor {
     const replaced: Replaced = [];
     this.#reloadReplaced = replaced;
     const notClean: RetiredUnclean[] = [];
+    // The new code's settings that this primary keeps are said once per reload, by its first new worker.
+    let settingsChecked = false;
     try {
       const fresh: Worker[] = [];
       // A new worker that died after it listened (its slot restarts it) stops the reload too: the
@@ -240,8 +255,9 @@ export class Supervisor {
         this.#restartTimers[slot] = undefined;
         const old = this.#slots[slot];
         const candidate = this.#spawn(slot);
+        let info: ListenInfo;
         try {
-          await this.#listened(candidate);
+          info = await this.#listened(candidate);
         } catch (error) {
           // A process-group signal kills a new worker still loading its entry as it reaches this
           // primary, whose own handler may run after that exit: no failed reload if a drain follows,
@@ -256,6 +272,11 @@ export class Supervisor {
           return this.#setup.log(events.reloadFailed((error as Error).message, replaced));
         }
         if (this.#state !== "running") return; // the drain took the new worker in
+        if (!settingsChecked && candidate.asked !== undefined) {
+          settingsChecked = true;
+          const ignored = ignoredSettings(this.#running(), candidate.asked, info.port);
+          if (ignored.length > 0) this.#setup.log(events.reloadSettingsIgnored(ignored));
+        }
         // Died between its listening message and now: the old worker keeps its slot.
         if (candidate.exit !== undefined) {
           return this.#setup.log(
@@ -331,6 +352,7 @@ export class Supervisor {
       startError: undefined,
       drainSent: false,
       askedPort: this.#portToAsk(),
+      asked: undefined,
       draining: false,
       listenersClosed: "no",
     };
@@ -369,6 +391,7 @@ export class Supervisor {
   #onMessage(worker: Worker, message: FromWorker, listened: () => void): void {
     if (message.sg === "listening") {
       worker.listenedAt = this.#setup.clock.now();
+      worker.asked = isAskedSettings(message.asked) ? message.asked : undefined;
       listened();
       // A worker that listens after the drain started may have missed the first message: again.
       if (this.#state === "draining") this.#send(worker, { sg: "drain", signal: this.#drainSignal() });
@@ -391,6 +414,12 @@ export class Supervisor {
       this.#send(worker, { sg: "exit-ok" });
     } else if (message.sg === "start-failed") worker.startError = message.error;
     else worker.report = message.report;
+  }
+
+  /** The settings only this primary applies, as it runs with them. */
+  #running(): RunningSettings {
+    const { count, workersAsked, timeout, signals, reloadSignal } = this.#setup;
+    return { workers: count, workersAsked: workersAsked ?? count, timeout, signals, reloadSignal };
   }
 
   #listened(worker: Worker): Promise<ListenInfo> {
@@ -621,6 +650,38 @@ function drainEnd(report: ShutdownReport, exits: boolean) {
     workers.map((w) => `${w.pid} ${w.outcome}`).join(", ")
   }), ${next}`;
   return { level: report.exitCode === 0 ? "info" as const : "error" as const, event: "drain.end", msg, ...report };
+}
+
+/** The settings only the primary applies, as it runs with them. */
+export interface RunningSettings {
+  workers: number;
+  workersAsked: number | "auto";
+  timeout: number;
+  signals: readonly ShutdownSignal[];
+  reloadSignal: ShutdownSignal | false;
+}
+
+/**
+ * What a reload's new worker asked for that the running service does not take until a restart:
+ * another port than the one it was given (`listenedPort`; port 0 asks for none in particular),
+ * another workers count, a longer timeout (the primary kills a worker still running at its own
+ * timeout + KILL_GRACE_MS; a shorter one each worker applies itself), other drain signals (the
+ * primary's start every worker's drain), another reload signal. Its hostname, drain delay,
+ * keep-alive timeout, health paths and the runtime's own options are the worker's and apply.
+ */
+export function ignoredSettings(running: RunningSettings, asked: AskedSettings, listenedPort: number): IgnoredSetting[] {
+  const ignored: IgnoredSetting[] = [];
+  if (asked.port !== 0 && asked.port !== listenedPort) ignored.push({ setting: "port", from: listenedPort, to: asked.port });
+  if (asked.workers !== running.workersAsked && asked.workers !== running.workers) {
+    ignored.push({ setting: "workers", from: running.workers, to: asked.workers });
+  }
+  if (asked.timeout > running.timeout) ignored.push({ setting: "timeout", from: running.timeout, to: asked.timeout });
+  const sameSignals = asked.signals.length === running.signals.length && asked.signals.every((s) => running.signals.includes(s));
+  if (!sameSignals) ignored.push({ setting: "signals", from: [...running.signals], to: [...asked.signals] });
+  if (asked.reloadSignal !== running.reloadSignal) {
+    ignored.push({ setting: "reloadSignal", from: running.reloadSignal, to: asked.reloadSignal });
+  }
+  return ignored;
 }
 
 /** How a worker's process ended: `with code 3`, `by SIGKILL`. */

@@ -83,6 +83,11 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
   let drainStarted = false;
   // Set by a reload's order (it says how long the hold waits); gone once the whole service drains.
   let replacement: { holdQuietMs: number } | undefined;
+  // The primary's signals start every worker's drain: a worker whose entry listens for others (a
+  // reload's new code with other `signals`) takes the order as its own first signal. It ignored the
+  // order, and the primary killed it at the deadline (exit 1).
+  const taken = (signal: ShutdownSignal): ShutdownSignal | undefined =>
+    (listeners.get(signal)?.size ?? 0) > 0 ? signal : [...listeners].find(([, set]) => set.size > 0)?.[0];
   const deliver = (signal: ShutdownSignal) => {
     for (const listener of [...(listeners.get(signal) ?? [])]) listener();
   };
@@ -107,12 +112,12 @@ export function workerRuntime(runtime: RuntimeAdapter, role: WorkerRole, clock: 
     if (message.sg === "all-closed") return [...allClosed].forEach((resolve) => resolve());
     if (message.sg === "force") {
       for (const listener of [...forceListeners]) listener(message.signal);
-    } else if (!drainStarted && (listeners.get(message.signal)?.size ?? 0) > 0) {
+    } else if (!drainStarted && taken(message.signal) !== undefined) {
       // An order that comes before anything listens (the entry still loading) is not taken: the
       // primary sends it again once this worker listens.
       begin();
       replacement = message.holdQuietMs === undefined ? undefined : { holdQuietMs: message.holdQuietMs };
-      deliver(message.signal);
+      deliver(taken(message.signal)!);
     } else if (message.holdQuietMs === undefined) {
       // The whole service drains (the primary's signal during a reload): no longer a replacement.
       replacement = undefined;

@@ -18,7 +18,8 @@ import {
   Supervisor,
   type SupervisorSetup,
 } from "../../src/workers/supervisor.ts";
-import { PORT_ENV } from "../../src/workers/messages.ts";
+import { type AskedSettings, PORT_ENV } from "../../src/workers/messages.ts";
+import { ignoredSettings, type RunningSettings } from "../../src/workers/supervisor.ts";
 import { RELOAD_HOLD_QUIET_MS, SIGNAL_SETTLE_MS } from "../../src/workers/supervisor.ts";
 import { resolveOptions } from "../../src/options/options.ts";
 import { FLUSH_MAX_MS } from "../../src/log/flush.ts";
@@ -29,8 +30,8 @@ class FakeWorker {
   readonly killed: string[] = [];
   exited = false;
   constructor(readonly pid: number, readonly env: Record<string, string>, readonly events: WorkerEvents) {}
-  listen(port = 40_000): void {
-    this.events.message({ sg: "listening", port, hostname: "127.0.0.1" });
+  listen(port = 40_000, asked?: AskedSettings): void {
+    this.events.message({ sg: "listening", port, hostname: "127.0.0.1", ...(asked && { asked }) });
   }
   /** Says its drain began (the primary's order taken, or a signal of its own). */
   draining(): void {
@@ -594,6 +595,90 @@ describe("workers: the primary", () => {
     assert.deepEqual(w.supervisor.pids, [102, 103]);
   });
 
+  it("AReloadsNewCodeAskingForSettingsOnlyThePrimaryAppliesIsOneWarningPerReloadWithTheOldAndNewValues", async () => {
+    // The new code's port, workers, a longer timeout, signals and reload signal: the running service
+    // keeps the primary's until a restart. It used to say nothing.
+    const w = world({ port: 3000 });
+    await running(w);
+    const same: AskedSettings = { port: 3000, workers: 2, timeout: 5_000, signals: ["SIGINT", "SIGTERM"], reloadSignal: "SIGHUP" };
+    const changed: AskedSettings = { port: 4000, workers: 3, timeout: 9_000, signals: ["SIGINT"], reloadSignal: "SIGUSR2" };
+    const reload = async (asked: AskedSettings | undefined) => {
+      const before = w.workers.length;
+      w.signal("SIGHUP");
+      await settle();
+      for (let slot = 0; slot < 2; slot++) {
+        w.workers[before + slot]!.listen(3000, asked);
+        await settle();
+        w.workers[before + slot - 2]!.drainClean();
+        await settle();
+      }
+      assert.equal(w.events("reload").length, before / 2, "the reload ended");
+    };
+    await reload(changed);
+    const [line] = w.events("reload.settings-ignored");
+    assert.equal(line!.level, "warn");
+    assert.deepEqual(line!.ignored, [
+      { setting: "port", from: 3000, to: 4000 },
+      { setting: "workers", from: 2, to: 3 },
+      { setting: "timeout", from: 5_000, to: 9_000 },
+      { setting: "signals", from: ["SIGTERM", "SIGINT"], to: ["SIGINT"] },
+      { setting: "reloadSignal", from: "SIGHUP", to: "SIGUSR2" },
+    ]);
+    assert.equal(
+      line!.msg,
+      "reload: the new code asks for settings that the running service keeps until a restart: port 3000 -> 4000, workers 2 -> 3, " +
+        "timeout 5000 -> 9000, signals [SIGTERM, SIGINT] -> [SIGINT], reloadSignal SIGHUP -> SIGUSR2",
+    );
+    // Each reload says it again, once, the same: the primary still runs with its own.
+    await reload(changed);
+    assert.equal(w.events("reload.settings-ignored").length, 2);
+    assert.deepEqual(w.events("reload.settings-ignored")[1], line);
+    // The same settings, or a worker that says none (an older version): nothing said.
+    await reload(same);
+    await reload(undefined);
+    assert.equal(w.events("reload.settings-ignored").length, 2);
+    assert.deepEqual(w.supervisor.pids.length, 2, "still two workers");
+    assert.equal(w.events("reload.failed").length, 0, "no failed reload for it");
+  });
+
+  it("OnlyWhatTheRunningServiceCannotTakeIsCountedAsIgnored", () => {
+    const running: RunningSettings = {
+      workers: 2,
+      workersAsked: "auto",
+      timeout: 5_000,
+      signals: ["SIGTERM", "SIGINT"],
+      reloadSignal: "SIGHUP",
+    };
+    const asked: AskedSettings = { port: 3000, workers: "auto", timeout: 5_000, signals: ["SIGTERM", "SIGINT"], reloadSignal: "SIGHUP" };
+    assert.deepEqual(ignoredSettings(running, asked, 3000), []);
+    // Port 0 asks for no port in particular; a shorter timeout each worker applies itself; "auto"
+    // or the same count is no other count; the signals in another order are the same.
+    assert.deepEqual(ignoredSettings(running, { ...asked, port: 0, timeout: 1_000, workers: 2, signals: ["SIGINT", "SIGTERM"] }, 3000), []);
+    assert.deepEqual(ignoredSettings(running, { ...asked, port: 3001 }, 3000), [{ setting: "port", from: 3000, to: 3001 }]);
+    assert.deepEqual(ignoredSettings(running, { ...asked, workers: 4 }, 3000), [{ setting: "workers", from: 2, to: 4 }]);
+    assert.deepEqual(ignoredSettings({ ...running, workersAsked: 2 }, asked, 3000), [{ setting: "workers", from: 2, to: "auto" }]);
+    assert.deepEqual(ignoredSettings(running, { ...asked, signals: [] }, 3000), [{
+      setting: "signals",
+      from: ["SIGTERM", "SIGINT"],
+      to: [],
+    }]);
+    assert.deepEqual(ignoredSettings(running, { ...asked, reloadSignal: false }, 3000), [{
+      setting: "reloadSignal",
+      from: "SIGHUP",
+      to: false,
+    }]);
+  });
+
+  it("AListeningMessageWithMalformedSettingsStillListensAndSaysNothingOfThem", async () => {
+    const { isAskedSettings, isFromWorker } = await import("../../src/workers/messages.ts");
+    const good = { port: 1, workers: "auto", timeout: 5, signals: ["SIGTERM"], reloadSignal: false };
+    assert.equal(isAskedSettings(good), true);
+    for (const bad of [null, 3, { ...good, workers: "all" }, { ...good, signals: ["SIGKILL"] }, { ...good, reloadSignal: "SIGKILL" }]) {
+      assert.equal(isAskedSettings(bad), false, JSON.stringify(bad));
+      assert.equal(isFromWorker({ sg: "listening", port: 1, hostname: "h", asked: bad }), true);
+    }
+  });
+
   it("TheAdapterHearsThatTheWholeServiceDrainsBeforeAnyDrainOrderButNotAtAReload", async () => {
     // Node's primary then closes a stopping worker's idle connections instead of moving them.
     const told: number[] = [];
@@ -1009,6 +1094,19 @@ describe("workers: the worker side", () => {
     orphan.closeChannel();
     orphan.runtime.exitWatchdog!(7_000, false);
     assert.deepEqual(orphan.watchdogs, [{ ms: 7_000, disarmed: false }], "no primary: armed at once");
+  });
+
+  it("TakesThePrimarysDrainOrderWhenItsEntryListensForOtherSignals", async () => {
+    // A reload's new code with `signals: ["SIGINT"]` under a primary that drains on SIGTERM: the
+    // order was not taken, and the primary killed the worker at the deadline (exit 1).
+    const { runtime, deliver, sent } = await workerSide();
+    let drains = 0;
+    runtime.onSignal("SIGINT", () => drains++);
+    deliver({ sg: "drain", signal: "SIGTERM", holdQuietMs: 100 });
+    assert.equal(drains, 1);
+    assert.deepEqual(sent, [{ sg: "draining" }]);
+    deliver({ sg: "drain", signal: "SIGTERM" });
+    assert.equal(drains, 1, "one drain");
   });
 
   it("TakesNoDrainOrderWithAHoldQuietOutOfRange", async () => {
