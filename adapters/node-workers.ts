@@ -37,7 +37,11 @@ function closeUnacknowledged(child: unknown): void {
 export const nodeWorkers: WorkersAdapter = {
   mode: "cluster",
   sharesPortZero: true,
-  unsupported: () => undefined,
+  // At the call, as on every runtime that cannot: not a start.failed line once the first fork fails.
+  unsupported: () =>
+    (process as { getBuiltinModule?: unknown }).getBuiltinModule === undefined
+      ? `needs Node >= 20.16 (process.getBuiltinModule), this is ${process.version}`
+      : undefined,
   serviceDraining: primaryServiceDraining,
   spawn(env, events) {
     const cluster = builtin<Cluster>("node:cluster");

@@ -92,7 +92,9 @@ export function readFlags(values: Record<string, string | boolean | undefined>, 
       logFormatSource = source;
       continue;
     }
-    // PORT from the environment is read by serveGracefully's own PORT rule (its message names it).
+    // PORT and WEB_CONCURRENCY from the environment are read by serveGracefully's own rules (their
+    // messages name the variable, as the library's do).
+    if (flag.target.option === "workers" && source === "$WEB_CONCURRENCY") workersFromEnv(raw);
     const value = flag.target.option === "port" && source === "$PORT" ? portFromEnv(raw) : convert(flag, raw);
     try {
       resolveOptions(asOptions(flag, value), noEnv);
@@ -109,6 +111,14 @@ function portFromEnv(raw: string): number {
     return resolveOptions({}, (name) => (name === "PORT" ? raw : undefined)).port;
   } catch (error) {
     throw new UsageError(`PORT: ${ruleMessage(error)}`);
+  }
+}
+
+function workersFromEnv(raw: string): void {
+  try {
+    resolveOptions({}, (name) => (name === "WEB_CONCURRENCY" ? raw : undefined));
+  } catch (error) {
+    throw new UsageError(`WEB_CONCURRENCY: ${ruleMessage(error)}`);
   }
 }
 

@@ -191,6 +191,17 @@ function signals(value: unknown): readonly ShutdownSignal[] {
   return [...new Set(value as ShutdownSignal[])];
 }
 
+/**
+ * Said after every message about the workers count when the count came from WEB_CONCURRENCY (an
+ * invalid value, "auto", a runtime or OS that cannot run workers, workers without signals), with
+ * the library and with the command alike: nobody wrote a `workers` option.
+ */
+export const FROM_WEB_CONCURRENCY = "(from the WEB_CONCURRENCY environment variable)";
+
+/** ` (from the WEB_CONCURRENCY environment variable)` when the count came from there, else nothing. */
+export const workersFromText = (workers: ResolvedOptions["workers"]): string =>
+  workers.from === "WEB_CONCURRENCY" ? ` ${FROM_WEB_CONCURRENCY}` : "";
+
 function workers(value: unknown, env: (name: string) => string | undefined): ResolvedOptions["workers"] {
   const accepts = `a whole number from 1 to ${MAX_WORKERS} or "auto"`;
   if (value === undefined) {
@@ -200,7 +211,7 @@ function workers(value: unknown, env: (name: string) => string | undefined): Res
     if (text === "auto") return { requested: "auto", from: "WEB_CONCURRENCY" };
     const parsed = Number(text);
     if (!/^\d+$/.test(text) || parsed < 1 || parsed > MAX_WORKERS) {
-      fail("workers", `${accepts} (from the WEB_CONCURRENCY environment variable)`, fromEnv);
+      fail("workers", `${accepts} ${FROM_WEB_CONCURRENCY}`, fromEnv);
     }
     return { requested: parsed, from: "WEB_CONCURRENCY" };
   }

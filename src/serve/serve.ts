@@ -12,7 +12,7 @@ import { toLog } from "../log/logger.ts";
 import { startPrimary, type WorkerCount, workerCount } from "../workers/primary.ts";
 import { workerLogger, type WorkerRole } from "../workers/worker.ts";
 import { reloadSkipped } from "../workers/events.ts";
-import { resolveOptions, type ServeOptions } from "../options/options.ts";
+import { resolveOptions, type ServeOptions, workersFromText } from "../options/options.ts";
 import type { ServerPart } from "../drain/parts.ts";
 import type { AppSettled, FetchApp, ListenInfo, RuntimeAdapter, ShutdownReport } from "../types.ts";
 
@@ -114,7 +114,8 @@ export function createServeGracefully<PassThrough extends object>(
       // Workers were asked for and one it is ("auto" on one CPU, WEB_CONCURRENCY=1): a reload
       // (systemctl reload) must not end the process by the signal's default action, cutting what
       // is in flight, and there is no second process to replace this one with.
-      const off = runtime.onSignal(resolved.reloadSignal, () => lifecycle.log(reloadSkipped(ONE_PROCESS_RELOAD)));
+      const why = ONE_PROCESS_RELOAD.replace("workers came to 1", `workers came to 1${workersFromText(resolved.workers)}`);
+      const off = runtime.onSignal(resolved.reloadSignal, () => lifecycle.log(reloadSkipped(why)));
       void lifecycle.finished.then(off, off);
     }
     // A worker: its start failure, listening line and report go to the primary; it listens on the

@@ -5,7 +5,7 @@
 import { systemClock } from "../time/clock.ts";
 import { toLog } from "../log/logger.ts";
 import { loggerFlush } from "../log/flush.ts";
-import type { ResolvedOptions } from "../options/options.ts";
+import { type ResolvedOptions, workersFromText } from "../options/options.ts";
 import { availableCpus } from "./cpus.ts";
 import { Supervisor } from "./supervisor.ts";
 import type { RuntimeAdapter } from "../types.ts";
@@ -22,18 +22,30 @@ export function workerCount(workers: ResolvedOptions["workers"], runtime: Runtim
   if (workers.requested !== "auto") return { count: workers.requested, from: where };
   if (runtime.workers === undefined) return { count: 1, from: `${where} "auto": this runtime cannot run workers` };
   const adapter = runtime.workers;
-  const cpus = availableCpus((path) => adapter.readText(path), adapter.cpuCount());
+  let cpus;
+  try {
+    cpus = availableCpus((path) => adapter.readText(path), adapter.cpuCount());
+  } catch (error) {
+    // The runtime cannot count (Node < 20.16 has no process.getBuiltinModule): said as every
+    // other message about the count is, with where the "auto" came from.
+    if (error instanceof TypeError) throw new TypeError(`${error.message}${workersFromText(workers)}`, { cause: error });
+    throw error;
+  }
   return { count: cpus.cpus, from: `${where} "auto": ${cpus.from}` };
 }
 
 /** Starts the supervisor for `count` workers; throws when the options or the OS cannot do it. */
 export function startPrimary(runtime: RuntimeAdapter, resolved: ResolvedOptions, count: WorkerCount): Supervisor {
   const adapter = runtime.workers;
-  if (adapter === undefined) throw new TypeError(`serveGracefully: "workers" is not supported on ${runtime.name}`);
+  // Every message ends by saying where the count came from when nobody wrote a `workers` option.
+  const from = workersFromText(resolved.workers);
+  if (adapter === undefined) throw new TypeError(`serveGracefully: "workers" is not supported on ${runtime.name}${from}`);
   const unsupported = adapter.unsupported();
-  if (unsupported !== undefined) throw new TypeError(`serveGracefully: "workers": ${unsupported}`);
+  if (unsupported !== undefined) throw new TypeError(`serveGracefully: "workers": ${unsupported}${from}`);
   if (resolved.signals.length === 0) {
-    throw new TypeError('serveGracefully: "workers" needs "signals": the primary passes a signal on to start the drain in every worker');
+    throw new TypeError(
+      `serveGracefully: "workers" needs "signals": the primary passes a signal on to start the drain in every worker${from}`,
+    );
   }
   const log = toLog(resolved.logger, { pid: adapter.pid() });
   const supervisor = new Supervisor({

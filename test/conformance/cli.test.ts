@@ -559,6 +559,14 @@ for (const runtime of selectedRuntimes()) {
       },
       { name: "a flag followed by a flag", args: ["--port", "--timeout", "5", `${FIXTURES}/app.js`], says: /--port needs a value/ },
       {
+        // Said as the library says it (the command's own check of the variable left out where it came from).
+        name: "a WEB_CONCURRENCY of 0",
+        args: [`${FIXTURES}/app.js`],
+        env: { WEB_CONCURRENCY: "0" },
+        says:
+          /WEB_CONCURRENCY: "workers" must be a whole number from 1 to 1024 or "auto" \(from the WEB_CONCURRENCY environment variable\), got "0"/,
+      },
+      {
         name: "clashing health paths",
         args: ["--ready-path", "/same", "--live-path", "/same", `${FIXTURES}/app.js`],
         says: /--ready-path, --live-path: "health.ready" and "health.live" must be different paths, both are "\/same"/,

@@ -895,6 +895,138 @@ describe("workers: options", () => {
   });
 });
 
+describe("workers: every message about a count from WEB_CONCURRENCY says so", () => {
+  const env = (vars: Record<string, string>) => (name: string) => vars[name];
+  const SAID = "(from the WEB_CONCURRENCY environment variable)";
+  /** The message `fn` throws (a TypeError), or fails. */
+  const thrown = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (error) {
+      assert.ok(error instanceof TypeError, String(error));
+      return error.message;
+    }
+    assert.fail("did not throw");
+  };
+  const once = (message: string, what: string) => assert.equal(message.split(SAID).length, 2, `${what}: ${message}`);
+  const never = (message: string, what: string) => assert.equal(message.includes(SAID), false, `${what}: ${message}`);
+  const fakeRuntime = (workers: RuntimeAdapter["workers"]): RuntimeAdapter => ({
+    name: "node",
+    listen: () => Promise.reject(),
+    onSignal: () => () => {},
+    onFatalError: () => () => {},
+    exit: () => {},
+    env: () => undefined,
+    workers,
+  });
+  const adapter = (overrides: Partial<NonNullable<RuntimeAdapter["workers"]>>): RuntimeAdapter["workers"] => ({
+    mode: "reusePort",
+    sharesPortZero: false,
+    unsupported: () => undefined,
+    spawn: () => ({ pid: 1, send: () => {}, kill: () => {} }),
+    connect: () => ({ closed: true, send: async () => {}, onMessage: () => {}, onClose: () => {} }),
+    readText: () => undefined,
+    cpuCount: () => 2,
+    pid: () => 1,
+    ...overrides,
+  });
+
+  it("AnInvalidValueTooFewOrTooMany", () => {
+    for (const bad of ["two", "0", "2000", "2.0", "-1", "1e1"]) {
+      const message = thrown(() => resolveOptions({}, env({ WEB_CONCURRENCY: bad })));
+      assert.match(message, /^serveGracefully: "workers" must be a whole number from 1 to 1024 or "auto"/);
+      once(message, bad);
+    }
+    never(thrown(() => resolveOptions({ workers: 2000 }, env({}))), "the option");
+  });
+
+  it("TheCommandsUsageErrorForTheVariableAsTheLibrarySaysIt", async () => {
+    const { readFlags, UsageError } = await import("../../src/cli/settings.ts");
+    for (const bad of ["two", "0", "2000", "2.0"]) {
+      assert.throws(() => readFlags({}, env({ WEB_CONCURRENCY: bad })), (error: Error) => {
+        assert.ok(error instanceof UsageError);
+        assert.equal(
+          error.message,
+          `WEB_CONCURRENCY: "workers" must be a whole number from 1 to 1024 or "auto" ${SAID}, got ${JSON.stringify(bad)}`,
+        );
+        return true;
+      });
+    }
+    assert.throws(() => readFlags({ workers: "two" }, env({})), (error: Error) => (never(error.message, "--workers"), true));
+    assert.equal(readFlags({}, env({ WEB_CONCURRENCY: " 3 " })).given[0]!.value, 3);
+  });
+
+  it("ARuntimeOrSystemThatCannotRunWorkersAndWorkersWithoutSignals", async () => {
+    const { startPrimary } = await import("../../src/workers/primary.ts");
+    const count = { count: 2, from: "WEB_CONCURRENCY" };
+    const cases: [string, RuntimeAdapter, Record<string, unknown>, RegExp][] = [
+      ["no workers on this runtime", fakeRuntime(undefined), {}, /"workers" is not supported on node/],
+      [
+        "an OS that does not balance",
+        fakeRuntime(adapter({ unsupported: () => "darwin does not balance connections over reusePort listeners" })),
+        {},
+        /"workers": darwin does not balance/,
+      ],
+      ["Deno without permissions", fakeRuntime(adapter({ unsupported: () => "Deno needs --allow-env" })), {}, /"workers": Deno needs/],
+      ["signals: false", fakeRuntime(adapter({})), { signals: false }, /"workers" needs "signals"/],
+    ];
+    for (const [what, runtime, options, expected] of cases) {
+      const fromEnv = thrown(() => startPrimary(runtime, resolveOptions(options, env({ WEB_CONCURRENCY: "2" })), count));
+      assert.match(fromEnv, expected);
+      assert.ok(fromEnv.endsWith(SAID), `${what}: ${fromEnv}`);
+      once(fromEnv, what);
+      never(thrown(() => startPrimary(runtime, resolveOptions({ ...options, workers: 2 }, env({})), count)), `${what}, the option`);
+    }
+  });
+
+  it("AutoWhereTheRuntimeCannotCount", async () => {
+    const { workerCount } = await import("../../src/workers/primary.ts");
+    const noBuiltins = fakeRuntime(adapter({
+      readText: () => {
+        throw new TypeError('serveGracefully: "workers" needs Node >= 20.16 (process.getBuiltinModule), this is v20.15.0');
+      },
+    }));
+    const fromEnv = thrown(() => workerCount(resolveOptions({}, env({ WEB_CONCURRENCY: "auto" })).workers, noBuiltins));
+    assert.match(fromEnv, /needs Node >= 20.16/);
+    once(fromEnv, "auto");
+    never(thrown(() => workerCount(resolveOptions({ workers: "auto" }, env({})).workers, noBuiltins)), "the option");
+    // Counted, "auto" says where it came from in the listening line's workersFrom.
+    const counted = workerCount(resolveOptions({}, env({ WEB_CONCURRENCY: "auto" })).workers, fakeRuntime(adapter({})));
+    assert.match(counted.from, /^WEB_CONCURRENCY "auto": /);
+  });
+
+  it("NodeWithoutGetBuiltinModuleIsRefusedAtTheCall", async () => {
+    const { nodeWorkers } = await import("../../adapters/node-workers.ts");
+    const p = process as { getBuiltinModule?: unknown };
+    const saved = p.getBuiltinModule;
+    assert.equal(nodeWorkers.unsupported(), undefined);
+    try {
+      delete p.getBuiltinModule;
+      assert.match(nodeWorkers.unsupported() ?? "", /^needs Node >= 20\.16 \(process\.getBuiltinModule\), this is v/);
+    } finally {
+      p.getBuiltinModule = saved;
+    }
+  });
+
+  it("AReloadSignalToOneProcessThatTheVariableMade", async () => {
+    const { fakeWorld } = await import("./fakes.ts");
+    for (const [options, environment, said] of [[{}, { WEB_CONCURRENCY: "1" }, true], [{ workers: 1 }, {}, false]] as const) {
+      const { runtime, serve, clock } = fakeWorld((r) => Object.assign(r.environment, environment));
+      const lines: LogRecord[] = [];
+      const server = serve({ fetch: () => new Response("ok") }, { port: 0, logger: (l) => void lines.push(l), ...options });
+      await server.ready;
+      runtime.signal("SIGHUP");
+      const skipped = String(lines.find((l) => l.event === "reload.skipped")?.msg);
+      assert.match(skipped, /workers came to 1/);
+      if (said) once(skipped, "reload.skipped");
+      else never(skipped, "reload.skipped, the option");
+      runtime.signal("SIGTERM");
+      await clock.advance(100);
+      await server.finished;
+    }
+  });
+});
+
 describe('workers: the CPUs of "auto"', () => {
   it("ParsesCgroupV2CpuMax", () => {
     assert.equal(parseCpuMax("max 100000\n"), undefined);
