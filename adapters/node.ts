@@ -84,13 +84,43 @@ function closeConnectionAfter(response: Response, env: unknown): Response | Prom
   // The client asked to close (or spoke HTTP/1.0 without keep-alive): Node closes after this
   // response by itself, and reading `headers` would turn @hono/node-server's light response into
   // a full one (a copy per answer, on the drain's busiest path).
-  if (outgoing?.shouldKeepAlive === false) return response;
+  if (outgoing?.shouldKeepAlive === false) return endsAtItsLength(response);
   return Promise.resolve().then(() => {
     const last = noted(incoming.socket)[LAST_REQUEST];
     if (last !== undefined && last !== incoming) return response;
     noted(incoming.socket)[CLOSING] = true;
-    return withConnectionClose(response);
+    return endsAtItsLength(withConnectionClose(response));
   });
+}
+
+/**
+ * A closing answer whose body has a Content-Length ends with its last declared byte, not when the
+ * app's stream next says done: a file stream (serveStatic) needs one more read of the disk for that,
+ * and a client told to close, having every byte, closed first. Node then saw a response never ended
+ * and it was counted cut (exit 1 from a clean drain). The stream is read once more afterwards, so
+ * that it ends as it would have (cancelled only if it had more than it declared).
+ */
+function endsAtItsLength(response: Response): Response {
+  const length = Number(response.headers.get("content-length") ?? Number.NaN);
+  if (!Number.isSafeInteger(length) || length <= 0) return response;
+  const body = response.body;
+  if (body === null) return response;
+  const source = body.getReader();
+  let left = length;
+  const bounded = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await source.read();
+      if (done) return controller.close();
+      controller.enqueue(value);
+      // Bytes only: a chunk of another kind (a string Node writes as it is) leaves the end to the app.
+      left -= ArrayBuffer.isView(value) ? value.byteLength : 0;
+      if (left > 0) return;
+      controller.close();
+      void source.read().then(({ done }) => done ? undefined : source.cancel()).catch(() => {});
+    },
+    cancel: (reason) => source.cancel(reason),
+  });
+  return new Response(bounded, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
 /**

@@ -81,6 +81,23 @@ for (const runtime of selectedRuntimes()) {
       assert.ok(!appPaths.includes("/readyz") && !appPaths.includes("/livez"), "health probes never reach the app");
     });
 
+    it("counts an answer served once its declared length is out, though the app's stream ends later and the client has closed", async () => {
+      // serveStatic on Node (a file stream with Content-Length): the client, told to close, had every
+      // byte and closed before the stream's last read said done, and the answer was counted cut
+      // (exit 1 from a clean drain; an outside probe: served 34, cut 26).
+      const f = await start(runtime, { drainDelay: 1_000 });
+      f.signal("SIGTERM");
+      await f.waitFor((l) => l.event === "drain.start", 3_000, "the drain to start");
+      for (let i = 0; i < 3; i++) {
+        const answer = await request(f.port, "GET", "/length-then-late-end?ms=300");
+        assert.equal(`${answer.status} ${answer.body.length}`, "200 1000");
+      }
+      const exit = await f.exit(8_000);
+      const end = f.log("drain.end")!;
+      assert.deepEqual(end.requests, { inFlightAtStart: 0, served: 3, cut: 0 }, JSON.stringify(end));
+      assert.equal(exit.code, 0);
+    });
+
     it("ends a drain under a steady stream of uploads once those begun before it are answered", async () => {
       // Clients that POST on a new connection each time, 40 ms handlers overlapping: Deno's close
       // waits for handlers reading a body, and once waited until none ran at all, which under
