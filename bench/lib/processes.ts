@@ -93,6 +93,8 @@ export interface ServerSpec {
   cpu?: number;
   /** More environment for bench/server.ts (BENCH_OPTIONS, BENCH_IMPORT: see there). */
   env?: Record<string, string>;
+  /** A command line to run the server under, e.g. valgrind and its options (it execs: the PID stays). */
+  under?: string[];
 }
 
 export interface Exited {
@@ -113,7 +115,11 @@ export interface Server {
 /** Spawns bench/server.ts on `rt` and resolves once it prints its port. */
 export async function startServer(rt: Runtime, spec: ServerSpec, ms = 20_000): Promise<Server> {
   const spawnedAt = now();
-  const [command, args] = commandLine(rt.command, serverArgs(rt, (spec.env?.BENCH_IMPORT ?? "dist") === "dist"), spec.cpu);
+  const runtimeArgs = serverArgs(rt, (spec.env?.BENCH_IMPORT ?? "dist") === "dist");
+  const [under, ...underArgs] = spec.under ?? [];
+  const [command, args] = under === undefined
+    ? commandLine(rt.command, runtimeArgs, spec.cpu)
+    : commandLine(under, [...underArgs, rt.command, ...runtimeArgs], spec.cpu);
   const child = track(spawn(command, args, {
     cwd: ROOT,
     // The graceful side imports the built dist/<runtime>.js, what npm installs (on Bun with the
