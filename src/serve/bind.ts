@@ -37,12 +37,16 @@ export function bindRuntime<PassThrough extends object>(
     });
   // Shared with every other copy of this package in the process: one signal, one drain, and in a
   // worker one channel to the primary.
-  const { lifecycle, runtime, role } = processLifecycle(given.name, () => {
+  const shared = processLifecycle(given.name, () => {
     // A worker of `workers` (its environment says so) takes its drain orders from the primary.
     const role = workerRole(given);
     const runtime = role === undefined ? given : workerRuntime(given, role);
     return { lifecycle: newLifecycle(runtime, role), runtime, role };
   });
+  const { lifecycle, role } = shared;
+  // Outside a worker each copy serves through its own adapter, as before (another copy may be the
+  // adapter of another entry point, with other pass-through options).
+  const runtime = role === undefined ? given : shared.runtime;
   return {
     createLifecycle: (options) => newLifecycle(runtime, role, options),
     lifecycle,

@@ -16,7 +16,7 @@ export interface ProcessBinding {
   lifecycle: ServerLifecycle;
   /**
    * The runtime the lifecycle drives: in a worker of `workers`, the one that takes the primary's
-   * orders over the channel. A later copy serves through it and does not connect the channel again:
+   * orders over the channel. A later copy in a worker serves through it and does not connect the channel again:
    * a second listener on it, with no drain of its own to start, ended a Bun worker at once when its
    * primary died (every request in flight cut).
    */
