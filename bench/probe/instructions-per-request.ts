@@ -20,10 +20,14 @@
  * suffix for a second copy (an A/A pair), and `<variant>@<dir>`: the server of another checkout
  * (its dist/ built, its bench/lib/processes.ts with `under`), for A/B of a scratch build.
  * WORKERS=2: the servers run 2 workers (node:cluster for bare); every process is counted
- * (valgrind --trace-children), the primary's hand-offs included.
+ * (valgrind --trace-children), the primary's hand-offs included; each process's share of the last
+ * segment is printed (primary first): both workers served if both counted ~half. Use C=4 or more
+ * (node:cluster and the hand-off give each worker half the connections; reusePort on Bun and Deno
+ * spreads them by hash, C=8). 2026-12-08, Node 20.20, C=4: docs/workers.md#measurements.
  *
  *   node --import tsx bench/probe/instructions-per-request.ts [rounds] VARIANT...
- *   env: N=2000 requests a segment, C=2 connections, WARMUP=10000 requests, SPREAD=0.02, MAX_SEGMENTS=16
+ *   env: N=2000 requests a segment, C=2 connections, WARMUP=10000 requests, SPREAD=0.02, MAX_SEGMENTS=16,
+ *   RT=node (bun, deno: test/support/runtimes.ts), KEEPALIVE=0 (a new connection for every request)
  *
  * Under valgrind a request takes 1-5 ms: a variant takes 2-4 minutes.
  */
@@ -37,7 +41,7 @@ import * as here from "../lib/processes.ts";
 import { median } from "../lib/stats.ts";
 import { RUNTIMES } from "../../test/support/runtimes.ts";
 
-const rt = RUNTIMES.find((r) => r.name === "node")!;
+const rt = RUNTIMES.find((r) => r.name === (process.env.RT ?? "node"))!;
 const rounds = Number(process.argv[2] ?? 3);
 const variants = process.argv.slice(3);
 if (variants.length === 0) variants.push("bare", "graceful");
@@ -47,6 +51,8 @@ const SPREAD = Number(process.env.SPREAD ?? 0.02);
 const MAX_SEGMENTS = Number(process.env.MAX_SEGMENTS ?? 16);
 const C = Number(process.env.C ?? 2);
 const WARMUP = Number(process.env.WARMUP ?? 10_000);
+/** KEEPALIVE=0: every request on a new connection (Connection: close), the per-connection path's cost. */
+const KEEPALIVE = process.env.KEEPALIVE !== "0";
 const workers = process.env.WORKERS;
 const outDir = mkdtempSync(path.join(tmpdir(), "instructions-"));
 process.on("exit", () => rmSync(outDir, { recursive: true, force: true }));
@@ -62,7 +68,9 @@ const VALGRIND = [
 
 /** `count` GETs / over `connections` keep-alive connections (a fresh pool), one at a time on each. */
 async function send(port: number, count: number, connections: number): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  // Without keep-alive, an Agent with a finite maxSockets still reuses a socket it frees for a
+  // queued request: maxSockets Infinity sends Connection: close (this loop bounds the concurrency).
+  const agent = new http.Agent({ keepAlive: KEEPALIVE, maxSockets: KEEPALIVE ? connections : Infinity });
   let sent = 0;
   let done = 0;
   try {
@@ -114,19 +122,27 @@ async function measure(variant: string): Promise<number[]> {
   const s = await lib.startServer(rt, { app: "one-route", mode, env, under: VALGRIND }, 180_000);
   try {
     const pids = [s.pid, ...childPids(s.pid)];
+    if (workers !== undefined && pids.length !== Number(workers) + 1) {
+      throw new Error(`${variant}: ${pids.length} processes (${pids.join(" ")}), expected a primary and ${workers} workers`);
+    }
     await send(s.port, WARMUP, C);
     for (const pid of pids) control(pid, "-i", "on");
     // V8 is still tiering up and growing its heap for thousands of requests (the first segments
     // count 2-5x): segments until the last STEADY agree within SPREAD, as the result their median.
     const perRequest: number[] = [];
+    let split = "";
     const last = () => perRequest.slice(-STEADY);
     const steady = () => perRequest.length >= STEADY && Math.max(...last()) / Math.min(...last()) - 1 <= SPREAD;
     while (!steady() && perRequest.length < MAX_SEGMENTS) {
       for (const pid of pids) control(pid, "-z");
       await send(s.port, N, C);
       await sleep(300); // the pool's closes, counted in every segment alike
-      perRequest.push(pids.reduce((sum, pid) => sum + instructions(pid), 0) / N);
+      const each = pids.map(instructions);
+      const total = each.reduce((sum, ir) => sum + ir, 0);
+      perRequest.push(total / N);
+      split = each.map((ir) => `${Math.round(ir / N)}`).join(" + ");
     }
+    if (pids.length > 1) console.log(`${variant}: processes ${pids.join(" ")}, last segment Ir/request primary + workers: ${split}`);
     if (!steady()) console.log(`${variant}: not steady after ${MAX_SEGMENTS} segments, the last ${STEADY} kept`);
     return perRequest;
   } finally {
