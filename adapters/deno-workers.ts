@@ -134,13 +134,15 @@ export class DenoWorkerChannels {
   spawn(command: string, args: string[], env: Record<string, string>, events: WorkerEvents): WorkerProcess {
     const token = randomToken();
     let writer: Writer | undefined;
-    let lastLines: Promise<void> = Promise.resolve();
     let exited = false;
     const queued: Uint8Array[] = [];
+    // Its lines, read to the end of its connection; pending until it connects.
+    let linesRead!: (read: Promise<void>) => void;
+    const lastLines = new Promise<void>((resolve) => (linesRead = (read) => void read.then(resolve, resolve)));
     this.#expected.set(token, {
       connected: (connectedWriter, read) => {
         writer = connectedWriter;
-        lastLines = read;
+        linesRead(read);
         for (const line of queued.splice(0)) writer.write(line).catch(() => {});
       },
       message: (message) => events.message(message),
@@ -162,11 +164,14 @@ export class DenoWorkerChannels {
       return { pid: -1, send() {}, kill() {} };
     }
     void child.status.then(async ({ code, signal }) => {
-      this.#expected.delete(token);
-      // Its report may still be on the way: the end of its stream comes with its exit.
+      // Its report (or a start failure's cause) may still be on the way: the end of its stream comes
+      // with its exit. A busy primary may not even have read its hello yet: the token stays known
+      // until then, or the connection was cut as a stranger's and its lines lost (one that never
+      // connected is told LAST_LINES_LIMIT_MS late).
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([lastLines, new Promise<void>((resolve) => (timer = setTimeout(resolve, LAST_LINES_LIMIT_MS)))]);
       clearTimeout(timer);
+      this.#expected.delete(token);
       exited = true;
       writer = undefined;
       events.exit(signal === null ? code : null, signal);

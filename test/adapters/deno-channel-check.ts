@@ -39,10 +39,10 @@ function waitFor<T>(messages: unknown[], check: (message: unknown) => T | undefi
   });
 }
 
-function startWorker(channels: DenoWorkerChannels) {
+function startWorker(channels: DenoWorkerChannels, env: Record<string, string> = {}) {
   const messages: unknown[] = [];
   let exit: { code: number | null; signal: string | null; messagesBefore: number } | undefined;
-  const worker = channels.spawn(deno.execPath(), ["run", "-A", WORKER], {}, {
+  const worker = channels.spawn(deno.execPath(), ["run", "-A", WORKER], env, {
     message: (message) => messages.push(message),
     exit: (code, signal) => (exit = { code, signal, messagesBefore: messages.length }),
   });
@@ -77,6 +77,18 @@ const checks: Check[] = [
     const exit = await waitFor([0], () => w.exited(), "the exit");
     assert.equal(exit.code, 7);
     assert.ok(w.messages.some((m) => typeof (m as { last?: unknown }).last === "string"), "the last line was read before the exit");
+  }],
+  ["a worker that sends its line and exits while the primary is busy: the line is told before the exit", async () => {
+    // The primary busy (a loaded machine) while the worker connects, sends and exits: its exit and
+    // its connection wait together. The exit was told at once and the token forgotten, so the
+    // connection's hello came too late and its line (a start failure's cause) was dropped.
+    const channels = new DenoWorkerChannels(deno);
+    const w = startWorker(channels, { EXIT_AT_ONCE: "1" });
+    const busyUntil = performance.now() + 1_500;
+    while (performance.now() < busyUntil); // the worker starts, connects, sends and exits meanwhile
+    const exit = await waitFor([0], () => w.exited(), "the exit");
+    assert.equal(exit.code, 1);
+    assert.ok(exit.messagesBefore >= 1, `its line was told before its exit: ${JSON.stringify(w.messages)}`);
   }],
   ["cuts off a connection with an unknown token, or a line longer than the limit, and delivers nothing from it", async () => {
     const channels = new DenoWorkerChannels(deno);

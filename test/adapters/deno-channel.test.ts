@@ -5,6 +5,6 @@ import { assertChecksPass, ROOT, selectedRuntimes } from "../support/harness.ts"
 
 for (const runtime of selectedRuntimes().filter((r) => r.name === "deno")) {
   it("the Deno workers' channel on real processes and sockets", () => {
-    assertChecksPass(runtime.command, ["run", "-A", path.join(ROOT, "test/adapters/deno-channel-check.ts")], 3, 60_000);
+    assertChecksPass(runtime.command, ["run", "-A", path.join(ROOT, "test/adapters/deno-channel-check.ts")], 4, 60_000);
   });
 }
