@@ -82,8 +82,8 @@ function closeConnectionAfter(response: Response, env: unknown): Response | Prom
   const { incoming, outgoing } = (env as Partial<HttpBindings> | undefined) ?? {};
   if (incoming === undefined || incoming.httpVersionMajor === 2) return response;
   // The client asked to close (or spoke HTTP/1.0 without keep-alive): Node closes after this
-  // response by itself, and reading `headers` would turn @hono/node-server's light response into
-  // a full one (a copy per answer, on the drain's busiest path).
+  // response by itself, so no `Connection` header is set (a copy of @hono/node-server's light
+  // response, on the drain's busiest path); only a body of declared length is bounded.
   if (outgoing?.shouldKeepAlive === false) return endsAtItsLength(response);
   return Promise.resolve().then(() => {
     const last = noted(incoming.socket)[LAST_REQUEST];
