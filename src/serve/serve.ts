@@ -90,6 +90,14 @@ export function createServeGracefully<PassThrough extends object>(
       );
     }
     const resolved = resolveOptions(options, (name) => runtime.env(name), passThroughKeys);
+    if (role !== undefined && resolved.signals.length === 0) {
+      // A reload's new code with `signals: false` (or []): nothing in this worker would take the
+      // primary's drain order, and the primary killed it at the deadline (exit 1, its requests cut).
+      // Refused as the primary refuses it at the start: the reload fails, the old workers serve on.
+      throw new TypeError(
+        'serveGracefully: "workers" needs "signals": the primary passes a signal on to start the drain in every worker (this worker\'s entry has none)',
+      );
+    }
     const lifecycle = options?.lifecycle === undefined ? defaultLifecycle : asServerLifecycle(options.lifecycle, "serveGracefully");
     // More than one worker: this process becomes their primary and serves nothing itself.
     let count: WorkerCount | undefined;

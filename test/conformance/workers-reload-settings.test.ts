@@ -97,6 +97,33 @@ for (const runtime of selectedRuntimes()) {
       assert.equal(starts.length, 2, story);
       for (const line of starts) assert.equal(line.drainDelayMs, 300, "the worker's own drain delay applies");
     });
+
+    it("NewCodeWithoutSignalsFailsTheReloadAndTheOldWorkersDrainOnTheSignal", async () => {
+      // `signals: false` in a new worker left nothing to take the primary's drain order: the reload
+      // went through, and the next SIGTERM killed every worker at the deadline (exit 1).
+      const entry = `test/fixtures/.reload-no-signals-${runtime.name}-${process.pid}.ts`;
+      const file = path.join(ROOT, entry);
+      copyFileSync(path.join(ROOT, "test/fixtures/workers.ts"), file);
+      cleanup.push(() => rmSync(file, { force: true }));
+      const fixture = new Fixture(runtime, entry, { workers: 2, port: 0, timeout: TIMEOUT_MS });
+      cleanup.push(() => fixture.kill());
+      const listening = await fixture.waitFor((l) => l.event === "listening", 30_000, "the listening line");
+      const oldPids = listening.pids as number[];
+      cleanup.push(() => oldPids.forEach((pid) => alive(pid) && process.kill(pid, "SIGKILL")));
+      const source = readFileSync(file, "utf8");
+      const changed = source.replace("  ...options,\n});", "  ...options,\n  signals: false,\n});");
+      assert.notEqual(changed, source);
+      writeFileSync(file, changed);
+      fixture.signal("SIGHUP");
+      const reload = await fixture.waitFor((l) => l.event === "reload" || l.event === "reload.failed", 60_000, "the reload's line");
+      assert.equal(reload.event, "reload.failed", JSON.stringify(reload));
+      assert.match(await get(listening.port as number), /^200 v1 /, "an old worker answers");
+      const startedAt = performance.now();
+      fixture.signal("SIGTERM");
+      const exit = await fixture.exit(TIMEOUT_MS + 5_000);
+      assert.equal(exit.code, 0, fixture.texts.join("\n"));
+      assert.ok(performance.now() - startedAt < TIMEOUT_MS, "drained, not killed at the deadline");
+    });
   });
 }
 
